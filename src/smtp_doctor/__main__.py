@@ -1,0 +1,5 @@
+"""``python -m smtp_doctor``."""
+
+from .cli import main
+
+main()

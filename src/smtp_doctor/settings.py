@@ -1,0 +1,114 @@
+"""One normalised model of "how will this app connect to its SMTP server".
+
+Readers turn a framework's file into ``RawConfig`` (the keys exactly as written, with where they
+were written); a framework model turns that into ``Settings`` (what the framework will actually do
+with them: mail gem's truthiness rules, Django's defaults …). Lint rules see both: the raw form for
+mistakes of spelling (``tls: 587``), the settings for mistakes of meaning (implicit TLS on 587).
+
+Secrets never enter this model: a password is kept as a *reference* ("ENV[SMTP_PASSWORD]",
+"literal at settings.py:41") plus the fact that one is set.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from enum import StrEnum
+from typing import Any, Generic, TypeVar
+
+T = TypeVar("T")
+
+
+class TLSMode(StrEnum):
+    IMPLICIT = "implicit"  #: TLS from the first byte ("SMTPS", RFC 8314 port 465)
+    STARTTLS = "starttls"  #: plaintext, then STARTTLS; fail if it is not offered
+    STARTTLS_AUTO = "starttls-auto"  #: STARTTLS when offered, otherwise carry on in plaintext
+    NONE = "none"  #: never TLS
+
+
+class ValueKind(StrEnum):
+    """How a raw value was written, which matters for truthiness traps."""
+
+    BOOL = "bool"
+    INT = "int"
+    FLOAT = "float"
+    STRING = "string"
+    SYMBOL = "symbol"  #: a Ruby symbol such as :plain
+    NIL = "nil"  #: nil / None / null
+    ENV = "env"  #: a reference to an environment variable that could not be resolved
+    EXPRESSION = "expression"  #: code the reader does not evaluate (never executed)
+
+
+@dataclass(frozen=True)
+class Origin:
+    """Where a value was written: file, 1-based line and column, and the key as spelled there."""
+
+    file: str
+    line: int
+    column: int = 1
+    key: str = ""
+
+    def __str__(self) -> str:
+        return f"{self.file}:{self.line}:{self.column}"
+
+
+@dataclass(frozen=True)
+class RawValue:
+    """A value as the config file wrote it.
+
+    ``text`` is the source text (masked when the key holds a secret); ``value`` the literal it
+    denotes when the reader could tell (``True``, ``587``, ``"false"`` …); ``env`` the variable it
+    came from when it was read through ``ENV[...]``/``os.environ``/``process.env`` …
+    """
+
+    value: Any
+    kind: ValueKind
+    text: str
+    origin: Origin | None = None
+    env: str | None = None
+    secret: bool = False
+
+
+@dataclass
+class RawConfig:
+    """Everything a reader found in one file for one framework."""
+
+    framework: str  #: id from knowledge/frameworks.toml, e.g. "actionmailer", "mastodon", "django"
+    file: str
+    values: dict[str, RawValue] = field(default_factory=dict)  #: framework key → value
+    framework_version: str | None = None
+    notes: list[str] = field(default_factory=list)  #: catalogue keys of reader remarks
+
+
+@dataclass(frozen=True)
+class Setting(Generic[T]):
+    """A normalised value and the raw value(s) it was derived from (for locations in reports)."""
+
+    value: T
+    origin: Origin | None = None
+    default: bool = False  #: True when the framework's default applies (nothing was written)
+
+
+@dataclass
+class Settings:
+    """What the app will do when it connects: the single language of readers, checks, probe, writers."""
+
+    framework: str
+    source: str
+    host: Setting[str] | None = None
+    port: Setting[int] | None = None
+    tls_mode: Setting[TLSMode] | None = None
+    verify_peer: Setting[bool] | None = None  #: chain verification
+    verify_hostname: Setting[bool] | None = None
+    ca_file: Setting[str] | None = None
+    ca_path: Setting[str] | None = None
+    client_cert: Setting[str] | None = None
+    auth_mechanism: Setting[str] | None = None  #: "plain", "login", "cram-md5", "xoauth2", "none", "auto"
+    username: Setting[str] | None = None
+    password_ref: Setting[str] | None = None  #: never the secret: "ENV[SMTP_PASSWORD]", "literal"
+    has_password: bool = False
+    open_timeout: Setting[float] | None = None
+    read_timeout: Setting[float] | None = None
+    helo_domain: Setting[str] | None = None
+    sender: Setting[str] | None = None
+    framework_version: str | None = None
+    raw: RawConfig | None = None

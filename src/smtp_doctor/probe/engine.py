@@ -1,0 +1,296 @@
+"""Probe one SMTP port: what does it speak, what does it offer, what certificate does it show.
+
+Mode detection races two connections: one waits for a plaintext greeting, the other starts a TLS
+handshake at once. Whichever gets positive evidence first decides: a completed handshake means
+implicit TLS, a ``220`` means plaintext SMTP. A wrong-mode port is therefore identified in about
+one round trip plus one handshake, never after a read timeout, and a slow greeting (greet-pause)
+is simply waited for on the plaintext side while the TLS side fails on the plaintext it receives.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import ssl
+import time
+from dataclasses import dataclass
+
+from ..facts import Mode, Outcome, PortFacts, TLSError, TLSFacts
+from ..smtp.dialogue import Dialogue
+from ..smtp.ehlo import parse_ehlo
+from ..smtp.reply import ProtocolError, Reply, looks_like_smtp
+from ..x509.certinfo import cert_info
+from ..x509.hostname import match_hostname
+from ..x509.verify import certifi_source, system_source, user_source, verify_chain
+from .channel import Channel, ConnectError, TLSFailure, probe_tls_context
+from .options import ProbeOptions
+
+KEEP_FIRST = 512
+
+
+class Closed(Exception):
+    """The server closed the connection where a reply was due."""
+
+
+class PhaseTimeout(Exception):
+    def __init__(self, phase: str) -> None:
+        super().__init__(phase)
+        self.phase = phase
+
+
+@dataclass
+class _Plain:
+    channel: Channel | None = None
+    dialogue: Dialogue | None = None
+    greeting: Reply | None = None
+    first: bytes = b""
+    failure: BaseException | None = None
+
+
+@dataclass
+class _TLS:
+    channel: Channel | None = None
+    dialogue: Dialogue | None = None
+    failure: BaseException | None = None
+
+
+async def _read_reply(ch: Channel, dlg: Dialogue, phase: str, seconds: float, first: bytearray | None = None
+                      ) -> Reply:
+    try:
+        async with asyncio.timeout(seconds):
+            while (reply := dlg.next_reply()) is None:
+                data = await ch.read()
+                if not data:
+                    raise Closed(phase)
+                if first is not None and len(first) < KEEP_FIRST:
+                    first += data[: KEEP_FIRST - len(first)]
+                dlg.receive(data)
+            return reply
+    except TimeoutError:
+        raise PhaseTimeout(phase) from None
+
+
+async def _command(ch: Channel, dlg: Dialogue, line: str, phase: str, opts: ProbeOptions) -> Reply:
+    await ch.write(dlg.command(line))
+    return await _read_reply(ch, dlg, phase, opts.phase(opts.command_timeout))
+
+
+def _sni(host: str, opts: ProbeOptions) -> str | None:
+    name = opts.servername or host
+    return None if name.replace(".", "").isdigit() or ":" in name else name
+
+
+async def _connect(address: str, port: int, opts: ProbeOptions) -> Channel:
+    try:
+        async with asyncio.timeout(opts.phase(opts.connect_timeout)):
+            return await Channel.connect(address, port)
+    except TimeoutError:
+        raise ConnectError(Outcome.TIMEOUT, "no answer to the connection attempt") from None
+
+
+async def _open_plain(address: str, port: int, opts: ProbeOptions, out: _Plain) -> None:
+    out.channel = await _connect(address, port, opts)
+    out.dialogue = Dialogue()
+    out.dialogue.note(f"connected to {address}:{port} (plaintext)")
+    first = bytearray()
+    try:
+        out.greeting = await _read_reply(out.channel, out.dialogue, "greeting",
+                                         opts.phase(opts.greeting_timeout), first)
+    finally:
+        out.first = bytes(first)
+
+
+async def _open_tls(address: str, port: int, host: str, opts: ProbeOptions, out: _TLS) -> None:
+    out.channel = await _connect(address, port, opts)
+    out.dialogue = Dialogue()
+    out.dialogue.note(f"connected to {address}:{port}; TLS handshake at once (implicit TLS)")
+    try:
+        async with asyncio.timeout(opts.phase(opts.tls_timeout)):
+            await out.channel.start_tls(probe_tls_context(), _sni(host, opts))
+    except TimeoutError:
+        raise TLSFailure(TLSError("timeout", "no answer to the TLS ClientHello")) from None
+    out.dialogue.note("TLS established")
+
+
+def _tls_facts(ch: Channel, host: str, opts: ProbeOptions) -> TLSFacts:
+    obj = ch.tls_object
+    assert obj is not None
+    chain: tuple[bytes, ...]
+    try:  # the chain exactly as sent (public API from Python 3.13, present in _ssl since 3.10)
+        chain = tuple(c.public_bytes(ssl._ssl.ENCODING_DER)  # type: ignore[attr-defined]
+                      for c in obj._sslobj.get_unverified_chain() or ())  # type: ignore[attr-defined]
+    except AttributeError:  # pragma: no cover - other Python builds: the leaf only
+        leaf = obj.getpeercert(binary_form=True)
+        chain = (leaf,) if leaf else ()
+    name, _, bits = obj.cipher() or ("", "", None)
+    certs = tuple(cert_info(der) for der in chain)
+    sources = [system_source(), certifi_source()] + ([user_source(opts.ca_file)] if opts.ca_file else [])
+    reference = opts.servername or host
+    verifications = tuple(verify_chain(chain, s) for s in sources) if chain else ()
+    matched, via_cn = match_hostname(certs[0], reference) if certs else (None, False)
+    return TLSFacts(obj.version() or "", name, bits, chain, certs, verifications, reference, matched, via_cn,
+                    _sni(host, opts))
+
+
+def _note_failure(facts: PortFacts, exc: BaseException, phase: str) -> None:
+    """Record why a dialogue stopped; every hostile behaviour ends up here, not in a traceback."""
+    if isinstance(exc, PhaseTimeout):
+        facts.timed_out = exc.phase
+    elif isinstance(exc, Closed):
+        facts.closed_at = str(exc)
+    elif isinstance(exc, ProtocolError):
+        facts.protocol_error, facts.protocol_error_phase = str(exc.kind), phase
+    elif isinstance(exc, TLSFailure):
+        facts.tls_error = exc.error
+    elif isinstance(exc, ConnectError):
+        facts.closed_at = f"{phase} ({exc.outcome})"
+
+
+async def _session(facts: PortFacts, ch: Channel, dlg: Dialogue, host: str, opts: ProbeOptions,
+                   implicit: bool) -> None:
+    """After the mode is known: EHLO, STARTTLS when offered, EHLO again, QUIT."""
+    phase = "greeting"
+    try:
+        if implicit:
+            first = bytearray()
+            try:
+                facts.greeting = await _read_reply(ch, dlg, "greeting", opts.phase(opts.greeting_timeout), first)
+            except (PhaseTimeout, Closed, ProtocolError):
+                facts.mode = Mode.TLS_NOT_SMTP
+                facts.first_bytes = bytes(first)
+                raise
+        assert facts.greeting is not None
+        if facts.greeting.code != 220:
+            return
+        phase = "ehlo"
+        ehlo = await _command(ch, dlg, f"EHLO {opts.ehlo_name}", phase, opts)
+        if implicit:
+            facts.ehlo_tls = parse_ehlo(ehlo) if ehlo.code == 250 else None
+        else:
+            facts.ehlo_reply_plain = ehlo
+            facts.ehlo_plain = parse_ehlo(ehlo) if ehlo.code == 250 else None
+            facts.mode = Mode.STARTTLS if facts.ehlo_plain and facts.ehlo_plain.starttls else Mode.PLAINTEXT
+            if facts.mode is Mode.STARTTLS:
+                phase = "starttls"
+                facts.starttls_reply = await _command(ch, dlg, "STARTTLS", phase, opts)
+                if facts.starttls_reply.code != 220:
+                    return
+                facts.bytes_after_starttls = dlg.restart_after_tls()
+                if facts.bytes_after_starttls:
+                    dlg.note(f"discarded {len(facts.bytes_after_starttls)} bytes sent after 220 (before TLS)")
+                phase = "tls"
+                try:
+                    async with asyncio.timeout(opts.phase(opts.tls_timeout)):
+                        await ch.start_tls(probe_tls_context(), _sni(host, opts))
+                except TimeoutError:
+                    raise TLSFailure(TLSError("timeout", "no answer to the TLS ClientHello")) from None
+                dlg.note("TLS established")
+                facts.tls = _tls_facts(ch, host, opts)
+                phase = "ehlo_tls"
+                ehlo = await _command(ch, dlg, f"EHLO {opts.ehlo_name}", phase, opts)
+                facts.ehlo_tls = parse_ehlo(ehlo) if ehlo.code == 250 else None
+        phase = "quit"
+        with contextlib.suppress(Exception):
+            await ch.write(dlg.command("QUIT"))
+            await _read_reply(ch, dlg, "quit", min(2.0, opts.command_timeout))
+    except (PhaseTimeout, Closed, ProtocolError, TLSFailure, ConnectError) as exc:
+        _note_failure(facts, exc, phase)
+
+
+async def probe_port(host: str, addresses: tuple[str, ...], port: int, opts: ProbeOptions) -> PortFacts:
+    """Probe ``port`` on the first of ``addresses`` that accepts a connection."""
+    facts = PortFacts(host, port)
+    started = time.monotonic()
+    try:
+        async with asyncio.timeout(opts.timeout):
+            for address in addresses[:4]:
+                facts.address = address
+                facts.outcome = Outcome.CONNECTED
+                await _probe_address(facts, address, host, port, opts, started)
+                if facts.outcome not in (Outcome.REFUSED, Outcome.UNREACHABLE, Outcome.TIMEOUT):
+                    break
+    except TimeoutError:
+        facts.timed_out = facts.timed_out or "total"
+    facts.total_seconds = round(time.monotonic() - started, 4)
+    return facts
+
+
+async def _probe_address(facts: PortFacts, address: str, host: str, port: int, opts: ProbeOptions,
+                         started: float) -> None:
+    plain, tls = _Plain(), _TLS()
+    tasks = {
+        asyncio.create_task(_open_plain(address, port, opts, plain)): plain,
+        asyncio.create_task(_open_tls(address, port, host, opts, tls)): tls,
+    }
+    winner: _Plain | _TLS | None = None
+    try:
+        pending = set(tasks)
+        while pending and winner is None:
+            done, pending = await asyncio.wait(pending, return_when=asyncio.FIRST_COMPLETED)
+            for task in done:
+                side = tasks[task]
+                side.failure = task.exception()
+                if side.failure is None:
+                    winner = side
+                elif isinstance(side.failure, ConnectError) and side.channel is None:
+                    facts.outcome, facts.outcome_detail = side.failure.outcome, side.failure.detail
+                    return
+            if winner is None and tls.failure is not None and isinstance(tls.failure, TLSFailure):
+                got = tls.failure.error.received
+                if got and not looks_like_smtp(got) and not (plain.first and looks_like_smtp(plain.first)):
+                    break  # it answered our ClientHello with neither TLS nor SMTP: identified
+    finally:
+        for task in tasks:
+            if not task.done():
+                task.cancel()
+        await asyncio.gather(*tasks, return_exceptions=True)
+        facts.detect_seconds = round(time.monotonic() - started, 4)
+        for side in (plain, tls):
+            if side is not winner and side.channel is not None:
+                side.channel.close()
+
+    if isinstance(tls.failure, TLSFailure):
+        facts.tls_error = tls.failure.error
+    facts.first_bytes = plain.first
+    if winner is plain:
+        assert plain.channel and plain.dialogue
+        facts.greeting = plain.greeting
+        facts.mode = Mode.PLAINTEXT
+        plain.dialogue.note("plaintext greeting received first: not implicit TLS")
+        facts.tls_error = None  # the TLS attempt failed because the port is plaintext: expected
+        await _session(facts, plain.channel, plain.dialogue, host, opts, implicit=False)
+        facts.transcript = plain.dialogue.transcript
+        plain.channel.close()
+    elif winner is tls:
+        assert tls.channel and tls.dialogue
+        facts.mode = Mode.IMPLICIT_TLS
+        facts.tls = _tls_facts(tls.channel, host, opts)
+        await _session(facts, tls.channel, tls.dialogue, host, opts, implicit=True)
+        facts.transcript = tls.dialogue.transcript
+        tls.channel.close()
+    else:
+        _undetected(facts, plain, tls)
+
+
+def _undetected(facts: PortFacts, plain: _Plain, tls: _TLS) -> None:
+    """Neither side got positive evidence: say what the port did instead."""
+    received = tls.failure.error.received if isinstance(tls.failure, TLSFailure) else b""
+    if plain.dialogue is not None:
+        facts.transcript = plain.dialogue.transcript
+    _note_failure(facts, plain.failure or TimeoutError(), "greeting")
+    if isinstance(plain.failure, ProtocolError) or (plain.first and not looks_like_smtp(plain.first)):
+        facts.mode = Mode.NOT_SMTP
+    elif received and not looks_like_smtp(received):
+        facts.mode = Mode.NOT_SMTP
+        facts.first_bytes = facts.first_bytes or received
+    elif isinstance(plain.failure, Closed) and isinstance(tls.failure, TLSFailure) and (
+            tls.failure.error.kind in ("closed", "reset")):
+        facts.mode = Mode.CLOSED
+    elif isinstance(plain.failure, Closed):
+        facts.mode = Mode.CLOSED
+    elif isinstance(plain.failure, ConnectError):
+        facts.mode = Mode.CLOSED
+        facts.closed_at = f"greeting ({plain.failure.outcome})"
+    else:
+        facts.mode = Mode.SILENT
+        facts.timed_out = facts.timed_out or "greeting"

@@ -58,7 +58,7 @@ class Finding:
             "verdict": self.verdict(lang),
             "explanation": self.explanation(lang),
             "fix": self.fix(lang),
-            "params": {k: v for k, v in self.params.items()},
+            "params": {k: str(v) if isinstance(v, i18n.Term) else v for k, v in self.params.items()},
             "details": [{"name": k, "value": v} for k, v in self.details],
         }
 

@@ -18,6 +18,7 @@ import os
 import string
 import tomllib
 from collections.abc import Mapping
+from dataclasses import dataclass
 from functools import cache
 from importlib import resources
 from typing import Any
@@ -74,6 +75,16 @@ def placeholders(template: str) -> set[str]:
     return {name.split(".")[0].split("[")[0] for _, name, _, _ in string.Formatter().parse(template) if name}
 
 
+@dataclass(frozen=True)
+class Term:
+    """A parameter that is itself a catalogue entry (a phase name, a mode): translated when rendered."""
+
+    key: str
+
+    def __str__(self) -> str:
+        return self.key
+
+
 def has(key: str) -> bool:
     return key in catalogue()
 
@@ -86,4 +97,7 @@ def t(key: str, /, lang: str | None = None, **params: Any) -> str:
     """
     entry = catalogue()[key]
     template = entry.get(lang or current_language()) or entry["en"]
-    return template.format(**params) if params else template
+    if not params:
+        return template
+    filled = {k: t(v.key, lang=lang) if isinstance(v, Term) else v for k, v in params.items()}
+    return template.format(**filled)

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import logging
 import threading
 from collections.abc import Iterator
 from dataclasses import dataclass, field
@@ -53,6 +54,8 @@ class Lab:
         self._servers: list[asyncio.Server] = []
 
     async def __aenter__(self) -> LabInfo:
+        # aiosmtpd logs every odd command (our own TLS ClientHellos among them) at WARNING level
+        logging.getLogger("mail.log").setLevel(logging.CRITICAL)
         pki = LabPKI(self.directory)
         info = LabInfo(self.host, pki.ca_file, self.directory)
         try:

@@ -189,6 +189,8 @@ async def start(name: str, pki: LabPKI, host: str = "127.0.0.1", port: int = 0) 
                 await handler(reader, writer)
         except (OSError, TimeoutError, ssl.SSLError, asyncio.IncompleteReadError):
             pass
+        except asyncio.CancelledError:  # the lab is shutting down: end quietly
+            pass
         finally:
             if not writer.transport.is_closing():
                 writer.close()

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import errno
+import functools
 import socket
 import ssl
 
@@ -46,11 +47,13 @@ def classify_os_error(exc: OSError) -> Outcome:
     return Outcome.RESET if exc.errno in (errno.ECONNRESET, errno.EPIPE) else Outcome.UNREACHABLE
 
 
+@functools.cache
 def probe_tls_context() -> ssl.SSLContext:
     """A client context that accepts anything, so that we can *observe* what a server does.
 
     Verification happens afterwards, offline, against each trust source; legacy versions and
     ciphers are allowed here only so that a weak server is reported instead of merely refused.
+    Built once: creating an OpenSSL 3 context costs milliseconds, and every probe needs one.
     """
     ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
     ctx.check_hostname = False

@@ -112,7 +112,12 @@ async def _open_tls(address: str, port: int, host: str, opts: ProbeOptions, out:
     out.dialogue.note("TLS established")
 
 
-def _tls_facts(ch: Channel, host: str, opts: ProbeOptions) -> TLSFacts:
+async def _tls_facts(ch: Channel, host: str, opts: ProbeOptions) -> TLSFacts:
+    """TLS parameters and the chain as sent, verified offline against every trust source.
+
+    Verification loads whole trust stores (hundreds of files the first time), so it runs in a
+    worker thread: the other ports' probes, racing on the same event loop, must not stall.
+    """
     obj = ch.tls_object
     assert obj is not None
     chain: tuple[bytes, ...]
@@ -126,7 +131,8 @@ def _tls_facts(ch: Channel, host: str, opts: ProbeOptions) -> TLSFacts:
     certs = tuple(cert_info(der) for der in chain)
     sources = [system_source(), certifi_source()] + ([user_source(opts.ca_file)] if opts.ca_file else [])
     reference = opts.servername or host
-    verifications = tuple(verify_chain(chain, s) for s in sources) if chain else ()
+    verifications = tuple(await asyncio.to_thread(lambda: [verify_chain(chain, s) for s in sources])
+                          ) if chain else ()
     matched, via_cn = match_hostname(certs[0], reference) if certs else (None, False)
     return TLSFacts(obj.version() or "", name, bits, chain, certs, verifications, reference, matched, via_cn,
                     _sni(host, opts))
@@ -143,7 +149,7 @@ def _note_failure(facts: PortFacts, exc: BaseException, phase: str) -> None:
     elif isinstance(exc, TLSFailure):
         facts.tls_error = exc.error
     elif isinstance(exc, ConnectError):
-        facts.closed_at = f"{phase} ({exc.outcome})"
+        facts.closed_at = phase
 
 
 async def _session(facts: PortFacts, ch: Channel, dlg: Dialogue, host: str, opts: ProbeOptions,
@@ -185,7 +191,7 @@ async def _session(facts: PortFacts, ch: Channel, dlg: Dialogue, host: str, opts
                 except TimeoutError:
                     raise TLSFailure(TLSError("timeout", "no answer to the TLS ClientHello")) from None
                 dlg.note("TLS established")
-                facts.tls = _tls_facts(ch, host, opts)
+                facts.tls = await _tls_facts(ch, host, opts)
                 phase = "ehlo_tls"
                 ehlo = await _command(ch, dlg, f"EHLO {opts.ehlo_name}", phase, opts)
                 facts.ehlo_tls = parse_ehlo(ehlo) if ehlo.code == 250 else None
@@ -264,7 +270,7 @@ async def _probe_address(facts: PortFacts, address: str, host: str, port: int, o
     elif winner is tls:
         assert tls.channel and tls.dialogue
         facts.mode = Mode.IMPLICIT_TLS
-        facts.tls = _tls_facts(tls.channel, host, opts)
+        facts.tls = await _tls_facts(tls.channel, host, opts)
         await _session(facts, tls.channel, tls.dialogue, host, opts, implicit=True)
         facts.transcript = tls.dialogue.transcript
         tls.channel.close()
@@ -278,7 +284,9 @@ def _undetected(facts: PortFacts, plain: _Plain, tls: _TLS) -> None:
     if plain.dialogue is not None:
         facts.transcript = plain.dialogue.transcript
     _note_failure(facts, plain.failure or TimeoutError(), "greeting")
-    if isinstance(plain.failure, ProtocolError) or (plain.first and not looks_like_smtp(plain.first)):
+    if isinstance(plain.failure, PhaseTimeout) and looks_like_smtp(plain.first):
+        facts.mode = Mode.PLAINTEXT  # it is SMTP, just too slow: a tarpit or a drip-feeding server
+    elif isinstance(plain.failure, ProtocolError) or (plain.first and not looks_like_smtp(plain.first)):
         facts.mode = Mode.NOT_SMTP
     elif received and not looks_like_smtp(received):
         facts.mode = Mode.NOT_SMTP
@@ -290,7 +298,7 @@ def _undetected(facts: PortFacts, plain: _Plain, tls: _TLS) -> None:
         facts.mode = Mode.CLOSED
     elif isinstance(plain.failure, ConnectError):
         facts.mode = Mode.CLOSED
-        facts.closed_at = f"greeting ({plain.failure.outcome})"
+        facts.closed_at = "greeting"
     else:
         facts.mode = Mode.SILENT
         facts.timed_out = facts.timed_out or "greeting"

@@ -1,0 +1,51 @@
+"""``smtp-doctor demo``: the whole story offline — start the lab, probe every server, explain."""
+
+from __future__ import annotations
+
+import asyncio
+import tempfile
+from pathlib import Path
+
+import click
+from rich.table import Table
+
+from .. import probe_async
+from ..diagnose.host import HostReport
+from ..i18n import t
+from ..lab import Lab
+from ..probe import ProbeOptions
+from ..render.text import badge, render_port
+from .common import console
+
+
+@click.command("demo")
+@click.option("--all", "show_all", is_flag=True, help="Also probe the hostile servers.")
+def command(show_all: bool) -> None:
+    """Start the embedded lab and probe each of its servers."""
+    out = console()
+
+    async def run() -> None:
+        with tempfile.TemporaryDirectory(prefix="smtp-doctor-demo-") as tmp:
+            async with Lab(Path(tmp), with_hostile=show_all) as lab:
+                opts = ProbeOptions(ca_file=str(lab.ca_file), timeout=15, greeting_timeout=10)
+                targets = dict(lab.servers) | (dict(lab.hostile) if show_all else {})
+                out.print(f"[bold]{t('demo.intro', count=len(targets))}[/]")
+                out.print(t("lab.ca", path=str(lab.ca_file)))
+                out.print()
+                reports: list[tuple[str, HostReport]] = []
+                for name, srv in targets.items():
+                    report = await probe_async(srv.host, [srv.port], opts)
+                    key = f"lab.server.{name}" if name in lab.servers else f"lab.hostile.{name}"
+                    out.rule(f"[bold]{name}[/] — {t(key)}", align="left")
+                    render_port(out, report.ports[0])
+                    reports.append((name, report))
+                table = Table(title=t("demo.summary"), box=None, header_style="bold")
+                for col in ("lab.col.name", "label.mode", "label.verdict", "demo.col.seconds"):
+                    table.add_column(t(col))
+                for name, report in reports:
+                    d = report.ports[0]
+                    table.add_row(name, t(f"modename.{d.facts.mode}"), badge(d.severity),
+                                  f"{d.facts.detect_seconds or 0:.3f}")
+                out.print(table)
+
+    asyncio.run(run())

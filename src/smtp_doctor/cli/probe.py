@@ -1,0 +1,67 @@
+"""``smtp-doctor probe HOST[:PORT] ...``"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+
+import click
+
+from .. import probe_async
+from ..diagnose.host import HostReport
+from ..errors import UserError
+from ..findings import Severity, worst
+from ..probe import DEFAULT_PORTS, ProbeOptions
+from ..render.json import host_json
+from ..render.text import render_host
+from .common import console, exit_code, parse_port, parse_target
+
+
+@click.command("probe")
+@click.argument("targets", nargs=-1, required=True, metavar="HOST[:PORT]...")
+@click.option("--ports", "-p", default=None, metavar="LIST",
+              help="Comma-separated ports for targets without one (default 587,465,25).")
+@click.option("--timeout", type=click.FloatRange(1, 600), default=30.0, show_default=True,
+              help="Deadline for the whole probe of one port, in seconds.")
+@click.option("--ca-file", type=click.Path(), default=None,
+              help="Also verify against this CA bundle (file) or hashed directory.")
+@click.option("--servername", default=None, help="Name to send as SNI and check against the certificate.")
+@click.option("--transcript", is_flag=True, help="Show the raw dialogue (credentials are masked).")
+@click.option("--details", is_flag=True, help="Show technical details of each finding.")
+@click.option("--json", "as_json", is_flag=True, help="Machine-readable output (docs/json-schema.md).")
+@click.option("--strict", is_flag=True, help="Exit 1 on warnings too.")
+def command(targets: tuple[str, ...], ports: str | None, timeout: float, ca_file: str | None,
+            servername: str | None, transcript: bool, details: bool, as_json: bool, strict: bool) -> None:
+    """Work out what each SMTP port really speaks, and check its TLS, certificate and AUTH."""
+    default_ports = tuple(parse_port(p.strip()) for p in ports.split(",") if p.strip()) if ports else DEFAULT_PORTS
+    if not default_ports:
+        raise UserError("probe.bad_port", port=ports)
+    if ca_file and not os.path.exists(ca_file):
+        raise UserError("probe.ca_file_missing", path=ca_file)
+    plan: dict[str, list[int]] = {}
+    for target in targets:
+        host, port = parse_target(target)
+        for p in ([port] if port else default_ports):
+            if p not in plan.setdefault(host, []):
+                plan[host].append(p)
+    opts = ProbeOptions(timeout=timeout, ca_file=ca_file, servername=servername,
+                        greeting_timeout=min(20.0, timeout), connect_timeout=min(5.0, timeout))
+
+    async def run() -> list[HostReport]:
+        return list(await asyncio.gather(*(probe_async(h, p, opts) for h, p in plan.items())))
+
+    reports = asyncio.run(run())
+    if as_json:
+        objs = [host_json(r, transcript) for r in reports]
+        if len(objs) == 1:
+            click.echo(json.dumps(objs[0], indent=2, ensure_ascii=False))
+        else:
+            for obj in objs:
+                click.echo(json.dumps(obj, ensure_ascii=False))
+    else:
+        out = console()
+        for report in reports:
+            render_host(out, report, transcript, details)
+    severity = worst(r.severity for r in reports) if reports else Severity.OK
+    raise SystemExit(int(exit_code(severity, all(r.reachable for r in reports), strict)))

@@ -1,0 +1,96 @@
+"""Terminal rendering with rich: one screen per host, worst news first within each port."""
+
+from __future__ import annotations
+
+from rich.console import Console
+from rich.markup import escape
+from rich.text import Text
+
+from ..diagnose.host import HostReport
+from ..diagnose.port import PortDiagnosis
+from ..findings import Finding, Severity
+from ..i18n import t
+from ..smtp.dialogue import Direction
+
+ICON = {Severity.OK: ("✔", "green"), Severity.INFO: ("ℹ", "cyan"), Severity.WARNING: ("▲", "yellow"),
+        Severity.ERROR: ("✖", "red"), Severity.CRITICAL: ("✖", "bold red")}
+
+
+def badge(sev: Severity) -> Text:
+    icon, style = ICON[sev]
+    return Text(f"{icon} {t(f'label.{sev}')}", style=style)
+
+
+def finding_block(console: Console, f: Finding, indent: str = "  ", details: bool = False) -> None:
+    """Verdict, why, fix — internet.nl's shape — for one finding."""
+    icon, style = ICON[f.severity]
+    console.print(f"{indent}[{style}]{icon}[/] {escape(f.verdict())}", highlight=False)
+    if f.severity.rank >= Severity.WARNING.rank or f.severity is Severity.INFO:
+        if (why := f.explanation()):
+            console.print(f"{indent}   [dim]{escape(why)}[/]", highlight=False)
+        if (fix := f.fix()):
+            console.print(f"{indent}   [bold]→[/] {escape(fix)}", highlight=False)
+    if details and f.details:
+        for name, value in f.details:
+            console.print(f"{indent}   [dim]{escape(name)}: {escape(value)}[/]", highlight=False)
+
+
+def _summary_lines(console: Console, d: PortDiagnosis) -> None:
+    f = d.facts
+    dim = "  [dim]{}:[/] {}"
+    if f.greeting is not None:
+        console.print(dim.format(t("label.banner"), escape(f.greeting.wire()[0][:120])), highlight=False)
+    if f.ehlo_plain is not None:
+        console.print(dim.format(t("label.ehlo_plain"), escape(_caps(f.ehlo_plain.keywords))), highlight=False)
+    if f.ehlo_tls is not None:
+        console.print(dim.format(t("label.ehlo_tls"), escape(_caps(f.ehlo_tls.keywords))), highlight=False)
+    if f.tls is not None and f.tls.certs:
+        leaf = f.tls.certs[0]
+        names = ", ".join(leaf.san_dns + leaf.san_ip) or (leaf.common_name or "-")
+        console.print(dim.format(t("label.certificate"), escape(f"{names} · {leaf.issuer} · "
+                                                             f"{leaf.not_after[:10]} · {leaf.key}")),
+                      highlight=False)
+        ok = [v.source for v in f.tls.verifications if v.ok]
+        trust = ", ".join(ok) if ok else t("label.trust_none")
+        console.print(dim.format(t("label.trust"), escape(trust)), highlight=False)
+    if f.detect_seconds is not None and f.outcome == "connected":
+        console.print(f"  [dim]{t('label.detected_in', seconds=f'{f.detect_seconds:.3f}')}[/]", highlight=False)
+
+
+def _caps(keywords: dict[str, str]) -> str:
+    return " ".join(f"{k} {v}".strip() for k, v in keywords.items()) or "-"
+
+
+def render_port(console: Console, d: PortDiagnosis, transcript: bool = False, details: bool = False) -> None:
+    f = d.facts
+    mode = t(f"modename.{f.mode}")
+    head = Text.assemble((f"{d.subject}", "bold"), "  ", (mode, "bold cyan"), "  ", badge(d.severity))
+    if f.address and f.address != f.host:
+        head.append(f"  ({f.address})", style="dim")
+    console.print(head)
+    _summary_lines(console, d)
+    for finding in sorted(d.findings, key=lambda x: -x.severity.rank):
+        finding_block(console, finding, details=details)
+    if d.commands:
+        console.print(f"  [dim]{t('label.reproduce')}:[/]", highlight=False)
+        for cmd in d.commands:
+            console.print(f"    [dim]$ {escape(cmd)}[/]", highlight=False)
+    if transcript and f.transcript:
+        console.print(f"  [dim]{t('label.transcript')}:[/]", highlight=False)
+        arrows = {Direction.CLIENT: "C:", Direction.SERVER: "S:", Direction.NOTE: "* "}
+        for line in f.transcript:
+            style = {"C": "cyan", "S": "green", "*": "dim"}[line.direction.value]
+            console.print(f"    [dim]{line.elapsed:7.3f}[/] [{style}]{arrows[line.direction]} "
+                          f"{escape(line.text[:300])}[/]", highlight=False)
+    console.print()
+
+
+def render_host(console: Console, report: HostReport, transcript: bool = False, details: bool = False) -> None:
+    for d in report.ports:
+        render_port(console, d, transcript, details)
+    rec = report.recommendation
+    icon, style = ICON[rec.severity]
+    console.print(f"[bold]{t('label.configure')}:[/] [{style}]{icon}[/] [bold]{escape(rec.verdict())}[/]",
+                  highlight=False)
+    if (why := rec.explanation()):
+        console.print(f"  [dim]{escape(why)}[/]", highlight=False)

@@ -52,6 +52,7 @@ class CertInfo:
     signature: str  #: "sha256WithRSAEncryption" …
     self_issued: bool
     is_ca: bool
+    ca_issuers: tuple[str, ...] = ()  #: AIA caIssuers URLs: where the issuer *could* be fetched from
 
 
 @dataclass(frozen=True)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import tempfile
 from pathlib import Path
@@ -59,7 +60,5 @@ def command(directory: str | None, hostile: bool, duration: float | None, as_jso
                 out.print(f"[dim]{t('lab.stop')}[/]")
             await asyncio.sleep(duration if duration is not None else 10**9)
 
-    try:
+    with contextlib.suppress(KeyboardInterrupt):
         asyncio.run(run())
-    except KeyboardInterrupt:
-        pass

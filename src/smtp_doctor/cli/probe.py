@@ -11,7 +11,7 @@ import click
 from .. import probe_async
 from ..diagnose.host import HostReport
 from ..errors import UserError
-from ..findings import Severity, worst
+from ..findings import Severity
 from ..probe import DEFAULT_PORTS, ProbeOptions
 from ..render.json import host_json
 from ..render.text import render_host
@@ -63,5 +63,5 @@ def command(targets: tuple[str, ...], ports: str | None, timeout: float, ca_file
         out = console()
         for report in reports:
             render_host(out, report, transcript, details)
-    severity = worst(r.severity for r in reports) if reports else Severity.OK
+    severity = max((r.severity for r in reports), key=lambda s: s.rank, default=Severity.OK)
     raise SystemExit(int(exit_code(severity, all(r.reachable for r in reports), strict)))

@@ -79,7 +79,11 @@ def _trust_failure(tls: TLSFacts, failure: Verification, details: tuple[tuple[st
                                      f"{failure.error_depth}) against {failure.source}: {failure.location}"),)
     if failure.error_code == SELF_SIGNED_LEAF or (leaf.self_issued and len(tls.certs) == 1):
         return Finding("cert.self_signed", Severity.ERROR, params, details, subject)
-    if failure.error_code == UNABLE_TO_GET_ISSUER_LOCALLY and len(tls.certs) == 1 and failure.error_depth == 0:
+    if failure.error_code == UNABLE_TO_GET_ISSUER_LOCALLY and len(tls.certs) == 1 and failure.error_depth == 0 and (
+            leaf.ca_issuers or failure.source == "ca-file"):
+        # Only the leaf was sent and its issuer is unknown. That is a missing intermediate when the leaf
+        # says where its issuer lives (AIA, as every public CA's leaf does), or when even the CA file the
+        # user named for this server cannot reach it; otherwise it may just as well be a private root.
         return Finding("cert.incomplete_chain", Severity.ERROR, params, details, subject)
     if failure.error_code in (UNABLE_TO_GET_ISSUER_LOCALLY, UNABLE_TO_GET_ISSUER, SELF_SIGNED_IN_CHAIN):
         return Finding("cert.untrusted", Severity.ERROR, params, details, subject)

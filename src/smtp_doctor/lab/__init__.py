@@ -105,6 +105,11 @@ def run_lab_in_thread(directory: Path, host: str = "127.0.0.1", with_hostile: bo
         if "info" in box:
             loop.run_forever()
             loop.run_until_complete(lab.__aexit__(None, None, None))
+            leftover = asyncio.all_tasks(loop)  # connection handlers still running: end them first
+            for task in leftover:
+                task.cancel()
+            loop.run_until_complete(asyncio.gather(*leftover, return_exceptions=True))
+            loop.run_until_complete(loop.shutdown_asyncgens())
         loop.close()
 
     thread = threading.Thread(target=run, name="smtp-doctor-lab", daemon=True)

@@ -9,6 +9,7 @@ and after STARTTLS we must control exactly which buffered bytes are discarded. D
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import errno
 import functools
 import socket
@@ -59,11 +60,20 @@ def probe_tls_context() -> ssl.SSLContext:
     ctx.check_hostname = False
     ctx.verify_mode = ssl.CERT_NONE
     ctx.minimum_version = ssl.TLSVersion.MINIMUM_SUPPORTED
-    try:
+    with contextlib.suppress(ssl.SSLError):  # an OpenSSL without security levels keeps its defaults
         ctx.set_ciphers("ALL:@SECLEVEL=0")
-    except ssl.SSLError:  # pragma: no cover - an OpenSSL without security levels
-        pass
     return ctx
+
+
+#: OpenSSL's reasons for "the peer did not answer in TLS at all".
+_NOT_TLS = {"WRONG_VERSION_NUMBER", "UNKNOWN_PROTOCOL", "RECORD_LAYER_FAILURE", "PACKET_LENGTH_TOO_LONG",
+            "HTTP_REQUEST", "HTTPS_PROXY_REQUEST"}
+
+
+def _handshake_error(exc: ssl.SSLError, received: bytes) -> TLSError:
+    reason = exc.reason or ""
+    kind = "not_tls" if reason in _NOT_TLS else ("alert" if "ALERT" in reason else "error")
+    return TLSError(kind, (reason or str(exc)).lower().replace("_", " "), received)
 
 
 class Channel:
@@ -147,28 +157,17 @@ class Channel:
                     raise TLSFailure(TLSError("reset", exc.detail, bytes(received))) from None
                 if not data:
                     raise TLSFailure(TLSError("closed", "connection closed during the TLS handshake",
-                                              bytes(received)))
+                                              bytes(received))) from None
                 if len(received) < KEEP_RAW:
                     received += data[: KEEP_RAW - len(received)]
                 self._in.write(data)
             except ssl.SSLError as exc:
-                try:
+                with contextlib.suppress(ConnectError):
                     await self._flush()  # let the peer see our alert
-                except ConnectError:
-                    pass
-                reason = exc.reason or ""
-                kind = "not_tls" if reason in ("WRONG_VERSION_NUMBER", "UNKNOWN_PROTOCOL",
-                                               "RECORD_LAYER_FAILURE", "PACKET_LENGTH_TOO_LONG",
-                                               "HTTP_REQUEST", "HTTPS_PROXY_REQUEST") else (
-                    "alert" if "ALERT" in reason or "alert" in str(exc) else "error")
-                raise TLSFailure(TLSError(kind, str(exc.verify_message if isinstance(
-                    exc, ssl.SSLCertVerificationError) else (exc.reason or exc)).lower().replace("_", " "),
-                    bytes(received))) from None
+                raise TLSFailure(_handshake_error(exc, bytes(received))) from None
         await self._flush()
         self._tls = obj
 
     def close(self) -> None:
-        try:
+        with contextlib.suppress(Exception):  # closing a broken transport must never raise
             self._writer.close()
-        except Exception:  # noqa: BLE001 - closing a broken transport must never raise
-            pass

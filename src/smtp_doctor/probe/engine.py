@@ -224,7 +224,7 @@ async def probe_port(host: str, addresses: tuple[str, ...], port: int, opts: Pro
 async def _probe_address(facts: PortFacts, address: str, host: str, port: int, opts: ProbeOptions,
                          started: float) -> None:
     plain, tls = _Plain(), _TLS()
-    tasks = {
+    tasks: dict[asyncio.Task[None], _Plain | _TLS] = {
         asyncio.create_task(_open_plain(address, port, opts, plain)): plain,
         asyncio.create_task(_open_tls(address, port, host, opts, tls)): tls,
     }
@@ -292,9 +292,7 @@ def _undetected(facts: PortFacts, plain: _Plain, tls: _TLS) -> None:
         facts.mode = Mode.NOT_SMTP
         facts.first_bytes = facts.first_bytes or received
     elif isinstance(plain.failure, Closed) and isinstance(tls.failure, TLSFailure) and (
-            tls.failure.error.kind in ("closed", "reset")):
-        facts.mode = Mode.CLOSED
-    elif isinstance(plain.failure, Closed):
+            tls.failure.error.kind in ("closed", "reset")) or isinstance(plain.failure, Closed):
         facts.mode = Mode.CLOSED
     elif isinstance(plain.failure, ConnectError):
         facts.mode = Mode.CLOSED

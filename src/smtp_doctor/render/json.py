@@ -32,7 +32,8 @@ def port_json(d: PortDiagnosis, transcript: bool) -> dict[str, Any]:
                        "san_dns": list(c.san_dns), "san_ip": list(c.san_ip), "not_before": c.not_before,
                        "not_after": c.not_after, "serial": c.serial, "sha256": c.sha256, "key": c.key,
                        "signature": c.signature, "self_issued": c.self_issued, "is_ca": c.is_ca,
-                       "der_b64": base64.b64encode(der).decode()} for c, der in zip(f.tls.certs, f.tls.chain)],
+                       "der_b64": base64.b64encode(der).decode()}
+                      for c, der in zip(f.tls.certs, f.tls.chain, strict=True)],
             "verification": [{"source": v.source, "location": v.location, "ok": v.ok,
                               "error_code": v.error_code, "error": v.error, "error_depth": v.error_depth,
                               "chain": list(v.chain), "anchors": v.anchors} for v in f.tls.verifications],

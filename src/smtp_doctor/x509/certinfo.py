@@ -6,7 +6,7 @@ import hashlib
 
 from cryptography import x509
 from cryptography.hazmat.primitives.asymmetric import dsa, ec, ed448, ed25519, rsa
-from cryptography.x509.oid import ExtensionOID, NameOID
+from cryptography.x509.oid import AuthorityInformationAccessOID, NameOID
 
 from ..facts import CertInfo
 
@@ -38,15 +38,21 @@ def cert_info(der: bytes) -> CertInfo:
     dns: tuple[str, ...] = ()
     ips: tuple[str, ...] = ()
     try:
-        san = cert.extensions.get_extension_for_oid(ExtensionOID.SUBJECT_ALTERNATIVE_NAME).value
+        san = cert.extensions.get_extension_for_class(x509.SubjectAlternativeName).value
         dns = tuple(san.get_values_for_type(x509.DNSName))
         ips = tuple(str(ip) for ip in san.get_values_for_type(x509.IPAddress))
     except x509.ExtensionNotFound:
         pass
     try:
-        is_ca = cert.extensions.get_extension_for_oid(ExtensionOID.BASIC_CONSTRAINTS).value.ca
+        is_ca = cert.extensions.get_extension_for_class(x509.BasicConstraints).value.ca
     except x509.ExtensionNotFound:
         is_ca = False
+    try:
+        aia = cert.extensions.get_extension_for_class(x509.AuthorityInformationAccess).value
+        ca_issuers = tuple(str(d.access_location.value) for d in aia
+                           if d.access_method == AuthorityInformationAccessOID.CA_ISSUERS)
+    except x509.ExtensionNotFound:
+        ca_issuers = ()
     sig = cert.signature_algorithm_oid._name  # the OpenSSL-style name users search for
     return CertInfo(
         subject=cert.subject.rfc4514_string(),
@@ -62,4 +68,5 @@ def cert_info(der: bytes) -> CertInfo:
         signature=sig,
         self_issued=cert.subject == cert.issuer,
         is_ca=bool(is_ca),
+        ca_issuers=ca_issuers,
     )

@@ -1,0 +1,94 @@
+"""The probe against every lab server: real sockets, real TLS, the lab's private CA."""
+
+from __future__ import annotations
+
+import pytest
+
+from smtp_doctor import Mode, ProbeOptions, Severity, probe
+from smtp_doctor.lab import LabInfo
+
+
+def ids(port) -> set[str]:  # type: ignore[no-untyped-def]
+    return {f.id for f in port.findings}
+
+
+@pytest.fixture(scope="module")
+def reports(lab: LabInfo) -> dict:  # type: ignore[type-arg]
+    opts = ProbeOptions(ca_file=str(lab.ca_file), timeout=20, greeting_timeout=12)
+    return {name: probe(srv.host, [srv.port], opts).ports[0] for name, srv in lab.servers.items()}
+
+
+EXPECT = {
+    # name: (mode, findings that must be there, findings that must not)
+    "starttls": (Mode.STARTTLS, {"mode.starttls", "cert.trusted", "auth.offered"}, {"auth.before_tls"}),
+    "implicit": (Mode.IMPLICIT_TLS, {"mode.implicit_tls", "cert.trusted", "auth.offered"}, set()),
+    "plain": (Mode.PLAINTEXT, {"mode.plaintext", "auth.plaintext_only"}, {"cert.trusted"}),
+    "expired": (Mode.STARTTLS, {"cert.expired"}, {"cert.trusted"}),
+    "wrong-name": (Mode.STARTTLS, {"cert.hostname_mismatch", "cert.trusted"}, set()),
+    "self-signed": (Mode.STARTTLS, {"cert.self_signed"}, {"cert.trusted"}),
+    "missing-intermediate": (Mode.STARTTLS, {"cert.incomplete_chain"}, {"cert.trusted", "cert.untrusted"}),
+    "slow-greeting": (Mode.STARTTLS, {"mode.starttls", "cert.trusted"}, set()),
+    "auth-before-tls": (Mode.STARTTLS, {"auth.before_tls", "cert.trusted"}, set()),
+}
+
+
+@pytest.mark.parametrize("name", sorted(EXPECT))
+def test_every_lab_server_is_classified(reports: dict, name: str) -> None:  # type: ignore[type-arg]
+    mode, present, absent = EXPECT[name]
+    d = reports[name]
+    assert d.facts.mode is mode
+    assert present <= ids(d), ids(d)
+    assert not (absent & ids(d)), ids(d)
+
+
+def test_clean_servers_are_usable_and_broken_ones_are_not(reports: dict) -> None:  # type: ignore[type-arg]
+    assert reports["starttls"].usable_as == "starttls"
+    assert reports["implicit"].usable_as == "implicit_tls"
+    for broken in ("plain", "expired", "wrong-name", "self-signed", "missing-intermediate", "auth-before-tls"):
+        assert reports[broken].usable_as is None
+        assert reports[broken].severity.rank >= Severity.ERROR.rank
+
+
+def test_chain_as_sent_and_verification_per_source(reports: dict) -> None:  # type: ignore[type-arg]
+    tls = reports["missing-intermediate"].facts.tls
+    assert len(tls.chain) == 1  # only the leaf was sent
+    by_source = {v.source: v for v in tls.verifications}
+    assert by_source["ca-file"].error_code == 20 and by_source["ca-file"].error_depth == 0
+    assert {"system", "certifi", "ca-file"} == set(by_source)
+    good = reports["starttls"].facts.tls
+    assert {v.source for v in good.verifications if v.ok} == {"ca-file"}
+    assert len(next(v for v in good.verifications if v.ok).chain) == 2  # leaf + lab root
+
+
+def test_without_ca_file_the_private_ca_is_untrusted(lab: LabInfo) -> None:
+    srv = lab.servers["starttls"]
+    d = probe(srv.host, [srv.port], ProbeOptions(timeout=10)).ports[0]
+    assert "cert.untrusted" in ids(d)
+
+
+def test_greet_pause_is_waited_for_not_misread(reports: dict) -> None:  # type: ignore[type-arg]
+    d = reports["slow-greeting"]
+    assert d.facts.detect_seconds is not None and d.facts.detect_seconds >= 5.5
+
+
+def test_wrong_mode_detection_does_not_wait_for_the_timeout(lab: LabInfo) -> None:
+    # With a 60 s budget, both wrong-mode cases must be decided by evidence, not by a deadline.
+    opts = ProbeOptions(timeout=60, greeting_timeout=60, tls_timeout=60)
+    for name in ("starttls", "implicit"):
+        srv = lab.servers[name]
+        d = probe(srv.host, [srv.port], opts).ports[0]
+        assert d.facts.detect_seconds is not None and d.facts.detect_seconds < 5, (name, d.facts.detect_seconds)
+
+
+def test_host_recommendation_prefers_implicit_tls(lab: LabInfo) -> None:
+    opts = ProbeOptions(ca_file=str(lab.ca_file), timeout=10)
+    report = probe("127.0.0.1", [lab.servers["starttls"].port, lab.servers["implicit"].port], opts)
+    assert report.recommendation.id == "rec.use_implicit_tls"
+    assert report.recommendation.params["port"] == lab.servers["implicit"].port
+
+
+def test_transcript_has_both_directions(reports: dict) -> None:  # type: ignore[type-arg]
+    lines = reports["starttls"].facts.transcript
+    sent = [line.text for line in lines if line.direction.value == "C"]
+    assert sent[0].startswith("EHLO ") and "STARTTLS" in sent and sent[-1] == "QUIT"
+    assert any(line.text.startswith("220 ") for line in lines if line.direction.value == "S")

@@ -35,9 +35,10 @@ def parse_target(target: str) -> tuple[str, int | None]:
 
 
 def console(stderr: bool = False) -> Console:
-    """A console that keeps colour off when output is not a terminal (logs, pipes, CI)."""
-    return Console(stderr=stderr, highlight=False, soft_wrap=False,
-                   width=None if os.isatty(2 if stderr else 1) else 110)
+    """A console for the terminal; piped into a file or a CI log, lines are not wrapped, so that
+    commands stay copy-pastable, and no colour codes are written (rich detects that)."""
+    tty = os.isatty(2 if stderr else 1)
+    return Console(stderr=stderr, highlight=False, soft_wrap=not tty)
 
 
 def exit_code(severity: Severity, reachable: bool, strict: bool = False) -> ExitCode:

@@ -29,7 +29,23 @@ EXPECT = {
     "missing-intermediate": (Mode.STARTTLS, {"cert.incomplete_chain"}, {"cert.trusted", "cert.untrusted"}),
     "slow-greeting": (Mode.STARTTLS, {"mode.starttls", "cert.trusted"}, set()),
     "auth-before-tls": (Mode.STARTTLS, {"auth.before_tls", "cert.trusted"}, set()),
+    "auth-plain-only": (Mode.IMPLICIT_TLS, {"auth.offered", "cert.trusted"}, set()),
+    "auth-login-only": (Mode.IMPLICIT_TLS, {"auth.offered", "cert.trusted"}, set()),
+    "auth-cram-md5": (Mode.IMPLICIT_TLS, {"auth.offered", "cert.trusted"}, set()),
+    "auth-xoauth2": (Mode.IMPLICIT_TLS, {"auth.offered", "cert.trusted"}, set()),
 }
+
+
+def test_every_lab_server_has_an_expectation(lab: LabInfo) -> None:
+    assert set(lab.servers) == set(EXPECT)
+
+
+@pytest.mark.parametrize(("name", "mechanisms"), [
+    ("auth-plain-only", ("PLAIN",)), ("auth-login-only", ("LOGIN",)), ("auth-cram-md5", ("CRAM-MD5",)),
+    ("auth-xoauth2", ("XOAUTH2",)), ("starttls", ("LOGIN", "PLAIN")),
+])
+def test_auth_mechanisms_after_tls(reports: dict, name: str, mechanisms: tuple[str, ...]) -> None:  # type: ignore[type-arg]
+    assert reports[name].facts.ehlo_tls.auth == mechanisms
 
 
 @pytest.mark.parametrize("name", sorted(EXPECT))

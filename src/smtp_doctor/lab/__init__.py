@@ -17,7 +17,7 @@ from pathlib import Path
 
 from . import hostile, servers
 from .certs import LabPKI
-from .servers import LAB_PASSWORD, LAB_USER, SPECS, Mailbox, Spec
+from .servers import LAB_OAUTH_TOKEN, LAB_PASSWORD, LAB_USER, SPECS, Mailbox, Spec
 
 
 @dataclass(frozen=True)
@@ -39,6 +39,7 @@ class LabInfo:
     directory: Path
     user: str = LAB_USER
     password: str = LAB_PASSWORD
+    oauth_token: str = LAB_OAUTH_TOKEN
     servers: dict[str, LabServer] = field(default_factory=dict)
     hostile: dict[str, LabServer] = field(default_factory=dict)
     mailbox: Mailbox = field(default_factory=Mailbox)

@@ -9,7 +9,12 @@ advertises AUTH before TLS.
 from __future__ import annotations
 
 import asyncio
+import base64
+import hashlib
+import hmac
 import itertools
+import secrets
+import time
 from collections import deque
 from dataclasses import dataclass
 from typing import Any
@@ -20,6 +25,8 @@ from .certs import LabPKI
 
 LAB_USER = "lab-user"
 LAB_PASSWORD = "lab-password-7f3a"  # printed by `smtp-doctor lab`: a test credential, not a secret
+LAB_OAUTH_TOKEN = "lab-oauth-token-91c2"
+ALL_MECHANISMS = ("PLAIN", "LOGIN", "CRAM-MD5", "XOAUTH2")
 
 
 @dataclass(frozen=True)
@@ -33,6 +40,7 @@ class Spec:
     #: catalogue key describing it (lab.server.<name>)
     expect_mode: str = ""
     expect_cert: str = "ok"  #: ok, expired, wrong-name, self-signed, missing-intermediate, none
+    mechanisms: tuple[str, ...] = ("PLAIN", "LOGIN")  #: AUTH mechanisms offered
 
 
 SPECS: tuple[Spec, ...] = (
@@ -47,11 +55,19 @@ SPECS: tuple[Spec, ...] = (
          expect_cert="missing-intermediate"),
     Spec("slow-greeting", "starttls", greet_pause=6.0, expect_mode="starttls"),
     Spec("auth-before-tls", "starttls", auth_require_tls=False, require_starttls=False, expect_mode="starttls"),
+    Spec("auth-plain-only", "implicit", expect_mode="implicit_tls", mechanisms=("PLAIN",)),
+    Spec("auth-login-only", "implicit", expect_mode="implicit_tls", mechanisms=("LOGIN",)),
+    Spec("auth-cram-md5", "implicit", expect_mode="implicit_tls", mechanisms=("CRAM-MD5",)),
+    Spec("auth-xoauth2", "implicit", expect_mode="implicit_tls", mechanisms=("XOAUTH2",)),
 )
 
 
 class Mailbox:
-    """Accepts every message into a bounded in-memory list (the lab never relays)."""
+    """Accepts every message into a bounded in-memory list (the lab never relays).
+
+    It also implements the AUTH mechanisms aiosmtpd lacks (CRAM-MD5, XOAUTH2): aiosmtpd looks for
+    ``auth_<NAME>`` methods on the handler, ``__`` standing for ``-``.
+    """
 
     def __init__(self, keep: int = 100) -> None:
         self.messages: deque[Envelope] = deque(maxlen=keep)
@@ -60,6 +76,30 @@ class Mailbox:
     async def handle_DATA(self, server: SMTP, session: Session, envelope: Envelope) -> str:
         self.messages.append(envelope)
         return f"250 2.0.0 Ok: queued as LAB{next(self._ids):06d}"
+
+    async def auth_CRAM__MD5(self, server: SMTP, args: list[str]) -> AuthResult:
+        challenge = f"<{secrets.randbelow(10**9)}.{int(time.time())}@lab.smtp-doctor.test>".encode()
+        response = await server.challenge_auth(challenge)
+        if not isinstance(response, bytes):
+            return AuthResult(success=False, handled=True)
+        user, _, digest = response.decode("utf-8", "replace").rpartition(" ")
+        expected = hmac.new(LAB_PASSWORD.encode(), challenge, hashlib.md5).hexdigest()
+        return AuthResult(success=user == LAB_USER and hmac.compare_digest(digest, expected))
+
+    async def auth_XOAUTH2(self, server: SMTP, args: list[str]) -> AuthResult:
+        blob = args[1].encode() if len(args) > 1 else await server.challenge_auth(b"", encode_to_b64=False)
+        if not isinstance(blob, bytes):
+            return AuthResult(success=False, handled=True)
+        try:
+            fields = dict(f.split("=", 1) for f in base64.b64decode(blob).decode().split("\x01") if "=" in f)
+        except (ValueError, UnicodeDecodeError):
+            return AuthResult(success=False, message="501 5.5.2 Cannot decode response")
+        if fields.get("user") == LAB_USER and fields.get("auth") == f"Bearer {LAB_OAUTH_TOKEN}":
+            return AuthResult(success=True)
+        # Google's shape: a 334 with a JSON error, the client answers with an empty line, then 535.
+        error = base64.b64encode(b'{"status":"401","schemes":"Bearer","scope":"https://mail.google.com/"}')
+        await server.challenge_auth(error, encode_to_b64=False)
+        return AuthResult(success=False, message="535 5.7.8 Username and Password not accepted")
 
 
 def authenticator(server: SMTP, session: Session, envelope: Envelope, mechanism: str, data: Any) -> AuthResult:
@@ -94,6 +134,7 @@ async def start(spec: Spec, pki: LabPKI, mailbox: Mailbox, host: str = "127.0.0.
             require_starttls=spec.require_starttls and spec.tls == "starttls",
             auth_require_tls=spec.auth_require_tls and spec.tls == "starttls",
             authenticator=authenticator,
+            auth_exclude_mechanism=[m for m in ALL_MECHANISMS if m not in spec.mechanisms],
             timeout=60,
             greet_pause=spec.greet_pause,
         )

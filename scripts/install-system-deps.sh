@@ -1,0 +1,101 @@
+#!/usr/bin/env bash
+# Installs the Debian packages the test tiers need. Idempotent: each group is a small block that does
+# nothing when its packages are already there, so a warm machine pays almost nothing. Others may append
+# blocks; use the helpers below (apt_install, with_services_blocked) so `apt-get update` runs at most once.
+set -euo pipefail
+
+export DEBIAN_FRONTEND=noninteractive
+SUDO=()
+if [ "$(id -u)" -ne 0 ]; then SUDO=(sudo -n env DEBIAN_FRONTEND=noninteractive); fi
+APT_UPDATED=0
+
+# Prints the packages among "$@" that are not installed.
+missing_pkgs() {
+  local p
+  for p in "$@"; do
+    dpkg-query -W -f='${Status}\n' "$p" 2>/dev/null | grep -q '^install ok installed$' || echo "$p"
+  done
+}
+
+apt_update_once() {
+  if [ "$APT_UPDATED" -eq 0 ]; then "${SUDO[@]}" apt-get update -qq; APT_UPDATED=1; fi
+}
+
+# apt_install PKG...: installs what is missing; refreshes the package lists only when they are empty,
+# do not know a package, or an install from them fails (stale lists point at removed files).
+apt_install() {
+  local missing p
+  missing=$(missing_pkgs "$@")
+  [ -z "$missing" ] && return 0
+  if ! ls /var/lib/apt/lists/*Packages* >/dev/null 2>&1; then apt_update_once; fi
+  for p in $missing; do
+    apt-cache show "$p" >/dev/null 2>&1 || apt_update_once
+  done
+  # shellcheck disable=SC2086
+  if ! "${SUDO[@]}" apt-get install -y -qq --no-install-recommends $missing; then
+    [ "$APT_UPDATED" -eq 1 ] && return 1
+    apt_update_once
+    # shellcheck disable=SC2086
+    "${SUDO[@]}" apt-get install -y -qq --no-install-recommends $missing
+  fi
+}
+
+# with_services_blocked CMD...: runs CMD with a policy-rc.d that forbids maintainer scripts to start
+# daemons (an MTA package would otherwise start a system MTA on port 25). Leaves an existing policy alone.
+with_services_blocked() {
+  local policy=/usr/sbin/policy-rc.d made=0 rc=0
+  if [ ! -e "$policy" ]; then
+    printf '#!/bin/sh\nexit 101\n' | "${SUDO[@]}" tee "$policy" >/dev/null
+    "${SUDO[@]}" chmod 755 "$policy"
+    made=1
+  fi
+  "$@" || rc=$?
+  if [ "$made" -eq 1 ]; then "${SUDO[@]}" rm -f "$policy"; fi
+  return "$rc"
+}
+
+# --- real-peer tier (tests/realpeers, docs/dev/realpeers.md) -------------------------------------------
+# Postfix + Dovecot (SASL only) + Exim as real servers; openssl s_client and swaks as real clients.
+# postfix/main_mailer_type "No configuration": no /etc/postfix/main.cf, so no system instance can run;
+# the tests start private instances with `postfix -c <tmp dir>`.
+realpeers_install() {
+  if [ -n "$(missing_pkgs postfix)" ]; then
+    echo "postfix postfix/main_mailer_type select No configuration" | "${SUDO[@]}" debconf-set-selections
+  fi
+  with_services_blocked apt_install postfix dovecot-core openssl swaks libnet-ssleay-perl \
+    libio-socket-ssl-perl libgnutls-dane0 libgnutls30 libidn12 libidn2-0 libnsl2 libpcre2-8-0 libdb5.3 \
+    libcrypt1
+  # Every Debian MTA Conflicts with every other (mail-transport-agent), so Exim cannot be installed next
+  # to Postfix. Its package is unpacked into a private prefix instead (its libraries are installed above);
+  # nothing is registered with dpkg and no daemon, user or init script is created.
+  local prefix=/opt/smtp-doctor-peers/exim4
+  if [ ! -x "$prefix/usr/sbin/exim4" ]; then
+    local tmp
+    tmp=$(mktemp -d)
+    chmod 755 "$tmp"  # apt-get download drops to user _apt
+    (cd "$tmp" && apt-get download -qq exim4-daemon-light) || { apt_update_once; (cd "$tmp" && apt-get download -qq exim4-daemon-light); }
+    "${SUDO[@]}" mkdir -p "$prefix"
+    "${SUDO[@]}" dpkg-deb -x "$tmp"/exim4-daemon-light_*.deb "$prefix"
+    rm -rf "$tmp"
+  fi
+  # The binary looks up its compiled-in user at start, before reading any configuration; create it as
+  # exim4-base's maintainer script would (a system user with no home and no shell).
+  if ! getent passwd Debian-exim >/dev/null; then
+    "${SUDO[@]}" useradd --system --user-group --no-create-home --home-dir /nonexistent \
+      --shell /usr/sbin/nologin Debian-exim
+  fi
+  # Belt and braces: whatever a maintainer script may have started (where no policy-rc.d was honoured),
+  # stop it, so no system MTA or Dovecot outlives the install.
+  if [ -e /etc/postfix/main.cf ] && "${SUDO[@]}" postfix status >/dev/null 2>&1; then
+    "${SUDO[@]}" postfix stop || true
+  fi
+  if [ -e /run/dovecot/master.pid ] && [ -x /etc/init.d/dovecot ]; then
+    "${SUDO[@]}" /etc/init.d/dovecot stop || true
+  fi
+}
+realpeers_install
+
+# --- explain fixtures (tests/fixtures/errors/capture.py) ----------------------------------------------
+# Ruby (its bundled net-smtp gem) as one more real client whose error texts are captured; curl, openssl
+# and swaks come from the blocks above or the base image.
+apt_install ruby curl openssl

@@ -1,0 +1,143 @@
+"""dotenv files (Mastodon, Laravel, Symfony, Vaultwarden, Flask, Discourse env) via python-dotenv's parser.
+
+python-dotenv's ``parse_stream`` gives each binding with its line, so values keep their position; its
+``${VAR}`` atoms are resolved against the file itself only (never this machine's environment, which
+could leak a secret into a report or change the verdict from one shell to another).
+"""
+
+from __future__ import annotations
+
+import io
+import re
+import tomllib
+from collections.abc import Mapping
+from dataclasses import dataclass
+from functools import cache
+from importlib import resources
+from pathlib import Path
+
+from dotenv.parser import parse_stream
+from dotenv.variables import parse_variables
+
+from ..errors import UserError
+from ..settings import Origin, RawConfig, ValueKind
+from ._common import MASK, Ev, add, finish, note, raw
+from .dsn import DsnError, parse_dsn
+
+
+@dataclass(frozen=True)
+class EnvEntry:
+    key: str
+    value: str
+    line: int
+    column: int  #: 1-based column of the value's first character (after an opening quote)
+    raw: str  #: the value as written (quotes included)
+
+
+@dataclass(frozen=True)
+class Rule:
+    framework: str
+    prefixes: tuple[str, ...]
+    keys: tuple[str, ...]
+    markers: tuple[str, ...]
+    filenames: tuple[str, ...]
+    siblings: tuple[str, ...]
+
+    def owns(self, key: str) -> bool:
+        return key in self.keys or key.startswith(self.prefixes) if self.prefixes else key in self.keys
+
+
+@cache
+def rules() -> tuple[Rule, ...]:
+    data = tomllib.loads((resources.files("smtp_doctor") / "readers" / "envkeys.toml").read_text("utf-8"))
+    return tuple(
+        Rule(name, tuple(t["prefixes"]), tuple(t["keys"]), tuple(t["markers"]), tuple(t["filenames"]),
+             tuple(t["siblings"]))
+        for name, t in data.items()
+    )
+
+
+_HEAD = re.compile(r"\s*(?:export\s+)?(?P<key>[^=\s]+)\s*=\s*")
+
+
+def parse_env(path: Path, text: str) -> list[EnvEntry]:
+    """Every ``KEY=value`` binding with its position; a line python-dotenv cannot parse is an error."""
+    entries: list[EnvEntry] = []
+    resolved: dict[str, str | None] = {}
+    for binding in parse_stream(io.StringIO(text)):
+        if binding.error:
+            raise UserError("readers.error.env_syntax", file=str(path), line=binding.original.line)
+        if binding.key is None:
+            continue
+        original = binding.original.string
+        first = original.split("\n", 1)[0]
+        m = _HEAD.match(first)
+        start = m.end() if m else 0
+        written = original[start:].rstrip("\n")
+        quoted = written[:1] in ("'", '"')
+        value = binding.value or ""
+        if not written.startswith("'"):
+            value = "".join(atom.resolve(resolved) for atom in parse_variables(value))
+        resolved[binding.key] = value
+        line = binding.original.line + original[: len(original) - len(original.lstrip("\n"))].count("\n")
+        entries.append(EnvEntry(binding.key, value, line, start + 1 + (1 if quoted else 0), written))
+    return entries
+
+
+def load_env_file(path: Path) -> dict[str, str]:
+    """The variables an env file defines (dotenv syntax), interpolated against the file itself."""
+    from ._common import read_text
+
+    return {e.key: e.value for e in parse_env(path, read_text(path))}
+
+
+def frameworks_for(path: Path, entries: list[EnvEntry]) -> list[str]:
+    keys = {e.key for e in entries}
+    found = []
+    for rule in rules():
+        named = path.name in rule.filenames or any((path.parent / s).exists() for s in rule.siblings)
+        if keys & set(rule.markers) or (named and any(rule.owns(k) for k in keys)):
+            found.append(rule.framework)
+    return found
+
+
+def read_env(path: Path, text: str, framework: str | None, env: Mapping[str, str] | None) -> list[RawConfig]:
+    entries = parse_env(path, text)
+    wanted = [framework] if framework else frameworks_for(path, entries)
+    configs = []
+    for name in wanted:
+        rule = next((r for r in rules() if r.framework == name), None)
+        config = RawConfig(name, str(path))
+        for e in entries:
+            if rule is None or not rule.owns(e.key):
+                continue
+            origin = Origin(str(path), e.line, e.column, e.key)
+            ev = Ev(ValueKind.STRING, e.value, e.key)
+            if e.key in ("MAILER_DSN", "MAIL_URL") and e.value:
+                _add_dsn(config, path, e, origin)
+            else:
+                add(config, e.key, raw(e.key, ev, e.raw, origin))
+        if framework or config.values:
+            configs.append(finish(config))
+    return configs
+
+
+def _add_dsn(config: RawConfig, path: Path, e: EnvEntry, origin: Origin) -> None:
+    try:
+        dsn = parse_dsn(e.value, e.key)
+    except DsnError:
+        raise UserError("readers.error.dsn", file=str(path), line=e.line, name=e.key) from None
+    ev = Ev(ValueKind.STRING, e.value, e.key)
+    if dsn is None:
+        note(config, "readers.note.dsn_unparsed")
+        add(config, e.key, raw(e.key, ev, e.raw, origin))
+        return
+    whole = raw(e.key, ev, dsn.masked, origin, secret=dsn.has_password)
+    if dsn.has_password:
+        whole = type(whole)(None, ValueKind.STRING, dsn.masked, origin, e.key, True)
+    add(config, e.key, whole)
+    literal = e.raw.find(e.value) if e.value else -1
+    for part in dsn.parts:
+        col = e.column + part.offset if literal != -1 else e.column
+        text = MASK if part.key == "password" and part.text else part.text
+        add(config, part.key, raw(part.key, part.ev, text, Origin(str(path), e.line, col, part.key)))

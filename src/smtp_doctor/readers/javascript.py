@@ -1,0 +1,294 @@
+"""Nodemailer transport options from JavaScript/TypeScript (``createTransport({...})``), via tree-sitter.
+
+Only the expressions people put in transport options are folded (``process.env.X``, ``||``, ``??``,
+``===``, ``Number()``, ``parseInt()``, ``!``, ternaries, ``const`` objects); JavaScript truthiness is the
+framework model's business, so ``secure: process.env.SMTP_SECURE`` stays the *string* it will be.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import re
+from collections.abc import Mapping
+from pathlib import Path
+
+from tree_sitter import Node
+
+from ..settings import RawConfig, ValueKind
+from ._common import EXPR, MASK, NIL, Ev, add, finish, note, raw, unknown
+from ._ts import Source, walk
+from .dsn import DsnError, parse_dsn
+
+_MAX_DEPTH = 32
+
+
+def _js_truthy(ev: Ev) -> bool:
+    if ev.kind is ValueKind.NIL:
+        return False
+    if ev.kind in (ValueKind.INT, ValueKind.FLOAT):
+        return ev.value != 0 and not math.isnan(ev.value)
+    return bool(ev.value)
+
+
+def _number(value: float) -> Ev:
+    if math.isfinite(value) and value == int(value):
+        return Ev(ValueKind.INT, int(value))
+    return Ev(ValueKind.FLOAT, value)
+
+
+def _to_number(ev: Ev) -> Ev:
+    if ev.kind is ValueKind.BOOL:
+        return Ev(ValueKind.INT, int(ev.value), ev.env)
+    if ev.kind is ValueKind.NIL:
+        return Ev(ValueKind.INT, 0, ev.env)  # Number(null); Number(undefined) is NaN, rarely written
+    if ev.kind in (ValueKind.INT, ValueKind.FLOAT):
+        return ev
+    s = str(ev.value).strip()
+    try:
+        n = _number(float(s)) if s else Ev(ValueKind.INT, 0)
+    except ValueError:
+        n = Ev(ValueKind.FLOAT, math.nan)
+    return Ev(n.kind, n.value, ev.env)
+
+
+def _js_str(ev: Ev) -> str:
+    """``String(x)`` for the kinds we hold (what parseInt sees)."""
+    if ev.kind is ValueKind.NIL:
+        return "null"
+    if ev.kind is ValueKind.BOOL:
+        return "true" if ev.value else "false"
+    return str(ev.value)
+
+
+class _Reader:
+    def __init__(self, src: Source, env: Mapping[str, str] | None) -> None:
+        self.src = src
+        self.env = env
+        self.decls: dict[str, Node] = {}
+        for node in walk(src.root):
+            if node.type == "variable_declarator":
+                name, value = node.child_by_field_name("name"), node.child_by_field_name("value")
+                if name is not None and value is not None and name.type == "identifier":
+                    self.decls.setdefault(src.text(name), value)
+
+    def env_ref(self, node: Node) -> str | None:
+        """``process.env.X`` / ``process.env['X']`` → ``X``."""
+        obj = node.child_by_field_name("object")
+        if obj is None or self.src.text(obj).replace(" ", "") != "process.env":
+            return None
+        if node.type == "member_expression":
+            prop = node.child_by_field_name("property")
+            return self.src.text(prop) if prop is not None else None
+        index = node.child_by_field_name("index")
+        ev = self.eval(index, 0) if index is not None else EXPR
+        return ev.value if ev.kind is ValueKind.STRING else None
+
+    def lookup(self, name: str) -> Ev:
+        if self.env is None:
+            return Ev(ValueKind.ENV, None, name)
+        return Ev(ValueKind.STRING, self.env[name], name) if name in self.env else Ev(ValueKind.NIL, None, name)
+
+    def resolve(self, node: Node, depth: int = 0) -> Node:
+        """Follow an identifier / ``as`` / parentheses to the expression behind it."""
+        while depth < _MAX_DEPTH:
+            depth += 1
+            if node.type == "identifier" and self.src.text(node) in self.decls:
+                node = self.decls[self.src.text(node)]
+            elif node.type in ("parenthesized_expression", "as_expression", "satisfies_expression",
+                               "non_null_expression", "await_expression") and node.named_children:
+                node = node.named_children[0]
+            else:
+                break
+        return node
+
+    def eval(self, node: Node | None, depth: int) -> Ev:  # noqa: C901 - one dispatch over node types
+        if node is None or depth > _MAX_DEPTH:
+            return EXPR
+        node = self.resolve(node)
+        t = node.type
+        text = self.src.text(node)
+        if t == "number":
+            try:
+                return _number(float(int(text.replace("_", ""), 0)) if text[:2].lower() in ("0x", "0o", "0b")
+                               else float(text.replace("_", "")))
+            except ValueError:
+                return EXPR
+        if t in ("true", "false"):
+            return Ev(ValueKind.BOOL, t == "true")
+        if t in ("null", "undefined"):
+            return NIL
+        if t == "string":
+            try:
+                return Ev(ValueKind.STRING, json.loads('"' + text[1:-1].replace('"', '\\"')
+                                                       .replace("\\'", "'") + '"'))
+            except ValueError:
+                return Ev(ValueKind.STRING, text[1:-1])
+        if t == "template_string":
+            parts: list[str] = []
+            env = None
+            for child in node.named_children:
+                if child.type == "string_fragment":
+                    parts.append(self.src.text(child))
+                elif child.type == "template_substitution":
+                    inner = self.eval(child.named_children[0] if child.named_children else None, depth + 1)
+                    if not inner.known:
+                        return unknown(inner)
+                    env = env or inner.env
+                    parts.append("null" if inner.kind is ValueKind.NIL else
+                                 str(inner.value).lower() if inner.kind is ValueKind.BOOL else str(inner.value))
+                else:
+                    return EXPR
+            return Ev(ValueKind.STRING, "".join(parts), env)
+        if t in ("member_expression", "subscript_expression"):
+            name = self.env_ref(node)
+            return self.lookup(name) if name else EXPR
+        if t == "unary_expression":
+            op = self.src.text(node.child_by_field_name("operator") or node)[:1]
+            arg = self.eval(node.child_by_field_name("argument"), depth + 1)
+            if not arg.known:
+                return unknown(arg)
+            if op == "!":
+                return Ev(ValueKind.BOOL, not _js_truthy(arg), arg.env)
+            if op in "+-":
+                n = _to_number(arg)
+                return Ev(n.kind, -n.value, n.env) if op == "-" else n
+            return EXPR
+        if t == "binary_expression":
+            op = self.src.text(node.child_by_field_name("operator") or node)
+            left = self.eval(node.child_by_field_name("left"), depth + 1)
+            right_node = node.child_by_field_name("right")
+            if op in ("||", "&&", "??"):
+                if not left.known:
+                    return unknown(left, self.eval(right_node, depth + 1))
+                keep = (_js_truthy(left) if op == "||" else not _js_truthy(left) if op == "&&"
+                        else left.kind is not ValueKind.NIL)
+                return left if keep else self.eval(right_node, depth + 1)
+            right = self.eval(right_node, depth + 1)
+            if not (left.known and right.known):
+                return unknown(left, right)
+            if op in ("===", "!==", "==", "!="):
+                strict = op in ("===", "!==")
+                same_type = (left.kind is ValueKind.STRING) == (right.kind is ValueKind.STRING)
+                same = left.value == right.value and (same_type or not strict)
+                if not strict and not same_type:  # loose equality compares numerically
+                    same = _to_number(left).value == _to_number(right).value
+                return Ev(ValueKind.BOOL, same == (op[0] == "="), left.env or right.env)
+            return unknown(left, right)
+        if t == "ternary_expression":
+            cond = self.eval(node.child_by_field_name("condition"), depth + 1)
+            if not cond.known:
+                return unknown(cond)
+            return self.eval(node.child_by_field_name("consequence" if _js_truthy(cond) else "alternative"),
+                             depth + 1)
+        if t == "call_expression":
+            fn = self.src.text(node.child_by_field_name("function") or node)
+            args_node = node.child_by_field_name("arguments")
+            args = args_node.named_children if args_node is not None else []
+            if not args:
+                return EXPR
+            arg = self.eval(args[0], depth + 1)
+            if fn in ("Number", "parseInt", "parseFloat", "Boolean", "String", "JSON.parse") and not arg.known:
+                return unknown(arg)
+            if fn == "Number":
+                return _to_number(arg)
+            if fn in ("parseInt", "parseFloat"):
+                pattern = r"\s*[+-]?\d+" if fn == "parseInt" else r"\s*[+-]?(\d+\.?\d*|\.\d+)([eE][+-]?\d+)?"
+                m = re.match(pattern, _js_str(arg))
+                n = _number(float(m.group(0))) if m else Ev(ValueKind.FLOAT, math.nan)
+                return Ev(n.kind, n.value, arg.env)
+            if fn == "Boolean":
+                return Ev(ValueKind.BOOL, _js_truthy(arg), arg.env)
+            if fn == "String":
+                return Ev(ValueKind.STRING, _js_str(arg), arg.env)
+            if fn == "JSON.parse" and arg.kind is ValueKind.STRING:
+                try:
+                    value = json.loads(arg.value)
+                except ValueError:
+                    return Ev(ValueKind.EXPRESSION, None, arg.env)  # throws at start-up
+                got = Ev(ValueKind.NIL) if value is None else _number(value) if isinstance(value, int | float) \
+                    and not isinstance(value, bool) else Ev(ValueKind.BOOL, value) if isinstance(value, bool) \
+                    else Ev(ValueKind.STRING, value) if isinstance(value, str) else EXPR
+                return Ev(got.kind, got.value, arg.env) if got.known else got
+            return EXPR
+        return EXPR
+
+    def fill(self, config: RawConfig, obj: Node, prefix: str, depth: int) -> None:
+        for child in obj.named_children:
+            if child.type == "pair":
+                key_node, value = child.child_by_field_name("key"), child.child_by_field_name("value")
+                if key_node is None or value is None:
+                    continue
+                kt = self.src.text(key_node)
+                key = kt[1:-1] if key_node.type == "string" else kt
+                if key_node.type == "computed_property_name":
+                    continue
+                path = f"{prefix}{key}"
+                target = self.resolve(value)
+                if target.type == "object" and depth < _MAX_DEPTH:
+                    self.fill(config, target, path + ".", depth + 1)
+                else:
+                    ev = self.eval(value, 0)
+                    add(config, path, raw(path, ev, self.src.text(value), self.src.origin(value, kt)))
+            elif child.type == "shorthand_property_identifier":
+                path = f"{prefix}{self.src.text(child)}"
+                ev = self.eval(child if self.src.text(child) in self.decls else None, 0)
+                add(config, path, raw(path, ev, self.src.text(child), self.src.origin(child, self.src.text(child))))
+            elif child.type == "spread_element":
+                note(config, "readers.note.settings_not_literal")
+
+    def transports(self) -> list[RawConfig]:
+        configs = []
+        for node in walk(self.src.root):
+            if node.type != "call_expression":
+                continue
+            fn = node.child_by_field_name("function")
+            if fn is None:
+                continue
+            name = self.src.text(fn.child_by_field_name("property") or fn) if fn.type == "member_expression" \
+                else self.src.text(fn)
+            if name != "createTransport":
+                continue
+            args_node = node.child_by_field_name("arguments")
+            args = args_node.named_children if args_node is not None else []
+            config = RawConfig("nodemailer", self.src.file)
+            if args:
+                first = self.resolve(args[0])
+                if first.type == "object":
+                    self.fill(config, first, "", 0)
+                else:
+                    self.url(config, first)
+            configs.append(finish(config))
+        return configs
+
+    def url(self, config: RawConfig, node: Node) -> None:
+        ev = self.eval(node, 0)
+        origin = self.src.origin(node, "url")
+        if ev.kind is not ValueKind.STRING:
+            note(config, "readers.note.settings_not_literal")
+            add(config, "url", raw("url", ev, self.src.text(node), origin))
+            return
+        try:
+            dsn = parse_dsn(ev.value, ev.env)
+        except DsnError:
+            note(config, "readers.note.settings_not_literal")
+            return
+        if dsn is None:
+            return
+        add(config, "url", raw("url", ev if not dsn.has_password else Ev(ev.kind, None, ev.env), dsn.masked, origin,
+                               secret=dsn.has_password))
+        literal_text = node.type == "string"
+        for part in dsn.parts:
+            o = origin if not literal_text else type(origin)(origin.file, origin.line, origin.column + 1 + part.offset,
+                                                             part.key)
+            add(config, part.key, raw(part.key, part.ev, MASK if part.key == "password" else part.text, o))
+
+
+def read_javascript(path: Path, text: str, framework: str | None, env: Mapping[str, str] | None) -> list[RawConfig]:
+    suffix = path.suffix.lower()
+    grammar = "tsx" if suffix == ".tsx" else "typescript" if suffix in (".ts", ".mts", ".cts") else "javascript"
+    src = Source(path, text, grammar)
+    configs = _Reader(src, env).transports()
+    if not configs and framework:
+        configs.append(RawConfig("nodemailer", src.file))
+    return configs

@@ -1,0 +1,242 @@
+"""Django ``EMAIL_*`` and Flask-Mail ``MAIL_*`` settings from Python source, with ``ast`` (never imported).
+
+Settings modules are code, so values are folded from the expressions people write there —
+``os.environ.get``, ``os.getenv``, django-environ's ``env.bool(...)``, python-decouple's ``config(...)``,
+``int()``, ``bool()`` (with Python's truthiness, which is the trap), ``==``, ``.lower()`` — against
+the env mapping given. Anything else is kept as ``EXPRESSION``.
+"""
+
+from __future__ import annotations
+
+import ast
+from collections.abc import Mapping
+from pathlib import Path
+
+from ..settings import Origin, RawConfig, ValueKind
+from ._common import EXPR, NIL, Ev, Lines, add, finish, literal, raw, syntax_error, unknown
+
+_PREFIX = {"django": "EMAIL_", "flask_mail": "MAIL_"}
+_EXTRA = {"django": ("DEFAULT_FROM_EMAIL", "SERVER_EMAIL")}
+_ENVIRON_TRUE = {"true", "on", "ok", "y", "yes", "1"}  # django-environ Env.BOOLEAN_TRUE_STRINGS
+_DECOUPLE_TRUE = {"1", "yes", "true", "on", "y", "t"}  # python-decouple strtobool
+
+
+def _py_truthy(ev: Ev) -> bool:
+    return bool(ev.value)
+
+
+class _Eval:
+    def __init__(self, env: Mapping[str, str] | None, scope: dict[str, Ev]) -> None:
+        self.env = env
+        self.scope = scope
+        self.casts: dict[str, str] = {}  # django-environ Env(X=(bool, default)) declarations
+
+    def lookup(self, name: str, default: Ev | None) -> Ev:  # default None: no default given
+        if self.env is None:
+            return Ev(ValueKind.ENV, None, name)
+        if name in self.env:
+            return Ev(ValueKind.STRING, self.env[name], name)
+        if default is None:
+            return Ev(ValueKind.ENV, None, name)  # KeyError / ImproperlyConfigured at start-up
+        return Ev(default.kind, default.value, name) if default.known else unknown(default)
+
+    def __call__(self, node: ast.expr | None) -> Ev:  # noqa: C901 - one dispatch over expression types
+        if node is None:
+            return NIL
+        if isinstance(node, ast.Constant):
+            return literal(node.value) if not isinstance(node.value, bytes) else EXPR
+        if isinstance(node, ast.Name):
+            return self.scope.get(node.id, EXPR)
+        if isinstance(node, ast.Subscript):
+            if _dotted(node.value) in ("os.environ", "environ"):
+                key = self(node.slice)
+                if key.kind is ValueKind.STRING:
+                    return self.lookup(key.value, None)
+            return EXPR
+        if isinstance(node, ast.Call):
+            return self.call(node)
+        if isinstance(node, ast.BoolOp):
+            values = [self(v) for v in node.values]
+            for v in values:
+                if not v.known:
+                    return unknown(*values)
+                if _py_truthy(v) == isinstance(node.op, ast.Or):
+                    return v
+            return values[-1]
+        if isinstance(node, ast.UnaryOp) and isinstance(node.op, ast.Not):
+            v = self(node.operand)
+            return Ev(ValueKind.BOOL, not _py_truthy(v), v.env) if v.known else unknown(v)
+        if isinstance(node, ast.UnaryOp) and isinstance(node.op, ast.USub):
+            v = self(node.operand)
+            if v.kind in (ValueKind.INT, ValueKind.FLOAT):
+                return Ev(v.kind, -v.value, v.env)
+            return unknown(v)
+        if isinstance(node, ast.Compare) and len(node.ops) == 1:
+            left, right = self(node.left), self(node.comparators[0])
+            op = node.ops[0]
+            if isinstance(op, ast.In | ast.NotIn) and isinstance(node.comparators[0], ast.Tuple | ast.List | ast.Set):
+                items = [self(e) for e in node.comparators[0].elts]
+                if left.known and all(i.known for i in items):
+                    hit = any(i.value == left.value for i in items)
+                    return Ev(ValueKind.BOOL, hit == isinstance(op, ast.In), left.env)
+                return unknown(left, *items)
+            if not (left.known and right.known):
+                return unknown(left, right)
+            if isinstance(op, ast.Eq | ast.NotEq):
+                return Ev(ValueKind.BOOL, (left.value == right.value) == isinstance(op, ast.Eq), left.env or right.env)
+            return EXPR
+        if isinstance(node, ast.IfExp):
+            cond = self(node.test)
+            if not cond.known:
+                return unknown(cond)
+            return self(node.body if _py_truthy(cond) else node.orelse)
+        return EXPR
+
+    def call(self, node: ast.Call) -> Ev:
+        name = _dotted(node.func)
+        args = node.args
+        kw = {k.arg: k.value for k in node.keywords if k.arg}
+        if name in ("os.environ.get", "environ.get", "os.getenv", "getenv") and args:
+            key = self(args[0])
+            if key.kind is not ValueKind.STRING:
+                return EXPR
+            default = self(args[1]) if len(args) > 1 else self(kw.get("default")) if "default" in kw else NIL
+            return self.lookup(key.value, default)
+        if name in ("int", "float", "str", "bool") and len(args) == 1:
+            return _convert(name, self(args[0]))
+        if isinstance(node.func, ast.Attribute) and node.func.attr in ("lower", "upper", "strip") and not args:
+            base = self(node.func.value)
+            if base.kind is ValueKind.STRING:
+                return Ev(ValueKind.STRING, getattr(str, node.func.attr)(base.value), base.env)
+            return unknown(base)
+        # django-environ: env('X'), env.bool('X', default=False), env.int(...); python-decouple: config(...)
+        cast = None
+        if name in ("config", "decouple.config"):
+            cast = "decouple"
+        elif name == "env":
+            cast = "env"
+        elif isinstance(node.func, ast.Attribute) and _dotted(node.func.value) == "env" and \
+                node.func.attr in ("bool", "int", "float", "str"):
+            cast = node.func.attr
+        if cast is None or not args:
+            return EXPR
+        key = self(args[0])
+        if key.kind is not ValueKind.STRING:
+            return EXPR
+        default_node = kw.get("default", args[1] if len(args) > 1 else None)
+        fallback = self(default_node) if default_node is not None else None
+        got = self.lookup(key.value, fallback)
+        if not got.known or got.kind is not ValueKind.STRING:
+            return got  # a default keeps its own type, as both libraries return it uncast
+        if cast == "decouple":
+            kind = _dotted(kw["cast"]) if "cast" in kw else "str"
+            return _cast(kind, got, _DECOUPLE_TRUE)
+        if cast == "env":
+            cast = self.casts.get(key.value, "str")
+        return _cast(cast, got, _ENVIRON_TRUE)
+
+
+def _dotted(node: ast.expr | None) -> str:
+    parts = []
+    while isinstance(node, ast.Attribute):
+        parts.append(node.attr)
+        node = node.value
+    if isinstance(node, ast.Name):
+        parts.append(node.id)
+        return ".".join(reversed(parts))
+    return ""
+
+
+def _convert(name: str, ev: Ev) -> Ev:
+    if not ev.known:
+        return unknown(ev)
+    try:
+        if name == "bool":
+            return Ev(ValueKind.BOOL, bool(ev.value), ev.env)
+        if name == "int" and ev.kind in (ValueKind.STRING, ValueKind.INT, ValueKind.FLOAT, ValueKind.BOOL):
+            return Ev(ValueKind.INT, int(ev.value), ev.env)
+        if name == "float" and ev.kind in (ValueKind.STRING, ValueKind.INT, ValueKind.FLOAT):
+            return Ev(ValueKind.FLOAT, float(ev.value), ev.env)
+        if name == "str":
+            return Ev(ValueKind.STRING, "None" if ev.kind is ValueKind.NIL else str(ev.value), ev.env)
+    except ValueError:
+        return Ev(ValueKind.EXPRESSION, None, ev.env)  # int("abc") raises when the app starts
+    return unknown(ev)
+
+
+def _cast(kind: str, ev: Ev, true_strings: set[str]) -> Ev:
+    if kind == "bool":
+        return Ev(ValueKind.BOOL, str(ev.value).strip().lower() in true_strings, ev.env)
+    if kind in ("int", "float"):
+        return _convert(kind, ev)
+    return ev
+
+
+def read_python(path: Path, text: str, framework: str | None, env: Mapping[str, str] | None) -> list[RawConfig]:
+    """Module-level settings (one config per framework found) and one config per Flask config class."""
+    try:
+        tree = ast.parse(text, filename=str(path))
+    except SyntaxError as exc:
+        raise syntax_error(path, exc.lineno or 1, exc.offset or 1) from None
+    lines = Lines(text)
+    frameworks = [framework] if framework else ["django", "flask_mail"]
+    module_scope: dict[str, Ev] = {}
+    evaluator = _Eval(env, module_scope)
+    module = {f: RawConfig(f, str(path)) for f in frameworks}
+    classes: list[RawConfig] = []
+
+    def record(configs: dict[str, RawConfig], key: str, value: ast.expr, spelled: str, ev: _Eval) -> None:
+        for fw, config in configs.items():
+            if key.startswith(_PREFIX[fw]) or key in _EXTRA.get(fw, ()):
+                origin = Origin(str(path), value.lineno, lines.column(value.lineno - 1, value.col_offset), spelled)
+                add(config, key, raw(key, ev(value), ast.get_source_segment(text, value) or "", origin))
+
+    def statements(body: list[ast.stmt], configs: dict[str, RawConfig], ev: _Eval, depth: int) -> None:
+        for stmt in body:
+            if isinstance(stmt, ast.Assign | ast.AnnAssign) and stmt.value is not None:
+                targets = stmt.targets if isinstance(stmt, ast.Assign) else [stmt.target]
+                for target in targets:
+                    if isinstance(target, ast.Name):
+                        record(configs, target.id, stmt.value, target.id, ev)
+                        ev.scope[target.id] = ev(stmt.value)
+                        _declare_env_casts(stmt.value, ev)
+                    elif isinstance(target, ast.Subscript) and _dotted(target.value).endswith("config"):
+                        key = ev(target.slice)
+                        if key.kind is ValueKind.STRING:
+                            record(configs, key.value, stmt.value, ast.get_source_segment(text, target) or "", ev)
+            elif isinstance(stmt, ast.Expr) and isinstance(stmt.value, ast.Call):
+                call = stmt.value
+                if isinstance(call.func, ast.Attribute) and call.func.attr == "update" and \
+                        _dotted(call.func.value).endswith("config"):
+                    for k in call.keywords:
+                        if k.arg:
+                            record(configs, k.arg, k.value, k.arg, ev)
+                    for arg in call.args:
+                        if isinstance(arg, ast.Dict):
+                            for dk, dv in zip(arg.keys, arg.values, strict=True):
+                                if isinstance(dk, ast.Constant) and isinstance(dk.value, str):
+                                    record(configs, dk.value, dv, repr(dk.value), ev)
+            elif isinstance(stmt, ast.ClassDef) and depth == 0 and "flask_mail" in frameworks:
+                own = {"flask_mail": RawConfig("flask_mail", str(path))}
+                statements(stmt.body, own, _Eval(env, dict(ev.scope)), depth + 1)
+                if own["flask_mail"].values:
+                    classes.append(own["flask_mail"])
+            elif isinstance(stmt, ast.If | ast.Try | ast.With) and depth < 8:
+                for block in (getattr(stmt, "body", []), getattr(stmt, "orelse", []),
+                              getattr(stmt, "finalbody", [])):
+                    statements(block, configs, ev, depth)
+            elif isinstance(stmt, ast.FunctionDef) and depth == 0:
+                statements(stmt.body, configs, _Eval(env, dict(ev.scope)), depth + 1)
+
+    statements(tree.body, module, evaluator, 0)
+    out = [c for c in module.values() if c.values or framework]
+    out.extend(classes)
+    return [finish(c) for c in out]
+
+
+def _declare_env_casts(value: ast.expr, ev: _Eval) -> None:
+    """``env = environ.Env(EMAIL_USE_TLS=(bool, False))`` declares how ``env('EMAIL_USE_TLS')`` casts."""
+    if isinstance(value, ast.Call) and _dotted(value.func) in ("environ.Env", "Env"):
+        for k in value.keywords:
+            if k.arg and isinstance(k.value, ast.Tuple) and k.value.elts:
+                ev.casts[k.arg] = _dotted(k.value.elts[0]) or "str"

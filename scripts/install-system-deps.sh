@@ -5,6 +5,7 @@
 set -euo pipefail
 
 export DEBIAN_FRONTEND=noninteractive
+export PATH="$PATH:/usr/sbin:/sbin"  # useradd, postfix: root shells without sbin on PATH exist
 SUDO=()
 if [ "$(id -u)" -ne 0 ]; then SUDO=(sudo -n env DEBIAN_FRONTEND=noninteractive); fi
 APT_UPDATED=0
@@ -18,7 +19,7 @@ missing_pkgs() {
 }
 
 apt_update_once() {
-  if [ "$APT_UPDATED" -eq 0 ]; then "${SUDO[@]}" apt-get update -qq; APT_UPDATED=1; fi
+  if [ "$APT_UPDATED" -eq 0 ]; then "${SUDO[@]}" apt-get -o DPkg::Lock::Timeout=120 update -qq; APT_UPDATED=1; fi
 }
 
 # apt_install PKG...: installs what is missing; refreshes the package lists only when they are empty,
@@ -32,11 +33,11 @@ apt_install() {
     apt-cache show "$p" >/dev/null 2>&1 || apt_update_once
   done
   # shellcheck disable=SC2086
-  if ! "${SUDO[@]}" apt-get install -y -qq --no-install-recommends $missing; then
+  if ! "${SUDO[@]}" apt-get -o DPkg::Lock::Timeout=120 install -y -qq --no-install-recommends $missing; then
     [ "$APT_UPDATED" -eq 1 ] && return 1
     apt_update_once
     # shellcheck disable=SC2086
-    "${SUDO[@]}" apt-get install -y -qq --no-install-recommends $missing
+    "${SUDO[@]}" apt-get -o DPkg::Lock::Timeout=120 install -y -qq --no-install-recommends $missing
   fi
 }
 
@@ -73,7 +74,10 @@ realpeers_install() {
     local tmp
     tmp=$(mktemp -d)
     chmod 755 "$tmp"  # apt-get download drops to user _apt
-    (cd "$tmp" && apt-get download -qq exim4-daemon-light) || { apt_update_once; (cd "$tmp" && apt-get download -qq exim4-daemon-light); }
+    if ! (cd "$tmp" && apt-get download -qq exim4-daemon-light); then
+      apt_update_once
+      (cd "$tmp" && apt-get download -qq exim4-daemon-light)
+    fi
     "${SUDO[@]}" mkdir -p "$prefix"
     "${SUDO[@]}" dpkg-deb -x "$tmp"/exim4-daemon-light_*.deb "$prefix"
     rm -rf "$tmp"
@@ -99,3 +103,8 @@ realpeers_install
 # Ruby (its bundled net-smtp gem) as one more real client whose error texts are captured; curl, openssl
 # and swaks come from the blocks above or the base image.
 apt_install ruby curl openssl
+
+# --- benchmark (bench/run.sh, docs/benchmarks.md) -------------------------------------------------------
+# swaks, curl and openssl are the clients timed in the wrong mode; iproute2 gives `ip netns` and `tc` for
+# the 50 ms RTT run.
+apt_install swaks curl openssl iproute2 coreutils

@@ -5,4 +5,11 @@ cd "$(dirname "$0")/.."
 BIN=.venv/bin
 $BIN/ruff check src tests
 $BIN/mypy
+# Debian packages for the real-peer tier (idempotent, near-instant when present). Without root or
+# passwordless sudo it is skipped, and so are those tests (they say why).
+if [ "$(id -u)" -eq 0 ] || sudo -n true 2>/dev/null; then
+  bash scripts/install-system-deps.sh
+else
+  echo "test.sh: not root and no sudo: skipping scripts/install-system-deps.sh (realpeers tests will skip)"
+fi
 exec $BIN/pytest "$@"

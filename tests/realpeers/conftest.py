@@ -16,7 +16,7 @@ from pathlib import Path
 
 import pytest
 
-from .peers import EXIM_BIN, Daemon, PeerPKI, RealPeer, start_exim, start_postfix
+from .peers import DOVECOT, EXIM_BIN, POSTCONF, POSTFIX, Daemon, PeerPKI, RealPeer, start_exim, start_postfix
 
 HERE = Path(__file__).parent
 _STARTUPS: list[str] = []  # "Postfix 3.7.11: 2.0 s", shown in the terminal summary
@@ -67,11 +67,24 @@ def realpeers_pki(realpeers_dir: Path) -> PeerPKI:
     return PeerPKI(realpeers_dir / "tls")
 
 
-def _serve(starter: Callable[[Path, PeerPKI, list[Daemon]], RealPeer], base: Path, pki: PeerPKI) -> Iterator[RealPeer]:
+def _serve(starter: Callable[[Path, PeerPKI, list[Daemon]], RealPeer], root: Path, pki: PeerPKI,
+           name: str) -> Iterator[RealPeer]:
+    """Starts a peer (again, on new ports, if a port picked was taken meanwhile) and stops it at the end."""
     stack: list[Daemon] = []
-    t0 = time.monotonic()
     try:
-        peer = starter(base, pki, stack)
+        for attempt in range(1, 4):
+            base = root / f"{name}-{attempt}"
+            base.mkdir()
+            t0 = time.monotonic()
+            try:
+                peer = starter(base, pki, stack)
+                break
+            except (RuntimeError, TimeoutError) as exc:
+                for daemon in reversed(stack):
+                    daemon.stop()
+                stack.clear()
+                if "Address already in use" not in str(exc) or attempt == 3:
+                    raise
         _STARTUPS.append(f"{peer.label}: {time.monotonic() - t0:.1f} s")
         yield peer
     finally:
@@ -87,8 +100,8 @@ def postfix_peer(realpeers_dir: Path, realpeers_pki: PeerPKI) -> Iterator[RealPe
     "smtp" (plain, STARTTLS optional, no AUTH). Valid certificate from the test CA. Accepts mail for
     ``peer.address`` (and postmaster@) and delivers it into ``peer.mail_dir``; sends nothing elsewhere.
     """
-    _require("postfix", "postconf", "dovecot")
-    yield from _serve(start_postfix, realpeers_dir, realpeers_pki)
+    _require(POSTFIX, POSTCONF, DOVECOT)
+    yield from _serve(start_postfix, realpeers_dir, realpeers_pki, "postfix")
 
 
 @pytest.fixture(scope="session")
@@ -99,4 +112,4 @@ def exim_peer(realpeers_dir: Path, realpeers_pki: PeerPKI) -> Iterator[RealPeer]
     expired certificate), "smtp" (STARTTLS optional, expired certificate, AUTH before TLS).
     """
     _require(str(EXIM_BIN))
-    yield from _serve(start_exim, realpeers_dir, realpeers_pki)
+    yield from _serve(start_exim, realpeers_dir, realpeers_pki, "exim")

@@ -29,6 +29,13 @@ HOST = "127.0.0.1"
 MAIL_DOMAIN = "example.test"
 SERVER_NAME = "mail.example.test"
 CERT_NAMES = ("localhost", HOST, "::1", SERVER_NAME)
+
+def sbin(name: str) -> str:
+    """Absolute path of a daemon/admin program, also where PATH lacks the sbin directories."""
+    return shutil.which(name, path=f"{os.environ.get('PATH', '')}:/usr/sbin:/sbin") or name
+
+
+POSTFIX, POSTCONF, DOVECOT = sbin("postfix"), sbin("postconf"), sbin("dovecot")
 EXIM_BIN = Path(os.environ.get("SMTP_DOCTOR_EXIM", "/opt/smtp-doctor-peers/exim4/usr/sbin/exim4"))
 EXIM_USER = "Debian-exim"  # compiled into Debian's binary; created by scripts/install-system-deps.sh
 START_TIMEOUT = 30.0
@@ -59,7 +66,7 @@ class RealPeer:
     listeners: dict[str, Listener]  # by role: "submission", "smtps", "smtp"
     ca_file: Path
     user: str
-    password: str
+    password: str = field(repr=False)  # a throw-away secret, still kept out of reprs and logs
     mail_dir: Path  # maildirs of the test domain's users: <mail_dir>/<local part>/new/*
     domain: str = MAIL_DOMAIN
     server_name: str = SERVER_NAME
@@ -382,7 +389,7 @@ def start_postfix(base: Path, pki: PeerPKI, stack: list[Daemon]) -> RealPeer:
     shutil.chown(users, "root", "dovecot")
     dovecot_conf = dv / "dovecot.conf"
     dovecot_conf.write_text(DOVECOT_CONF.format(host=HOST, base=dv, users=users, socket=private / "auth"))
-    dovecot = Daemon.start(["dovecot", "-F", "-c", str(dovecot_conf)], dv / "dovecot.log")
+    dovecot = Daemon.start([DOVECOT, "-F", "-c", str(dovecot_conf)], dv / "dovecot.log")
     stack.append(dovecot)
     wait_for_file(private / "auth", dovecot.proc, dovecot.log)
 
@@ -392,10 +399,10 @@ def start_postfix(base: Path, pki: PeerPKI, stack: list[Daemon]) -> RealPeer:
         uid=uid, gid=gid, key=key, cert=cert))
     (conf / "master.cf").write_text(POSTFIX_MASTER_CF.format(host=HOST, **ports))
     log = pf / "postfix.log"
-    postfix = Daemon.start(["postfix", "-c", str(conf), "start-fg"], log)
+    postfix = Daemon.start([POSTFIX, "-c", str(conf), "start-fg"], log)
 
     def postfix_stop() -> None:
-        run(["postfix", "-c", str(conf), "stop"], timeout=STOP_TIMEOUT)
+        run([POSTFIX, "-c", str(conf), "stop"], timeout=STOP_TIMEOUT)
 
     postfix.graceful = postfix_stop
     stack.append(postfix)
@@ -407,10 +414,10 @@ def start_postfix(base: Path, pki: PeerPKI, stack: list[Daemon]) -> RealPeer:
     for lst in listeners.values():
         wait_for_banner(lst.port, postfix.proc, log, tls=lst.tls == "implicit")
     return RealPeer(
-        name="Postfix", version=run(["postconf", "-c", str(conf), "-h", "mail_version"]).strip(),
+        name="Postfix", version=run([POSTCONF, "-c", str(conf), "-h", "mail_version"]).strip(),
         host=HOST, listeners=listeners, ca_file=pki.ca_file, user=user, password=password,
         mail_dir=mail_dir, log_file=log,
-        components={"Dovecot": run(["dovecot", "--version"]).split()[0]})
+        components={"Dovecot": run([DOVECOT, "--version"]).split()[0]})
 
 
 # --- Exim ----------------------------------------------------------------------------------------------
@@ -428,6 +435,7 @@ log_file_path = {base}/log/%slog
 pid_file_path = {base}/exim.pid
 local_interfaces = {host}
 daemon_smtp_ports = {submission} : {smtps} : {smtp}
+daemon_startup_retries = 0
 tls_on_connect_ports = {smtps}
 tls_advertise_hosts = *
 tls_certificate = ${{if ={{$received_port}}{{{submission}}}{{{valid_cert}}}{{{expired_cert}}}}}
@@ -510,8 +518,11 @@ def start_exim(base: Path, pki: PeerPKI, stack: list[Daemon]) -> RealPeer:
         "smtps": Listener(ports["smtps"], "implicit", "expired", "after-tls"),
         "smtp": Listener(ports["smtp"], "starttls-optional", "expired", "before-tls"),
     }
-    for lst in listeners.values():
-        wait_for_banner(lst.port, daemon.proc, log, tls=lst.tls == "implicit")
+    try:
+        for lst in listeners.values():
+            wait_for_banner(lst.port, daemon.proc, log, tls=lst.tls == "implicit")
+    except (RuntimeError, TimeoutError) as exc:  # Exim says why in its own logs, not on stderr
+        raise type(exc)(f"{exc}{_log_tail(ex / 'log' / 'paniclog')}{_log_tail(ex / 'log' / 'mainlog')}") from exc
     version_line = run([str(EXIM_BIN), "-C", str(conf), "-bV"]).splitlines()[0]  # "Exim version 4.96 #2 ..."
     return RealPeer(
         name="Exim", version=version_line.split()[2], host=HOST, listeners=listeners, ca_file=pki.ca_file,

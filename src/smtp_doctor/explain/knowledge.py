@@ -1,0 +1,129 @@
+"""Load knowledge/errors.toml into compiled, validated rules (once per process).
+
+The TOML is the knowledge; this module only checks its shape and compiles the regexes, so a typo in
+the data fails at load time with the entry's id, not later as a silent non-match.
+"""
+
+from __future__ import annotations
+
+import re
+import tomllib
+from dataclasses import dataclass
+from functools import cache
+from importlib import resources
+from typing import Any
+
+FRAMEWORKS = ("actionmailer", "mastodon", "gitlab", "django", "smtplib", "nodemailer", "phpmailer", "symfony",
+              "jakarta", "dotnet", "go")
+_FLAGS = re.IGNORECASE | re.MULTILINE
+
+
+@dataclass(frozen=True)
+class Pattern:
+    mode: str
+    index: int
+    regex: re.Pattern[str] | None
+    code: int | None
+    enhanced: str | None
+    conf: float
+    client: str
+    lib: str
+    openssl: str
+    source: str
+
+    @property
+    def id(self) -> str:
+        return f"{self.mode}#{self.index}"
+
+
+@dataclass(frozen=True)
+class Mode:
+    id: str
+    category: str
+    fix: str
+    next: str
+    generic: bool
+    ports_likely: frozenset[int]
+    ports_unlikely: frozenset[int]
+    also_consider: tuple[str, ...]
+    probe_confirms: tuple[str, ...]
+    patterns: tuple[Pattern, ...]
+
+
+@dataclass(frozen=True)
+class Client:
+    id: str
+    regex: re.Pattern[str]
+    frameworks: tuple[str, ...]
+    source: str
+
+
+@dataclass(frozen=True)
+class FieldRule:
+    regex: re.Pattern[str]
+    source: str
+
+
+@dataclass(frozen=True)
+class Knowledge:
+    modes: dict[str, Mode]
+    clients: tuple[Client, ...]
+    framework_hints: tuple[tuple[str, re.Pattern[str]], ...]
+    fields: tuple[FieldRule, ...]
+    needles: tuple[str, ...]
+
+    @property
+    def patterns(self) -> list[Pattern]:
+        return [p for m in self.modes.values() for p in m.patterns]
+
+
+def _compile(text: str, where: str) -> re.Pattern[str]:
+    try:
+        return re.compile(text, _FLAGS)
+    except re.error as exc:
+        raise ValueError(f"errors.toml: bad regex in {where}: {exc}") from exc
+
+
+def _pattern(mode: str, index: int, raw: dict[str, Any]) -> Pattern:
+    where = f"mode {mode} pattern {index}"
+    if "re" not in raw and "code" not in raw:
+        raise ValueError(f"errors.toml: {where} has neither re nor code")
+    conf = float(raw["conf"])
+    if not 0 < conf < 1:
+        raise ValueError(f"errors.toml: {where}: conf must be in (0, 1); certainty is never claimed")
+    return Pattern(mode, index, _compile(raw["re"], where) if "re" in raw else None,
+                   int(raw["code"]) if "code" in raw else None, raw.get("enhanced"), conf,
+                   raw.get("client", ""), raw.get("lib", ""), raw.get("openssl", ""), raw["source"])
+
+
+def parse(data: dict[str, Any]) -> Knowledge:
+    modes: dict[str, Mode] = {}
+    for raw in data["mode"]:
+        mid = raw["id"]
+        if mid in modes:
+            raise ValueError(f"errors.toml: mode {mid} defined twice")
+        pats = tuple(_pattern(mid, i, p) for i, p in enumerate(raw.get("pattern", [])))
+        if not pats:
+            raise ValueError(f"errors.toml: mode {mid} has no pattern")
+        modes[mid] = Mode(mid, raw["category"], raw["fix"], raw.get("next", "none"), bool(raw.get("generic")),
+                          frozenset(raw.get("ports_likely", ())), frozenset(raw.get("ports_unlikely", ())),
+                          tuple(raw.get("also_consider", ())), tuple(raw.get("probe_confirms", ())), pats)
+    for m in modes.values():
+        unknown = [a for a in m.also_consider if a not in modes]
+        if unknown:
+            raise ValueError(f"errors.toml: mode {m.id} also_consider names unknown {unknown}")
+    clients = tuple(Client(c["id"], _compile(c["re"], f"client {c['id']}"), tuple(c.get("frameworks", ())),
+                           c.get("source", "")) for c in data["client"])
+    hints = tuple((h["id"], _compile(h["re"], f"framework_hint {h['id']}")) for h in data["framework_hint"])
+    for fid, _ in hints:
+        if fid not in FRAMEWORKS:
+            raise ValueError(f"errors.toml: framework_hint {fid} is not one of {FRAMEWORKS}")
+    fields = tuple(FieldRule(_compile(f["re"], f"field {i}"), f.get("source", ""))
+                   for i, f in enumerate(data["field"]))
+    return Knowledge(modes, clients, hints, fields, tuple(n.lower() for n in data["scan"]["needles"]))
+
+
+@cache
+def load() -> Knowledge:
+    text = (resources.files("smtp_doctor") / "knowledge" / "errors.toml").read_text(encoding="utf-8")
+    return parse(tomllib.loads(text))

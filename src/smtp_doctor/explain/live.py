@@ -1,0 +1,46 @@
+"""``explain --probe``: ask the live server whether the explained failure is what it shows now.
+
+The one place in explain that does I/O; it only calls the probe engine and compares its finding ids
+with the mode's ``probe_confirms`` list (data, errors.toml).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+from ..findings import Severity
+from ..i18n import t
+from ..probe import ProbeOptions
+from .knowledge import Mode
+
+
+@dataclass
+class ProbeCheck:
+    target: str
+    status: str  #: "confirmed", "not_confirmed", "not_applicable"
+    findings: list[tuple[str, str, str]] = field(default_factory=list)  #: (id, severity, verdict)
+
+    def sentence(self) -> str:
+        shown = [v for _, sev, v in self.findings if sev != Severity.OK] or [v for _, _, v in self.findings]
+        return t(f"explain.probe.{self.status}", findings="; ".join(shown) or "-")
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"target": self.target, "status": self.status,
+                "findings": [{"id": i, "severity": s, "verdict": v} for i, s, v in self.findings]}
+
+
+def confirm(mode: Mode, host: str, port: int, options: ProbeOptions | None = None) -> ProbeCheck:
+    from .. import probe as probe_report  # the library entry point (blocking)
+
+    report = probe_report(host, [port], options or ProbeOptions(timeout=20.0))
+    found = [(f.id, str(f.severity), f.verdict()) for d in report.ports for f in d.findings]
+    ids = {i for i, _, _ in found}
+    if not mode.probe_confirms:
+        status = "not_applicable"
+    elif ids & set(mode.probe_confirms):
+        status = "confirmed"
+    else:
+        status = "not_confirmed"
+    target = f"[{host}]:{port}" if ":" in host else f"{host}:{port}"
+    return ProbeCheck(target, status, found)

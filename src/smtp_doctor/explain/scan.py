@@ -1,0 +1,179 @@
+"""Stream log files and group the SMTP/TLS failures in them, in flat memory.
+
+Why it is fast: files are read in 1 MiB blocks and one combined regex of cheap literal needles
+(errors.toml [scan]) runs over the whole block in C; only lines that contain a needle are decoded and
+classified. Repeated failures differ only in timestamps and ids, so classification is cached by the
+line with those masked. Memory is one block plus bounded tables (groups, cache, samples).
+"""
+
+from __future__ import annotations
+
+import re
+from collections import OrderedDict
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from typing import BinaryIO
+
+from .engine import Explanation, explain
+from .knowledge import Knowledge, load
+
+BLOCK = 1 << 20
+MAX_LINE = 8192  #: longer lines are classified on their first 8 KiB (a minified blob is not an error line)
+CONTEXT_LINES = 3  #: lines before a hit searched for host/port when the hit itself names none
+CACHE_SIZE = 4096
+MAX_GROUPS = 1000
+MAX_UNCLASSIFIED_SAMPLES = 5
+
+_TIMESTAMP = re.compile(
+    r"\d{4}-\d{2}-\d{2}[T ]\d{2}:\d{2}:\d{2}(?:[.,]\d+)?(?:Z|[+-]\d{2}:?\d{2}| UTC)?"  # ISO 8601 / Rails / Python
+    r"|\d{2}/[A-Z][a-z]{2}/\d{4}:\d{2}:\d{2}:\d{2} [+-]\d{4}"  # common log format
+    r"|\b[A-Z][a-z]{2} [ \d]\d \d{2}:\d{2}:\d{2}\b"  # syslog
+)
+#: What varies between repeats of one failure: timestamps, pids, request ids, hex addresses, durations.
+_VOLATILE = re.compile(
+    r"[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}"
+    r"|0x[0-9a-fA-F]+|\b[0-9a-fA-F]{12,}\b|#\d+|\b\d{6,}\b|\b\d+(?:\.\d+)?\s?ms\b|\bpid=\d+")
+
+
+@dataclass
+class Group:
+    mode: str
+    host: str | None
+    port: int | None
+    confidence: float
+    count: int = 0
+    first_ts: str | None = None
+    last_ts: str | None = None
+    first_where: str = ""  #: "file:line"
+    last_where: str = ""
+    sample: str = ""
+    explanation: Explanation | None = None
+
+
+@dataclass
+class ScanResult:
+    files: list[str] = field(default_factory=list)
+    lines: int = 0
+    bytes: int = 0
+    candidate_lines: int = 0  #: lines that passed the needle prefilter
+    failures: int = 0
+    groups: list[Group] = field(default_factory=list)
+    unclassified: int = 0
+    unclassified_samples: list[str] = field(default_factory=list)
+    groups_truncated: bool = False
+
+
+def needle_regex(kb: Knowledge) -> re.Pattern[bytes]:
+    return re.compile(b"|".join(re.escape(n.encode()) for n in kb.needles), re.IGNORECASE)
+
+
+class Scanner:
+    """Feed it files one after another; ``result`` holds the groups, in order of first occurrence."""
+
+    def __init__(self, kb: Knowledge | None = None, max_line: int = MAX_LINE) -> None:
+        self.kb = kb or load()
+        self.needles = needle_regex(self.kb)
+        self.max_line = max_line
+        self.result = ScanResult()
+        self._groups: dict[tuple[str, str | None, int | None], Group] = {}
+        self._cache: OrderedDict[str, Explanation] = OrderedDict()
+
+    def _classify(self, line: str, context: str) -> Explanation:
+        key = _VOLATILE.sub("#", _TIMESTAMP.sub("", line))
+        hit = self._cache.get(key)
+        if hit is not None:
+            self._cache.move_to_end(key)
+            return hit
+        exp = explain(line, self.kb)
+        if exp.best is not None and (exp.fields.host is None or exp.fields.port is None) and context:
+            ctx = explain(context + "\n" + line, self.kb).fields
+            exp.fields.host = exp.fields.host or ctx.host
+            exp.fields.port = exp.fields.port if exp.fields.port is not None else ctx.port
+        self._cache[key] = exp
+        if len(self._cache) > CACHE_SIZE:
+            self._cache.popitem(last=False)
+        return exp
+
+    def _record(self, line: str, where: str, context: str) -> None:
+        r = self.result
+        r.candidate_lines += 1
+        exp = self._classify(line, context)
+        best = exp.best
+        if best is None:
+            r.unclassified += 1
+            if len(r.unclassified_samples) < MAX_UNCLASSIFIED_SAMPLES:
+                r.unclassified_samples.append(line[:300])
+            return
+        r.failures += 1
+        key = (best.mode.id, exp.fields.host, exp.fields.port)
+        group = self._groups.get(key)
+        if group is None:
+            if len(self._groups) >= MAX_GROUPS:
+                r.groups_truncated = True
+                return
+            group = self._groups[key] = Group(best.mode.id, exp.fields.host, exp.fields.port, best.confidence,
+                                              first_where=where, sample=line[:500], explanation=exp)
+            r.groups.append(group)
+        group.count += 1
+        group.last_where = where
+        ts = _TIMESTAMP.search(line)
+        if ts:
+            group.first_ts = group.first_ts or ts.group(0)
+            group.last_ts = ts.group(0)
+
+    def feed(self, stream: BinaryIO, name: str) -> None:
+        """Scan one binary stream, block by block."""
+        r = self.result
+        r.files.append(name)
+        carry = b""
+        lineno = 0  # lines fully consumed before the current block
+        while True:
+            chunk = stream.read(BLOCK)
+            r.bytes += len(chunk)
+            if not chunk and not carry:
+                break
+            block = carry + chunk
+            if chunk:
+                cut = block.rfind(b"\n")
+                if cut < 0:  # inside one enormous line: keep only its head, so memory stays bounded
+                    carry = block[: self.max_line]
+                    continue
+                carry, block = block[cut + 1:], block[: cut + 1]
+            else:
+                carry = b""
+            self._scan_block(block, name, lineno)
+            lineno += block.count(b"\n") + (0 if block.endswith(b"\n") else 1)
+        r.lines += lineno
+
+    def _scan_block(self, block: bytes, name: str, lineno: int) -> None:
+        pos_line = 0  # offset of the line start whose number is `lineno`
+        last_end = -1
+        for m in self.needles.finditer(block):
+            if m.start() < last_end:
+                continue  # this line was already handled
+            start = block.rfind(b"\n", 0, m.start()) + 1
+            end = block.find(b"\n", m.end())
+            end = len(block) if end < 0 else end
+            lineno += block.count(b"\n", pos_line, start)
+            pos_line = start
+            last_end = end + 1
+            raw = block[start:min(end, start + self.max_line)]
+            ctx_start = start
+            for _ in range(CONTEXT_LINES):
+                if ctx_start <= 0:
+                    break
+                ctx_start = block.rfind(b"\n", 0, ctx_start - 1) + 1
+            context = block[ctx_start:start][-2048:].decode("utf-8", "replace")
+            self._record(raw.decode("utf-8", "replace").rstrip("\r"), f"{name}:{lineno + 1}", context)
+
+    def finish(self) -> ScanResult:
+        self.result.groups.sort(key=lambda g: -g.count)
+        return self.result
+
+
+def scan_files(paths: Iterable[str], kb: Knowledge | None = None) -> ScanResult:
+    scanner = Scanner(kb)
+    for path in paths:
+        with open(path, "rb") as fh:
+            scanner.feed(fh, path)
+    return scanner.finish()

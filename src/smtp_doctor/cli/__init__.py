@@ -17,7 +17,7 @@ import click
 from .. import i18n
 from ..errors import ExitCode, UserError
 
-COMMANDS = ("probe", "lab", "demo")
+COMMANDS = ("probe", "lab", "demo", "explain")
 
 
 class _Group(click.Group):

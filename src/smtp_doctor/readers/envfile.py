@@ -60,16 +60,22 @@ def rules() -> tuple[Rule, ...]:
 _HEAD = re.compile(r"\s*(?:export\s+)?(?P<key>[^=\s]+)\s*=\s*")
 
 
-def parse_env(path: Path, text: str) -> list[EnvEntry]:
-    """Every ``KEY=value`` binding with its position; a line python-dotenv cannot parse is an error."""
+def parse_env(path: Path, text: str, env: Mapping[str, str] | None = None) -> list[EnvEntry]:
+    """Every ``KEY=value`` binding with its position; a line python-dotenv cannot parse is an error.
+
+    ``${VAR}`` is taken from the file's earlier bindings, then from ``env`` (the ``--env`` mapping).
+    """
     entries: list[EnvEntry] = []
-    resolved: dict[str, str | None] = {}
+    resolved: dict[str, str | None] = dict(env or {})
     for binding in parse_stream(io.StringIO(text)):
         if binding.error:
             raise UserError("readers.error.env_syntax", file=str(path), line=binding.original.line)
         if binding.key is None:
             continue
-        original = binding.original.string
+        full = binding.original.string
+        blank = re.match(r"(?:[ \t]*\r?\n)*", full)
+        skipped = blank.group(0) if blank else ""
+        original = full[len(skipped):]
         first = original.split("\n", 1)[0]
         m = _HEAD.match(first)
         start = m.end() if m else 0
@@ -79,7 +85,7 @@ def parse_env(path: Path, text: str) -> list[EnvEntry]:
         if not written.startswith("'"):
             value = "".join(atom.resolve(resolved) for atom in parse_variables(value))
         resolved[binding.key] = value
-        line = binding.original.line + original[: len(original) - len(original.lstrip("\n"))].count("\n")
+        line = binding.original.line + skipped.count("\n")
         entries.append(EnvEntry(binding.key, value, line, start + 1 + (1 if quoted else 0), written))
     return entries
 
@@ -102,7 +108,7 @@ def frameworks_for(path: Path, entries: list[EnvEntry]) -> list[str]:
 
 
 def read_env(path: Path, text: str, framework: str | None, env: Mapping[str, str] | None) -> list[RawConfig]:
-    entries = parse_env(path, text)
+    entries = parse_env(path, text, env)
     wanted = [framework] if framework else frameworks_for(path, entries)
     configs = []
     for name in wanted:

@@ -1,0 +1,199 @@
+"""Readers for configs written as code: Ruby (ActionMailer, gitlab.rb), Python (Django, Flask-Mail),
+JS/TS (Nodemailer), PHP (Nextcloud). Values, kinds, positions and ENV resolution on real-world shapes."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from readers_helpers import FIX, at, only
+from smtp_doctor.readers import read_file
+
+ENV = FIX / "actionmailer" / "config"
+
+
+def test_seed_starttls_example() -> None:
+    (c,) = read_file(ENV / "environments" / "production.rb")
+    assert c.framework == "actionmailer"
+    assert at(c, "address") == ("smtp.gmail.com", "string", 8, 14)
+    assert at(c, "port") == (587, "int", 9, 11)
+    assert at(c, "authentication") == ("login", "symbol", 13, 21)
+    assert at(c, "openssl_verify_mode") == ("peer", "string", 15, 26)
+    assert at(c, "user_name")[0] == "ユーザー名"
+    assert "enable_starttls_auto" not in c.values  # commented out in the seed
+    assert at(c, "delivery_method") == ("smtp", "symbol", 6, 42)
+
+
+def test_seed_implicit_tls_example() -> None:
+    (c,) = read_file(ENV / "environments" / "staging.rb")
+    assert at(c, "tls") == (True, "bool", 11, 10)
+    assert at(c, "port") == (465, "int", 5, 11)
+
+
+def test_port_numbers_as_tls_flags_are_kept_as_integers() -> None:
+    # both branches of an if are reported: each assignment replaces the hash, the linter judges each
+    first, second = read_file(ENV / "environments" / "development.rb")
+    assert at(first, "ssl") == (465, "int", 7, 15)
+    assert first.values["ssl"].origin.key == ":ssl"  # type: ignore[union-attr]
+    assert at(second, "tls") == (587, "int", 13, 15)
+    assert at(second, "enable_starttls_auto") == (True, "bool", 14, 32)
+
+
+def test_string_keys_env_fetch_to_i_and_index_assignment() -> None:
+    path = ENV / "initializers" / "smtp.rb"
+    (c,) = read_file(path)
+    assert at(c, "address") == (None, "env", 7, 16)
+    assert c.values["address"].env == "SMTP_SERVER"
+    assert c.values["port"].env == "SMTP_PORT" and c.values["port"].kind == "env"
+    assert at(c, "read_timeout") == (5.5, "float", 14, 21)
+    assert at(c, "ca_file") == ("/etc/ssl/certs/ca-certificates.crt", "string", 16, 46)
+
+    env = {"SMTP_SERVER": "mail.example.org", "SMTP_PORT": "465", "SMTP_LOGIN": "  ", "SMTP_TLS": "true",
+           "SMTP_PASSWORD": "hunter2"}
+    (r,) = read_file(path, env=env)
+    assert at(r, "address") == ("mail.example.org", "string", 7, 16)
+    assert (r.values["port"].value, r.values["port"].kind, r.values["port"].env) == (465, "int", "SMTP_PORT")
+    assert r.values["user_name"].kind == "nil"  # "  ".presence is nil
+    assert r.values["tls"].value is True  # ENV['SMTP_TLS'] == 'true' through a local variable
+    assert (r.values["enable_starttls"].value, r.values["enable_starttls"].env) == ("auto", "SMTP_ENABLE_STARTTLS")
+    assert "readers.note.env_unresolved" not in r.notes
+
+    (d,) = read_file(path, env={"SMTP_PORT": "587x"})
+    assert d.values["port"].value == 587  # Ruby's String#to_i stops at the first non-digit
+    assert d.values["tls"].value is False
+
+
+def test_mastodon_production_rb_maps_env_and_keeps_expand_path_as_expression() -> None:
+    path = FIX / "mastodon" / "config" / "environments" / "production.rb"
+    (c,) = read_file(path)
+    assert c.framework == "actionmailer"
+    assert at(c, "ca_file") == (None, "expression", 18, 17)
+    assert c.values["ca_file"].text.startswith("File.expand_path(File.dirname(__FILE__))")
+    assert c.values["tls"].env == "SMTP_TLS"
+    env = {"SMTP_SERVER": "smtp.sendgrid.net", "SMTP_PORT": "587", "SMTP_TLS": "false", "LOCAL_DOMAIN": "ex.org",
+           "SMTP_AUTH_METHOD": "none"}
+    (r,) = read_file(path, framework="mastodon", env=env)
+    assert r.values["tls"].value == "false"  # .presence keeps the string: implicit TLS in old Mastodon
+    assert r.values["port"].value == "587"
+    assert (r.values["domain"].value, r.values["domain"].env) == ("ex.org", "LOCAL_DOMAIN")
+    assert r.values["authentication"].kind == "nil"
+    assert r.values["enable_starttls_auto"].value is True  # ENV[...] || true with the variable unset
+    assert (r.values["delivery_method"].value, r.values["delivery_method"].kind) == ("smtp", "symbol")
+
+
+def test_gitlab_rb() -> None:
+    (c,) = read_file(FIX / "gitlab" / "gitlab.rb")
+    assert c.framework == "gitlab"
+    assert at(c, "smtp_port") == (465, "int", 10, 29)
+    assert at(c, "smtp_tls") == (False, "bool", 16, 28)
+    assert at(c, "smtp_enable_starttls_auto") == (True, "bool", 15, 45)
+    assert at(c, "smtp_openssl_verify_mode") == ("none", "string", 21, 44)
+    assert c.values["smtp_tls"].origin.key == "gitlab_rails['smtp_tls']"  # type: ignore[union-attr]
+    assert "smtp_ca_path" not in c.values  # commented out
+
+
+def test_ruby_case_when_and_ternary(tmp_path: Path) -> None:
+    rb = tmp_path / "production.rb"
+    rb.write_text(
+        "mode = case ENV['SMTP_MODE']\n"
+        "       when 'ssl' then true\n"
+        "       else false\n"
+        "       end\n"
+        "case ENV['SMTP_MODE']\n"
+        "when 'ssl'\n  implicit = true\n"
+        "else\n  implicit = false\nend\n"
+        "config.action_mailer.smtp_settings = {\n"
+        "  :tls => implicit, :port => implicit ? 465 : 587, :authentication => 'plain'.to_sym,\n"
+        "  :address => \"smtp.#{ENV['DOMAIN']}\"\n"
+        "}\n", encoding="utf-8")
+    (c,) = read_file(rb, env={"SMTP_MODE": "ssl", "DOMAIN": "example.org"})
+    assert c.values["tls"].value is True
+    assert c.values["port"].value == 465
+    assert (c.values["authentication"].value, c.values["authentication"].kind) == ("plain", "symbol")
+    assert c.values["address"].value == "smtp.example.org"
+    (u,) = read_file(rb)
+    assert (u.values["tls"].kind, u.values["tls"].env) == ("env", "SMTP_MODE")
+    assert u.values["port"].kind == "env"
+
+
+def test_django_settings() -> None:
+    path = FIX / "django" / "mysite" / "settings.py"
+    (c,) = read_file(path)
+    assert c.framework == "django"
+    assert at(c, "EMAIL_TIMEOUT") == (10, "int", 20, 17)
+    assert at(c, "EMAIL_USE_TLS") == (None, "env", 17, 17)
+    assert at(c, "EMAIL_SSL_CERTFILE") == ("/etc/ssl/certs/ca-certificates.crt", "string", 19, 22)
+    assert "DEBUG" not in c.values
+    env = {"EMAIL_USE_TLS": "False", "EMAIL_USE_SSL": "yes", "EMAIL_HOST_PASSWORD": "pw"}
+    (r,) = read_file(path, env=env)
+    assert (r.values["EMAIL_USE_TLS"].value, r.values["EMAIL_USE_TLS"].kind) == ("False", "string")  # truthy!
+    assert (r.values["EMAIL_USE_SSL"].value, r.values["EMAIL_USE_SSL"].kind) == (True, "bool")  # Env cast
+    assert (r.values["EMAIL_PORT"].value, r.values["EMAIL_PORT"].env) == (587, "EMAIL_PORT")  # default, int()
+    assert r.values["EMAIL_HOST"].value == "smtp.example.com"
+    assert r.values["EMAIL_HOST_USER"].value == ""
+
+
+def test_flask_config_classes() -> None:
+    base, testing = read_file(FIX / "flask_mail" / "config.py")
+    assert base.framework == testing.framework == "flask_mail"
+    assert "SECRET_KEY" not in base.values
+    assert at(testing, "MAIL_USE_SSL") == (True, "bool", 17, 20)
+    (b, _) = read_file(FIX / "flask_mail" / "config.py", env={"MAIL_USE_TLS": "On", "MAIL_PORT": "465"})
+    assert b.values["MAIL_USE_TLS"].value is True  # .lower() in [...]
+    assert b.values["MAIL_PORT"].value == 465
+
+
+def test_python_bool_of_env_string_is_truthy(tmp_path: Path) -> None:
+    py = tmp_path / "settings.py"
+    py.write_text("import os\nEMAIL_USE_SSL = bool(os.environ.get('SSL', 'False'))\n"
+                  "app.config.update(MAIL_SERVER='x', MAIL_PORT=25)\n", encoding="utf-8")
+    configs = read_file(py, env={})
+    assert only(configs, "django").values["EMAIL_USE_SSL"].value is True  # bool("False")
+    assert at(only(configs, "flask_mail"), "MAIL_PORT") == (25, "int", 3, 46)
+
+
+def test_nodemailer_js_env_strings_stay_strings() -> None:
+    path = FIX / "nodemailer" / "mailer.js"
+    (c,) = read_file(path)
+    assert at(c, "secure") == (None, "env", 7, 11)
+    assert at(c, "tls.rejectUnauthorized") == (False, "bool", 12, 30)
+    (r,) = read_file(path, env={"SMTP_SECURE": "false", "SMTP_PORT": "465", "SMTP_PASS": "pw"})
+    assert (r.values["secure"].value, r.values["secure"].kind) == ("false", "string")
+    assert (r.values["port"].value, r.values["port"].kind) == (465, "int")
+    assert r.values["host"].value == "smtp.ethereal.email"  # unset || default
+
+
+def test_nodemailer_ts_const_object_and_url() -> None:
+    obj, url = read_file(FIX / "nodemailer" / "mail.ts")
+    assert at(obj, "port") == (465, "int", 5, 9)
+    assert at(obj, "auth.user") == ("apikey", "string", 8, 17)
+    assert at(url, "scheme") == ("smtps", "string", 12, 51)
+    assert at(url, "port") == (465, "int", 12, 84)
+
+
+def test_nextcloud_config_php() -> None:
+    (c,) = read_file(FIX / "nextcloud" / "config" / "config.php")
+    assert c.framework == "nextcloud"
+    assert at(c, "mail_smtpsecure") == ("ssl", "string", 8, 24)
+    assert at(c, "mail_smtpport") == ("587", "string", 7, 22)
+    assert at(c, "mail_smtpstreamoptions.ssl.verify_peer") == (False, "bool", 15, 24)
+    assert "instanceid" not in c.values
+    (r,) = read_file(FIX / "nextcloud" / "config" / "config.php", env={})
+    assert r.values["mail_smtppassword"].secret and r.values["mail_smtppassword"].value is None
+
+
+@pytest.mark.parametrize("name", ["production.rb", "settings.py", "config.php"])
+def test_readers_never_execute_code(tmp_path: Path, name: str) -> None:
+    marker = tmp_path / "executed"
+    touch = f"touch {marker}"
+    body = {
+        "production.rb": f"system('{touch}')\nconfig.action_mailer.smtp_settings = {{ port: `{touch}` }}\n",
+        "settings.py": f"import os\nos.system('{touch}')\nEMAIL_PORT = __import__('os').system('{touch}')\n",
+        "config.php": f"<?php\nsystem('{touch}');\n$CONFIG = array('mail_smtpport' => shell_exec('{touch}'));\n",
+    }[name]
+    (tmp_path / name).write_text(body, encoding="utf-8")
+    configs = read_file(tmp_path / name)
+    assert not marker.exists()
+    key = {"production.rb": "port", "settings.py": "EMAIL_PORT", "config.php": "mail_smtpport"}[name]
+    assert configs[0].values[key].kind == "expression"

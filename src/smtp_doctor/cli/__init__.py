@@ -17,7 +17,7 @@ import click
 from .. import i18n
 from ..errors import ExitCode, UserError
 
-COMMANDS = ("probe", "lab", "demo", "explain")
+COMMANDS = ("probe", "lab", "demo", "explain", "trust")
 
 
 class _Group(click.Group):

@@ -8,10 +8,10 @@ from pathlib import Path
 
 import pytest
 
-from readers_helpers import FIX
 from smtp_doctor import i18n
 from smtp_doctor.errors import ExitCode, UserError
 from smtp_doctor.readers import FRAMEWORKS, discover, read_file, read_tree
+from test_readers_helpers import FIX
 
 EXPECTED = {
     "actionmailer/config/environments/development.rb", "actionmailer/config/environments/production.rb",

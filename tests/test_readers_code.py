@@ -7,8 +7,8 @@ from pathlib import Path
 
 import pytest
 
-from readers_helpers import FIX, at, only
 from smtp_doctor.readers import read_file
+from test_readers_helpers import FIX, at, only
 
 ENV = FIX / "actionmailer" / "config"
 

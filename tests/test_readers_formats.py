@@ -5,8 +5,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from readers_helpers import FIX, at
 from smtp_doctor.readers import load_env_file, read_file
+from test_readers_helpers import FIX, at
 
 
 def test_mastodon_env_production() -> None:

@@ -1,4 +1,4 @@
-"""Helpers shared by the reader tests: fixture paths and a compact view of one value."""
+"""Helpers shared by the reader tests (no tests here): fixture paths and a compact view of one value."""
 
 from __future__ import annotations
 

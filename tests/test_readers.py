@@ -181,3 +181,20 @@ def test_every_reader_message_exists_in_both_languages() -> None:
         entry = i18n.catalogue()[key]
         assert entry["en"] and entry["ja"]
         assert i18n.placeholders(entry["en"]) == i18n.placeholders(entry["ja"])
+
+
+@pytest.mark.parametrize(("name", "body"), [
+    ("production.rb", "config.action_mailer.smtp_settings = { port: " + "(" * 5000 + "1" + ")" * 5000 + " }\n"),
+    ("mail.js", "createTransport({ port: " + "(" * 5000 + "1" + ")" * 5000 + " })\n"),
+    ("settings.py", "EMAIL_PORT = " + "-" * 50000 + "1\n"),
+])
+def test_pathological_nesting_is_refused_in_one_line(tmp_path: Path, name: str, body: str) -> None:
+    path = tmp_path / name
+    path.write_text(body, encoding="utf-8")
+    try:
+        configs = read_file(path)
+    except UserError as err:
+        assert err.key in ("readers.error.too_deep", "readers.error.syntax")
+        assert "\n" not in err.message()
+    else:
+        assert configs[0].values  # read without blowing the stack

@@ -85,7 +85,10 @@ def read_file(path: Path, *, framework: str | None = None,
     reader, holds = _FORMATS[syntax]
     if framework is not None and framework not in holds:
         raise UserError("readers.error.framework_mismatch", file=str(path), framework=framework)
-    return reader(path, text, framework, env)
+    try:
+        return reader(path, text, framework, env)
+    except RecursionError:  # pathological nesting: refuse it like any other unreadable input
+        raise UserError("readers.error.too_deep", file=str(path)) from None
 
 
 # ---- discovery --------------------------------------------------------------------------------------------

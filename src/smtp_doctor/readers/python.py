@@ -12,6 +12,7 @@ import ast
 from collections.abc import Mapping
 from pathlib import Path
 
+from ..errors import UserError
 from ..settings import Origin, RawConfig, ValueKind
 from ._common import EXPR, NIL, Ev, Lines, add, finish, literal, raw, syntax_error, unknown
 
@@ -178,6 +179,8 @@ def read_python(path: Path, text: str, framework: str | None, env: Mapping[str, 
         tree = ast.parse(text, filename=str(path))
     except SyntaxError as exc:
         raise syntax_error(path, exc.lineno or 1, exc.offset or 1) from None
+    except (MemoryError, RecursionError):  # CPython's parser stack overflows on absurd nesting
+        raise UserError("readers.error.too_deep", file=str(path)) from None
     lines = Lines(text)
     frameworks = [framework] if framework else ["django", "flask_mail"]
     module_scope: dict[str, Ev] = {}

@@ -118,6 +118,7 @@ class PortFacts:
     detect_seconds: float | None = None  #: time until the mode was known
     total_seconds: float | None = None
     transcript: list[TranscriptLine] = field(default_factory=list)
+    auth_attempts: list[AuthAttempt] = field(default_factory=list)  #: only with credentials
 
 
 @dataclass
@@ -125,3 +126,24 @@ class HostFacts:
     host: str
     addresses: tuple[str, ...] = ()
     ports: list[PortFacts] = field(default_factory=list)
+
+
+class AuthOutcome(StrEnum):
+    OK = "ok"  #: 235
+    REJECTED = "rejected"  #: 535/534/538/454 … the server said no
+    ERROR = "error"  #: the exchange broke (closed, timeout, protocol error)
+    NOT_ATTEMPTED = "not_attempted"  #: refused by policy: no encryption, or an unverified certificate
+    UNSUPPORTED = "unsupported"  #: the server offers it, smtp-doctor does not implement it
+    NO_CREDENTIAL = "no_credential"  #: e.g. XOAUTH2 without --oauth-token-env
+
+
+@dataclass(frozen=True)
+class AuthAttempt:
+    """One AUTH mechanism tried on its own fresh connection."""
+
+    port: int
+    mechanism: str
+    outcome: AuthOutcome
+    reply: Reply | None = None
+    reason: str | None = None  #: why not attempted / what broke
+    transcript: tuple[TranscriptLine, ...] = ()

@@ -10,12 +10,13 @@ import click
 
 from .. import probe_async
 from ..diagnose.host import HostReport
+from ..credentials import AuthPolicy, Redactor
 from ..errors import UserError
 from ..findings import Severity
 from ..probe import DEFAULT_PORTS, ProbeOptions
 from ..render.json import host_json
 from ..render.text import render_host
-from .common import console, exit_code, parse_port, parse_target
+from .common import build_credentials, console, credential_options, exit_code, parse_port, parse_target
 
 
 @click.command("probe")
@@ -31,8 +32,11 @@ from .common import console, exit_code, parse_port, parse_target
 @click.option("--details", is_flag=True, help="Show technical details of each finding.")
 @click.option("--json", "as_json", is_flag=True, help="Machine-readable output (docs/json-schema.md).")
 @click.option("--strict", is_flag=True, help="Exit 1 on warnings too.")
+@credential_options
 def command(targets: tuple[str, ...], ports: str | None, timeout: float, ca_file: str | None,
-            servername: str | None, transcript: bool, details: bool, as_json: bool, strict: bool) -> None:
+            servername: str | None, transcript: bool, details: bool, as_json: bool, strict: bool,
+            user: str | None, password_env: str | None, password_file: str | None, oauth_token_env: str | None,
+            allow_cleartext_credentials: bool, allow_unverified_tls_credentials: bool) -> None:
     """Work out what each SMTP port really speaks, and check its TLS, certificate and AUTH."""
     default_ports = tuple(parse_port(p.strip()) for p in ports.split(",") if p.strip()) if ports else DEFAULT_PORTS
     if not default_ports:
@@ -47,20 +51,23 @@ def command(targets: tuple[str, ...], ports: str | None, timeout: float, ca_file
                 plan[host].append(p)
     opts = ProbeOptions(timeout=timeout, ca_file=ca_file, servername=servername,
                         greeting_timeout=min(20.0, timeout), connect_timeout=min(5.0, timeout))
+    creds = {h: build_credentials(h, user, password_env, password_file, oauth_token_env) for h in plan}
+    redact = Redactor(c for c in creds.values() if c)
+    policy = AuthPolicy(allow_cleartext_credentials, allow_unverified_tls_credentials)
 
     async def run() -> list[HostReport]:
-        return list(await asyncio.gather(*(probe_async(h, p, opts) for h, p in plan.items())))
+        return list(await asyncio.gather(*(probe_async(h, p, opts, creds[h], policy) for h, p in plan.items())))
 
     reports = asyncio.run(run())
     if as_json:
         objs = [host_json(r, transcript) for r in reports]
         if len(objs) == 1:
-            click.echo(json.dumps(objs[0], indent=2, ensure_ascii=False))
+            click.echo(redact(json.dumps(objs[0], indent=2, ensure_ascii=False)))
         else:
             for obj in objs:
-                click.echo(json.dumps(obj, ensure_ascii=False))
+                click.echo(redact(json.dumps(obj, ensure_ascii=False)))
     else:
-        out = console()
+        out = console(redact=redact)
         for report in reports:
             render_host(out, report, transcript, details)
     severity = max((r.severity for r in reports), key=lambda s: s.rank, default=Severity.OK)

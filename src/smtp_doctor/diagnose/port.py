@@ -8,6 +8,7 @@ from datetime import UTC, datetime
 from ..facts import Mode, Outcome, PortFacts
 from ..findings import Finding, Severity, worst
 from ..i18n import Term
+from .auth import auth_findings
 from .cert import cert_findings
 
 #: What each port is for, by convention (RFC 8314, RFC 6409, RFC 5321). Used only to *comment* on an
@@ -119,6 +120,10 @@ def diagnose_port(f: PortFacts, now: datetime | None = None, ca_file: str | None
                            {"version": f.tls.version, "cipher": f.tls.cipher}, subject=subject))
         out.extend(cert_findings(f.tls, subject, now))
 
+    if f.auth_attempts:
+        from ..probe.auth import recommended
+
+        out.extend(auth_findings(f.auth_attempts, recommended(f.auth_attempts), subject))
     if f.mode in (Mode.IMPLICIT_TLS, Mode.STARTTLS) and f.tls is not None and worst(out) in (
             Severity.OK, Severity.INFO, Severity.WARNING):
         d.usable_as = f.mode.value

@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import base64
+from collections.abc import Iterable
 from typing import Any
 
 from ..diagnose.host import HostReport
 from ..diagnose.port import PortDiagnosis
+from ..smtp.dialogue import TranscriptLine
 from ..smtp.reply import Reply
 
 SCHEMA = "https://smtp-doctor.invalid/schema/probe/1"
@@ -55,10 +57,18 @@ def port_json(d: PortDiagnosis, transcript: bool) -> dict[str, Any]:
         "findings": [x.to_dict() for x in d.findings],
         "commands": d.commands,
     }
+    if f.auth_attempts:
+        out["auth"] = [{"mechanism": a.mechanism, "outcome": str(a.outcome), "reply": _reply(a.reply),
+                        "reason": a.reason} for a in f.auth_attempts]
     if transcript:
-        out["transcript"] = [{"t": line.elapsed, "dir": line.direction.value, "text": line.text}
-                             for line in f.transcript]
+        out["transcript"] = _transcript(f.transcript)
+        for entry, attempt in zip(out.get("auth", []), f.auth_attempts, strict=False):
+            entry["transcript"] = _transcript(attempt.transcript)
     return out
+
+
+def _transcript(lines: Iterable[TranscriptLine]) -> list[dict[str, Any]]:
+    return [{"t": line.elapsed, "dir": line.direction.value, "text": line.text} for line in lines]
 
 
 def host_json(report: HostReport, transcript: bool = False) -> dict[str, Any]:

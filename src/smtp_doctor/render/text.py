@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable
+
 from rich.console import Console
 from rich.markup import escape
 from rich.text import Text
@@ -10,7 +12,7 @@ from ..diagnose.host import HostReport
 from ..diagnose.port import PortDiagnosis
 from ..findings import Finding, Severity
 from ..i18n import t
-from ..smtp.dialogue import Direction
+from ..smtp.dialogue import Direction, TranscriptLine
 
 ICON = {Severity.OK: ("✔", "green"), Severity.INFO: ("ℹ", "cyan"), Severity.WARNING: ("▲", "yellow"),
         Severity.ERROR: ("✖", "red"), Severity.CRITICAL: ("✖", "bold red")}
@@ -77,12 +79,20 @@ def render_port(console: Console, d: PortDiagnosis, transcript: bool = False, de
             console.print(f"    [dim]$ {escape(cmd)}[/]", highlight=False)
     if transcript and f.transcript:
         console.print(f"  [dim]{t('label.transcript')}:[/]", highlight=False)
-        arrows = {Direction.CLIENT: "C:", Direction.SERVER: "S:", Direction.NOTE: "* "}
-        for line in f.transcript:
-            style = {"C": "cyan", "S": "green", "*": "dim"}[line.direction.value]
-            console.print(f"    [dim]{line.elapsed:7.3f}[/] [{style}]{arrows[line.direction]} "
-                          f"{escape(line.text[:300])}[/]", highlight=False)
+        render_transcript(console, f.transcript)
+        for attempt in f.auth_attempts:
+            if attempt.transcript:
+                console.print(f"  [dim]{t('label.transcript')} (AUTH {attempt.mechanism}):[/]", highlight=False)
+                render_transcript(console, attempt.transcript)
     console.print()
+
+
+def render_transcript(console: Console, lines: Iterable[TranscriptLine]) -> None:
+    arrows = {Direction.CLIENT: "C:", Direction.SERVER: "S:", Direction.NOTE: "* "}
+    for line in lines:
+        style = {"C": "cyan", "S": "green", "*": "dim"}[line.direction.value]
+        console.print(f"    [dim]{line.elapsed:7.3f}[/] [{style}]{arrows[line.direction]} "
+                      f"{escape(line.text[:300])}[/]", highlight=False)
 
 
 def render_host(console: Console, report: HostReport, transcript: bool = False, details: bool = False) -> None:

@@ -1,0 +1,100 @@
+"""Credentials: where they come from, and the guarantee that they never leave in any output.
+
+A password is never taken as a plain command-line argument (it would show in ``ps`` and shell
+history): it comes from an environment variable, a file, ``~/.netrc`` or an interactive prompt.
+``Redactor`` is the last line of defence: every command that handles credentials passes its
+whole output through it, so even a server echoing a secret back cannot make it appear.
+"""
+
+from __future__ import annotations
+
+import base64
+import netrc
+import os
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from .errors import UserError
+
+MASK = "********"
+
+
+@dataclass(frozen=True)
+class Credentials:
+    user: str
+    password: str | None = field(default=None, repr=False)
+    oauth_token: str | None = field(default=None, repr=False)
+
+    def secrets(self) -> list[str]:
+        return [s for s in (self.password, self.oauth_token) if s]
+
+
+@dataclass(frozen=True)
+class AuthPolicy:
+    """What the user explicitly allowed; by default credentials go only to verified TLS."""
+
+    allow_cleartext: bool = False  #: --allow-cleartext-credentials
+    allow_unverified: bool = False  #: --allow-unverified-tls-credentials
+
+
+def load_password(*, env: str | None, file: str | None, host: str, user: str,
+                  netrc_file: str | None = None, prompt: bool = False) -> str | None:
+    """The password from the first source the user named; ``None`` when none was named."""
+    if env:
+        value = os.environ.get(env)
+        if value is None:
+            raise UserError("auth.password_env_missing", var=env)
+        return value
+    if file:
+        try:
+            return Path(file).read_text(encoding="utf-8").rstrip("\r\n")
+        except OSError as exc:
+            raise UserError("auth.password_file_unreadable", path=file, error=exc.strerror or str(exc)) from None
+    try:
+        entry = netrc.netrc(netrc_file).authenticators(host) if (netrc_file or _has_netrc()) else None
+    except (netrc.NetrcParseError, OSError) as exc:
+        raise UserError("auth.netrc_unreadable", error=str(exc).splitlines()[0]) from None
+    if entry and entry[0] in (user, None, "") and entry[2]:
+        return entry[2]
+    if prompt:
+        import click
+
+        return str(click.prompt(f"Password for {user}@{host}", hide_input=True, err=True))
+    return None
+
+
+def _has_netrc() -> bool:
+    return (Path.home() / ".netrc").is_file()
+
+
+def wire_forms(user: str, secret: str) -> set[str]:
+    """Every encoding in which ``secret`` could travel in SMTP AUTH, to be masked in output."""
+    raw = secret.encode()
+    blobs = {raw, b"\0" + user.encode() + b"\0" + raw, user.encode() + b"\0" + raw,
+             f"user={user}\x01auth=Bearer {secret}\x01\x01".encode()}
+    forms = {secret}
+    for blob in blobs:
+        encoded = base64.b64encode(blob).decode()
+        forms.add(encoded)
+        forms.add(encoded.rstrip("="))
+    return {f for f in forms if len(f) >= 4}
+
+
+class Redactor:
+    """Replace every known secret, in every wire form, by ``********``."""
+
+    def __init__(self, credentials: Iterable[Credentials] = ()) -> None:
+        self._forms: list[str] = []
+        for cred in credentials:
+            for secret in cred.secrets():
+                self.add(cred.user, secret)
+
+    def add(self, user: str, secret: str) -> None:
+        self._forms = sorted(set(self._forms) | wire_forms(user, secret), key=len, reverse=True)
+
+    def __call__(self, text: str) -> str:
+        for form in self._forms:
+            if form in text:
+                text = text.replace(form, MASK)
+        return text

@@ -14,7 +14,8 @@ import tempfile
 import warnings
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
+from datetime import UTC, datetime
 from pathlib import Path
 
 import certifi
@@ -68,11 +69,13 @@ class Remedy:
     kind: str = "file"
     package: OSSpec | None = None  #: when no such file exists: the OS package that provides the bundle
     server_side: str | None = None  #: "intermediate" / "certificate": the server must change, not the client
+    error: str | None = None  #: for "certificate": what fails once the chain is anchored
 
     def to_dict(self) -> dict[str, object]:
         return {"path": self.path, "kind": self.kind,
                 "package": self.package.install if self.package else None,
-                "os": self.package.id if self.package else None, "server_side": self.server_side}
+                "os": self.package.id if self.package else None, "server_side": self.server_side,
+                "error": self.error}
 
 
 @dataclass(frozen=True)
@@ -96,6 +99,50 @@ def _aia(cert: x509.Certificate) -> tuple[str, ...]:
         return ()
     return tuple(str(d.access_location.value) for d in ext
                  if d.access_method == x509.oid.AuthorityInformationAccessOID.CA_ISSUERS)
+
+
+#: OpenSSL's X509_V_ERR_* values and wording used when replaying its whole check
+UNABLE_TO_VERIFY_LEAF_SIGNATURE = (21, "unable to verify the first certificate")
+CERT_NOT_YET_VALID = (9, "certificate is not yet valid")
+CERT_HAS_EXPIRED = (10, "certificate has expired")
+
+
+def _path(certs: Sequence[x509.Certificate]) -> list[x509.Certificate]:
+    """The certificates as sent that chain up from the leaf (order on the wire does not matter)."""
+    path, used = [certs[0]], {0}
+    while len(path) <= len(certs):
+        top = path[-1]
+        if top.issuer == top.subject:
+            break
+        nxt = next((i for i, c in enumerate(certs) if i not in used and c.subject == top.issuer), None)
+        if nxt is None:
+            break
+        used.add(nxt)
+        path.append(certs[nxt])
+    return path
+
+
+def last_error(chain: Sequence[bytes], ver: Verification, now: datetime | None = None) -> Verification:
+    """The error a runtime that lets OpenSSL finish the whole check reports (Node): its last one.
+
+    After a chain-building error OpenSSL goes on: a lone leaf whose issuer is unknown fails its
+    signature check (21), then every certificate's dates are checked from the top down, so an
+    expired leaf is the last word.
+    """
+    if ver.ok or not chain:
+        return ver
+    code, message, depth = ver.error_code, ver.error, ver.error_depth
+    path = _path([x509.load_der_x509_certificate(d) for d in chain])
+    if code in (2, 20) and len(path) == 1:
+        (code, message), depth = UNABLE_TO_VERIFY_LEAF_SIGNATURE, 0
+    now = now or datetime.now(UTC)
+    for d in range(len(path) - 1, -1, -1):
+        cert = path[d]
+        if now > cert.not_valid_after_utc:
+            (code, message), depth = CERT_HAS_EXPIRED, d
+        elif now < cert.not_valid_before_utc:
+            (code, message), depth = CERT_NOT_YET_VALID, d
+    return replace(ver, error_code=code, error=message, error_depth=depth)
 
 
 def find_missing(chain: Sequence[bytes], verification: Verification) -> MissingIssuer | None:
@@ -205,7 +252,11 @@ def assess(chain: Sequence[bytes], stores: Sequence[RuntimeStore], user: StoreLo
             ver = verify_chain(chain, bundles.source(store.runtime, store.pems()))
             ver = Verification(store.runtime, ", ".join(loc.path for loc in store.locations if loc.used) or "(none)",
                                ver.ok, ver.error_code, ver.error, ver.error_depth, ver.chain, store.anchors)
-            verdicts.append(RuntimeVerdict(store, ver, find_missing(chain, ver)))
+            missing = find_missing(chain, ver)  # from the first error: the one that names what is missing
+            spec = runtimes().get(store.runtime)
+            if spec is not None and spec.reports == "last":
+                ver = last_error(chain, ver)
+            verdicts.append(RuntimeVerdict(store, ver, missing))
         user_ver = verify_chain(chain, bundles.location(user)) if user is not None and user.exists else None
         failing = [v for v in verdicts if v.ok is False] + (
             [RuntimeVerdict(RuntimeStore("ca-file", "--ca-file", ""), user_ver)] if user_ver and not user_ver.ok
@@ -219,11 +270,21 @@ def assess(chain: Sequence[bytes], stores: Sequence[RuntimeStore], user: StoreLo
 def _remedy(chain: Sequence[bytes], failing: Sequence[RuntimeVerdict], verdicts: list[RuntimeVerdict],
             stores: Sequence[RuntimeStore], user: StoreLocation | None, system: OSSpec | None,
             bundles: _Bundles) -> tuple[Remedy, list[RuntimeVerdict]]:
-    codes = {v.verification.error_code for v in failing if v.verification}
-    if not codes & TRUST_ERRORS:
-        return Remedy(server_side="certificate"), verdicts
+    first = [v.verification for v in failing if v.verification and v.verification.error_code not in TRUST_ERRORS]
+    if first and not any(v.missing for v in failing):
+        return Remedy(server_side="certificate", error=first[0].error), verdicts
     candidates = candidate_locations(stores, user, system)
-    fix = next((loc for loc in candidates if verify_chain(chain, bundles.location(loc)).ok), None)
+    fix: StoreLocation | None = None
+    anchored: Verification | None = None  # a candidate that holds the root, yet the chain still fails
+    for loc in candidates:
+        result = verify_chain(chain, bundles.location(loc))
+        if result.ok:
+            fix = loc
+            break
+        if anchored is None and result.error_code not in TRUST_ERRORS:
+            anchored = result
+    if fix is None and anchored is not None:
+        return Remedy(server_side="certificate", error=anchored.error), verdicts
     missing = next((v.missing for v in failing if v.missing), None)
     if missing is not None:
         found, is_root = _holders(missing, candidates)

@@ -27,6 +27,7 @@ class RuntimeSpec:
     files: tuple[str, ...] = ()  #: Go's search list
     dirs: tuple[str, ...] = ()
     default_store_password: str = ""
+    reports: str = "first"  #: which verify error the runtime shows: OpenSSL's first, or its last (Node)
 
 
 @dataclass(frozen=True)
@@ -62,7 +63,8 @@ def _build(raw: Mapping[str, Any]) -> tuple[dict[str, RuntimeSpec], dict[str, Fr
             rid, e["label"], e["store"], e["source"], e.get("executable"), _tuple(e.get("argv")),
             _tuple(e.get("roots_argv")), _tuple(e.get("help_argv")), _tuple(e.get("drop_env")),
             _tuple(e.get("keep_flags")), _tuple(e.get("env")), _tuple(e.get("frameworks")),
-            _tuple(e.get("files")), _tuple(e.get("dirs")), e.get("default_store_password", ""))
+            _tuple(e.get("files")), _tuple(e.get("dirs")), e.get("default_store_password", ""),
+            e.get("reports", "first"))
     frameworks = {
         fid: FrameworkSpec(fid, e["label"], e["runtime"], e["where"], e["file_fix"], e["source"],
                            e.get("dir_fix", ""), e.get("env_fix", ""), e.get("insecure", ""))

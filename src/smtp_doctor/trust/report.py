@@ -94,7 +94,7 @@ def remedy_lines(remedy: Remedy, missing: MissingIssuer | None, failing: Sequenc
     if remedy.path:
         return [t("trust.remedy.dir" if remedy.kind == "dir" else "trust.remedy.file", path=remedy.path)]
     if remedy.server_side == "certificate":
-        error = next((v.verification.error for v in failing if v.verification), "")
+        error = remedy.error or next((v.verification.error for v in failing if v.verification), "")
         return [t("trust.remedy.certificate", error=error)]
     if remedy.server_side == "intermediate":
         return [t("trust.remedy.intermediate", name=name)]

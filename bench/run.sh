@@ -1,0 +1,43 @@
+#!/usr/bin/env bash
+# `make bench`: install the clients the benchmark compares against, run it, regenerate docs/benchmarks.md.
+# Needs root (or passwordless sudo) for the apt step and for the network namespaces of part 3; without it
+# part 3 is reported as not measured. Takes about two minutes; every client run is bounded.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+BIN=.venv/bin
+if [ ! -x "$BIN/smtp-doctor" ]; then
+  echo "bench/run.sh: no .venv with smtp-doctor; run it as \`make bench\` (which creates it)" >&2
+  exit 2
+fi
+mkdir -p bench/out
+
+# Debian packages: swaks, curl, openssl (the clients), iproute2 (ip netns, tc), coreutils (timeout).
+# The shared installer is idempotent; run it only when something is missing.
+need=()
+for c in swaks curl openssl ip tc timeout; do command -v "$c" >/dev/null 2>&1 || need+=("$c"); done
+if [ "${#need[@]}" -gt 0 ]; then
+  if [ "$(id -u)" -eq 0 ] || sudo -n true 2>/dev/null; then
+    echo "bench/run.sh: missing ${need[*]}: running scripts/install-system-deps.sh"
+    bash scripts/install-system-deps.sh
+  else
+    echo "bench/run.sh: missing ${need[*]} and not root/sudo: those rows will say so" >&2
+  fi
+fi
+
+# Part 3 builds network namespaces: that needs root. With passwordless sudo, run the driver under sudo.
+RUN=()
+if [ "$(id -u)" -ne 0 ] && sudo -n true 2>/dev/null; then RUN=(sudo -n); fi
+
+EXTRA=()
+# ==== HOOK: `explain --log` throughput (section 4; owned by the explain engineer) ==========================
+# When bench/explain_log.py exists it is run here. Contract: it makes its own input (e.g. a 100 MB log under
+# bench/out/), stays within about a minute, and prints the BODY of section 4 of docs/benchmarks.md to stdout
+# as Markdown (### subheadings at most; no "## " heading: bench.py writes it). A failure fails the bench.
+if [ -f bench/explain_log.py ]; then
+  echo "bench: part 4, explain --log throughput (bench/explain_log.py) …"
+  "$BIN/python" bench/explain_log.py > bench/out/explain_log.md
+  EXTRA=(--extra-section bench/out/explain_log.md)
+fi
+# ==== end of hook ==========================================================================================
+
+"${RUN[@]}" "$BIN/python" bench/bench.py "${EXTRA[@]}" "$@"

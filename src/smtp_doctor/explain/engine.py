@@ -99,11 +99,18 @@ def _score(mode: Mode, hits: list[tuple[Pattern, Evidence]], f: Fields) -> float
     return round(max(0.05, min(0.97, score)), 2)
 
 
-def explain(text: str, kb: Knowledge | None = None) -> Explanation:
-    """Classify ``text`` (one error, a traceback, a debug transcript)."""
+def explain(text: str, kb: Knowledge | None = None, context: str = "") -> Explanation:
+    """Classify ``text`` (one error, a traceback, a debug transcript).
+
+    ``context`` (the log lines just before) only supplies a host or port the text itself lacks.
+    """
     kb = kb or load()
     text = text[:MAX_TEXT]
     f = extract(text, kb)
+    if context and (f.host is None or f.port is None):
+        nearby = extract(context[-4096:], kb)
+        f.host = f.host or nearby.host
+        f.port = f.port if f.port is not None else nearby.port
     found: list[Match] = []
     for mode in kb.modes.values():
         hits = _distinct([(p, ev) for p in mode.patterns if (ev := _pattern_hits(p, text, f)) is not None])

@@ -77,6 +77,7 @@ class Scanner:
         self.result = ScanResult()
         self._groups: dict[tuple[str, str | None, int | None], Group] = {}
         self._cache: OrderedDict[str, Explanation] = OrderedDict()
+        self._tail = b""  #: end of the previous block, for the context of a block's first lines
 
     def _classify(self, line: str, context: str) -> Explanation:
         key = _VOLATILE.sub("#", _TIMESTAMP.sub("", line))
@@ -84,11 +85,7 @@ class Scanner:
         if hit is not None:
             self._cache.move_to_end(key)
             return hit
-        exp = explain(line, self.kb)
-        if exp.best is not None and (exp.fields.host is None or exp.fields.port is None) and context:
-            ctx = explain(context + "\n" + line, self.kb).fields
-            exp.fields.host = exp.fields.host or ctx.host
-            exp.fields.port = exp.fields.port if exp.fields.port is not None else ctx.port
+        exp = explain(line, self.kb, context)
         self._cache[key] = exp
         if len(self._cache) > CACHE_SIZE:
             self._cache.popitem(last=False)
@@ -125,6 +122,7 @@ class Scanner:
         """Scan one binary stream, block by block."""
         r = self.result
         r.files.append(name)
+        self._tail = b""
         carry = b""
         lineno = 0  # lines fully consumed before the current block
         while True:
@@ -142,6 +140,7 @@ class Scanner:
             else:
                 carry = b""
             self._scan_block(block, name, lineno)
+            self._tail = block[-2048:]
             lineno += block.count(b"\n") + (0 if block.endswith(b"\n") else 1)
         r.lines += lineno
 
@@ -163,7 +162,8 @@ class Scanner:
                 if ctx_start <= 0:
                     break
                 ctx_start = block.rfind(b"\n", 0, ctx_start - 1) + 1
-            context = block[ctx_start:start][-2048:].decode("utf-8", "replace")
+            before = block[ctx_start:start] if ctx_start > 0 else self._tail + block[:start]
+            context = before[-2048:].decode("utf-8", "replace")
             self._record(raw.decode("utf-8", "replace").rstrip("\r"), f"{name}:{lineno + 1}", context)
 
     def finish(self) -> ScanResult:

@@ -1,0 +1,152 @@
+"""explain --log: streaming scan of generated Rails/Sidekiq-shaped logs, grouping, counts, first/last seen."""
+
+from __future__ import annotations
+
+import io
+import json
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner
+
+from smtp_doctor.cli import cli
+from smtp_doctor.explain import scan
+from smtp_doctor.explain.scan import Scanner, scan_files
+
+NORMAL = [
+    'I, [{ts} #{pid}]  INFO -- : [{rid}] Started GET "/api/v1/timelines/home" for 10.0.0.{n} at {ts}',
+    "I, [{ts} #{pid}]  INFO -- : [{rid}] Completed 200 OK in {n}ms (Views: 0.2ms | ActiveRecord: 3.1ms)",
+    "D, [{ts} #{pid}] DEBUG -- : [{rid}]   User Load (0.4ms)  SELECT \"users\".* FROM \"users\" WHERE id = {n}",
+]
+TIMEOUT = ("E, [{ts} #{pid}] ERROR -- : [ActiveJob] [ActionMailer::MailDeliveryJob] [{rid}] Error performing "
+           "ActionMailer::MailDeliveryJob (Job ID: {rid}) from Sidekiq(mailers) in 5004.{n}ms: Net::ReadTimeout "
+           "(Net::ReadTimeout with #<TCPSocket:(closed)>)")
+WRONG_VERSION = ("E, [{ts} #{pid}] ERROR -- : [ActiveJob] [ActionMailer::MailDeliveryJob] [{rid}] Error performing "
+                 "ActionMailer::MailDeliveryJob: OpenSSL::SSL::SSLError (SSL_connect returned=1 errno=0 "
+                 "peeraddr=203.0.113.7:587 state=error: wrong version number)")
+AUTH = ("E, [{ts} #{pid}] ERROR -- : [{rid}] Net::SMTPAuthenticationError (535-5.7.8 Username and Password not "
+        "accepted. Learn more at)")
+
+
+def _rails_log(path: Path, repeats: int = 200) -> dict[str, int]:
+    counts = {"timeout": 0, "wrong_version": 0, "auth": 0}
+    with path.open("w", encoding="utf-8") as fh:
+        for i in range(repeats):
+            ts = f"2024-05-01T{10 + i // 3600:02d}:{(i // 60) % 60:02d}:{i % 60:02d}.{i:06d}"
+            ctx = {"ts": ts, "pid": 1000 + i % 7, "rid": f"{i:08x}-1f2e-4d3c-8b7a-{i:012x}", "n": i % 250}
+            for line in NORMAL:
+                fh.write(line.format(**ctx) + "\n")
+            if i % 2 == 0:
+                fh.write(TIMEOUT.format(**ctx) + "\n")
+                counts["timeout"] += 1
+            if i % 5 == 0:
+                fh.write(WRONG_VERSION.format(**ctx) + "\n")
+                counts["wrong_version"] += 1
+            if i == 7 or i == repeats - 3:
+                fh.write(AUTH.format(**ctx) + "\n")
+                counts["auth"] += 1
+    return counts
+
+
+def test_rails_log_groups_counts_and_first_last(tmp_path: Path) -> None:
+    log = tmp_path / "production.log"
+    counts = _rails_log(log)
+    result = scan_files([str(log)])
+    by_mode = {g.mode: g for g in result.groups}
+    assert by_mode["plain_on_implicit_port"].count == counts["timeout"]
+    wrong = by_mode["implicit_tls_on_plain_port"]
+    assert wrong.count == counts["wrong_version"]
+    assert (wrong.host, wrong.port) == ("203.0.113.7", 587)
+    assert wrong.first_ts == "2024-05-01T10:00:00.000000"
+    assert wrong.last_ts == "2024-05-01T10:03:15.000195"
+    auth = by_mode["auth_gmail_bad_credentials"]
+    assert auth.count == 2 and auth.first_ts != auth.last_ts
+    assert result.failures == sum(counts.values())
+    assert result.lines == 200 * 3 + sum(counts.values())
+    assert set(by_mode) == {"plain_on_implicit_port", "implicit_tls_on_plain_port", "auth_gmail_bad_credentials"}
+    # line numbers point at the real lines
+    first_line = int(wrong.first_where.rsplit(":", 1)[1])
+    assert "wrong version number" in log.read_text().splitlines()[first_line - 1]
+
+
+@pytest.mark.parametrize("block", [17, 64, 1000, 1 << 20])
+def test_block_boundaries_do_not_change_the_result(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+                                                   block: int) -> None:
+    log = tmp_path / "production.log"
+    _rails_log(log, repeats=40)
+    monkeypatch.setattr(scan, "BLOCK", block)
+    result = scan_files([str(log)])
+    summary = sorted((g.mode, g.count, g.first_where, g.last_where) for g in result.groups)
+    monkeypatch.setattr(scan, "BLOCK", 1 << 20)
+    expected = sorted((g.mode, g.count, g.first_where, g.last_where) for g in scan_files([str(log)]).groups)
+    assert summary == expected
+    assert result.lines == 40 * 3 + 20 + 8 + 2
+
+
+def test_sidekiq_log_with_host_on_a_nearby_line(tmp_path: Path) -> None:
+    log = tmp_path / "sidekiq.log"
+    lines = []
+    for i in range(30):
+        ts = f"2024-06-02T08:{i:02d}:00.000Z"
+        lines.append(f"{ts} pid=7 tid=ab{i} class=ActionMailer::MailDeliveryJob jid={i:024x} INFO: start")
+        lines.append(f"{ts} pid=7 tid=ab{i} INFO: delivering via smtp.example.com:465")
+        lines.append(f"{ts} pid=7 tid=ab{i} WARN: Net::ReadTimeout: Net::ReadTimeout with #<TCPSocket:(closed)>")
+    log.write_text("\n".join(lines))  # no final newline on purpose
+    result = scan_files([str(log)])
+    [group] = result.groups
+    assert group.mode == "plain_on_implicit_port" and group.count == 30
+    assert (group.host, group.port) == ("smtp.example.com", 465)
+    assert group.confidence >= 0.8  # port 465 nearby makes the TLS-mode mismatch likely
+    assert (group.first_ts, group.last_ts) == ("2024-06-02T08:00:00.000Z", "2024-06-02T08:29:00.000Z")
+
+
+def test_huge_line_and_binary_garbage_are_bounded(tmp_path: Path) -> None:
+    log = tmp_path / "weird.log"
+    with log.open("wb") as fh:
+        fh.write(b"x" * (3 << 20) + b" ssl garbage\n")  # one 3 MiB line
+        fh.write(bytes(b for b in range(256) if b != 10) * 100 + b"\n")
+        fh.write(b"Errno::ECONNREFUSED: Connection refused - connect(2) for 127.0.0.1:25\n")
+    scanner = Scanner()
+    with log.open("rb") as fh:
+        scanner.feed(fh, "weird.log")
+    result = scanner.finish()
+    assert [g.mode for g in result.groups] == ["conn_refused"]
+    assert result.lines == 3
+
+
+def test_no_failures_is_exit_1_and_stdin_works(tmp_path: Path) -> None:
+    quiet = "I, [2024-05-01T10:00:00.000000 #1]  INFO -- : Completed 200 OK in 3ms\n" * 100
+    res = CliRunner().invoke(cli, ["--lang", "en", "explain", "--log", "-"], input=quiet)
+    assert res.exit_code == 1 and "No SMTP/TLS failure found" in res.output
+    res = CliRunner().invoke(cli, ["--lang", "en", "explain", "--log", "-", "--json"],
+                             input=quiet + "Error: connect ECONNREFUSED 127.0.0.1:587\n")
+    assert res.exit_code == 0
+    doc = json.loads(res.output)
+    assert doc["groups"][0]["mode"] == "conn_refused" and doc["groups"][0]["port"] == 587
+
+
+def test_cli_log_text_and_markdown(tmp_path: Path) -> None:
+    log = tmp_path / "production.log"
+    counts = _rails_log(log, repeats=20)
+    res = CliRunner().invoke(cli, ["--lang", "en", "explain", "--log", str(log)])
+    assert res.exit_code == 0
+    assert f"{counts['timeout']}× The client waited" in res.output
+    assert "first:" in res.output and "2024-05-01T10:00:00.000000" in res.output
+    res = CliRunner().invoke(cli, ["--lang", "en", "explain", "--log", str(log), "--format", "markdown"])
+    assert res.exit_code == 0 and "| count |" in res.output
+
+
+def test_log_samples_are_redacted(tmp_path: Path) -> None:
+    log = tmp_path / "app.log"
+    log.write_text('2024-01-01 00:00:00 Connection could not be established with host "smtps://u:topsecret@h.example'
+                   ':587": error:0A00010B:SSL routines::wrong version number\n'
+                   "2024-01-01 00:00:01 mail relay password=topsecret smtp handshake odd\n")
+    for fmt in ("text", "json", "markdown"):
+        res = CliRunner().invoke(cli, ["--lang", "en", "explain", "--log", str(log), "--format", fmt])
+        assert "topsecret" not in res.output
+
+
+def test_stream_object_scanning_does_not_need_a_file() -> None:
+    scanner = Scanner()
+    scanner.feed(io.BytesIO(b"curl: (6) Could not resolve host: smtp.exmaple.com\n"), "<mem>")
+    assert scanner.finish().groups[0].mode == "dns_failure"

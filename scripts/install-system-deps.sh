@@ -108,3 +108,9 @@ apt_install ruby curl openssl
 # swaks, curl and openssl are the clients timed in the wrong mode; iproute2 gives `ip netns` and `tc` for
 # the 50 ms RTT run.
 apt_install swaks curl openssl iproute2 coreutils
+
+# --- trust (tests/test_trust_*.py, docs/trust.md) ------------------------------------------------------
+# Real clients whose CA lookup `smtp-doctor trust` predicts: Ruby (net/smtp) and Node (tls); openssl for
+# `openssl rehash`. Node comes from the base image when present (any build); Debian's otherwise.
+apt_install ruby openssl ca-certificates
+command -v node >/dev/null 2>&1 || apt_install nodejs

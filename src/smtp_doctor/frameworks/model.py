@@ -1,0 +1,443 @@
+"""Load knowledge/frameworks.toml and run it: RawConfig → Settings, predicted failures, error texts.
+
+The TOML holds every framework fact; this module is the interpreter. It is checked when loaded, so a
+typo in the data (an unknown field, condition or truth rule) fails with the framework's name instead
+of silently producing a wrong connection plan.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import re
+import tomllib
+from collections.abc import Mapping
+from dataclasses import dataclass, fields, replace
+from functools import cache
+from importlib import resources
+from typing import Any
+
+from ..errors import UserError
+from ..settings import Origin, RawConfig, RawValue, Setting, Settings, TLSMode, ValueKind
+from . import conditions as C
+from .truth import KNOWN, RULES, known_value, truthy
+
+ROLES = frozenset({"implicit_switch", "starttls_switch", "tls_switch", "implicit_value", "auth", "auth_switch",
+                   "verify", "scheme", "ca", "client_cert", "password", "user"})
+CONVERSIONS = frozenset({"int", "float", "str", "bool", "lower", "host", "port", "ms", "text"})
+_SETTING_FIELDS = {f.name for f in fields(Settings)} - {"framework", "source", "has_password", "framework_version",
+                                                        "raw"}
+_INT_FIELDS = {"port"}
+_BOOL_FIELDS = {"verify_peer", "verify_hostname"}
+_FLOAT_FIELDS = {"open_timeout", "read_timeout"}
+_HOSTPORT = re.compile(r"^\[?(?P<host>[^\]]*?)\]?(?::(?P<port>\d+))?$")
+
+
+def parse_version(text: str) -> tuple[int, ...]:
+    """"2.9.1" → (2, 9, 1); "16.0.0-ee" → (16, 0, 0). Non-numeric tails are dropped."""
+    out = []
+    for part in str(text).split("."):
+        digits = re.match(r"\d+", part)
+        if not digits:
+            break
+        out.append(int(digits.group()))
+    return tuple(out)
+
+
+def in_range(version: tuple[int, ...] | None, since: str | None, until: str | None) -> bool:
+    if version is None:
+        return since is None and until is None
+    if since is not None and version < parse_version(since):
+        return False
+    return not (until is not None and version >= parse_version(until))
+
+
+@dataclass(frozen=True)
+class KeyFacts:
+    role: str
+    truth: str | None = None
+    values: tuple[str, ...] | None = None
+    symbols: frozenset[str] = frozenset()
+    ci: bool = False
+
+
+@dataclass(frozen=True)
+class Rule:
+    when: Mapping[str, Any] | None = None
+    value: Any = None
+    has_value: bool = False
+    source_key: str | None = None
+    conversion: str | None = None
+    since: str | None = None
+    until: str | None = None
+    kind: str | None = None
+    absent: bool = False
+
+
+@dataclass(frozen=True)
+class PredictRule:
+    mode: str
+    when: Mapping[str, Any]
+    text: str
+    at: str
+    source: str
+    each: tuple[str, ...] = ()
+    since: str | None = None
+    until: str | None = None
+
+
+@dataclass(frozen=True)
+class ErrorText:
+    mode: str
+    text: str
+    source: str
+    since: str | None = None
+    until: str | None = None
+
+
+@dataclass(frozen=True)
+class Prediction:
+    """Something the framework will do with this configuration alone, before or at connect time."""
+
+    mode: str
+    text: str
+    at: str  #: "startup" (raised while loading the settings) or "connect"
+    origin: Origin | None
+    key: str | None
+    source: str
+
+
+@dataclass(frozen=True)
+class Model:
+    id: str
+    name: str
+    truth: str
+    source: str
+    keys: Mapping[str, KeyFacts]
+    known: frozenset[str]
+    fields: tuple[tuple[str, tuple[Rule, ...]], ...]
+    translate: tuple[tuple[str, tuple[Rule, ...]], ...]
+    predicts: tuple[PredictRule, ...]
+    errors: tuple[ErrorText, ...]
+    version_of: str | None = None
+    assume_version: str | None = None
+    model: str | None = None
+    model_version: str | None = None
+
+    def truth_of(self, key: str) -> str:
+        facts = self.keys.get(key)
+        return facts.truth if facts and facts.truth else self.truth
+
+    def symbols_of(self, key: str) -> frozenset[str]:
+        facts = self.keys.get(key)
+        return facts.symbols if facts else frozenset()
+
+    @property
+    def vocabulary(self) -> frozenset[str]:
+        return self.known | frozenset(self.keys)
+
+    def version(self, raw: RawConfig) -> tuple[int, ...] | None:
+        text = raw.framework_version or self.assume_version
+        return parse_version(text) if text else None
+
+    def keys_with_role(self, *roles: str) -> list[str]:
+        return [k for k, f in self.keys.items() if f.role in roles]
+
+
+def _rule(table: Mapping[str, Any], where: str) -> Rule:
+    unknown = set(table) - {"when", "value", "from", "as", "since", "until", "kind", "absent"}
+    if unknown:
+        raise ValueError(f"{where}: unknown rule keys {sorted(unknown)}")
+    if table.get("as") is not None and table["as"] not in CONVERSIONS:
+        raise ValueError(f"{where}: unknown conversion {table['as']!r}")
+    if "when" in table:
+        C.check(table["when"], set(C.BASE), where)
+    return Rule(when=table.get("when"), value=table.get("value"), has_value="value" in table,
+                source_key=table.get("from"), conversion=table.get("as"), since=table.get("since"),
+                until=table.get("until"), kind=table.get("kind"), absent=bool(table.get("absent")))
+
+
+def _model(fid: str, t: Mapping[str, Any]) -> Model:
+    where = f"frameworks.toml [{fid}]"
+    if t.get("truth") not in RULES:
+        raise ValueError(f"{where}: unknown truth rule {t.get('truth')!r}")
+    keys: dict[str, KeyFacts] = {}
+    for key, facts in t.get("keys", {}).items():
+        if facts["role"] not in ROLES or (facts.get("truth") and facts["truth"] not in RULES):
+            raise ValueError(f"{where}: bad facts for key {key!r}")
+        values = facts.get("values")
+        keys[key] = KeyFacts(role=facts["role"], truth=facts.get("truth"),
+                             values=tuple(str(v) for v in values) if values is not None else None,
+                             symbols=frozenset(C.norm(s) for s in facts.get("symbols", [])), ci=facts.get("ci", False))
+    flds = []
+    for name, rules in t.get("fields", {}).items():
+        if name not in _SETTING_FIELDS:
+            raise ValueError(f"{where}: unknown Settings field {name!r}")
+        flds.append((name, tuple(_rule(r, f"{where} {name}") for r in rules)))
+    trans = tuple((k, tuple(_rule(r, f"{where} translate {k}") for r in rules))
+                  for k, rules in t.get("translate", {}).items())
+    preds = []
+    for p in t.get("predict", []):
+        C.check(p["when"], set(C.BASE), f"{where} predict {p['mode']}")
+        preds.append(PredictRule(mode=p["mode"], when=p["when"], text=p["text"], at=p.get("at", "startup"),
+                                 source=p["source"], each=tuple(p.get("each", ())), since=p.get("since"),
+                                 until=p.get("until")))
+    errs = tuple(ErrorText(mode=e["mode"], text=e["text"], source=e["source"], since=e.get("since"),
+                           until=e.get("until")) for e in t.get("error", []))
+    if not t.get("source") or any(not e.source for e in errs):
+        raise ValueError(f"{where}: every framework and error text needs a source")
+    return Model(id=fid, name=t["name"], truth=t["truth"], source=t["source"], keys=keys,
+                 known=frozenset(t.get("known", [])), fields=tuple(flds), translate=trans, predicts=tuple(preds),
+                 errors=errs, version_of=t.get("version_of"), assume_version=t.get("assume_version"),
+                 model=t.get("model"), model_version=t.get("model_version"))
+
+
+@cache
+def models() -> dict[str, Model]:
+    """Every framework model, by id (loaded and checked once per process)."""
+    text = (resources.files("smtp_doctor") / "knowledge" / "frameworks.toml").read_text(encoding="utf-8")
+    data = tomllib.loads(text)
+    out = {fid: _model(fid, t) for fid, t in data["framework"].items()}
+    for m in out.values():
+        if m.model and m.model not in out:
+            raise ValueError(f"frameworks.toml [{m.id}]: model {m.model!r} is not defined")
+    return out
+
+
+def model(framework: str) -> Model:
+    try:
+        return models()[framework]
+    except KeyError:
+        raise UserError("frameworks.error.unknown", framework=framework,
+                        known=", ".join(sorted(models()))) from None
+
+
+# --------------------------------------------------------------------------------------------------------------
+
+
+def _context(m: Model, values: Mapping[str, RawValue], settings: Settings | None = None) -> C.Context:
+    return C.Context(values=values, truth_of=m.truth_of, symbols_of=m.symbols_of, settings=settings)
+
+
+def _first_origin(keys: list[str], values: Mapping[str, RawValue]) -> tuple[Origin | None, RawValue | None]:
+    for key in keys:
+        rv = values.get(key)
+        if rv is not None and rv.kind is not ValueKind.NIL:
+            return rv.origin, rv
+    return None, None
+
+
+def _convert(conv: str | None, rv: RawValue, m: Model, key: str) -> Any:
+    """The value a `from` rule produces; raises ValueError when it cannot be converted (the rule is skipped)."""
+    if conv == "text":
+        return rv.text
+    if conv == "bool":
+        return truthy(m.truth_of(key), rv)
+    value = rv.value
+    if conv in ("int", "port") and isinstance(value, bool):
+        raise ValueError("a boolean is not a port")
+    if conv == "int":
+        number = int(str(value).strip())
+        if number <= 0:
+            raise ValueError("not a usable number")
+        return number
+    if conv in ("float", "ms"):
+        seconds = float(str(value).strip())
+        return seconds / 1000 if conv == "ms" else seconds
+    if conv == "lower":
+        return str(value).lower()
+    if conv in ("host", "port"):
+        match = _HOSTPORT.match(str(value).strip())
+        if not match:
+            raise ValueError("not host:port")
+        part = match.group(conv)
+        if not part:
+            raise ValueError("missing")
+        return int(part) if conv == "port" else part
+    return value if isinstance(value, str) else str(value)
+
+
+def _typed(name: str, value: Any) -> Any:
+    if name == "tls_mode":
+        return TLSMode(value)
+    if name in _INT_FIELDS:
+        return int(value)
+    if name in _BOOL_FIELDS:
+        return bool(value)
+    if name in _FLOAT_FIELDS:
+        return float(value)
+    return value if isinstance(value, str) else str(value)
+
+
+def _resolve(m: Model, name: str, rules: tuple[Rule, ...], ctx: C.Context,
+             version: tuple[int, ...] | None) -> Setting[Any] | None:
+    for rule in rules:
+        if not in_range(version, rule.since, rule.until) and (rule.since or rule.until):
+            continue
+        if rule.when is not None:
+            hit = C.evaluate(rule.when, ctx)
+            if hit is None:
+                return None  # depends on a value nobody can know here
+            if not hit:
+                continue
+        if rule.source_key is not None:
+            rv = ctx.values.get(rule.source_key)
+            if rv is None or rv.kind is ValueKind.NIL:
+                continue
+            if rv.kind not in KNOWN and rule.conversion != "text":
+                return None
+            try:
+                converted = _convert(rule.conversion, rv, m, rule.source_key)
+            except (TypeError, ValueError):
+                continue
+            if converted is None:
+                return None
+            return Setting(_typed(name, converted), origin=rv.origin, default=rv.origin is None)
+        origin, _ = _first_origin(C.keys_in(rule.when) if rule.when else [], ctx.values)
+        return Setting(_typed(name, rule.value), origin=origin, default=origin is None)
+    return None
+
+
+def _password(m: Model, values: Mapping[str, RawValue], s: Settings) -> None:
+    """The reference to the password and whether one is set; never the secret itself."""
+    for key in m.keys_with_role("password"):
+        rv = values.get(key)
+        if rv is None or rv.kind is ValueKind.NIL:
+            continue
+        known, value = known_value(rv)
+        s.has_password = not (known and value == "")
+        if s.has_password and s.password_ref is None:
+            ref = f"ENV[{rv.env}]" if rv.env else f"literal {rv.origin}" if rv.origin else "literal"
+            s.password_ref = Setting(ref, origin=rv.origin)
+        return
+    if s.password_ref is not None:
+        s.has_password = True
+
+
+def translate(raw: RawConfig) -> RawConfig:
+    """For frameworks that feed another framework (Mastodon → ActionMailer): the config that one sees.
+
+    Every produced value keeps the origin of the key it came from, so findings on the translated
+    config still point at the user's own line.
+    """
+    m = model(raw.framework)
+    if not m.model:
+        return raw
+    ctx = _context(m, raw.values)
+    version = m.version(raw)
+    out: dict[str, RawValue] = {}
+    for target, rules in m.translate:
+        for rule in rules:
+            if (rule.since or rule.until) and not in_range(version, rule.since, rule.until):
+                continue
+            origin, src = _first_origin(C.keys_in(rule.when) if rule.when else [], raw.values)
+            if rule.when is not None:
+                hit = C.evaluate(rule.when, ctx)
+                if hit is None:
+                    out[target] = RawValue(None, ValueKind.ENV, src.text if src else "", origin,
+                                           env=src.env if src else None)
+                    break
+                if not hit:
+                    continue
+            if rule.absent:
+                break
+            if rule.source_key is not None:
+                rv = raw.values.get(rule.source_key)
+                if rv is None or rv.kind is ValueKind.NIL:
+                    continue
+                if rule.conversion == "int" and rv.kind in KNOWN and not rv.secret:
+                    with contextlib.suppress(TypeError, ValueError):
+                        rv = replace(rv, value=_convert("int", rv, m, rule.source_key), kind=ValueKind.INT)
+                out[target] = rv
+                break
+            kind = ValueKind(rule.kind) if rule.kind else _kind_of(rule.value)
+            text = f":{rule.value}" if kind is ValueKind.SYMBOL else repr(rule.value).lower() \
+                if isinstance(rule.value, bool) else repr(rule.value)
+            out[target] = RawValue(rule.value, kind, text, origin, env=src.env if src else None)
+            break
+    return RawConfig(framework=m.model, file=raw.file, values=out, framework_version=m.model_version,
+                     notes=list(raw.notes))
+
+
+def _kind_of(value: Any) -> ValueKind:
+    if value is None:
+        return ValueKind.NIL
+    if isinstance(value, bool):
+        return ValueKind.BOOL
+    if isinstance(value, int):
+        return ValueKind.INT
+    if isinstance(value, float):
+        return ValueKind.FLOAT
+    return ValueKind.STRING
+
+
+def to_settings(raw: RawConfig) -> Settings:
+    """What the framework will actually do with ``raw``: host, port, TLS mode, verification, auth …
+
+    Fields the configuration leaves undecidable (an unresolved env var deciding the TLS mode) are None.
+    """
+    m = model(raw.framework)
+    if m.model:
+        inner = to_settings(translate(raw))
+        inner.framework, inner.source, inner.raw = raw.framework, raw.file, raw
+        inner.framework_version = raw.framework_version
+        return inner
+    s = Settings(framework=raw.framework, source=raw.file, framework_version=raw.framework_version, raw=raw)
+    ctx = _context(m, raw.values, s)
+    version = m.version(raw)
+    for name, rules in m.fields:
+        setattr(s, name, _resolve(m, name, rules, ctx, version))
+    _password(m, raw.values, s)
+    return s
+
+
+def predict(raw: RawConfig) -> list[Prediction]:
+    """Failures the configuration causes by itself (refused at startup, or certain at connect time)."""
+    m = model(raw.framework)
+    out: list[Prediction] = []
+    if m.model:
+        out += predict(translate(raw))
+    version = m.version(raw)
+    ctx = _context(m, raw.values)
+    for p in m.predicts:
+        if (p.since or p.until) and not in_range(version, p.since, p.until):
+            continue
+        for key in p.each or (None,):
+            if key is not None and key not in raw.values:
+                continue
+            ctx.key = key
+            if C.evaluate(p.when, ctx) is not True:
+                continue
+            rv = raw.values.get(key) if key else None
+            origin = rv.origin if rv else _first_origin(C.keys_in(p.when), raw.values)[0]
+            text = p.text.replace("{key}", key or "").replace("{value}", rv.text if rv else "")
+            out.append(Prediction(mode=p.mode, text=text, at=p.at, origin=origin, key=key, source=p.source))
+    ctx.key = None
+    return out
+
+
+def expected_error(framework: str, failure_mode: str, version: str | None = None, *,
+                   params: Mapping[str, Any] | None = None) -> str | None:
+    """The text ``framework`` prints when ``failure_mode`` happens (None when nobody recorded it).
+
+    ``failure_mode`` uses the ids of knowledge/errors.toml (``implicit_tls_on_plain_port`` …).
+    Placeholders such as ``{host}`` are filled from ``params`` when given, left as they are otherwise.
+    """
+    m = model(framework)
+    wanted = version or m.assume_version
+    v = parse_version(wanted) if wanted else None
+    text: str | None = None
+    for e in m.errors:
+        if e.mode == failure_mode and (not (e.since or e.until) or in_range(v, e.since, e.until)):
+            text = e.text
+            break
+    else:
+        for p in m.predicts:
+            if p.mode == failure_mode and (not (p.since or p.until) or in_range(v, p.since, p.until)):
+                text = p.text
+                break
+    if text is None and m.model:
+        return expected_error(m.model, failure_mode, m.model_version, params=params)
+    if text is not None and params:
+        for k, val in params.items():
+            text = text.replace("{" + k + "}", str(val))
+    return text

@@ -206,5 +206,6 @@ def test_expired_certificate_is_the_servers_fault(lab: LabInfo, chains: dict[str
     verdict, a = predict("python", chains["expired"], no_bundle, str(lab.ca_file))
     assert verdict.ok is False
     assert a.remedy.server_side == "certificate" and a.remedy.error == "certificate has expired"  # type: ignore
+    assert verdict.missing is not None and verdict.missing.found_in == (str(lab.ca_file),)
     ok, said = run_client("python", lab.servers["expired"].port, no_bundle, str(lab.ca_file))
     assert not ok and "certificate has expired" in said

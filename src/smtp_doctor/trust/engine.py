@@ -274,6 +274,12 @@ def _remedy(chain: Sequence[bytes], failing: Sequence[RuntimeVerdict], verdicts:
     if first and not any(v.missing for v in failing):
         return Remedy(server_side="certificate", error=first[0].error), verdicts
     candidates = candidate_locations(stores, user, system)
+    missing = next((v.missing for v in failing if v.missing), None)
+    if missing is not None:
+        found, is_root = _holders(missing, candidates)
+        missing = MissingIssuer(missing.name, missing.dn, missing.needed_by, missing.kind, missing.aia,
+                                found, is_root)
+        verdicts = [RuntimeVerdict(v.store, v.verification, missing if v.missing else None) for v in verdicts]
     fix: StoreLocation | None = None
     anchored: Verification | None = None  # a candidate that holds the root, yet the chain still fails
     for loc in candidates:
@@ -285,12 +291,6 @@ def _remedy(chain: Sequence[bytes], failing: Sequence[RuntimeVerdict], verdicts:
             anchored = result
     if fix is None and anchored is not None:
         return Remedy(server_side="certificate", error=anchored.error), verdicts
-    missing = next((v.missing for v in failing if v.missing), None)
-    if missing is not None:
-        found, is_root = _holders(missing, candidates)
-        missing = MissingIssuer(missing.name, missing.dn, missing.needed_by, missing.kind, missing.aia,
-                                found, is_root)
-        verdicts = [RuntimeVerdict(v.store, v.verification, missing if v.missing else None) for v in verdicts]
     if fix is not None:
         return Remedy(fix.path, fix.kind), verdicts
     if missing is not None and missing.is_root is False:

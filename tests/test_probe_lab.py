@@ -108,3 +108,17 @@ def test_transcript_has_both_directions(reports: dict) -> None:  # type: ignore[
     sent = [line.text for line in lines if line.direction.value == "C"]
     assert sent[0].startswith("EHLO ") and "STARTTLS" in sent and sent[-1] == "QUIT"
     assert any(line.text.startswith("220 ") for line in lines if line.direction.value == "S")
+
+
+def test_ca_directory_counts_only_hashed_entries_like_openssl(lab: LabInfo, tmp_path) -> None:  # type: ignore[no-untyped-def]
+    import shutil
+    import subprocess
+
+    srv = lab.servers["starttls"]
+    shutil.copy(lab.ca_file, tmp_path / "lab-ca.pem")
+    unhashed = probe(srv.host, [srv.port], ProbeOptions(ca_file=str(tmp_path), timeout=10)).ports[0]
+    # a plain *.pem in a directory is invisible to OpenSSL: the directory holds no usable anchor
+    assert {"cert.ca_file_empty", "cert.untrusted"} <= ids(unhashed)
+    subprocess.run(["openssl", "rehash", str(tmp_path)], check=True, timeout=30)
+    hashed = probe(srv.host, [srv.port], ProbeOptions(ca_file=str(tmp_path), timeout=10)).ports[0]
+    assert "cert.trusted" in ids(hashed)

@@ -41,6 +41,9 @@ def cert_findings(tls: TLSFacts, subject: str, now: datetime) -> list[Finding]:
         out.append(Finding("cert.expiring", Severity.WARNING, {"date": leaf.not_after[:10],
                                                                "days": (not_after - now).days}, details, subject))
 
+    for v in tls.verifications:
+        if v.source == "ca-file" and not v.anchors:
+            out.append(Finding("cert.ca_file_empty", Severity.WARNING, {"path": v.location}, subject=subject))
     trusted = [v for v in tls.verifications if v.ok]
     if trusted:
         out.append(Finding("cert.trusted", Severity.OK, {"sources": ", ".join(v.source for v in trusted)},
@@ -80,7 +83,7 @@ def _trust_failure(tls: TLSFacts, failure: Verification, details: tuple[tuple[st
     if failure.error_code == SELF_SIGNED_LEAF or (leaf.self_issued and len(tls.certs) == 1):
         return Finding("cert.self_signed", Severity.ERROR, params, details, subject)
     if failure.error_code == UNABLE_TO_GET_ISSUER_LOCALLY and len(tls.certs) == 1 and failure.error_depth == 0 and (
-            leaf.ca_issuers or failure.source == "ca-file"):
+            leaf.ca_issuers or (failure.source == "ca-file" and failure.anchors)):
         # Only the leaf was sent and its issuer is unknown. That is a missing intermediate when the leaf
         # says where its issuer lives (AIA, as every public CA's leaf does), or when even the CA file the
         # user named for this server cannot reach it; otherwise it may just as well be a private root.

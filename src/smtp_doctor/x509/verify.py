@@ -9,6 +9,7 @@ sent are used as intermediates; nothing is fetched (no AIA), which is how MTAs a
 from __future__ import annotations
 
 import os
+import re
 import ssl
 import warnings
 from collections.abc import Sequence
@@ -63,13 +64,18 @@ def _count_pem(path: str) -> int:
         return 0
 
 
+_HASHED = re.compile(r"^[0-9a-f]{8}\.[0-9]+$")
+
+
 @lru_cache(maxsize=16)
 def _anchors(cafile: str | None, capath: str | None, mtime: float) -> tuple[list[crypto.X509], int]:
     certs: list[crypto.X509] = []
     seen: set[bytes] = set()
     files = [cafile] if cafile else []
     if capath and os.path.isdir(capath):
-        files += [str(p) for p in sorted(Path(capath).iterdir()) if p.is_file()]
+        # OpenSSL looks a CA directory up by subject-hash file names only (c_rehash layout), so a
+        # directory of plain *.pem files trusts nothing until `openssl rehash`: count what it would.
+        files += [str(p) for p in sorted(Path(capath).iterdir()) if _HASHED.match(p.name) and p.is_file()]
     for path in files:
         try:
             data = Path(path).read_bytes()

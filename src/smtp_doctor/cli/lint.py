@@ -67,7 +67,8 @@ def _text(out: Console, results: list[tuple[RawConfig, Settings, list[Finding]]]
         icon, style = ICON[worst(findings)]
         out.print(f"[{style}]{icon}[/] [bold]{escape(head)}[/]", highlight=False)
         if s.host and s.port and s.tls_mode:
-            plan = t("lint.cli.plan", host=s.host.value, port=s.port.value, mode=Term(f"frameworks.tlsmode.{s.tls_mode.value.value}"))
+            mode = Term(f"frameworks.tlsmode.{s.tls_mode.value.value}")
+            plan = t("lint.cli.plan", host=s.host.value, port=s.port.value, mode=mode)
         else:
             plan = t("lint.cli.plan_unknown")
         out.print(f"  [dim]{escape(plan)}[/]", highlight=False)
@@ -81,7 +82,8 @@ def _text(out: Console, results: list[tuple[RawConfig, Settings, list[Finding]]]
                 out.print(f"      [bold]→[/] {escape(fix)}", highlight=False)
             for name, value in f.details:
                 if name == "framework_error":
-                    out.print(f"      [dim]{escape(t('lint.cli.framework_error'))}:[/] {escape(value)}", highlight=False)
+                    label = escape(t("lint.cli.framework_error"))
+                    out.print(f"      [dim]{label}:[/] {escape(value)}", highlight=False)
 
 
 @click.command("lint")

@@ -114,3 +114,19 @@ apt_install swaks curl openssl iproute2 coreutils
 # `openssl rehash`. Node comes from the base image when present (any build); Debian's otherwise.
 apt_install ruby openssl ca-certificates
 command -v node >/dev/null 2>&1 || apt_install nodejs
+
+# --- real clients against the real peers (tests/realpeers/test_clients.py, docs/compatibility.md) -------
+# msmtp (GnuTLS), PHP's CLI (stream functions), Rails' ActionMailer (Debian's 6.1 with the mail gem),
+# libnss-wrapper (resolves a name absent from the certificate to 127.0.0.1 for the "wrong host name"
+# cases, per process, without touching /etc/hosts). Node's nodemailer comes from the npm registry,
+# pinned, into a private prefix.
+apt_install msmtp php-cli ruby-actionmailer libnss-wrapper curl swaks ruby
+command -v node >/dev/null 2>&1 || apt_install nodejs
+command -v npm >/dev/null 2>&1 || apt_install npm
+NODEMAILER_VERSION=6.10.1
+node_prefix=/opt/smtp-doctor-peers/node
+if [ "$(cat "$node_prefix/node_modules/nodemailer/package.json" 2>/dev/null | grep -o '"version": *"[^"]*"' \
+      | grep -o '[0-9][0-9.]*')" != "$NODEMAILER_VERSION" ]; then
+  "${SUDO[@]}" mkdir -p "$node_prefix"
+  "${SUDO[@]}" npm install --silent --no-audit --no-fund --prefix "$node_prefix" "nodemailer@$NODEMAILER_VERSION"
+fi

@@ -33,14 +33,23 @@ def rv(value: Any, line: int = 1, key: str = "") -> RawValue:
         return RawValue(None, ValueKind.ENV, f"ENV['{value.name}']", origin, env=value.name)
     if isinstance(value, Sym):
         return RawValue(str(value), ValueKind.SYMBOL, f":{value}", origin)
-    kind = {bool: ValueKind.BOOL, int: ValueKind.INT, float: ValueKind.FLOAT, str: ValueKind.STRING,
-            type(None): ValueKind.NIL}[type(value)]
+    kind = {
+        bool: ValueKind.BOOL,
+        int: ValueKind.INT,
+        float: ValueKind.FLOAT,
+        str: ValueKind.STRING,
+        type(None): ValueKind.NIL,
+    }[type(value)]
     return RawValue(value, kind, repr(value), origin)
 
 
 def cfg(framework: str, version: str | None = None, **values: Any) -> RawConfig:
-    return RawConfig(framework, "cfg", {k.replace("__", "."): rv(v, i + 1, k) for i, (k, v) in enumerate(values.items())},
-                     framework_version=version)
+    return RawConfig(
+        framework,
+        "cfg",
+        {k.replace("__", "."): rv(v, i + 1, k) for i, (k, v) in enumerate(values.items())},
+        framework_version=version,
+    )
 
 
 def mode(framework: str, version: str | None = None, **values: Any) -> TLSMode | None:
@@ -48,21 +57,49 @@ def mode(framework: str, version: str | None = None, **values: Any) -> TLSMode |
     return s.tls_mode.value if s.tls_mode else None
 
 
-I, S, A, N = TLSMode.IMPLICIT, TLSMode.STARTTLS, TLSMode.STARTTLS_AUTO, TLSMode.NONE
+IMPL, S, A, N = TLSMode.IMPLICIT, TLSMode.STARTTLS, TLSMode.STARTTLS_AUTO, TLSMode.NONE
 
 
-@pytest.mark.parametrize(("rule", "value", "expected"), [
-    ("ruby", 587, True), ("ruby", "false", True), ("ruby", "", True), ("ruby", False, False), ("ruby", None, False),
-    ("python", "False", True), ("python", "", False), ("python", 0, False), ("python", True, True),
-    ("js", "false", True), ("js", "0", True), ("js", 0, False), ("js", "", False), ("js", float("nan"), False),
-    ("php", "0", False), ("php", "false", True), ("php", "", False),
-    ("java", "TRUE", True), ("java", "yes", False), ("java", "1", False),
-    ("go_ini", "on", True), ("go_ini", "1", True), ("go_ini", "false", False),
-    ("postfix", "yes", True), ("postfix", "no", False), ("msmtp", "on", True), ("msmtp", "", True),
-    ("msmtp", "off", False), ("symfony", "0", False), ("symfony", "1", True),
-    ("literal_true", "true", True), ("literal_true", "TRUE", False), ("literal_true", "yes", False),
-    ("not_false", "no", True), ("not_false", "false", False),
-])
+@pytest.mark.parametrize(
+    ("rule", "value", "expected"),
+    [
+        ("ruby", 587, True),
+        ("ruby", "false", True),
+        ("ruby", "", True),
+        ("ruby", False, False),
+        ("ruby", None, False),
+        ("python", "False", True),
+        ("python", "", False),
+        ("python", 0, False),
+        ("python", True, True),
+        ("js", "false", True),
+        ("js", "0", True),
+        ("js", 0, False),
+        ("js", "", False),
+        ("js", float("nan"), False),
+        ("php", "0", False),
+        ("php", "false", True),
+        ("php", "", False),
+        ("java", "TRUE", True),
+        ("java", "yes", False),
+        ("java", "1", False),
+        ("go_ini", "on", True),
+        ("go_ini", "1", True),
+        ("go_ini", "false", False),
+        ("postfix", "yes", True),
+        ("postfix", "no", False),
+        ("msmtp", "on", True),
+        ("msmtp", "", True),
+        ("msmtp", "off", False),
+        ("symfony", "0", False),
+        ("symfony", "1", True),
+        ("literal_true", "true", True),
+        ("literal_true", "TRUE", False),
+        ("literal_true", "yes", False),
+        ("not_false", "no", True),
+        ("not_false", "false", False),
+    ],
+)
 def test_truthiness_tables(rule: str, value: Any, expected: bool) -> None:
     assert truthy(rule, rv(value)) is expected
 
@@ -72,18 +109,30 @@ def test_unresolved_env_values_are_unknown_not_false() -> None:
     assert mode("mastodon", SMTP_PORT="465", SMTP_TLS=Env("SMTP_TLS")) is None
 
 
-@pytest.mark.parametrize(("version", "values", "expected"), [
-    # mail 2.7: pure Ruby truthiness for tls/ssl; enable_starttls any truthy → :always
-    ("2.7", {"tls": 587}, I), ("2.7", {"tls": "false"}, I), ("2.7", {"ssl": "465"}, I),
-    ("2.7", {"enable_starttls": True}, S), ("2.7", {"enable_starttls_auto": False}, N), ("2.7", {}, A),
-    ("2.7", {"enable_starttls": False}, A),
-    # mail 2.8: enable_starttls: false short-circuits
-    ("2.8", {"enable_starttls": False, "enable_starttls_auto": True}, N), ("2.8", {"tls": True}, I),
-    # mail 2.9: :auto symbol is opportunistic, the *string* "auto" is :always
-    ("2.9", {"enable_starttls": Sym("auto")}, A), ("2.9", {"enable_starttls": "auto"}, S),
-    ("2.9", {"enable_starttls": Sym("always")}, S), ("2.9", {"enable_starttls": False}, N),
-    ("2.9", {"tls": "false"}, I), ("2.9", {}, A), ("2.9", {"tls": None}, A),
-])
+@pytest.mark.parametrize(
+    ("version", "values", "expected"),
+    [
+        # mail 2.7: pure Ruby truthiness for tls/ssl; enable_starttls any truthy → :always
+        ("2.7", {"tls": 587}, IMPL),
+        ("2.7", {"tls": "false"}, IMPL),
+        ("2.7", {"ssl": "465"}, IMPL),
+        ("2.7", {"enable_starttls": True}, S),
+        ("2.7", {"enable_starttls_auto": False}, N),
+        ("2.7", {}, A),
+        ("2.7", {"enable_starttls": False}, A),
+        # mail 2.8: enable_starttls: false short-circuits
+        ("2.8", {"enable_starttls": False, "enable_starttls_auto": True}, N),
+        ("2.8", {"tls": True}, IMPL),
+        # mail 2.9: :auto symbol is opportunistic, the *string* "auto" is :always
+        ("2.9", {"enable_starttls": Sym("auto")}, A),
+        ("2.9", {"enable_starttls": "auto"}, S),
+        ("2.9", {"enable_starttls": Sym("always")}, S),
+        ("2.9", {"enable_starttls": False}, N),
+        ("2.9", {"tls": "false"}, IMPL),
+        ("2.9", {}, A),
+        ("2.9", {"tls": None}, A),
+    ],
+)
 def test_actionmailer_mode_by_mail_version(version: str, values: dict[str, Any], expected: TLSMode) -> None:
     assert mode("actionmailer", version, **values) is expected
 
@@ -97,17 +146,21 @@ def test_actionmailer_defaults_and_timeouts_follow_versions() -> None:
     assert s29.verify_peer.value is False and s29.verify_peer.origin.line == 2  # type: ignore[union-attr]
 
 
-@pytest.mark.parametrize(("values", "expected_mode", "has_enable_starttls"), [
-    ({"SMTP_PORT": "587", "SMTP_ENABLE_STARTTLS": "always"}, S, "always"),
-    ({"SMTP_PORT": "587", "SMTP_ENABLE_STARTTLS": "auto"}, A, "auto"),
-    ({"SMTP_PORT": "587", "SMTP_ENABLE_STARTTLS": "never"}, N, False),
-    ({"SMTP_PORT": "587", "SMTP_ENABLE_STARTTLS_AUTO": "false"}, N, False),
-    ({"SMTP_PORT": "587", "SMTP_ENABLE_STARTTLS_AUTO": "no"}, A, "auto"),  # only the string "false" is false
-    ({"SMTP_PORT": "465", "SMTP_TLS": "true"}, I, None),
-    ({"SMTP_PORT": "465", "SMTP_TLS": "yes"}, A, "auto"),  # current Mastodon: only the literal "true"
-])
-def test_mastodon_env_maps_onto_actionmailer(values: dict[str, Any], expected_mode: TLSMode,
-                                             has_enable_starttls: Any) -> None:
+@pytest.mark.parametrize(
+    ("values", "expected_mode", "has_enable_starttls"),
+    [
+        ({"SMTP_PORT": "587", "SMTP_ENABLE_STARTTLS": "always"}, S, "always"),
+        ({"SMTP_PORT": "587", "SMTP_ENABLE_STARTTLS": "auto"}, A, "auto"),
+        ({"SMTP_PORT": "587", "SMTP_ENABLE_STARTTLS": "never"}, N, False),
+        ({"SMTP_PORT": "587", "SMTP_ENABLE_STARTTLS_AUTO": "false"}, N, False),
+        ({"SMTP_PORT": "587", "SMTP_ENABLE_STARTTLS_AUTO": "no"}, A, "auto"),  # only the string "false" is false
+        ({"SMTP_PORT": "465", "SMTP_TLS": "true"}, IMPL, None),
+        ({"SMTP_PORT": "465", "SMTP_TLS": "yes"}, A, "auto"),  # current Mastodon: only the literal "true"
+    ],
+)
+def test_mastodon_env_maps_onto_actionmailer(
+    values: dict[str, Any], expected_mode: TLSMode, has_enable_starttls: Any
+) -> None:
     raw = cfg("mastodon", **values)
     am = translate(raw)
     assert am.framework == "actionmailer"
@@ -139,58 +192,95 @@ def test_mail_29_and_gitlab_16_refuse_tls_with_starttls_auto() -> None:
 def test_mail_28_rejects_non_boolean_values_with_the_value_in_the_message() -> None:
     (p,) = predict(cfg("actionmailer", "2.8.0", tls=587))
     assert p.mode == "config_bad_tls_value" and p.text == (
-        "ArgumentError: Unrecognized :tls value 587; expected true, false, or nil")
+        "ArgumentError: Unrecognized :tls value 587; expected true, false, or nil"
+    )
     assert predict(cfg("actionmailer", "2.8.0", tls=True)) == []
 
 
-@pytest.mark.parametrize(("framework", "values", "expected"), [
-    ("gitlab", {"smtp_tls": True}, I), ("gitlab", {"smtp_enable_starttls_auto": False}, N), ("gitlab", {}, A),
-    ("discourse", {"DISCOURSE_SMTP_FORCE_TLS": "true"}, I), ("discourse", {"DISCOURSE_SMTP_ENABLE_START_TLS": False}, N),
-    ("django", {"EMAIL_USE_SSL": True}, I), ("django", {"EMAIL_USE_TLS": True}, S), ("django", {}, N),
-    ("django", {"EMAIL_USE_TLS": "False"}, S),  # os.environ string: truthy
-    ("flask_mail", {"MAIL_USE_TLS": True}, S),
-    ("symfony", {"scheme": "smtps", "host": "h", "port": 587}, I), ("symfony", {"scheme": "smtp", "host": "h", "port": 465}, I),
-    ("symfony", {"scheme": "smtp", "host": "h", "port": 587}, A), ("symfony", {"scheme": "smtp", "host": "h"}, I),
-    ("symfony", {"scheme": "smtp", "host": "localhost"}, A),
-    ("nodemailer", {"port": 465}, I), ("nodemailer", {"port": 465, "secure": False}, A),
-    ("nodemailer", {"port": "587", "secure": "false"}, I), ("nodemailer", {"requireTLS": True}, S),
-    ("nodemailer", {"ignoreTLS": True}, N),
-    ("spring", {"spring.mail.protocol": "smtps"}, I),
-    ("spring", {"spring.mail.properties.mail.smtp.starttls.enable": "true"}, A),
-    ("spring", {"spring.mail.properties.mail.smtp.starttls.enable": True,
-                "spring.mail.properties.mail.smtp.starttls.required": "true"}, S),
-    ("gitea", {"SMTP_PORT": "2525"}, I), ("gitea", {"PROTOCOL": "smtp", "SMTP_PORT": "587"}, N),
-    ("gitea", {"PROTOCOL": "smtp+starttls"}, A),
-    ("grafana", {"host": "smtp.example.com:465"}, I), ("grafana", {"startTLS_policy": "MandatoryStartTLS"}, S),
-    ("nextcloud", {"mail_smtpsecure": "ssl", "mail_smtpport": 587}, I), ("nextcloud", {"mail_smtpport": 465}, I),
-    ("nextcloud", {"mail_smtpsecure": "tls"}, A),
-    ("vaultwarden", {}, S), ("vaultwarden", {"SMTP_SECURITY": "force_tls"}, I),
-    ("vaultwarden", {"SMTP_SSL": "true", "SMTP_EXPLICIT_TLS": "true"}, I),
-    ("synapse", {"force_tls": True}, I), ("synapse", {"require_transport_security": True}, S),
-    ("synapse", {"enable_tls": False}, N),
-    ("postfix", {"smtp_tls_wrappermode": "yes"}, I), ("postfix", {"smtp_tls_security_level": "may"}, A),
-    ("postfix", {"smtp_tls_security_level": "encrypt"}, S), ("postfix", {}, N),
-    ("msmtp", {"tls": "on", "tls_starttls": "off"}, I), ("msmtp", {"tls": "on"}, S), ("msmtp", {}, N),
-])
+@pytest.mark.parametrize(
+    ("framework", "values", "expected"),
+    [
+        ("gitlab", {"smtp_tls": True}, IMPL),
+        ("gitlab", {"smtp_enable_starttls_auto": False}, N),
+        ("gitlab", {}, A),
+        ("discourse", {"DISCOURSE_SMTP_FORCE_TLS": "true"}, IMPL),
+        ("discourse", {"DISCOURSE_SMTP_ENABLE_START_TLS": False}, N),
+        ("django", {"EMAIL_USE_SSL": True}, IMPL),
+        ("django", {"EMAIL_USE_TLS": True}, S),
+        ("django", {}, N),
+        ("django", {"EMAIL_USE_TLS": "False"}, S),  # os.environ string: truthy
+        ("flask_mail", {"MAIL_USE_TLS": True}, S),
+        ("symfony", {"scheme": "smtps", "host": "h", "port": 587}, IMPL),
+        ("symfony", {"scheme": "smtp", "host": "h", "port": 465}, IMPL),
+        ("symfony", {"scheme": "smtp", "host": "h", "port": 587}, A),
+        ("symfony", {"scheme": "smtp", "host": "h"}, IMPL),
+        ("symfony", {"scheme": "smtp", "host": "localhost"}, A),
+        ("nodemailer", {"port": 465}, IMPL),
+        ("nodemailer", {"port": 465, "secure": False}, A),
+        ("nodemailer", {"port": "587", "secure": "false"}, IMPL),
+        ("nodemailer", {"requireTLS": True}, S),
+        ("nodemailer", {"ignoreTLS": True}, N),
+        ("spring", {"spring.mail.protocol": "smtps"}, IMPL),
+        ("spring", {"spring.mail.properties.mail.smtp.starttls.enable": "true"}, A),
+        (
+            "spring",
+            {
+                "spring.mail.properties.mail.smtp.starttls.enable": True,
+                "spring.mail.properties.mail.smtp.starttls.required": "true",
+            },
+            S,
+        ),
+        ("gitea", {"SMTP_PORT": "2525"}, IMPL),
+        ("gitea", {"PROTOCOL": "smtp", "SMTP_PORT": "587"}, N),
+        ("gitea", {"PROTOCOL": "smtp+starttls"}, A),
+        ("grafana", {"host": "smtp.example.com:465"}, IMPL),
+        ("grafana", {"startTLS_policy": "MandatoryStartTLS"}, S),
+        ("nextcloud", {"mail_smtpsecure": "ssl", "mail_smtpport": 587}, IMPL),
+        ("nextcloud", {"mail_smtpport": 465}, IMPL),
+        ("nextcloud", {"mail_smtpsecure": "tls"}, A),
+        ("vaultwarden", {}, S),
+        ("vaultwarden", {"SMTP_SECURITY": "force_tls"}, IMPL),
+        ("vaultwarden", {"SMTP_SSL": "true", "SMTP_EXPLICIT_TLS": "true"}, IMPL),
+        ("synapse", {"force_tls": True}, IMPL),
+        ("synapse", {"require_transport_security": True}, S),
+        ("synapse", {"enable_tls": False}, N),
+        ("postfix", {"smtp_tls_wrappermode": "yes"}, IMPL),
+        ("postfix", {"smtp_tls_security_level": "may"}, A),
+        ("postfix", {"smtp_tls_security_level": "encrypt"}, S),
+        ("postfix", {}, N),
+        ("msmtp", {"tls": "on", "tls_starttls": "off"}, IMPL),
+        ("msmtp", {"tls": "on"}, S),
+        ("msmtp", {}, N),
+    ],
+)
 def test_mode_resolution(framework: str, values: dict[str, Any], expected: TLSMode) -> None:
     assert mode(framework, **{k.replace(".", "__"): v for k, v in values.items()}) is expected
 
 
-@pytest.mark.parametrize(("framework", "values", "port"), [
-    ("nodemailer", {}, 587), ("nodemailer", {"secure": True}, 465), ("symfony", {"scheme": "smtps", "host": "h"}, 465),
-    ("gitea", {"PROTOCOL": "smtp+starttls"}, 587), ("vaultwarden", {"SMTP_SECURITY": "off"}, 25),
-    ("grafana", {"host": "mail.example:2525"}, 2525), ("postfix", {"relayhost": "[smtp.example.com]:587"}, 587),
-    ("msmtp", {"tls": "on", "tls_starttls": "off"}, 465), ("laravel", {}, 2525), ("synapse", {"force_tls": True}, 465),
-])
+@pytest.mark.parametrize(
+    ("framework", "values", "port"),
+    [
+        ("nodemailer", {}, 587),
+        ("nodemailer", {"secure": True}, 465),
+        ("symfony", {"scheme": "smtps", "host": "h"}, 465),
+        ("gitea", {"PROTOCOL": "smtp+starttls"}, 587),
+        ("vaultwarden", {"SMTP_SECURITY": "off"}, 25),
+        ("grafana", {"host": "mail.example:2525"}, 2525),
+        ("postfix", {"relayhost": "[smtp.example.com]:587"}, 587),
+        ("msmtp", {"tls": "on", "tls_starttls": "off"}, 465),
+        ("laravel", {}, 2525),
+        ("synapse", {"force_tls": True}, 465),
+    ],
+)
 def test_port_defaults_follow_the_mode(framework: str, values: dict[str, Any], port: int) -> None:
     assert to_settings(cfg(framework, **values)).port.value == port  # type: ignore[union-attr]
 
 
 def test_laravel_versions_where_tls_meant_implicit() -> None:
-    assert mode("laravel", "9.0.1", MAIL_ENCRYPTION="tls", MAIL_PORT="587") is I
+    assert mode("laravel", "9.0.1", MAIL_ENCRYPTION="tls", MAIL_PORT="587") is IMPL
     assert mode("laravel", "9.1", MAIL_ENCRYPTION="tls", MAIL_PORT="587") is A
-    assert mode("laravel", "11.35.0", MAIL_ENCRYPTION="tls", MAIL_PORT="587") is I
-    assert mode("laravel", "12.0", MAIL_SCHEME="smtps", MAIL_PORT="587") is I
+    assert mode("laravel", "11.35.0", MAIL_ENCRYPTION="tls", MAIL_PORT="587") is IMPL
+    assert mode("laravel", "12.0", MAIL_SCHEME="smtps", MAIL_PORT="587") is IMPL
 
 
 def test_django_verification_and_client_certificate_by_version() -> None:
@@ -218,15 +308,19 @@ def test_password_is_a_reference_never_the_secret() -> None:
 
 def test_expected_error_texts_by_framework_and_version() -> None:
     assert expected_error("actionmailer", "implicit_tls_on_plain_port") == (
-        "OpenSSL::SSL::SSLError: SSL_connect returned=1 errno=0 state=error: wrong version number")
+        "OpenSSL::SSL::SSLError: SSL_connect returned=1 errno=0 state=error: wrong version number"
+    )
     assert expected_error("nodemailer", "plain_on_implicit_port", params={}) == (
-        "Error: Greeting never received (code: 'ETIMEDOUT', command: 'CONN')")
+        "Error: Greeting never received (code: 'ETIMEDOUT', command: 'CONN')"
+    )
     assert expected_error("django", "cert_unknown_issuer", "4.1") is None  # 4.1 does not verify at all
     assert "CERTIFICATE_VERIFY_FAILED" in (expected_error("django", "cert_unknown_issuer", "4.2") or "")
     assert expected_error("mastodon", "starttls_not_offered") == (
-        "Net::SMTPUnsupportedCommand: STARTTLS is not supported on this server")  # via ActionMailer
-    assert expected_error("laravel", "implicit_tls_on_plain_port", params={"host": "smtp.gmail.com", "port": 587}) \
-        .startswith('Connection could not be established with host "ssl://smtp.gmail.com:587"')
+        "Net::SMTPUnsupportedCommand: STARTTLS is not supported on this server"
+    )  # via ActionMailer
+    assert expected_error(
+        "laravel", "implicit_tls_on_plain_port", params={"host": "smtp.gmail.com", "port": 587}
+    ).startswith('Connection could not be established with host "ssl://smtp.gmail.com:587"')
     assert expected_error("vaultwarden", "implicit_tls_on_plain_port") is None  # nobody recorded lettre's text
 
 

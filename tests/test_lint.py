@@ -6,7 +6,6 @@ rule cannot land without its pair of configs.
 
 from __future__ import annotations
 
-from pathlib import Path
 from typing import Any
 
 import pytest
@@ -16,7 +15,6 @@ from smtp_doctor import i18n
 from smtp_doctor.findings import Severity
 from smtp_doctor.lint import lint, rulebook
 from smtp_doctor.settings import Origin, RawConfig, RawValue, ValueKind
-
 from test_frameworks import Env, Sym, cfg, rv
 
 SECRET = RawValue(None, ValueKind.STRING, "••••", Origin("cfg", 40, 5, "password"), secret=True)
@@ -28,44 +26,93 @@ CASES: list[tuple[str, str, dict[str, Any], dict[str, Any]]] = [
     ("SD101", "django", {"EMAIL_USE_TLS": "False", "EMAIL_PORT": 587}, {"EMAIL_USE_TLS": False, "EMAIL_PORT": 587}),
     ("SD102", "nodemailer", {"secure": Env("SMTP_SECURE")}, {"secure": False}),
     ("SD103", "actionmailer", {"port": 587, "tls": True}, {"port": 465, "tls": True}),
-    ("SD103", "mastodon", {"SMTP_PORT": "587", "SMTP_TLS": "true"}, {"SMTP_PORT": "587", "SMTP_ENABLE_STARTTLS": "always"}),
+    (
+        "SD103",
+        "mastodon",
+        {"SMTP_PORT": "587", "SMTP_TLS": "true"},
+        {"SMTP_PORT": "587", "SMTP_ENABLE_STARTTLS": "always"},
+    ),
     ("SD103", "django", {"EMAIL_PORT": 2525, "EMAIL_USE_SSL": True}, {"EMAIL_PORT": 2525, "EMAIL_USE_TLS": True}),
     ("SD104", "actionmailer", {"port": 465}, {"port": 465, "tls": True}),
     ("SD104", "mastodon", {"SMTP_PORT": "465"}, {"SMTP_PORT": "465", "SMTP_TLS": "true"}),
     ("SD104", "django", {"EMAIL_PORT": 465, "EMAIL_USE_TLS": True}, {"EMAIL_PORT": 465, "EMAIL_USE_SSL": True}),
     ("SD105", "actionmailer", {"port": 465, "tls": True, "enable_starttls_auto": True}, {"port": 465, "tls": True}),
-    ("SD105", "gitlab", {"smtp_port": 465, "smtp_tls": True, "smtp_enable_starttls_auto": True},
-     {"smtp_port": 465, "smtp_tls": True, "smtp_enable_starttls_auto": False}),
-    ("SD105", "django", {"EMAIL_PORT": 465, "EMAIL_USE_SSL": True, "EMAIL_USE_TLS": True},
-     {"EMAIL_PORT": 465, "EMAIL_USE_SSL": True}),
-    ("SD106", "synapse", {"smtp_port": 465, "force_tls": True, "enable_tls": False}, {"smtp_port": 465, "force_tls": True}),
+    (
+        "SD105",
+        "gitlab",
+        {"smtp_port": 465, "smtp_tls": True, "smtp_enable_starttls_auto": True},
+        {"smtp_port": 465, "smtp_tls": True, "smtp_enable_starttls_auto": False},
+    ),
+    (
+        "SD105",
+        "django",
+        {"EMAIL_PORT": 465, "EMAIL_USE_SSL": True, "EMAIL_USE_TLS": True},
+        {"EMAIL_PORT": 465, "EMAIL_USE_SSL": True},
+    ),
+    (
+        "SD106",
+        "synapse",
+        {"smtp_port": 465, "force_tls": True, "enable_tls": False},
+        {"smtp_port": 465, "force_tls": True},
+    ),
     ("SD106", "symfony", {"scheme": "tls", "host": "h", "port": 587}, {"scheme": "smtp", "host": "h", "port": 587}),
     ("SD107", "actionmailer", {"openssl_verify_mode": "none"}, {"openssl_verify_mode": "peer"}),
     ("SD107", "nodemailer", {"tls__rejectUnauthorized": False}, {"tls__rejectUnauthorized": True}),
     ("SD107", "gitea", {"PROTOCOL": "smtps", "FORCE_TRUST_SERVER_CERT": "true"}, {"PROTOCOL": "smtps"}),
     ("SD108", "actionmailer", {"ca_file": "/nonexistent/smtp-doctor/ca.pem"}, {"ca_file": "<existing>"}),
-    ("SD109", "django", {"EMAIL_USE_TLS": True, "EMAIL_SSL_CERTFILE": "/etc/ssl/certs/ca-certificates.crt"},
-     {"EMAIL_USE_TLS": True}),
+    (
+        "SD109",
+        "django",
+        {"EMAIL_USE_TLS": True, "EMAIL_SSL_CERTFILE": "/etc/ssl/certs/ca-certificates.crt"},
+        {"EMAIL_USE_TLS": True},
+    ),
     ("SD109", "grafana", {"cert_file": "<ca>"}, {"cert_file": "<client>"}),
-    ("SD110", "actionmailer", {"address": "smtp.example.com", "port": 587, "user_name": "u"},
-     {"address": "smtp.example.com", "port": 587, "user_name": "u", "enable_starttls": True}),
-    ("SD110", "postfix", {"relayhost": "[smtp.example.com]:587", "smtp_tls_security_level": "may",
-                          "smtp_sasl_auth_enable": "yes"},
-     {"relayhost": "[smtp.example.com]:587", "smtp_tls_security_level": "encrypt", "smtp_sasl_auth_enable": "yes"}),
-    ("SD111", "django", {"EMAIL_HOST": "smtp.example.com", "EMAIL_HOST_USER": "u", "EMAIL_HOST_PASSWORD": "p"},
-     {"EMAIL_HOST": "smtp.example.com", "EMAIL_HOST_USER": "u", "EMAIL_HOST_PASSWORD": "p", "EMAIL_USE_TLS": True}),
-    ("SD111", "msmtp", {"host": "smtp.example.com", "auth": "on", "user": "u"},
-     {"host": "smtp.example.com", "auth": "on", "user": "u", "tls": "on"}),
-    ("SD112", "actionmailer", {"address": "smtp.sendgrid.net", "port": 587, "user_name": "me@example.com",
-                               "enable_starttls": True},
-     {"address": "smtp.sendgrid.net", "port": 587, "user_name": "apikey", "enable_starttls": True}),
-    ("SD113", "actionmailer", {"address": "smtp.office365.com", "port": 465, "tls": True},
-     {"address": "smtp.office365.com", "port": 587, "enable_starttls": True}),
+    (
+        "SD110",
+        "actionmailer",
+        {"address": "smtp.example.com", "port": 587, "user_name": "u"},
+        {"address": "smtp.example.com", "port": 587, "user_name": "u", "enable_starttls": True},
+    ),
+    (
+        "SD110",
+        "postfix",
+        {"relayhost": "[smtp.example.com]:587", "smtp_tls_security_level": "may", "smtp_sasl_auth_enable": "yes"},
+        {"relayhost": "[smtp.example.com]:587", "smtp_tls_security_level": "encrypt", "smtp_sasl_auth_enable": "yes"},
+    ),
+    (
+        "SD111",
+        "django",
+        {"EMAIL_HOST": "smtp.example.com", "EMAIL_HOST_USER": "u", "EMAIL_HOST_PASSWORD": "p"},
+        {"EMAIL_HOST": "smtp.example.com", "EMAIL_HOST_USER": "u", "EMAIL_HOST_PASSWORD": "p", "EMAIL_USE_TLS": True},
+    ),
+    (
+        "SD111",
+        "msmtp",
+        {"host": "smtp.example.com", "auth": "on", "user": "u"},
+        {"host": "smtp.example.com", "auth": "on", "user": "u", "tls": "on"},
+    ),
+    (
+        "SD112",
+        "actionmailer",
+        {"address": "smtp.sendgrid.net", "port": 587, "user_name": "me@example.com", "enable_starttls": True},
+        {"address": "smtp.sendgrid.net", "port": 587, "user_name": "apikey", "enable_starttls": True},
+    ),
+    (
+        "SD113",
+        "actionmailer",
+        {"address": "smtp.office365.com", "port": 465, "tls": True},
+        {"address": "smtp.office365.com", "port": 587, "enable_starttls": True},
+    ),
     ("SD114", "actionmailer", {"authentication": Sym("none")}, {"authentication": Sym("login")}),
     ("SD114", "mastodon", {"SMTP_AUTH_METHOD": "oauth"}, {"SMTP_AUTH_METHOD": "none"}),
     ("SD115", "mastodon", {"SMTP_PORT": "465", "SMTP_TLS": "yes"}, {"SMTP_PORT": "465", "SMTP_TLS": "true"}),
     ("SD115", "grafana", {"startTLS_policy": "Mandatory"}, {"startTLS_policy": "MandatoryStartTLS"}),
-    ("SD116", "discourse", {"DISCOURSE_SMTP_ENABLE_STARTTLS_AUTO": "true"}, {"DISCOURSE_SMTP_ENABLE_START_TLS": "true"}),
+    (
+        "SD116",
+        "discourse",
+        {"DISCOURSE_SMTP_ENABLE_STARTTLS_AUTO": "true"},
+        {"DISCOURSE_SMTP_ENABLE_START_TLS": "true"},
+    ),
     ("SD116", "actionmailer", {"enable_startls_auto": True}, {"enable_starttls_auto": True}),
 ]
 
@@ -86,10 +133,12 @@ def _build(framework: str, values: dict[str, Any], pems: dict[str, str]) -> RawC
     return cfg(framework, **{k: pems.get(v, v) if isinstance(v, str) else v for k, v in values.items()})
 
 
-@pytest.mark.parametrize(("rule", "framework", "bad", "good"), CASES,
-                         ids=[f"{c[0]}-{c[1]}-{i}" for i, c in enumerate(CASES)])
-def test_rule_fires_on_bad_and_not_on_corrected(rule: str, framework: str, bad: dict[str, Any],
-                                                good: dict[str, Any], pem_files: dict[str, str]) -> None:
+@pytest.mark.parametrize(
+    ("rule", "framework", "bad", "good"), CASES, ids=[f"{c[0]}-{c[1]}-{i}" for i, c in enumerate(CASES)]
+)
+def test_rule_fires_on_bad_and_not_on_corrected(
+    rule: str, framework: str, bad: dict[str, Any], good: dict[str, Any], pem_files: dict[str, str]
+) -> None:
     fired = [f for f in lint(_build(framework, bad, pem_files)) if f.id == rule]
     assert fired, f"{rule} did not fire on {bad}"
     for f in fired:
@@ -119,7 +168,8 @@ def test_mail_28_strictness_is_reported_as_a_version_specific_error() -> None:
     findings = lint(cfg("actionmailer", "2.8.1", port=465, tls="true"))
     (f,) = [f for f in findings if f.id == "SD106"]
     assert dict(f.details)["framework_error"] == (
-        "ArgumentError: Unrecognized :tls value 'true'; expected true, false, or nil")
+        "ArgumentError: Unrecognized :tls value 'true'; expected true, false, or nil"
+    )
     assert "mail gem 2.8.1" in f.verdict("en")
 
 

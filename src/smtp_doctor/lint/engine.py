@@ -11,6 +11,7 @@ import difflib
 import ipaddress
 import os
 import re
+import warnings
 from collections.abc import Mapping
 from functools import cache
 from typing import Any
@@ -53,7 +54,9 @@ def _looks_like_ca(path: str) -> bool:
     if b"PRIVATE KEY-----" in data or b"-----BEGIN CERTIFICATE-----" not in data:
         return False
     try:
-        certs = x509.load_pem_x509_certificates(data)
+        with warnings.catch_warnings():  # system bundles hold a few old roots cryptography grumbles about
+            warnings.simplefilter("ignore")
+            certs = x509.load_pem_x509_certificates(data)
     except ValueError:
         return False
     if len(certs) > 1:

@@ -120,9 +120,14 @@ def _setting(arg: Mapping[str, Any], ctx: Context) -> Tri:
     return norm(s.value) in {norm(v) for v in arg["values"]}
 
 
+def _kind_in(arg: Mapping[str, Any], ctx: Context) -> Tri:
+    rv = ctx.get(arg["key"])
+    return rv is not None and rv.kind.value in arg["kinds"]
+
+
 BASE: dict[str, Predicate] = {
     "truthy": _truthy, "off": _off, "set": _set, "unset": _unset, "equals": _equals,
-    "non_boolean": _non_boolean, "setting": _setting,
+    "non_boolean": _non_boolean, "setting": _setting, "kind_in": _kind_in,
 }
 
 

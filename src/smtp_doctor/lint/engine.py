@@ -173,7 +173,10 @@ class _Run:
         if key is not None:
             rv = self.raw.values[key]
             params["key"] = rv.origin.key if rv.origin and rv.origin.key else key
-            params["value"] = MASK if rv.secret else rv.text
+            shown = rv.text
+            if rv.env and rv.kind in C.KNOWN and rv.text != repr(rv.value):
+                shown = f'{rv.text} = "{rv.value}"'  # resolved from --env: show what the app will see
+            params["value"] = MASK if rv.secret else shown
             facts = self.model.keys.get(key)
             if facts and facts.values is not None:
                 params["allowed"] = ", ".join(v if v else '""' for v in facts.values)

@@ -20,8 +20,10 @@ from .facts import HostFacts, Mode, Outcome, PortFacts
 from .findings import Finding, Severity
 from .probe import DEFAULT_PORTS, ProbeOptions, probe_host
 
-__all__ = ["DEFAULT_PORTS", "AuthPolicy", "Credentials", "Finding", "HostFacts", "HostReport", "Mode", "Outcome", "PortDiagnosis",
-           "PortFacts", "ProbeOptions", "Severity", "probe", "probe_async"]
+__all__ = [
+    "DEFAULT_PORTS", "AuthPolicy", "Credentials", "Finding", "HostFacts", "HostReport", "Mode", "Outcome",
+    "PortDiagnosis", "PortFacts", "ProbeOptions", "Severity", "probe", "probe_async",
+]
 
 
 async def probe_async(host: str, ports: Sequence[int] = DEFAULT_PORTS, options: ProbeOptions | None = None,

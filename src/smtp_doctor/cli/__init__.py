@@ -9,7 +9,6 @@ turning ``UserError`` into one translated line with its exit code, and never sho
 from __future__ import annotations
 
 import importlib
-import sys
 from typing import Any
 
 import click
@@ -64,4 +63,4 @@ def main() -> None:
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    main()

@@ -9,8 +9,8 @@ import os
 import click
 
 from .. import probe_async
-from ..diagnose.host import HostReport
 from ..credentials import AuthPolicy, Redactor
+from ..diagnose.host import HostReport
 from ..errors import UserError
 from ..findings import Severity
 from ..probe import DEFAULT_PORTS, ProbeOptions

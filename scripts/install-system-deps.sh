@@ -130,3 +130,8 @@ if [ "$(cat "$node_prefix/node_modules/nodemailer/package.json" 2>/dev/null | gr
   "${SUDO[@]}" mkdir -p "$node_prefix"
   "${SUDO[@]}" npm install --silent --no-audit --no-fund --prefix "$node_prefix" "nodemailer@$NODEMAILER_VERSION"
 fi
+
+# --- check: real frameworks against the lab (tests/test_check_real.py, docs/check.md) -------------------
+# Rails' ActionMailer from Debian (6.1 with mail 2.7 and Ruby's net-smtp); Django comes from the venv's
+# `test` extra.
+apt_install ruby ruby-actionmailer

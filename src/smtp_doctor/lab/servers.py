@@ -84,7 +84,8 @@ class Mailbox:
             return AuthResult(success=False, handled=True)
         user, _, digest = response.decode("utf-8", "replace").rpartition(" ")
         expected = hmac.new(LAB_PASSWORD.encode(), challenge, hashlib.md5).hexdigest()
-        return AuthResult(success=user == LAB_USER and hmac.compare_digest(digest, expected))
+        # handled=False: aiosmtpd then sends 235 or 535 itself (its default, True, sends nothing)
+        return AuthResult(success=user == LAB_USER and hmac.compare_digest(digest, expected), handled=False)
 
     async def auth_XOAUTH2(self, server: SMTP, args: list[str]) -> AuthResult:
         blob = args[1].encode() if len(args) > 1 else await server.challenge_auth(b"", encode_to_b64=False)
@@ -93,13 +94,13 @@ class Mailbox:
         try:
             fields = dict(f.split("=", 1) for f in base64.b64decode(blob).decode().split("\x01") if "=" in f)
         except (ValueError, UnicodeDecodeError):
-            return AuthResult(success=False, message="501 5.5.2 Cannot decode response")
+            return AuthResult(success=False, handled=False, message="501 5.5.2 Cannot decode response")
         if fields.get("user") == LAB_USER and fields.get("auth") == f"Bearer {LAB_OAUTH_TOKEN}":
-            return AuthResult(success=True)
+            return AuthResult(success=True, handled=False)
         # Google's shape: a 334 with a JSON error, the client answers with an empty line, then 535.
         error = base64.b64encode(b'{"status":"401","schemes":"Bearer","scope":"https://mail.google.com/"}')
         await server.challenge_auth(error, encode_to_b64=False)
-        return AuthResult(success=False, message="535 5.7.8 Username and Password not accepted")
+        return AuthResult(success=False, handled=False, message="535 5.7.8 Username and Password not accepted")
 
 
 def authenticator(server: SMTP, session: Session, envelope: Envelope, mechanism: str, data: Any) -> AuthResult:

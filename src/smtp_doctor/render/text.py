@@ -27,11 +27,10 @@ def finding_block(console: Console, f: Finding, indent: str = "  ", details: boo
     """Verdict, why, fix — internet.nl's shape — for one finding."""
     icon, style = ICON[f.severity]
     console.print(f"{indent}[{style}]{icon}[/] {escape(f.verdict())}", highlight=False)
-    if f.severity.rank >= Severity.WARNING.rank or f.severity is Severity.INFO:
-        if (why := f.explanation()):
-            console.print(f"{indent}   [dim]{escape(why)}[/]", highlight=False)
-        if (fix := f.fix()):
-            console.print(f"{indent}   [bold]→[/] {escape(fix)}", highlight=False)
+    if f.severity is not Severity.OK and (why := f.explanation()):  # an OK needs no justification
+        console.print(f"{indent}   [dim]{escape(why)}[/]", highlight=False)
+    if (fix := f.fix()):  # what to change is shown whatever the severity
+        console.print(f"{indent}   [bold]→[/] {escape(fix)}", highlight=False)
     if details and f.details:
         for name, value in f.details:
             console.print(f"{indent}   [dim]{escape(name)}: {escape(value)}[/]", highlight=False)

@@ -35,7 +35,9 @@ def test_xoauth2_and_oauthbearer_blobs() -> None:
     assert base64.b64decode(o.initial_response() or "") == b"n,a=a@example.com,\x01auth=Bearer tok\x01\x01"
 
 
-@pytest.mark.parametrize(("name", "kwargs"), [("PLAIN", {}), ("XOAUTH2", {"password": "x"}), ("GSSAPI", {"password": "x"})])
+@pytest.mark.parametrize(("name", "kwargs"), [
+    ("PLAIN", {}), ("XOAUTH2", {"password": "x"}), ("GSSAPI", {"password": "x"}),
+])
 def test_missing_credential_or_unknown_mechanism(name: str, kwargs: dict[str, str]) -> None:
     with pytest.raises(ValueError):
         sasl.client(name, "u", **kwargs)

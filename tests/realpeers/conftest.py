@@ -113,3 +113,16 @@ def exim_peer(realpeers_dir: Path, realpeers_pki: PeerPKI) -> Iterator[RealPeer]
     """
     _require(str(EXIM_BIN))
     yield from _serve(start_exim, realpeers_dir, realpeers_pki, "exim")
+
+
+@pytest.fixture(scope="session")
+def exim_plain_peer(realpeers_dir: Path, realpeers_pki: PeerPKI) -> Iterator[RealPeer]:
+    """Exim offering no STARTTLS at all (``tls_advertise_hosts`` empty), AUTH in clear.
+
+    Roles: "submission" and "smtp" plaintext only (Listener.tls "none"), "smtps" implicit TLS (expired
+    certificate). For the "client requires STARTTLS, port has none" cases (capture.start_exim_plain).
+    """
+    from .capture import start_exim_plain
+
+    _require(str(EXIM_BIN))
+    yield from _serve(start_exim_plain, realpeers_dir, realpeers_pki, "exim-plain")

@@ -122,3 +122,15 @@ def test_ca_directory_counts_only_hashed_entries_like_openssl(lab: LabInfo, tmp_
     subprocess.run(["openssl", "rehash", str(tmp_path)], check=True, timeout=30)
     hashed = probe(srv.host, [srv.port], ProbeOptions(ca_file=str(tmp_path), timeout=10)).ports[0]
     assert "cert.trusted" in ids(hashed)
+
+
+def test_runtime_trust_stores_join_the_verdict(lab: LabInfo, monkeypatch: pytest.MonkeyPatch) -> None:
+    """With SSL_CERT_FILE set to the lab CA, OpenSSL-based Python trusts the server and Node
+    (its own bundled store) does not: the probe must say exactly that."""
+    monkeypatch.setenv("SSL_CERT_FILE", str(lab.ca_file))
+    srv = lab.servers["starttls"]
+    d = probe(srv.host, [srv.port], ProbeOptions(timeout=15, runtimes=("python", "node"))).ports[0]
+    ok = {v.source for v in d.facts.tls.verifications if v.ok}
+    assert {"system", "python"} <= ok and "node" not in ok
+    finding = next(f for f in d.findings if f.id == "cert.runtime_untrusted")
+    assert finding.params["names"] == "node"

@@ -48,6 +48,13 @@ def cert_findings(tls: TLSFacts, subject: str, now: datetime) -> list[Finding]:
     if trusted:
         out.append(Finding("cert.trusted", Severity.OK, {"sources": ", ".join(v.source for v in trusted)},
                            details, subject))
+        failing = [v for v in tls.verifications if not v.ok and v.source not in ("system", "certifi", "ca-file")]
+        if failing:  # runtimes whose own store fails while another source succeeds
+            out.append(Finding("cert.runtime_untrusted", Severity.WARNING,
+                               {"runtimes": ", ".join(f"{v.source} ({v.error})" for v in failing),
+                                "names": ",".join(v.source for v in failing), "target": subject,
+                                "flags": " ".join(f"--runtime {v.source}" for v in failing)},
+                               tuple((v.source, f"{v.error} — {v.location}") for v in failing), subject))
         if not any(v.source in ("system", "certifi") for v in trusted):
             out.append(Finding("cert.private_ca", Severity.INFO, {}, subject=subject))
     else:

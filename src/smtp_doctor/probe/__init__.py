@@ -7,6 +7,7 @@ so one silent port cannot delay the others' results.
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 from collections.abc import Sequence
 
 from ..facts import HostFacts, PortFacts
@@ -28,4 +29,20 @@ async def probe_host(host: str, ports: Sequence[int] = DEFAULT_PORTS, opts: Prob
         facts.ports = [PortFacts(host, p, outcome=exc.outcome, outcome_detail=exc.detail) for p in ports]
         return facts
     facts.ports = list(await asyncio.gather(*(probe_port(host, facts.addresses, p, opts) for p in ports)))
+    if opts.runtimes and any(p.tls and p.tls.chain for p in facts.ports):
+        await asyncio.to_thread(_add_runtime_verifications, facts, opts.runtimes)
     return facts
+
+
+def _add_runtime_verifications(facts: HostFacts, selected: Sequence[str]) -> None:
+    """Verify each chain against every selected runtime's own store (asked of the interpreter itself)."""
+    from ..trust.engine import assess
+    from ..trust.runtimes import discover
+
+    stores = [s for s in discover(None if "all" in selected else list(selected)) if s.found and not s.error]
+    for port in facts.ports:
+        if port.tls is None or not port.tls.chain:
+            continue
+        verdicts = assess(port.tls.chain, stores).verdicts
+        extra = tuple(v.verification for v in verdicts if v.verification is not None)
+        port.tls = dataclasses.replace(port.tls, verifications=port.tls.verifications + extra)

@@ -30,6 +30,9 @@ class ProbeOptions:
     ehlo_name: str = field(default_factory=default_ehlo_name)
     #: Name sent as SNI and checked against the certificate; defaults to the host probed.
     servername: str | None = None
+    #: Runtimes (ruby, python, node, java, php, go, openssl) whose own trust store should also
+    #: verify the chain: "will my app's runtime trust this server?". Empty: none (it runs interpreters).
+    runtimes: tuple[str, ...] = ()
 
     def phase(self, seconds: float) -> float:
         return min(seconds, self.timeout)

@@ -15,8 +15,8 @@ from ..errors import UserError
 from ..findings import Severity
 from ..probe import DEFAULT_PORTS, ProbeOptions
 from ..render.json import host_json
-from ..trust.knowledge import runtimes as trust_runtimes
 from ..render.text import render_host
+from ..trust.knowledge import runtimes as trust_runtimes
 from .common import build_credentials, console, credential_options, exit_code, parse_port, parse_target
 
 

@@ -235,7 +235,8 @@ def test_fixture_matches_todays_client(client: str, matrix: Matrix) -> None:
         return
     stored = json.loads(path.read_text())
     hint = "(refresh: SMTP_DOCTOR_UPDATE_FIXTURES=1 .venv/bin/pytest tests/realpeers/test_clients.py)"
-    assert stored["version"] == fresh["version"], f"{client} is now {fresh['version']} {hint}"
+    # A new patch release that prints the same texts is fine; a changed text or outcome is not.
+    hint = f"({client} {stored['version']} in the fixture, {fresh['version']} today) {hint}"
     old = {(c["server"], c["scenario"]): c for c in stored["cases"]}
     cases = fresh["cases"]
     assert isinstance(cases, list)

@@ -67,7 +67,8 @@ def console(stderr: bool = False, redact: Callable[[str], str] | None = None) ->
     stream = sys.stderr if stderr else sys.stdout
     tty = stream.isatty()
     file: IO[str] = _Redacting(stream, redact) if redact else stream  # type: ignore[assignment]
-    return Console(file=file, highlight=False, soft_wrap=not tty, force_terminal=tty)
+    width = None if tty else int(os.environ.get("COLUMNS", "0") or 0) or 120  # tables in logs: room to breathe
+    return Console(file=file, highlight=False, soft_wrap=not tty, force_terminal=tty, width=width)
 
 
 def credential_options(f: Callable[..., Any]) -> Callable[..., Any]:

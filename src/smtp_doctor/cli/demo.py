@@ -10,6 +10,8 @@ import click
 from rich.table import Table
 
 from .. import probe_async
+from ..credentials import Credentials
+from ..facts import AuthOutcome
 from ..diagnose.host import HostReport
 from ..i18n import t
 from ..lab import Lab
@@ -33,18 +35,22 @@ def command(show_all: bool) -> None:
                 out.print(t("lab.ca", path=str(lab.ca_file)))
                 out.print()
                 reports: list[tuple[str, HostReport]] = []
+                # The lab's own test login, so AUTH is tried too (and refused where it would be unsafe).
+                creds = Credentials(lab.user, lab.password, lab.oauth_token)
                 for name, srv in targets.items():
-                    report = await probe_async(srv.host, [srv.port], opts)
+                    report = await probe_async(srv.host, [srv.port], opts, creds if name in lab.servers else None)
                     key = f"lab.server.{name}" if name in lab.servers else f"lab.hostile.{name}"
                     out.rule(f"[bold]{name}[/] — {t(key)}", align="left")
                     render_port(out, report.ports[0])
                     reports.append((name, report))
                 table = Table(title=t("demo.summary"), box=None, header_style="bold")
-                for col in ("lab.col.name", "label.mode", "label.verdict", "demo.col.seconds"):
+                for col in ("lab.col.name", "label.mode", "label.verdict", "demo.col.auth", "demo.col.seconds"):
                     table.add_column(t(col))
                 for name, report in reports:
                     d = report.ports[0]
-                    table.add_row(name, t(f"modename.{d.facts.mode}"), badge(d.severity),
+                    works = [a.mechanism for a in d.facts.auth_attempts if a.outcome is AuthOutcome.OK]
+                    auth = " ".join(works) or (t("demo.auth_refused") if d.facts.auth_attempts else "-")
+                    table.add_row(name, t(f"modename.{d.facts.mode}"), badge(d.severity), auth,
                                   f"{d.facts.detect_seconds or 0:.3f}")
                 out.print(table)
 

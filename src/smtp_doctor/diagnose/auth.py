@@ -22,6 +22,14 @@ def _reply_text(attempt: AuthAttempt) -> str:
 
 def auth_findings(attempts: list[AuthAttempt], recommended: str | None, subject: str) -> list[Finding]:
     out: list[Finding] = []
+    skipped: dict[str, list[str]] = {}  # one finding per reason, not one per mechanism
+    for a in attempts:
+        if a.outcome is AuthOutcome.NOT_ATTEMPTED:
+            skipped.setdefault(a.reason or "auth.reason.no_session", []).append(a.mechanism)
+    for reason, mechanisms in skipped.items():
+        out.append(Finding("auth.not_attempted", Severity.WARNING,
+                           {"port": attempts[0].port, "mechanism": " ".join(mechanisms), "reason": Term(reason)},
+                           subject=subject))
     for a in attempts:
         p = {"port": a.port, "mechanism": a.mechanism}
         if a.outcome is AuthOutcome.OK:
@@ -33,8 +41,7 @@ def auth_findings(attempts: list[AuthAttempt], recommended: str | None, subject:
             out.append(Finding(f"auth.rejected_{kind}", Severity.ERROR, {**p, "reply": _reply_text(a)},
                                subject=subject))
         elif a.outcome is AuthOutcome.NOT_ATTEMPTED:
-            out.append(Finding("auth.not_attempted", Severity.WARNING,
-                               {**p, "reason": Term(a.reason or "auth.reason.no_session")}, subject=subject))
+            continue
         elif a.outcome is AuthOutcome.UNSUPPORTED:
             out.append(Finding("auth.unsupported", Severity.INFO, p, subject=subject))
         elif a.outcome is AuthOutcome.NO_CREDENTIAL:

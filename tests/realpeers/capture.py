@@ -297,7 +297,8 @@ def run_one(peer_key: str, peer: RealPeer, client: Client, version: str, scenari
         code = None
     seconds = time.monotonic() - t0
     shutil.rmtree(work, ignore_errors=True)
-    text = _mask(out.decode(errors="replace"), peer).strip()
+    # The checkout's path (in tracebacks naming the client scripts) differs between clones: "<repo>".
+    text = _mask(out.decode(errors="replace"), peer).replace(str(ROOT), "<repo>").strip()
     lines = [line if len(line) <= LINE_LIMIT else line[:LINE_LIMIT] + "[…]" for line in text.splitlines()]
     if len(lines) > TEXT_HEAD + TEXT_TAIL:
         lines = [*lines[:TEXT_HEAD], "[…]", *lines[-TEXT_TAIL:]]

@@ -27,6 +27,9 @@ from . import capture
 from .capture import CLIENTS, SCENARIOS, SERVERS, Record
 from .peers import RealPeer
 
+# The whole matrix runs in the setup of the first cell: give it room beyond the suite's 120 s default.
+pytestmark = pytest.mark.timeout(300)
+
 DOC = capture.ROOT / "docs" / "compatibility.md"
 UPDATE = bool(os.environ.get("SMTP_DOCTOR_UPDATE_FIXTURES"))
 

@@ -11,8 +11,8 @@ from rich.table import Table
 
 from .. import probe_async
 from ..credentials import Credentials
-from ..facts import AuthOutcome
 from ..diagnose.host import HostReport
+from ..facts import AuthOutcome
 from ..i18n import t
 from ..lab import Lab
 from ..probe import ProbeOptions

@@ -252,8 +252,9 @@ class Record:
     scenario: str  #: Scenario.id
     outcome: str  #: "delivered", "error", "timed out", "accepted, not delivered"
     exit_code: int | None
-    text: str  #: what the client printed (tail, secrets masked, ports and paths as they were)
+    text: str  #: what the client printed (head and tail, secrets masked, ports as they were); "" if delivered
     seconds: float = 0.0  #: not stored in the fixtures
+    token: str = ""  #: in the message's subject and body: how the delivery is found in the mailbox
 
     @property
     def key(self) -> tuple[str, str, str]:
@@ -309,10 +310,8 @@ def run_one(peer_key: str, peer: RealPeer, client: Client, version: str, scenari
         outcome = "accepted"  # becomes "delivered" once the message is found in the mailbox
     else:
         outcome = "error"
-    rec = Record(peer_key, peer.label, client.id, version, scenario.id, outcome, code,
-                 "" if outcome == "accepted" else text, round(seconds, 2))
-    rec._token = token  # type: ignore[attr-defined]
-    return rec
+    return Record(peer_key, peer.label, client.id, version, scenario.id, outcome, code, text, round(seconds, 2),
+                  token)
 
 
 def run_matrix(servers: dict[str, RealPeer], clients: tuple[Client, ...] = CLIENTS,
@@ -330,8 +329,8 @@ def run_matrix(servers: dict[str, RealPeer], clients: tuple[Client, ...] = CLIEN
     for rec in records:
         if rec.outcome == "accepted":
             try:
-                servers[rec.server].wait_for_delivery(rec._token, timeout=20.0)  # type: ignore[attr-defined]
-                rec.outcome = "delivered"
+                servers[rec.server].wait_for_delivery(rec.token, timeout=20.0)
+                rec.outcome, rec.text = "delivered", ""
             except TimeoutError:
                 rec.outcome = "accepted, not delivered"
     return records

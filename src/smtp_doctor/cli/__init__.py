@@ -16,7 +16,7 @@ import click
 from .. import i18n
 from ..errors import ExitCode, UserError
 
-COMMANDS = ("probe", "send", "lab", "demo", "explain", "trust", "lint")
+COMMANDS = ("probe", "send", "lab", "demo", "explain", "trust", "lint", "check")
 
 
 class _Group(click.Group):

@@ -1,0 +1,129 @@
+"""Settings → ConnectionPlan: what the app will do on the wire, in the terms the probe measures.
+
+``Settings`` says what the configuration means; the plan adds what the framework does with it that
+the settings model does not spell out — which trust store a CA option joins or replaces, whether it
+waits forever without a timeout, which failures the configuration alone already guarantees (refused at
+start-up, or certain at connect). Pure: no I/O; the facts come from knowledge/predict.toml.
+"""
+
+from __future__ import annotations
+
+import tomllib
+from dataclasses import dataclass, field
+from functools import cache
+from importlib import resources
+from typing import Any
+
+from .errors import UserError
+from .settings import Origin, Setting, Settings, TLSMode
+
+
+@dataclass(frozen=True)
+class Refusal:
+    """A failure the configuration causes whatever the server does (frameworks.predict)."""
+
+    mode: str  #: failure-mode id (knowledge/errors.toml)
+    text: str  #: what the framework prints
+    at: str  #: "startup" or "connect"
+    origin: Origin | None
+    source: str
+
+
+@dataclass(frozen=True)
+class ConnectionPlan:
+    """The app's connection, decided by its configuration alone. ``None`` = the config cannot tell."""
+
+    framework: str
+    source: str  #: the config file
+    host: str | None
+    port: int | None
+    mode: TLSMode | None
+    verify_peer: bool | None
+    verify_hostname: bool | None
+    ca_file: str | None
+    ca_path: str | None
+    #: trust stores the chain is verified against: "system" (the runtime's default), "ca-file" (the app's own)
+    trust: tuple[str, ...]
+    ca_unknown: bool  #: a CA option is written, but as code or an unresolved env var the reader cannot evaluate
+    auth_mechanism: str | None  #: None = no AUTH; "auto" = the framework picks from what is offered
+    credentials: bool  #: a user name or password is configured (never the secret itself)
+    read_timeout: float | None  #: None = the framework waits as long as the server keeps the socket open
+    framework_version: str | None
+    runtime: str | None  #: whose TLS stack prints the errors: "ruby", "python" …
+    refusals: tuple[Refusal, ...] = ()
+    origins: dict[str, Origin | None] = field(default_factory=dict)  #: plan field → where it was written
+
+    @property
+    def target(self) -> str:
+        return f"{self.host or '?'}:{self.port or '?'}"
+
+
+@cache
+def knowledge() -> dict[str, Any]:
+    """knowledge/predict.toml, loaded once."""
+    text = (resources.files("smtp_doctor") / "knowledge" / "predict.toml").read_text(encoding="utf-8")
+    return tomllib.loads(text)
+
+
+def framework_facts(framework: str) -> dict[str, Any]:
+    """The plan facts of one framework (predict.toml [framework.<id>]); {} when nothing is recorded."""
+    return dict(knowledge().get("framework", {}).get(framework, {}))
+
+
+def _value(s: Setting[Any] | None) -> Any:
+    return None if s is None else s.value
+
+
+def _trust(facts: dict[str, Any], ca: bool) -> tuple[str, ...]:
+    """Which stores verify the chain. ``ca`` = "adds": the CA option joins the default store (Ruby's
+    set_params keeps DEFAULT_CERT_STORE); "replaces": only the CA option (Python's cafile=, Node's ca);
+    "ignored": the framework has no CA option at all; "none": no CA is loaded when the option is set."""
+    how = facts.get("ca", "replaces")
+    if not ca or how == "ignored":
+        return ("system",)
+    if how == "adds":
+        return ("system", "ca-file")
+    return ("ca-file",)
+
+
+def _ca_written(settings: Settings) -> bool:
+    """A CA key is in the file but its value is not known (``File.expand_path(...) + '/bundle.crt'``)."""
+    from .frameworks import model
+    from .frameworks.truth import KNOWN
+
+    raw = settings.raw
+    if raw is None:
+        return False
+    try:
+        keys = model(raw.framework).keys_with_role("ca")
+    except UserError:
+        return False
+    return any(k in raw.values and raw.values[k].kind not in KNOWN for k in keys)
+
+
+def plan(settings: Settings) -> ConnectionPlan:
+    """The connection ``settings`` lead to (no network, no file access)."""
+    from .frameworks import predict as refusals_of
+
+    facts = framework_facts(settings.framework)
+    ca_file, ca_path = _value(settings.ca_file), _value(settings.ca_path)
+    ca_unknown = ca_file is None and ca_path is None and _ca_written(settings)
+    auth = _value(settings.auth_mechanism)
+    credentials = bool(settings.username) or settings.has_password
+    if auth in (None, "none", "") or not credentials:
+        auth = None
+    timeout = _value(settings.read_timeout)
+    refusals = tuple(Refusal(p.mode, p.text, p.at, p.origin, p.source)
+                     for p in (refusals_of(settings.raw) if settings.raw is not None else []))
+    origins = {name: s.origin for name in ("host", "port", "tls_mode", "verify_peer", "verify_hostname", "ca_file",
+                                             "auth_mechanism", "username", "read_timeout")
+               if (s := getattr(settings, name)) is not None}
+    return ConnectionPlan(
+        framework=settings.framework, source=settings.source, host=_value(settings.host),
+        port=_value(settings.port), mode=_value(settings.tls_mode), verify_peer=_value(settings.verify_peer),
+        verify_hostname=_value(settings.verify_hostname), ca_file=ca_file, ca_path=ca_path,
+        trust=_trust(facts, bool(ca_file or ca_path or ca_unknown)), ca_unknown=ca_unknown,
+        auth_mechanism=auth, credentials=credentials,
+        read_timeout=float(timeout) if timeout is not None else None,
+        framework_version=settings.framework_version, runtime=facts.get("runtime"), refusals=refusals,
+        origins=origins)

@@ -1,0 +1,311 @@
+"""ConnectionPlan × PortFacts → Prediction: will the app deliver, and if not, what will it print and why.
+
+Pure: the probe has already looked at the port; this module replays the app's connection against those
+facts step by step (reach → transport → TLS verification → AUTH) and stops at the first step that fails,
+as the app would. The tables (which plan meets which port, which OpenSSL code is which failure, the texts
+each runtime prints, the corrected lines) are knowledge/predict.toml; failure ids are knowledge/errors.toml's.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from enum import StrEnum
+from typing import Any
+
+from .errors import UserError
+from .facts import Mode, Outcome, PortFacts, TLSFacts, Verification
+from .plan import ConnectionPlan, framework_facts, knowledge
+
+#: diagnose/cert.py tells a missing intermediate from an unknown root the same way
+UNABLE_TO_GET_ISSUER_LOCALLY = 20
+
+
+class Verdict(StrEnum):
+    DELIVERED = "delivered"
+    FAILS = "fails"
+    UNREACHABLE = "unreachable"  #: nothing to talk to: exit 3
+    UNKNOWN = "unknown"  #: the configuration or the probe leaves it open
+
+
+@dataclass(frozen=True)
+class Prediction:
+    verdict: Verdict
+    failure: str | None = None  #: failure-mode id (knowledge/errors.toml)
+    stage: str = "done"  #: startup | connect | greeting | tls | starttls | auth | mail | done
+    channel: str | None = None  #: implicit_tls | starttls | plaintext: how the mail travels
+    certain: bool = True  #: False: likely, but the probe did not go as far as the app will
+    text: str | None = None  #: what the app itself prints
+    text_source: str | None = None
+    why: str = ""  #: catalogue key (messages/check.toml)
+    params: Mapping[str, Any] = field(default_factory=dict)
+    risks: tuple[str, ...] = ()  #: check.risk.<id>: delivered, but not safely
+    verification: Verification | None = None
+
+
+def _is_ip(host: str | None) -> bool:
+    try:
+        ipaddress.ip_address((host or "").strip("[]"))
+        return True
+    except ValueError:
+        return False
+
+
+def error_text(plan: ConnectionPlan, failure: str, params: Mapping[str, Any]) -> tuple[str | None, str | None]:
+    """The words the app prints for ``failure``: a recorded variant for this very case first, then the
+    framework's own text (frameworks.expected_error), then what its runtime prints (predict.toml)."""
+    from .frameworks import expected_error
+
+    variants = {"ip": _is_ip(plan.host), "credentials": plan.auth_mechanism is not None}
+    texts = [t for t in knowledge().get("text", [])
+             if t.get("framework", plan.framework) == plan.framework and t.get("runtime", plan.runtime) == plan.runtime
+             and ("framework" in t or "runtime" in t)]
+
+    def fill(template: str) -> str:
+        for key, value in params.items():
+            template = template.replace("{" + key + "}", str(value))
+        return template
+
+    def matching(mode: str, variant: bool) -> dict[str, Any] | None:
+        for t in texts:
+            if t["mode"] == mode and (variants.get(t["when"], False) if "when" in t else not variant):
+                return t
+        return None
+
+    if (hit := matching(failure, True)) is not None:
+        return fill(hit["text"]), hit["source"]
+    try:
+        text = expected_error(plan.framework, failure, plan.framework_version,
+                              params={k: str(v) for k, v in params.items()})
+    except UserError:  # a client without a framework model (plain smtplib)
+        text = None
+    if text is not None:
+        return text, f"knowledge/frameworks.toml [framework.{plan.framework}]"
+    for mode in (failure, "cert_*" if failure.startswith("cert_") else None):
+        if mode is not None and (hit := matching(mode, False)) is not None:
+            return fill(hit["text"]), hit["source"]
+    return None, None
+
+
+def _verification(plan: ConnectionPlan, tls: TLSFacts) -> tuple[Verification | None, bool | None]:
+    """(the verification that decides, whether it passed); None when the app's own CA file is not here."""
+    used = [v for v in tls.verifications if v.source in plan.trust]
+    if "ca-file" in plan.trust and not any(v.source == "ca-file" for v in used):
+        return None, None
+    passed = [v for v in used if v.ok]
+    if passed:
+        return passed[0], True
+    used.sort(key=lambda v: v.source != "ca-file")  # the app's own CA file speaks for the user
+    return (used[0], False) if used else (None, None)
+
+
+def _cert_failure(v: Verification, tls: TLSFacts) -> str:
+    if (v.error_code == UNABLE_TO_GET_ISSUER_LOCALLY and len(tls.certs) == 1 and v.error_depth == 0
+            and (tls.certs[0].ca_issuers or (v.source == "ca-file" and v.anchors))):
+        return "cert_missing_intermediate"
+    for row in knowledge().get("verify", []):
+        if v.error_code in row["codes"]:
+            return str(row["failure"])
+    return "cert_verify_failed"
+
+
+def _mechanisms(plan: ConnectionPlan) -> tuple[str, ...]:
+    """The AUTH mechanisms the app is willing to use, in the server's spelling."""
+    if plan.auth_mechanism == "auto":
+        return tuple(m.upper() for m in framework_facts(plan.framework).get("auto", ["PLAIN", "LOGIN", "CRAM-MD5"]))
+    return ((plan.auth_mechanism or "").upper().replace("_", "-"),)
+
+
+def predict(plan: ConnectionPlan, facts: PortFacts, *, sender: str = "") -> Prediction:
+    """What the app does when it connects as ``plan`` says to the port ``facts`` describe."""
+    base: dict[str, Any] = {"host": plan.host or facts.host, "port": plan.port or facts.port,
+                            "address": facts.address or facts.host, "sender": sender,
+                            "app_mode": plan.mode.value if plan.mode else "unknown", "port_mode": facts.mode.value}
+
+    def fails(failure: str, stage: str, why: str = "", certain: bool = True, channel: str | None = None,
+              verification: Verification | None = None, **params: Any) -> Prediction:
+        p = base | params
+        text, source = error_text(plan, failure, p)
+        return Prediction(Verdict.FAILS, failure, stage, channel, certain, text, source, why or f"check.why.{failure}",
+                          p, verification=verification)
+
+    for r in plan.refusals:
+        if r.at == "startup":
+            return Prediction(Verdict.FAILS, r.mode, "startup", None, True, r.text, r.source, "check.why.startup",
+                              base | {"where": str(r.origin) if r.origin else plan.source})
+    if facts.outcome is not Outcome.CONNECTED:
+        row = next((r for r in knowledge()["reach"] if r["outcome"] == facts.outcome.value), None)
+        failure = row["failure"] if row else "connect_failed_unspecified"
+        text, source = error_text(plan, failure, base)
+        return Prediction(Verdict.UNREACHABLE, failure, "connect", None, True, text, source,
+                          "check.why.unreachable", base | {"detail": facts.outcome_detail or facts.outcome.value})
+    if plan.mode is None:
+        return Prediction(Verdict.UNKNOWN, why="check.why.mode_unknown", params=base)
+
+    row = next((t for t in knowledge()["transport"]
+                if (plan.mode.value in t["plan"] or "*" in t["plan"]) and facts.mode.value in t["port"]), None)
+    if row is None:
+        return Prediction(Verdict.UNKNOWN, why="check.why.port_unknown", params=base)
+    if "failure" in row:
+        why = ""
+        if row["failure"] == "plain_on_implicit_port" and plan.read_timeout is None:
+            why = "check.why.plain_on_implicit_port_hangs"
+        return fails(row["failure"], row["stage"], why, row.get("certain", True),
+                     timeout=f"{plan.read_timeout:g}" if plan.read_timeout else "-")
+    channel: str = row["channel"]
+    risks: list[str] = []
+    verification = None
+
+    if channel in ("implicit_tls", "starttls"):
+        for r in plan.refusals:
+            if r.at == "connect" and r.mode.startswith("cert_"):
+                return Prediction(Verdict.FAILS, r.mode, "tls", channel, True, r.text, r.source,
+                                  f"check.why.{r.mode}", base)
+        tls = facts.tls
+        if tls is None:  # the handshake itself failed: protocol versions, ciphers, a reset
+            detail = facts.tls_error.message if facts.tls_error else "-"
+            return fails("tls_version_mismatch", "tls", "check.why.handshake_failed", False, channel, detail=detail)
+        if plan.verify_peer is False:
+            risks.append("verify_off")
+        else:
+            verification, ok = _verification(plan, tls)
+            if ok is None:
+                return Prediction(Verdict.UNKNOWN, None, "tls", channel, why="check.why.ca_file_absent",
+                                  params=base | {"ca_file": plan.ca_file or "-"})
+            if not ok and verification is not None:
+                return fails(_cert_failure(verification, tls), "tls", channel=channel, verification=verification,
+                             error=verification.error or "", store=verification.source,
+                             location=verification.location, code=verification.error_code)
+            if plan.verify_hostname is not False and tls.hostname_ok is False:
+                names = ", ".join(tls.certs[0].san_dns + tls.certs[0].san_ip) if tls.certs else "-"
+                code = 64 if _is_ip(plan.host) else 62
+                error = "IP address mismatch" if code == 64 else "hostname mismatch"
+                return fails("cert_hostname_mismatch", "tls", channel=channel, verification=verification,
+                             error=error, names=names, code=code)
+            if plan.verify_hostname is False:
+                risks.append("hostname_unchecked")
+        caps = facts.ehlo_tls
+    else:
+        caps = facts.ehlo_plain
+        if facts.mode is Mode.STARTTLS:  # the app does not use the STARTTLS the server offers
+            offered_after_tls = bool(facts.ehlo_tls and facts.ehlo_tls.has("AUTH"))
+            if plan.auth_mechanism is not None and not (caps and caps.has("AUTH")) and offered_after_tls:
+                return fails("starttls_required", "auth", "check.why.auth_after_tls", channel=channel)
+            if plan.auth_mechanism is None:
+                return fails("starttls_required", "mail", "check.why.starttls_required_likely", certain=False,
+                             channel=channel)
+        risks.append("plaintext")
+
+    if plan.auth_mechanism is not None:
+        for r in plan.refusals:
+            if r.at == "connect" and r.mode == "auth_mechanism":
+                return Prediction(Verdict.FAILS, r.mode, "auth", channel, True, r.text, r.source,
+                                  "check.why.auth_mechanism_value", base)
+        offered = caps.auth if caps else ()
+        wanted = _mechanisms(plan)
+        if not any(m in offered for m in wanted):
+            return fails("auth_mechanism", "auth", channel=channel, verification=verification,
+                         offered=", ".join(offered) or "-", wanted=", ".join(wanted))
+        if channel == "plaintext":
+            risks.append("credentials_in_clear")
+    why = "check.why.delivered_auth" if plan.auth_mechanism else "check.why.delivered"
+    return Prediction(Verdict.DELIVERED, None, "done", channel, True, None, None, why,
+                      base | {"channel": channel}, tuple(risks), verification)
+
+
+# -- the fix ---------------------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Fix:
+    """What to change: corrected lines in the file's own syntax where the framework is known, a sentence
+    from the explain catalogue otherwise. ``remove`` are the keys as written, with where they were written."""
+
+    group: str | None  #: errors.toml fix group
+    lines: tuple[str, ...] = ()
+    remove: tuple[tuple[str, str], ...] = ()  #: (key as spelled, file:line:col)
+    env: tuple[str, ...] = ()  #: lines for the app's environment (SSL_CERT_FILE=…)
+    text_key: str | None = None  #: explain.fix.<group>.<framework or generic>
+
+
+def _literal(value: Any, syntax: str) -> str:
+    if isinstance(value, bool):
+        return ("True" if value else "False") if syntax == "python" else ("true" if value else "false")
+    if isinstance(value, int | float):
+        return str(value)
+    text = str(value)
+    if syntax == "dotenv":
+        return text
+    if syntax in ("ruby_hash", "gitlab_rb") and text.startswith(":"):
+        return text
+    return repr(text) if syntax == "python" else "'" + text.replace("\\", "\\\\").replace("'", "\\'") + "'"
+
+
+def render_line(key: str, value: Any, syntax: str) -> str:
+    """One setting written the way the file writes it."""
+    literal = _literal(value, syntax)
+    if syntax == "ruby_hash":
+        return f"{key}: {literal},"
+    if syntax == "gitlab_rb":
+        return f"gitlab_rails['{key}'] = {literal}"
+    if syntax == "python":
+        return f"{key} = {literal}"
+    return f"{key}={literal}"
+
+
+def _fill(value: Any, params: Mapping[str, Any]) -> Any:
+    if not isinstance(value, str):
+        return value
+    for key, v in params.items():
+        value = value.replace("{" + key + "}", str(v))
+    return value
+
+
+def fix_for(plan: ConnectionPlan, prediction: Prediction, facts: PortFacts,
+            present: Mapping[str, str] | None = None) -> Fix | None:
+    """The change that turns ``prediction`` into a delivery, from what the probe found.
+
+    ``present`` maps the framework keys written in the config to where they were written (only those are
+    offered for removal). A CA file is suggested only when it verified this very server's chain (the
+    ``candidate`` trust source, from --ca-file); never "verification off".
+    """
+    from .explain import load
+    from .i18n import has
+
+    if prediction.failure is None:
+        return None
+    mode = load().modes.get(prediction.failure)
+    group = mode.fix if mode else None
+    if group is None:
+        return Fix(None)
+    text_key = next((k for k in (f"explain.fix.{group}.{plan.framework}", f"explain.fix.{group}.generic")
+                     if has(k)), None)
+    params: dict[str, Any] = {"host": plan.host or "", "port": plan.port or ""}
+    tls = facts.tls
+    candidate = next((v for v in tls.verifications if v.source == "candidate" and v.ok), None) if tls else None
+    if candidate is not None:
+        params["ca_file"] = candidate.location
+    if tls and tls.certs and tls.certs[0].san_dns:
+        params["cert_name"] = tls.certs[0].san_dns[0]
+    caps = facts.ehlo_tls or facts.ehlo_plain
+    supported = {"PLAIN": "plain", "LOGIN": "login", "CRAM-MD5": "cram_md5"}
+    offered = [supported[m] for m in (caps.auth if caps else ()) if m in supported]
+    if offered:
+        params["mechanism"] = offered[0]
+    syntax = framework_facts(plan.framework).get("syntax", "dotenv")
+    for row in knowledge().get("fix", []):
+        if row["framework"] != plan.framework or row["fix"] != group:
+            continue
+        if "port" in row and facts.mode.value not in row["port"]:
+            continue
+        values = {**row.get("set", {}), **row.get("env", {})}
+        wanted = {name for v in values.values() if isinstance(v, str) for name in re.findall(r"{(\w+)}", v)}
+        if not wanted <= params.keys():
+            break  # a value the probe could not supply (no CA file that verifies): say it in words instead
+        lines = tuple(render_line(k, _fill(v, params), syntax) for k, v in row.get("set", {}).items())
+        env = tuple(render_line(k, _fill(v, params), "dotenv") for k, v in row.get("env", {}).items())
+        remove = tuple((k, (present or {}).get(k, "")) for k in row.get("remove", []) if k in (present or {}))
+        return Fix(group, lines, remove, env, text_key)
+    return Fix(group, text_key=text_key)

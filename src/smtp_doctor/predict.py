@@ -81,7 +81,7 @@ def error_text(plan: ConnectionPlan, failure: str, params: Mapping[str, Any]) ->
                               params={k: str(v) for k, v in params.items()})
     except UserError:  # a client without a framework model (plain smtplib)
         text = None
-    if text is not None:
+    if text is not None and not re.search(r"{\w+}", text):  # a placeholder left = written for another case
         return text, f"knowledge/frameworks.toml [framework.{plan.framework}]"
     for mode in (failure, "cert_*" if failure.startswith("cert_") else None):
         if mode is not None and (hit := matching(mode, False)) is not None:

@@ -22,7 +22,7 @@ from ..errors import ExitCode, UserError
 from ..facts import PortFacts
 from ..findings import Finding, Severity
 from ..frameworks import model, to_settings
-from ..i18n import Term, has, t
+from ..i18n import Term, current_language, has, t
 from ..lint import lint
 from ..plan import ConnectionPlan, plan
 from ..predict import Fix, Prediction, Verdict, fix_for, predict
@@ -180,7 +180,7 @@ def _text(out: Console, results: list[Checked]) -> None:
                          else t("check.cli.app_noverify"))
         lines.append(t("check.cli.app_auth", mechanism=p.auth_mechanism) if p.auth_mechanism
                      else t("check.cli.app_noauth"))
-        out.print("  " + escape(" ".join(lines)), highlight=False)
+        out.print("  " + escape(("" if current_language() == "ja" else " ").join(lines)), highlight=False)
         if c.target is None or c.facts is None:
             out.print("  [dim]" + escape(t("check.cli.not_probed")) + "[/]", highlight=False)
         else:

@@ -20,6 +20,7 @@ import json
 import os
 import re
 import shutil
+import signal
 import subprocess
 import sys
 import tempfile
@@ -169,15 +170,21 @@ def _swaks(job: Job, work: Path, password: str) -> tuple[list[str], dict[str, st
     return argv, {"SWAKS_OPT_auth_password": password}
 
 
-def _msmtp(job: Job, work: Path, password: str) -> tuple[list[str], dict[str, str]]:
+def _msmtprc(job: Job, work: Path) -> Path:
     conf = work / "msmtprc"
     conf.write_text("\n".join([
         "account default", f"host {job.host}", f"port {job.port}", f"from {job.sender}",
         "tls " + ("off" if job.tls == "none" else "on"),
         "tls_starttls " + ("on" if job.tls == "starttls" else "off"),
-        f"tls_trust_file {job.ca_file or 'system'}", "auth on", f"user {job.user}",
+        *([f"tls_trust_file {job.ca_file}"] if job.ca_file else []),  # unset: the system store (msmtp's default)
+        "auth on", f"user {job.user}",
         'passwordeval printf %s "$CLIENT_PASSWORD"', f"timeout {job.timeout}", "syslog off", ""]))
     conf.chmod(0o600)
+    return conf
+
+
+def _msmtp(job: Job, work: Path, password: str) -> tuple[list[str], dict[str, str]]:
+    conf = _msmtprc(job, work)
     message = work / "message.eml"
     message.write_text(f"From: {job.sender}\nTo: {job.recipient}\nSubject: {job.subject}\n\n{job.body}\n")
     return ["sh", "-c", 'exec msmtp -C "$1" "$2" < "$3"', "msmtp", str(conf), job.recipient, str(message)], {}
@@ -239,6 +246,66 @@ def client_version(client: Client) -> str:
     return done.stdout.strip().splitlines()[0]
 
 
+# --- the same configuration as `smtp-doctor check` reads it ---------------------------------------------
+
+def _nodemailer_config(job: Job, work: Path, version: str) -> tuple[Path, list[str]]:
+    """The transport the nodemailer client builds, as an app's mailer.js spells it."""
+    tls = f'  tls: {{ ca: [fs.readFileSync({json.dumps(job.ca_file)})] }},\n' if job.ca_file else ""
+    path = work / "mailer.js"
+    path.write_text(
+        'const fs = require("fs");\nconst nodemailer = require("nodemailer");\n\n'
+        "module.exports = nodemailer.createTransport({\n"
+        f"  host: {json.dumps(job.host)},\n  port: {job.port},\n"
+        f"  secure: {str(job.tls == 'implicit').lower()},\n  requireTLS: {str(job.tls == 'starttls').lower()},\n"
+        f"  ignoreTLS: {str(job.tls == 'none').lower()},\n"
+        f"  auth: {{ user: {json.dumps(job.user)}, pass: process.env.SMTP_PASSWORD }},\n{tls}"
+        f"  connectionTimeout: {job.timeout * 1000},\n  greetingTimeout: {job.timeout * 1000},\n"
+        f"  socketTimeout: {(job.timeout + 2) * 1000},\n}});\n")
+    return path, ["--framework", "nodemailer"]
+
+
+def _actionmailer_config(job: Job, work: Path, version: str) -> tuple[Path, list[str]]:
+    """The smtp_settings the ActionMailer client sets, as config/environments/production.rb spells them."""
+    tls = {"implicit": "tls: true", "starttls": "enable_starttls: true", "none": "enable_starttls_auto: false"}
+    ca = f'ca_file: {json.dumps(job.ca_file)}, ' if job.ca_file else ""
+    path = work / "config" / "environments" / "production.rb"
+    path.parent.mkdir(parents=True)
+    path.write_text(
+        "Rails.application.configure do\n  config.action_mailer.delivery_method = :smtp\n"
+        "  config.action_mailer.smtp_settings = {\n"
+        f'    address: {json.dumps(job.host)}, port: {job.port}, domain: "client.example.test",\n'
+        f'    user_name: {json.dumps(job.user)}, password: ENV["SMTP_PASSWORD"], authentication: :plain,\n'
+        f'    {tls[job.tls]}, {ca}openssl_verify_mode: "peer",\n'
+        f"    open_timeout: {job.timeout}, read_timeout: {job.timeout}\n  }}\nend\n")
+    mail_gem = re.search(r"\bmail (\S+)", version)  # the mail gem's version decides ActionMailer's SMTP behaviour
+    return path, ["--framework", "actionmailer", *(["--framework-version", mail_gem.group(1)] if mail_gem else [])]
+
+
+def _msmtp_config(job: Job, work: Path, version: str) -> tuple[Path, list[str]]:
+    return _msmtprc(job, work), ["--framework", "msmtp"]
+
+
+#: Clients whose configuration `smtp-doctor check` reads (the others are configured by code or argv).
+CHECK_CONFIGS: dict[str, Callable[[Job, Path, str], tuple[Path, list[str]]]] = {
+    "msmtp": _msmtp_config, "nodemailer": _nodemailer_config, "actionmailer": _actionmailer_config,
+}
+
+
+def run_check(job: Job, client_id: str, version: str, env: dict[str, str], work: Path) -> dict[str, object]:
+    """``smtp-doctor check <the client's configuration> --json``, resolving names as the client did."""
+    path, extra = CHECK_CONFIGS[client_id](job, work, version)
+    argv = [sys.executable, "-m", "smtp_doctor", "check", str(path), *extra, "--timeout", "10", "--json"]
+    if job.ca_file:
+        argv += ["--ca-file", job.ca_file]
+    done = subprocess.run(argv, cwd=work, env=env, capture_output=True, text=True, timeout=60, check=False)
+    try:
+        configs = json.loads(done.stdout)["configs"]
+        pred = dict(configs[0]["prediction"] or {})
+    except (ValueError, KeyError, IndexError, TypeError):
+        return {"verdict": "error", "failure": None, "why": (done.stderr or done.stdout)[-300:]}
+    return {k: pred.get(k) for k in ("verdict", "failure", "stage", "certain", "why", "error_text")}
+
+
 # --- one run ---------------------------------------------------------------------------------------------
 
 @dataclass
@@ -255,6 +322,7 @@ class Record:
     text: str  #: what the client printed (head and tail, secrets masked, ports as they were); "" if delivered
     seconds: float = 0.0  #: not stored in the fixtures
     token: str = ""  #: in the message's subject and body: how the delivery is found in the mailbox
+    check: dict[str, object] | None = None  #: `smtp-doctor check --json`'s prediction for the same config
 
     @property
     def key(self) -> tuple[str, str, str]:
@@ -297,6 +365,12 @@ def run_one(peer_key: str, peer: RealPeer, client: Client, version: str, scenari
         out, _ = proc.communicate()
         code = None
     seconds = time.monotonic() - t0
+    check = None
+    if client.id in CHECK_CONFIGS:
+        check_dir = work / "check"
+        check_dir.mkdir()
+        no_secret = {k: v for k, v in env.items() if k not in ("CLIENT_JOB", "CLIENT_PASSWORD")}
+        check = run_check(job, client.id, version, no_secret, check_dir)
     shutil.rmtree(work, ignore_errors=True)
     # The checkout's path (in tracebacks naming the client scripts) differs between clones: "<repo>".
     text = _mask(out.decode(errors="replace"), peer).replace(str(ROOT), "<repo>").strip()
@@ -311,7 +385,7 @@ def run_one(peer_key: str, peer: RealPeer, client: Client, version: str, scenari
     else:
         outcome = "error"
     return Record(peer_key, peer.label, client.id, version, scenario.id, outcome, code, text, round(seconds, 2),
-                  token)
+                  token, check)
 
 
 def run_matrix(servers: dict[str, RealPeer], clients: tuple[Client, ...] = CLIENTS,
@@ -418,6 +492,7 @@ def main(argv: list[str] | None = None) -> int:
     if os.geteuid() != 0:
         print("capture.py: run as root (the servers' masters start as root)", file=sys.stderr)
         return 2
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))  # a plain kill still stops the servers (finally)
     clients = tuple(c for c in CLIENTS if not args.client or c.id in args.client)
     scenarios = tuple(s for s in SCENARIOS if not args.scenario or s.id in args.scenario)
     t0 = time.monotonic()
@@ -426,7 +501,8 @@ def main(argv: list[str] | None = None) -> int:
         ports = {key: sorted(p.ports.values()) for key, p in servers.items()}
     for r in records:
         last = r.text.splitlines()[-1][:110] if r.text else ""
-        print(f"{r.server:10} {r.client:12} {r.scenario:16} {r.outcome:10} {r.seconds:5.1f}s  {last}")
+        said = f"check: {r.check.get('verdict')}/{r.check.get('failure')}  " if r.check else ""
+        print(f"{r.server:10} {r.client:12} {r.scenario:16} {r.outcome:10} {r.seconds:5.1f}s  {said}{last[:80]}")
     print(f"{len(records)} runs in {time.monotonic() - t0:.1f} s")
     if args.write:
         if args.client or args.scenario:

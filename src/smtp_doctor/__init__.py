@@ -38,6 +38,7 @@ async def probe_async(host: str, ports: Sequence[int] = DEFAULT_PORTS, options: 
     if credentials is not None:
         from .probe.auth import try_mechanisms
 
+        facts.username = credentials.user
         for port in facts.ports:
             if port.outcome is Outcome.CONNECTED and port.greeting is not None and port.greeting.code == 220:
                 port.auth_attempts = await try_mechanisms(port, credentials, options, policy or AuthPolicy())

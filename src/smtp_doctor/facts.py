@@ -126,6 +126,7 @@ class HostFacts:
     host: str
     addresses: tuple[str, ...] = ()
     ports: list[PortFacts] = field(default_factory=list)
+    username: str | None = None  #: the login tried with --user (never the secret)
 
 
 class AuthOutcome(StrEnum):

@@ -58,9 +58,18 @@ class Finding:
             "verdict": self.verdict(lang),
             "explanation": self.explanation(lang),
             "fix": self.fix(lang),
-            "params": {k: str(v) if isinstance(v, i18n.Term) else v for k, v in self.params.items()},
+            "params": {k: _plain(v, lang) for k, v in self.params.items()},
             "details": [{"name": k, "value": v} for k, v in self.details],
         }
+
+
+def _plain(value: Any, lang: str | None) -> Any:
+    """A parameter as JSON shows it: catalogue terms by key, bilingual knowledge in the output language."""
+    if isinstance(value, i18n.Term):
+        return value.key
+    if isinstance(value, i18n.Localized):
+        return value.get(lang or i18n.current_language())
+    return value
 
 
 def worst(findings: Iterable[Finding]) -> Severity:

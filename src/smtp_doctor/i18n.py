@@ -85,6 +85,16 @@ class Term:
         return self.key
 
 
+@dataclass(frozen=True)
+class Localized:
+    """A parameter that already exists in both languages (knowledge files keep their prose as en/ja)."""
+
+    text: Mapping[str, str]
+
+    def get(self, lang: str) -> str:
+        return self.text.get(lang) or self.text.get("en", "")
+
+
 def has(key: str) -> bool:
     return key in catalogue()
 
@@ -99,5 +109,7 @@ def t(key: str, /, lang: str | None = None, **params: Any) -> str:
     template = entry.get(lang or current_language()) or entry["en"]
     if not params:
         return template
-    filled = {k: t(v.key, lang=lang) if isinstance(v, Term) else v for k, v in params.items()}
+    language = lang or current_language()
+    filled = {k: t(v.key, lang=lang) if isinstance(v, Term) else v.get(language) if isinstance(v, Localized) else v
+              for k, v in params.items()}
     return template.format(**filled)

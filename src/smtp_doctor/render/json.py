@@ -77,5 +77,6 @@ def host_json(report: HostReport, transcript: bool = False) -> dict[str, Any]:
         "host": report.facts.host, "addresses": list(report.facts.addresses),
         "severity": str(report.severity),
         "recommendation": report.recommendation.to_dict(),
+        "findings": [f.to_dict() for f in report.findings],
         "ports": [port_json(d, transcript) for d in report.ports],
     }

@@ -95,6 +95,10 @@ def render_transcript(console: Console, lines: Iterable[TranscriptLine]) -> None
 
 
 def render_host(console: Console, report: HostReport, transcript: bool = False, details: bool = False) -> None:
+    for finding in report.findings:
+        finding_block(console, finding, indent="", details=details)
+    if report.findings:
+        console.print()
     for d in report.ports:
         render_port(console, d, transcript, details)
     rec = report.recommendation

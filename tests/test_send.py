@@ -53,3 +53,14 @@ def test_wrong_password_stops_with_a_verdict(lab: LabInfo) -> None:
              "--ca-file", str(lab.ca_file), "--user", lab.user, "--password-env", "SD_TEST_PW", password="nope")
     assert r.returncode == 1
     assert "wrong user name or password" in r.stdout
+
+
+def test_unreachable_host_exits_3(lab: LabInfo) -> None:
+    import socket
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    r = send(lab, f"127.0.0.1:{port}", "--from", "a@example.com", "--to", "b@example.net", "--timeout", "5")
+    assert r.returncode == 3, r.stdout + r.stderr
+    assert "connection refused" in r.stdout

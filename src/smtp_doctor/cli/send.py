@@ -97,4 +97,6 @@ def command(target: str, sender: str, recipients: tuple[str, ...], subject: str,
         if transcript and session is not None:
             render_transcript(out, session.dialogue.transcript)  # type: ignore[attr-defined]
     ok = delivery is not None and delivery.failed_phase is None
+    if not report.reachable:  # type: ignore[attr-defined]
+        raise SystemExit(int(ExitCode.UNREACHABLE))
     raise SystemExit(int(ExitCode.OK if ok and worst(findings) is not Severity.ERROR else ExitCode.PROBLEMS))

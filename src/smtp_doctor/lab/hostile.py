@@ -26,6 +26,18 @@ async def _line(reader: asyncio.StreamReader) -> bytes:
     return await reader.readline()
 
 
+async def _up_to_starttls(reader: asyncio.StreamReader, writer: asyncio.StreamWriter, name: bytes,
+                          ready: bytes = b"220 2.0.0 Ready to start TLS\r\n") -> None:
+    """Greet, answer EHLO offering STARTTLS, and answer STARTTLS with ``ready``: the common preamble
+    of every server that misbehaves around the upgrade."""
+    writer.write(b"220 " + name + b" ESMTP\r\n")
+    await _line(reader)
+    writer.write(EHLO_STARTTLS)
+    await _line(reader)
+    writer.write(ready)
+    await writer.drain()
+
+
 def _rst(writer: asyncio.StreamWriter) -> None:
     """Close with a TCP RST instead of a FIN (SO_LINGER 0)."""
     sock = writer.get_extra_info("socket")
@@ -85,12 +97,7 @@ async def close_after_ehlo(reader: asyncio.StreamReader, writer: asyncio.StreamW
 
 
 async def close_after_starttls(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
-    writer.write(b"220 closer.lab ESMTP\r\n")
-    await _line(reader)
-    writer.write(EHLO_STARTTLS)
-    await _line(reader)
-    writer.write(b"220 2.0.0 Ready to start TLS\r\n")
-    await writer.drain()
+    await _up_to_starttls(reader, writer, b"closer.lab")
 
 
 async def busy_421(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
@@ -99,23 +106,13 @@ async def busy_421(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -
 
 
 async def reset_mid_handshake(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
-    writer.write(b"220 reset.lab ESMTP\r\n")
-    await _line(reader)
-    writer.write(EHLO_STARTTLS)
-    await _line(reader)
-    writer.write(b"220 2.0.0 Ready to start TLS\r\n")
-    await writer.drain()
+    await _up_to_starttls(reader, writer, b"reset.lab")
     await reader.read(1)  # the first byte of the ClientHello
     _rst(writer)
 
 
 async def starttls_then_plaintext(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
-    writer.write(b"220 liar.lab ESMTP\r\n")
-    await _line(reader)
-    writer.write(EHLO_STARTTLS)
-    await _line(reader)
-    writer.write(b"220 2.0.0 Ready to start TLS\r\n")
-    await writer.drain()
+    await _up_to_starttls(reader, writer, b"liar.lab")
     await reader.read(4096)
     writer.write(b"250 liar.lab still speaking plaintext\r\n")
     await writer.drain()
@@ -144,12 +141,8 @@ def _tls_handlers(pki: LabPKI) -> dict[str, Handler]:
 
     async def starttls_injection(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         """Sends a fake reply right after 220 (response injection) — the client must discard it."""
-        writer.write(b"220 inject.lab ESMTP\r\n")
-        await _line(reader)
-        writer.write(EHLO_STARTTLS)
-        await _line(reader)
-        writer.write(b"220 2.0.0 Ready to start TLS\r\n250-inject.lab\r\n250 AUTH PLAIN LOGIN\r\n")
-        await writer.drain()
+        await _up_to_starttls(reader, writer, b"inject.lab",
+                              b"220 2.0.0 Ready to start TLS\r\n250-inject.lab\r\n250 AUTH PLAIN LOGIN\r\n")
         await writer.start_tls(pki.server_context("good"))
         await _line(reader)
         writer.write(b"250-inject.lab\r\n250 8BITMIME\r\n")

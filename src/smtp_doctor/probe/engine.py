@@ -54,7 +54,7 @@ class _TLS:
     failure: BaseException | None = None
 
 
-async def _read_reply(ch: Channel, dlg: Dialogue, phase: str, seconds: float, first: bytearray | None = None
+async def read_reply(ch: Channel, dlg: Dialogue, phase: str, seconds: float, first: bytearray | None = None
                       ) -> Reply:
     try:
         async with asyncio.timeout(seconds):
@@ -70,17 +70,17 @@ async def _read_reply(ch: Channel, dlg: Dialogue, phase: str, seconds: float, fi
         raise PhaseTimeout(phase) from None
 
 
-async def _command(ch: Channel, dlg: Dialogue, line: str, phase: str, opts: ProbeOptions) -> Reply:
+async def command(ch: Channel, dlg: Dialogue, line: str, phase: str, opts: ProbeOptions) -> Reply:
     await ch.write(dlg.command(line))
-    return await _read_reply(ch, dlg, phase, opts.phase(opts.command_timeout))
+    return await read_reply(ch, dlg, phase, opts.phase(opts.command_timeout))
 
 
-def _sni(host: str, opts: ProbeOptions) -> str | None:
+def sni_for(host: str, opts: ProbeOptions) -> str | None:
     name = opts.servername or host
     return None if name.replace(".", "").isdigit() or ":" in name else name
 
 
-async def _connect(address: str, port: int, opts: ProbeOptions) -> Channel:
+async def connect(address: str, port: int, opts: ProbeOptions) -> Channel:
     try:
         async with asyncio.timeout(opts.phase(opts.connect_timeout)):
             return await Channel.connect(address, port)
@@ -89,24 +89,24 @@ async def _connect(address: str, port: int, opts: ProbeOptions) -> Channel:
 
 
 async def _open_plain(address: str, port: int, opts: ProbeOptions, out: _Plain) -> None:
-    out.channel = await _connect(address, port, opts)
+    out.channel = await connect(address, port, opts)
     out.dialogue = Dialogue()
     out.dialogue.note(f"connected to {address}:{port} (plaintext)")
     first = bytearray()
     try:
-        out.greeting = await _read_reply(out.channel, out.dialogue, "greeting",
+        out.greeting = await read_reply(out.channel, out.dialogue, "greeting",
                                          opts.phase(opts.greeting_timeout), first)
     finally:
         out.first = bytes(first)
 
 
 async def _open_tls(address: str, port: int, host: str, opts: ProbeOptions, out: _TLS) -> None:
-    out.channel = await _connect(address, port, opts)
+    out.channel = await connect(address, port, opts)
     out.dialogue = Dialogue()
     out.dialogue.note(f"connected to {address}:{port}; TLS handshake at once (implicit TLS)")
     try:
         async with asyncio.timeout(opts.phase(opts.tls_timeout)):
-            await out.channel.start_tls(probe_tls_context(), _sni(host, opts))
+            await out.channel.start_tls(probe_tls_context(), sni_for(host, opts))
     except TimeoutError:
         raise TLSFailure(TLSError("timeout", "no answer to the TLS ClientHello")) from None
     out.dialogue.note("TLS established")
@@ -135,7 +135,7 @@ async def _tls_facts(ch: Channel, host: str, opts: ProbeOptions) -> TLSFacts:
                           ) if chain else ()
     matched, via_cn = match_hostname(certs[0], reference) if certs else (None, False)
     return TLSFacts(obj.version() or "", name, bits, chain, certs, verifications, reference, matched, via_cn,
-                    _sni(host, opts))
+                    sni_for(host, opts))
 
 
 def _note_failure(facts: PortFacts, exc: BaseException, phase: str) -> None:
@@ -160,7 +160,7 @@ async def _session(facts: PortFacts, ch: Channel, dlg: Dialogue, host: str, opts
         if implicit:
             first = bytearray()
             try:
-                facts.greeting = await _read_reply(ch, dlg, "greeting", opts.phase(opts.greeting_timeout), first)
+                facts.greeting = await read_reply(ch, dlg, "greeting", opts.phase(opts.greeting_timeout), first)
             except (PhaseTimeout, Closed, ProtocolError):
                 facts.mode = Mode.TLS_NOT_SMTP
                 facts.first_bytes = bytes(first)
@@ -169,7 +169,7 @@ async def _session(facts: PortFacts, ch: Channel, dlg: Dialogue, host: str, opts
         if facts.greeting.code != 220:
             return
         phase = "ehlo"
-        ehlo = await _command(ch, dlg, f"EHLO {opts.ehlo_name}", phase, opts)
+        ehlo = await command(ch, dlg, f"EHLO {opts.ehlo_name}", phase, opts)
         if implicit:
             facts.ehlo_tls = parse_ehlo(ehlo) if ehlo.code == 250 else None
         else:
@@ -178,7 +178,7 @@ async def _session(facts: PortFacts, ch: Channel, dlg: Dialogue, host: str, opts
             facts.mode = Mode.STARTTLS if facts.ehlo_plain and facts.ehlo_plain.starttls else Mode.PLAINTEXT
             if facts.mode is Mode.STARTTLS:
                 phase = "starttls"
-                facts.starttls_reply = await _command(ch, dlg, "STARTTLS", phase, opts)
+                facts.starttls_reply = await command(ch, dlg, "STARTTLS", phase, opts)
                 if facts.starttls_reply.code != 220:
                     return
                 facts.bytes_after_starttls = dlg.restart_after_tls()
@@ -187,18 +187,18 @@ async def _session(facts: PortFacts, ch: Channel, dlg: Dialogue, host: str, opts
                 phase = "tls"
                 try:
                     async with asyncio.timeout(opts.phase(opts.tls_timeout)):
-                        await ch.start_tls(probe_tls_context(), _sni(host, opts))
+                        await ch.start_tls(probe_tls_context(), sni_for(host, opts))
                 except TimeoutError:
                     raise TLSFailure(TLSError("timeout", "no answer to the TLS ClientHello")) from None
                 dlg.note("TLS established")
                 facts.tls = await _tls_facts(ch, host, opts)
                 phase = "ehlo_tls"
-                ehlo = await _command(ch, dlg, f"EHLO {opts.ehlo_name}", phase, opts)
+                ehlo = await command(ch, dlg, f"EHLO {opts.ehlo_name}", phase, opts)
                 facts.ehlo_tls = parse_ehlo(ehlo) if ehlo.code == 250 else None
         phase = "quit"
         with contextlib.suppress(Exception):
             await ch.write(dlg.command("QUIT"))
-            await _read_reply(ch, dlg, "quit", min(2.0, opts.command_timeout))
+            await read_reply(ch, dlg, "quit", min(2.0, opts.command_timeout))
     except (PhaseTimeout, Closed, ProtocolError, TLSFailure, ConnectError) as exc:
         _note_failure(facts, exc, phase)
 

@@ -72,10 +72,10 @@ async def deliver(session: Session, sender: str, recipients: list[str], msg: Ema
         return result
     session.dialogue.note(f"sending the test message ({msg['Message-ID']})")
     await session.channel.write(dot_stuffed(msg))
-    from .engine import _read_reply
+    from .engine import read_reply
 
     async with asyncio.timeout(session.opts.phase(60.0)):  # RFC 5321 allows 10 min; ours is small
-        reply = await _read_reply(session.channel, session.dialogue, "data_end", 60.0)
+        reply = await read_reply(session.channel, session.dialogue, "data_end", 60.0)
     result.replies["data_end"] = reply
     if reply.code != 250:
         result.failed_phase = "data_end"

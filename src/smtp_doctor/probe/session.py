@@ -15,7 +15,7 @@ from ..smtp.dialogue import Dialogue
 from ..smtp.ehlo import Capabilities, parse_ehlo
 from ..smtp.reply import Reply
 from .channel import Channel, TLSFailure, probe_tls_context
-from .engine import _command, _connect, _read_reply, _sni
+from .engine import command, connect, read_reply, sni_for
 from .options import ProbeOptions
 
 
@@ -37,7 +37,7 @@ class Session:
 
     async def command(self, line: str, phase: str, shown: str | None = None) -> Reply:
         await self.channel.write(self.dialogue.command(line, shown=shown))
-        return await _read_reply(self.channel, self.dialogue, phase, self.opts.phase(self.opts.command_timeout))
+        return await read_reply(self.channel, self.dialogue, phase, self.opts.phase(self.opts.command_timeout))
 
     async def quit(self) -> None:
         try:
@@ -51,7 +51,7 @@ class Session:
 async def _tls(channel: Channel, host: str, opts: ProbeOptions) -> None:
     try:
         async with asyncio.timeout(opts.phase(opts.tls_timeout)):
-            await channel.start_tls(probe_tls_context(), _sni(host, opts))
+            await channel.start_tls(probe_tls_context(), sni_for(host, opts))
     except TimeoutError:
         from ..facts import TLSError
 
@@ -60,25 +60,25 @@ async def _tls(channel: Channel, host: str, opts: ProbeOptions) -> None:
 
 async def open_session(host: str, address: str, port: int, mode: Mode, opts: ProbeOptions) -> Session:
     """Connect, greet, EHLO, and (for STARTTLS) upgrade and EHLO again."""
-    channel = await _connect(address, port, opts)
+    channel = await connect(address, port, opts)
     dialogue = Dialogue()
     try:
         if mode is Mode.IMPLICIT_TLS:
             await _tls(channel, host, opts)
-        greeting = await _read_reply(channel, dialogue, "greeting", opts.phase(opts.greeting_timeout))
+        greeting = await read_reply(channel, dialogue, "greeting", opts.phase(opts.greeting_timeout))
         if greeting.code != 220:
             raise SessionRefused("greeting", greeting)
-        ehlo = await _command(channel, dialogue, f"EHLO {opts.ehlo_name}", "ehlo", opts)
+        ehlo = await command(channel, dialogue, f"EHLO {opts.ehlo_name}", "ehlo", opts)
         if ehlo.code != 250:
             raise SessionRefused("ehlo", ehlo)
         if mode is Mode.STARTTLS:
-            reply = await _command(channel, dialogue, "STARTTLS", "starttls", opts)
+            reply = await command(channel, dialogue, "STARTTLS", "starttls", opts)
             if reply.code != 220:
                 raise SessionRefused("starttls", reply)
             dialogue.restart_after_tls()
             await _tls(channel, host, opts)
             dialogue.note("TLS established")
-            ehlo = await _command(channel, dialogue, f"EHLO {opts.ehlo_name}", "ehlo_tls", opts)
+            ehlo = await command(channel, dialogue, f"EHLO {opts.ehlo_name}", "ehlo_tls", opts)
             if ehlo.code != 250:
                 raise SessionRefused("ehlo_tls", ehlo)
     except BaseException:

@@ -17,10 +17,12 @@ import os
 import platform
 import select
 import shutil
+import socket
 import ssl
 import statistics
 import subprocess
 import sys
+import threading
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass, field
@@ -139,7 +141,16 @@ def machine() -> dict[str, str]:
         "swaks": first_line(cmd_out(["swaks", "--version"]), "version"),
         "curl": first_line(cmd_out(["curl", "--version"])),
         "smtp-doctor": smtp_doctor_version(),
+        "load at start": loadavg(),
     }
+
+
+def loadavg() -> str:
+    """Other work on the machine skews the timings: say how busy it was."""
+    try:
+        return " ".join(Path("/proc/loadavg").read_text().split()[:3])
+    except OSError:
+        return "unknown"
 
 
 def smtp_doctor_version() -> str:
@@ -196,6 +207,16 @@ def bench_doctor(lab: dict[str, Any], runs: int, timeouts: Sequence[float]) -> l
                     lib.detect.append(facts.detect_seconds)
             rows += [cli, lib]
     return rows
+
+
+def bench_startup(runs: int) -> list[float]:
+    """The CLI's fixed cost (interpreter start and imports), to read the CLI wall times against."""
+    times = []
+    for _ in range(runs):
+        start = time.monotonic()
+        subprocess.run([SMTP_DOCTOR, "--help"], capture_output=True, timeout=60, check=True)
+        times.append(time.monotonic() - start)
+    return times
 
 
 # --- part 2: today's tools in the wrong mode ------------------------------------------------------------
@@ -283,6 +304,53 @@ def bench_tools(lab: dict[str, Any], bound: float, repeats: int) -> list[dict[st
             runs = [run_tool(case, bound) for _ in range(repeats)]
         results.append({"case": asdict(case), "runs": [asdict(r) for r in runs]})
     return results
+
+
+class SilentServer:
+    """Accepts TCP connections on 127.0.0.1 and never says a word: how long does a client wait on its own?
+
+    The lab's implicit-TLS server gives up on a silent client after 60 s (asyncio's handshake timeout);
+    this one never does, so each client's own limit shows (or the bound's)."""
+
+    def __init__(self) -> None:
+        self.sock = socket.socket()
+        self.sock.bind(("127.0.0.1", 0))
+        self.sock.listen(16)
+        self.sock.settimeout(0.5)
+        self.port: int = self.sock.getsockname()[1]
+        self.held: list[socket.socket] = []
+        self.stopping = threading.Event()
+        self.thread = threading.Thread(target=self._accept, daemon=True)
+        self.thread.start()
+
+    def _accept(self) -> None:
+        while not self.stopping.is_set():
+            try:
+                conn, _ = self.sock.accept()
+            except TimeoutError:
+                continue
+            except OSError:
+                return
+            self.held.append(conn)
+
+    def close(self) -> None:
+        self.stopping.set()
+        self.thread.join(5)
+        for conn in self.held:
+            conn.close()
+        self.sock.close()
+
+
+def silent_cases(port: int) -> list[ToolCase]:
+    return [
+        ToolCase("swaks", "plaintext (no TLS option)", "silent", True,
+                 ["swaks", "--server", "127.0.0.1", "--port", str(port), "--to", "bench@example.test",
+                  "--from", "bench@example.test", "--quit-after", "EHLO"]),
+        ToolCase("openssl s_client", "`-starttls smtp`", "silent", True,
+                 ["openssl", "s_client", "-connect", f"127.0.0.1:{port}", "-starttls", "smtp", "-brief"]),
+        ToolCase("curl", "`smtp://` `--ssl-reqd`", "silent", True,
+                 ["curl", "-sS", "--ssl-reqd", f"smtp://127.0.0.1:{port}"]),
+    ]
 
 
 # --- part 3: a STARTTLS probe across 50 ms RTT ---------------------------------------------------------
@@ -377,8 +445,9 @@ def bench_rtt(runs: int) -> dict[str, Any]:
 
 # --- the report ------------------------------------------------------------------------------------------
 
-def render(m: dict[str, str], doctor: list[DoctorRow], tools: list[dict[str, Any]], rtt: dict[str, Any],
-           extra: list[str], args: argparse.Namespace, total: float) -> str:
+def render(m: dict[str, str], doctor: list[DoctorRow], startup: list[float], tools: list[dict[str, Any]],
+           silent: list[dict[str, Any]], rtt: dict[str, Any], extra: list[str], args: argparse.Namespace,
+           total: float) -> str:
     out: list[str] = []
     w = out.append
     w("# Benchmarks")
@@ -394,6 +463,7 @@ def render(m: dict[str, str], doctor: list[DoctorRow], tools: list[dict[str, Any
     w("|---|---|")
     for key in ("os", "kernel", "cpu", "nproc", "python", "python ssl", "openssl", "swaks", "curl"):
         w(f"| {key} | {cell(m[key])} |")
+    w(f"| load average (1, 5, 15 min) | at start {m['load at start']}; at end {loadavg()} |")
     w("")
     w("```")
     w("$ free -h")
@@ -426,6 +496,9 @@ def render(m: dict[str, str], doctor: list[DoctorRow], tools: list[dict[str, Any
         w(f"| {r.via} | {r.server} ({r.expected}) | {r.timeout:.0f} s | {r.correct}/{r.runs} | "
           f"{d_med} | {d_p90} | {ms(statistics.median(r.wall))} | {ms(p90(r.wall))} |")
     w("")
+    w(f"For scale: `smtp-doctor --help` alone (interpreter start-up and imports) takes "
+      f"{ms(statistics.median(startup))} (median of {len(startup)}), which is most of the CLI's wall time.")
+    w("")
     w(independence_sentence(doctor))
     w("")
     w(f"## 2. Today's tools against the same ports (bound: `timeout {args.bound:.0f}`)")
@@ -447,6 +520,28 @@ def render(m: dict[str, str], doctor: list[DoctorRow], tools: list[dict[str, Any
           f"{cell(last['said'] or '(nothing)', 90)} |")
     w("")
     w(tools_sentence(doctor, tools, args.bound))
+    killed = [f"{r['case']['tool']} {r['case']['what']}" for r in tools if r["runs"][-1]["killed"]]
+    if killed:
+        w("")
+        w(f"The bound, not the client, ended the runs marked *killed* ({', '.join(killed)}): no timeout of "
+          f"their own fired within {args.bound:.0f} s. Against the lab they would have been released after "
+          f"60 s at the latest, only because the lab's implicit-TLS server (asyncio) drops a connection that "
+          f"sends no ClientHello within 60 s (asyncio's default TLS handshake timeout); a server that waits "
+          f"longer keeps them waiting longer.")
+    w("")
+    w(f"### 2b. How long they wait on their own (bound: `timeout {args.silent_bound:.0f}`)")
+    w("")
+    w("The same STARTTLS-first clients against a server that accepts the connection and never speaks "
+      "(a bench-own listener on 127.0.0.1: unlike the lab it never gives up), started in the background at "
+      "the beginning of the run.")
+    w("")
+    w("| tool | client mode | time to exit | exit | what it said |")
+    w("|---|---|---|---|---|")
+    for res in silent:
+        case, run = res["case"], res["runs"][-1]
+        when = f"**killed by the bound** at {secs(run['seconds'])}" if run["killed"] else secs(run["seconds"])
+        code = "killed" if run["killed"] else str(run["rc"])
+        w(f"| {case['tool']} | {case['what']} | {when} | {code} | {cell(run['said'] or '(nothing)', 90)} |")
     w("")
     w(f"## 3. A full STARTTLS probe across {2 * ONE_WAY_DELAY_MS} ms RTT")
     w("")
@@ -546,6 +641,8 @@ def main() -> int:
     ap.add_argument("--timeouts", default="10,60", help="comma-separated --timeout values (part 1)")
     ap.add_argument("--bound", type=float, default=40.0, help="coreutils timeout bound per tool run (part 2)")
     ap.add_argument("--repeats", type=int, default=5, help="repeats of the quick tool cases (part 2)")
+    ap.add_argument("--silent-bound", type=float, default=140.0,
+                    help="bound for clients waiting on a silent server (part 2b, runs in the background)")
     ap.add_argument("--rtt-runs", type=int, default=10, help="probes per server across the delayed link")
     ap.add_argument("--extra-section", action="append", default=[],
                     help="Markdown file whose body becomes section 4 (bench/explain_log.py's output)")
@@ -556,6 +653,11 @@ def main() -> int:
     raw_dir.mkdir(exist_ok=True)
 
     m = machine()
+    silent = SilentServer()
+    waiting = concurrent.futures.ThreadPoolExecutor(3)
+    silent_runs = [(c, waiting.submit(run_tool, c, args.silent_bound)) for c in silent_cases(silent.port)]
+    print(f"bench: part 2b started in the background (clients against a silent server, "
+          f"bound {args.silent_bound:.0f} s) …", flush=True)
     lab_proc = subprocess.Popen([SMTP_DOCTOR, "lab", "--json", "--no-hostile", "--duration", "900"],
                                 stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
     try:
@@ -564,6 +666,7 @@ def main() -> int:
         tools = bench_tools(lab, args.bound, args.repeats)
         print("bench: part 1, smtp-doctor classification …", flush=True)
         doctor = bench_doctor(lab, args.runs, [float(t) for t in args.timeouts.split(",")])
+        startup = bench_startup(5)
     finally:
         stop(lab_proc)
     print("bench: part 3, STARTTLS probe across 50 ms RTT …", flush=True)
@@ -571,11 +674,17 @@ def main() -> int:
         rtt = bench_rtt(args.rtt_runs)
     except (subprocess.SubprocessError, RuntimeError, OSError) as exc:
         rtt = {"skipped": cell(str(exc), 300)}
+    print("bench: waiting for part 2b …", flush=True)
+    silent_results = [{"case": asdict(c), "runs": [asdict(f.result())]} for c, f in silent_runs]
+    waiting.shutdown()
+    silent.close()
     extra = [Path(p).read_text() for p in args.extra_section if Path(p).is_file() and Path(p).stat().st_size]
     total = time.monotonic() - started
     (raw_dir / "results.json").write_text(json.dumps(
-        {"machine": m, "doctor": [asdict(r) for r in doctor], "tools": tools, "rtt": rtt}, indent=2))
-    Path(args.out).write_text(render(m, doctor, tools, rtt, extra, args, total))
+        {"machine": m, "doctor": [asdict(r) for r in doctor], "cli_startup": startup, "tools": tools,
+         "silent": silent_results, "rtt": rtt},
+        indent=2))
+    Path(args.out).write_text(render(m, doctor, startup, tools, silent_results, rtt, extra, args, total))
     print(f"bench: wrote {args.out} ({total:.0f} s)", flush=True)
     return 0
 

@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # `make bench`: install the clients the benchmark compares against, run it, regenerate docs/benchmarks.md.
 # Needs root (or passwordless sudo) for the apt step and for the network namespaces of part 3; without it
-# part 3 is reported as not measured. Takes about two minutes; every client run is bounded.
+# part 3 is reported as not measured. Takes about four minutes (part 2b waits up to 140 s in the background,
+# the explain hook adds its own); every client run is bounded.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 BIN=.venv/bin

@@ -100,6 +100,32 @@ def test_sidekiq_log_with_host_on_a_nearby_line(tmp_path: Path) -> None:
     assert (group.first_ts, group.last_ts) == ("2024-06-02T08:00:00.000Z", "2024-06-02T08:29:00.000Z")
 
 
+def test_the_cache_never_changes_a_verdict(tmp_path: Path) -> None:
+    """One masked line, different hosts on the lines before it: each keeps the host and port it was near."""
+    log = tmp_path / "sidekiq.log"
+    lines = []
+    for i in range(60):
+        host, port = [("smtp.example.com", 465), ("relay.example.net", 587), ("mx.example.org", 25)][i % 3]
+        lines.append(f"2024-06-02T08:{i:02d}:00Z pid={i} INFO: delivering via {host}:{port}")
+        lines.append(f"2024-06-02T08:{i:02d}:01Z pid={i} jid={i:024x} WARN: Net::ReadTimeout with "
+                     "#<TCPSocket:(closed)>")
+    log.write_text("\n".join(lines) + "\n")
+
+    class Uncached(Scanner):
+        def _classify(self, line: str, context: str) -> scan.Explanation:
+            return scan.explain(line, self.kb, context)
+
+    def summary(scanner: Scanner) -> list[tuple[str, str | None, int | None, int]]:
+        with log.open("rb") as fh:
+            scanner.feed(fh, str(log))
+        return sorted((g.mode, g.host, g.port, g.count) for g in scanner.finish().groups)
+
+    cached = summary(Scanner())
+    assert cached == summary(Uncached())
+    assert {(host, port, count) for _, host, port, count in cached} == {
+        ("smtp.example.com", 465, 20), ("relay.example.net", 587, 20), ("mx.example.org", 25, 20)}
+
+
 def test_huge_line_and_binary_garbage_are_bounded(tmp_path: Path) -> None:
     log = tmp_path / "weird.log"
     with log.open("wb") as fh:

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from .fields import Fields, extract
+from .fields import Fields, extract, nearby_host_port
 from .knowledge import Knowledge, Mode, Pattern, load
 
 #: At or above this a match is reported as the answer; below, as "not recognised" with candidates.
@@ -108,9 +108,9 @@ def explain(text: str, kb: Knowledge | None = None, context: str = "") -> Explan
     text = text[:MAX_TEXT]
     f = extract(text, kb)
     if context and (f.host is None or f.port is None):
-        nearby = extract(context[-4096:], kb)
-        f.host = f.host or nearby.host
-        f.port = f.port if f.port is not None else nearby.port
+        host, port = nearby_host_port(context[-4096:], kb)
+        f.host = f.host or host
+        f.port = f.port if f.port is not None else port
     found: list[Match] = []
     for mode in kb.modes.values():
         hits = _distinct([(p, ev) for p in mode.patterns if (ev := _pattern_hits(p, text, f)) is not None])

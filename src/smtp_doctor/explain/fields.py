@@ -90,21 +90,42 @@ def smtp_replies(text: str) -> list[SMTPReply]:
     return list(dict.fromkeys(out))
 
 
-def extract(text: str, kb: Knowledge) -> Fields:
-    f = Fields()
+def host_port(text: str, kb: Knowledge) -> tuple[str | None, int | None]:
+    """Only the *where*: cheap enough to run on the lines around every failure in a log."""
+    host: str | None = None
+    port: int | None = None
     for rule in kb.fields:
-        if f.host is not None and f.port is not None:
+        if host is not None and port is not None:
             break
         m = rule.regex.search(text)
         if not m:
             continue
         groups = m.groupdict()
-        if f.host is None and groups.get("host"):
-            f.host = groups["host"].strip("[]")
-        if f.port is None and groups.get("port"):
-            port = int(groups["port"])
-            if 0 < port < 65536:
-                f.port = port
+        if host is None and groups.get("host"):
+            host = groups["host"].strip("[]")
+        if port is None and groups.get("port"):
+            number = int(groups["port"])
+            if 0 < number < 65536:
+                port = number
+    return host, port
+
+
+def nearby_host_port(context: str, kb: Knowledge) -> tuple[str | None, int | None]:
+    """Host and port from the lines before an error, the nearest line first."""
+    host: str | None = None
+    port: int | None = None
+    for line in reversed(context.splitlines()):
+        h, p = host_port(line, kb)
+        host = host or h
+        port = port if port is not None else p
+        if host is not None and port is not None:
+            break
+    return host, port
+
+
+def extract(text: str, kb: Knowledge) -> Fields:
+    f = Fields()
+    f.host, f.port = host_port(text, kb)
     f.replies = smtp_replies(text)
     if (m := _OSSL.search(text)):
         f.openssl_code = m.group(1).upper()

@@ -89,6 +89,8 @@ def command(text: tuple[str, ...], log: bool, fmt: str, as_json: bool, framework
         host, port = parse_target(target) if target else (exp.fields.host, exp.fields.port)
         if not host or not port:
             raise UserError("explain.probe.no_target")
+        # the server the user named is the one the next command should name too
+        exp.fields.host, exp.fields.port = exp.fields.host or host, exp.fields.port or port
         if fmt == "text":
             click.echo(t("explain.probe.probing", target=f"{host}:{port}"), err=True)
         check = confirm(exp.best.mode, host, port, ProbeOptions(timeout=timeout, ca_file=ca_file,

@@ -23,7 +23,7 @@ class ProbeCheck:
 
     def sentence(self) -> str:
         shown = [v for _, sev, v in self.findings if sev != Severity.OK] or [v for _, _, v in self.findings]
-        return t(f"explain.probe.{self.status}", findings="; ".join(shown) or "-")
+        return t(f"explain.probe.{self.status}", target=self.target, findings="; ".join(shown) or "-")
 
     def to_dict(self) -> dict[str, Any]:
         return {"target": self.target, "status": self.status,

@@ -4,6 +4,7 @@ every piece of the user's input echoed back goes through ``redact``."""
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 from rich.console import Console
@@ -55,6 +56,14 @@ def next_command(m: Match, host: str | None, port: int | None) -> str | None:
     else:
         target = f"HOST:{port}" if port else "HOST:PORT"
     return t("explain.text.next_probe", target=target)
+
+
+_REPRODUCED = re.compile(r"(?<!\w)R \(")
+
+
+def source_text(source: str) -> str:
+    """errors.toml writes "R (…)" for "reproduced against a loopback server": spell that out for people."""
+    return _REPRODUCED.sub(t("explain.label.reproduced") + " (", source)
 
 
 def _frameworks(exp: Explanation, framework: str | None) -> list[str]:
@@ -161,7 +170,7 @@ def _details(console: Console, exp: Explanation, best: Match) -> None:
         console.print(f"  [dim]{escape(t('explain.label.evidence'))}:[/] [yellow]{escape(redact(ev.text))}[/]",
                       highlight=False)
         console.print(f"  [dim]{escape(t('explain.label.pattern'))}: {escape(ev.pattern)} · "
-                      f"{escape(t('explain.label.seen_in'))}: {escape(ev.source)}[/]", highlight=False)
+                      f"{escape(t('explain.label.seen_in'))}: {escape(source_text(ev.source))}[/]", highlight=False)
         if ev.lib:
             console.print(f"  [dim]{escape(t('explain.label.library'))}: {escape(ev.lib)}[/]", highlight=False)
     for name, value in exp.fields.as_pairs():
@@ -253,7 +262,9 @@ def render_markdown(exp: Explanation, framework: str | None = None, probe: Probe
               f"**{t('explain.heading.check')}:** {mode_text(best.mode.id, 'check')}", "",
               f"**{t('explain.heading.details')}:**", ""]
     for ev in best.evidence:
-        lines.append(f"- {t('explain.label.evidence')}: `{redact(ev.text).replace('`', '')}` ({ev.source})")
+        quoted = redact(ev.text).replace("`", "")
+        quoted = redact(ev.text).replace("`", "")
+        lines.append(f"- {t('explain.label.evidence')}: `{quoted}` ({source_text(ev.source)})")
     for name, value in exp.fields.as_pairs():
         lines.append(f"- {t(f'explain.label.{name}')}: `{value}`")
     generic, specific = fixes(best, _frameworks(exp, framework))

@@ -126,6 +126,23 @@ def test_the_cache_never_changes_a_verdict(tmp_path: Path) -> None:
         ("smtp.example.com", 465, 20), ("relay.example.net", 587, 20), ("mx.example.org", 25, 20)}
 
 
+def test_a_host_logged_long_before_is_not_borrowed(tmp_path: Path) -> None:
+    """Only the lines logged close in time lend a failure their host and port."""
+    log = tmp_path / "production.log"
+    log.write_text(
+        "E, [2026-11-20T10:02:45.771201 #4130] ERROR -- : OpenSSL::SSL::SSLError (SSL_connect returned=1 "
+        "errno=0 peeraddr=203.0.113.7:587 state=error: wrong version number)\n"
+        "E, [2026-11-20T11:45:19.004211 #4133] ERROR -- : Net::ReadTimeout (Net::ReadTimeout with "
+        "#<TCPSocket:(closed)>)\n"
+        "I, [2026-11-20T11:50:00.000000 #4133]  INFO -- : delivering via smtp.example.com:465\n"
+        "E, [2026-11-20T11:50:05.000000 #4133] ERROR -- : Net::ReadTimeout (Net::ReadTimeout with "
+        "#<TCPSocket:(closed)>)\n")
+    groups = {(g.mode, g.host, g.port, g.count) for g in scan_files([str(log)]).groups}
+    assert groups == {("implicit_tls_on_plain_port", "203.0.113.7", 587, 1),
+                      ("plain_on_implicit_port", None, None, 1),
+                      ("plain_on_implicit_port", "smtp.example.com", 465, 1)}
+
+
 def test_huge_line_and_binary_garbage_are_bounded(tmp_path: Path) -> None:
     log = tmp_path / "weird.log"
     with log.open("wb") as fh:

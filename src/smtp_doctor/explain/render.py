@@ -58,12 +58,12 @@ def next_command(m: Match, host: str | None, port: int | None) -> str | None:
     return t("explain.text.next_probe", target=target)
 
 
-_REPRODUCED = re.compile(r"(?<!\w)R \(")
+_REPRODUCED = re.compile(r"(?<![\w/#.-])R\b(?![\w/#.-])")
 
 
 def source_text(source: str) -> str:
-    """errors.toml writes "R (…)" for "reproduced against a loopback server": spell that out for people."""
-    return _REPRODUCED.sub(t("explain.label.reproduced") + " (", source)
+    """errors.toml writes "R" for "reproduced against a loopback server": spell that out for people."""
+    return _REPRODUCED.sub(t("explain.label.reproduced"), source)
 
 
 def _frameworks(exp: Explanation, framework: str | None) -> list[str]:

@@ -14,6 +14,7 @@ import re
 from collections import OrderedDict
 from collections.abc import Iterable
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from typing import BinaryIO
 
 from .engine import Explanation, explain
@@ -24,6 +25,7 @@ BLOCK = 1 << 20
 MAX_LINE = 8192  #: longer lines are classified on their first 8 KiB (a minified blob is not an error line)
 CONTEXT_LINES = 3  #: lines before a hit searched for host/port when the hit itself names none
 CONTEXT_BYTES = 2048  #: of which at most this much
+CONTEXT_SECONDS = 120  #: and only lines logged this close in time (when both carry a timestamp)
 CACHE_SIZE = 4096
 MAX_GROUPS = 1000
 MAX_UNCLASSIFIED_SAMPLES = 5
@@ -38,6 +40,33 @@ _VOLATILE = re.compile(
     r"[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}"
     r"|0x[0-9a-fA-F]+|\b(?=[0-9a-fA-F]*\d)[0-9a-fA-F]{8,}\b|#\d+|\b\d{6,}\b|\b\d+(?:\.\d+)?\s?ms\b|\bpid=\d+"
     r"|[\w.+-]+@[\w-]+(?:\.[\w-]+)+")  # addresses: one rejected recipient is like another
+
+
+def _seconds(line: str) -> float | None:
+    """The line's timestamp in seconds (any epoch: only differences are used), or None."""
+    m = _TIMESTAMP.search(line)
+    if m is None:
+        return None
+    ts = m.group(0)
+    for parse in (lambda: datetime.fromisoformat(ts.replace(" UTC", "+00:00").replace(",", ".")),
+                  lambda: datetime.strptime(ts, "%d/%b/%Y:%H:%M:%S %z"),
+                  lambda: datetime.strptime(f"2000 {ts}", "%Y %b %d %H:%M:%S")):  # a leap year: Feb 29 parses
+        try:
+            when = parse()
+        except ValueError:
+            continue
+        return when.replace(tzinfo=when.tzinfo or UTC).timestamp()
+    return None
+
+
+def _same_moment(context: str, line: str) -> str:
+    """The context lines logged close in time to ``line``: a host named by an event an hour earlier is not
+    where this failure happened. Lines without a timestamp (continuations, tracebacks) stay."""
+    at = _seconds(line)
+    if at is None:
+        return context
+    kept = [c for c in context.splitlines() if (t := _seconds(c)) is None or abs(at - t) <= CONTEXT_SECONDS]
+    return "\n".join(kept)
 
 
 @dataclass
@@ -99,6 +128,8 @@ class Scanner:
         else:
             self._cache.move_to_end(key)
         borrows, by_context = entry
+        if borrows and context:
+            context = _same_moment(context, line)
         where = nearby_host_port(context, self.kb) if borrows and context else None
         exp = by_context.get(where)
         if exp is None:

@@ -40,6 +40,11 @@ def test_wrong_version_number_is_confirmed_by_a_starttls_port(lab: LabInfo) -> N
     assert probe["target"] == server.address  # host and port taken from the error text itself
     assert probe["status"] == "confirmed"
     assert "mode.starttls" in {f["id"] for f in probe["findings"]}
+    # without the lab CA the certificate is also untrusted: the sentence still leads with what confirmed it
+    code, out = run(RUBY_WRONG_VERSION.format(addr=server.address), "--probe", "--timeout", "10")
+    assert code == 0
+    assert f"live server {server.address} confirms it: Port {server.port} speaks plaintext SMTP and offers " \
+           "STARTTLS" in out
 
 
 def test_the_same_text_against_an_implicit_tls_port_is_not_confirmed(lab: LabInfo) -> None:

@@ -20,9 +20,13 @@ class ProbeCheck:
     target: str
     status: str  #: "confirmed", "not_confirmed", "not_applicable"
     findings: list[tuple[str, str, str]] = field(default_factory=list)  #: (id, severity, verdict)
+    confirming: frozenset[str] = frozenset()  #: the finding ids that confirm the mode
 
     def sentence(self) -> str:
-        shown = [v for _, sev, v in self.findings if sev != Severity.OK] or [v for _, _, v in self.findings]
+        """What confirmed it first (even when it is not a problem in itself, such as "speaks STARTTLS"),
+        else what the server shows that is wrong, else all it shows."""
+        shown = ([v for i, _, v in self.findings if i in self.confirming]
+                 or [v for _, sev, v in self.findings if sev != Severity.OK] or [v for _, _, v in self.findings])
         return t(f"explain.probe.{self.status}", target=self.target, findings="; ".join(shown) or "-")
 
     def to_dict(self) -> dict[str, Any]:
@@ -43,4 +47,4 @@ def confirm(mode: Mode, host: str, port: int, options: ProbeOptions | None = Non
     else:
         status = "not_confirmed"
     target = f"[{host}]:{port}" if ":" in host else f"{host}:{port}"
-    return ProbeCheck(target, status, found)
+    return ProbeCheck(target, status, found, frozenset(ids & set(mode.probe_confirms)))

@@ -33,6 +33,8 @@ EXPECT = {
     "auth-login-only": (Mode.IMPLICIT_TLS, {"auth.offered", "cert.trusted"}, set()),
     "auth-cram-md5": (Mode.IMPLICIT_TLS, {"auth.offered", "cert.trusted"}, set()),
     "auth-xoauth2": (Mode.IMPLICIT_TLS, {"auth.offered", "cert.trusted"}, set()),
+    "legacy-tls": (Mode.STARTTLS, {"tls.old_version", "cert.trusted"}, {"tls.negotiated"}),
+    "tls13-only": (Mode.IMPLICIT_TLS, {"tls.negotiated", "cert.trusted"}, {"tls.old_version"}),
 }
 
 

@@ -84,6 +84,15 @@ class TLSFacts:
 
 
 @dataclass(frozen=True)
+class VersionSupport:
+    """One TLS version tried alone (min = max pinned), as sslyze and testssl.sh do."""
+
+    version: str  #: "TLSv1", "TLSv1.1", "TLSv1.2", "TLSv1.3"
+    accepted: bool | None  #: None: not testable (this OpenSSL cannot offer it, or the session failed first)
+    detail: str = ""  #: the refusal (OpenSSL's reason) or why it was not testable
+
+
+@dataclass(frozen=True)
 class TLSError:
     """A TLS handshake that failed, with what the peer sent instead."""
 
@@ -119,6 +128,7 @@ class PortFacts:
     total_seconds: float | None = None
     transcript: list[TranscriptLine] = field(default_factory=list)
     auth_attempts: list[AuthAttempt] = field(default_factory=list)  #: only with credentials
+    tls_versions: tuple[VersionSupport, ...] = ()  #: only with ProbeOptions.tls_versions
 
 
 @dataclass

@@ -32,13 +32,16 @@ from .common import build_credentials, console, credential_options, exit_code, p
 @click.option("--runtimes", default=None, metavar="LIST",
               help="Also verify against these runtimes' own trust stores (ruby,python,node,java,php,go,openssl "
                    "or all): will the app's runtime trust the server?")
+@click.option("--tls-versions", is_flag=True,
+              help="Also try TLS 1.0, 1.1, 1.2 and 1.3 one by one (four more connections per TLS port).")
 @click.option("--transcript", is_flag=True, help="Show the raw dialogue (credentials are masked).")
 @click.option("--details", is_flag=True, help="Show technical details of each finding.")
 @click.option("--json", "as_json", is_flag=True, help="Machine-readable output (docs/json-schema.md).")
 @click.option("--strict", is_flag=True, help="Exit 1 on warnings too.")
 @credential_options
 def command(targets: tuple[str, ...], ports: str | None, timeout: float, ca_file: str | None,
-            servername: str | None, runtimes: str | None, transcript: bool, details: bool, as_json: bool, strict: bool,
+            servername: str | None, runtimes: str | None, tls_versions: bool, transcript: bool, details: bool,
+            as_json: bool, strict: bool,
             user: str | None, password_env: str | None, password_file: str | None, oauth_token_env: str | None,
             allow_cleartext_credentials: bool, allow_unverified_tls_credentials: bool) -> None:
     """Work out what each SMTP port really speaks, and check its TLS, certificate and AUTH."""
@@ -58,7 +61,8 @@ def command(targets: tuple[str, ...], ports: str | None, timeout: float, ca_file
     if unknown := [r for r in selected if r not in known]:
         raise UserError("probe.bad_runtime", runtime=unknown[0], known=", ".join(sorted(known)))
     opts = ProbeOptions(timeout=timeout, ca_file=ca_file, servername=servername, runtimes=selected,
-                        greeting_timeout=min(20.0, timeout), connect_timeout=min(5.0, timeout))
+                        tls_versions=tls_versions, greeting_timeout=min(20.0, timeout),
+                        connect_timeout=min(5.0, timeout))
     creds = {h: build_credentials(h, user, password_env, password_file, oauth_token_env) for h in plan}
     redact = Redactor(c for c in creds.values() if c)
     policy = AuthPolicy(allow_cleartext_credentials, allow_unverified_tls_credentials)

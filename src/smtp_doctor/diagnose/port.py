@@ -119,6 +119,8 @@ def diagnose_port(f: PortFacts, now: datetime | None = None, ca_file: str | None
                            Severity.OK if modern else Severity.ERROR,
                            {"version": f.tls.version, "cipher": f.tls.cipher}, subject=subject))
         out.extend(cert_findings(f.tls, subject, now))
+    if f.tls_versions:
+        out.extend(_version_findings(f, subject))
 
     if f.auth_attempts:
         from ..probe.auth import recommended
@@ -129,6 +131,28 @@ def diagnose_port(f: PortFacts, now: datetime | None = None, ca_file: str | None
         d.usable_as = f.mode.value
     d.commands = _commands(f, ca_file)
     return d
+
+
+_LEGACY = ("TLSv1", "TLSv1.1")
+
+
+def _version_findings(f: PortFacts, subject: str) -> list[Finding]:
+    """The edges of what the port accepts: legacy versions still on, or TLS 1.3 alone."""
+    accepted = [v.version for v in f.tls_versions if v.accepted]
+    refused = [v.version for v in f.tls_versions if v.accepted is False]
+    untested = [v for v in f.tls_versions if v.accepted is None]
+    p = {"port": f.port, "accepted": ", ".join(accepted) or "-", "refused": ", ".join(refused) or "-"}
+    out = [Finding("tls.versions", Severity.INFO, p, subject=subject)]
+    for v in untested:
+        out.append(Finding("tls.version_untested", Severity.INFO, {**p, "version": v.version, "detail": v.detail},
+                           subject=subject))
+    legacy = [v for v in accepted if v in _LEGACY]
+    if legacy and len(legacy) < len(accepted):  # legacy *alone* is tls.old_version, an error already
+        out.append(Finding("tls.legacy_accepted", Severity.WARNING, {**p, "legacy": ", ".join(legacy)},
+                           subject=subject))
+    if accepted == ["TLSv1.3"] and not untested:
+        out.append(Finding("tls.tls13_only", Severity.WARNING, p, subject=subject))
+    return out
 
 
 def _starttls_findings(f: PortFacts, out: list[Finding], p: dict[str, object], subject: str) -> None:

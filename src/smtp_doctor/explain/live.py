@@ -6,7 +6,7 @@ with the mode's ``probe_confirms`` list (data, errors.toml).
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 from ..findings import Severity
@@ -37,7 +37,10 @@ class ProbeCheck:
 def confirm(mode: Mode, host: str, port: int, options: ProbeOptions | None = None) -> ProbeCheck:
     from .. import probe as probe_report  # the library entry point (blocking)
 
-    report = probe_report(host, [port], options or ProbeOptions(timeout=20.0))
+    options = options or ProbeOptions(timeout=20.0)
+    if any(i.startswith("tls.") for i in mode.probe_confirms):  # a version mismatch shows only when each is tried
+        options = replace(options, tls_versions=True)
+    report = probe_report(host, [port], options)
     found = [(f.id, str(f.severity), f.verdict()) for d in report.ports for f in d.findings]
     ids = {i for i, _, _ in found}
     if not mode.probe_confirms:

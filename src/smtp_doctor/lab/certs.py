@@ -9,6 +9,7 @@ from __future__ import annotations
 import datetime as dt
 import ipaddress
 import ssl
+import warnings
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -83,8 +84,16 @@ class LabPKI:
             self._files[kind] = pair
         return self._files[kind]
 
-    def server_context(self, kind: str) -> ssl.SSLContext:
+    def server_context(self, kind: str, versions: tuple[str, str] | None = None) -> ssl.SSLContext:
+        """``versions`` pins (min, max): TLS 1.0/1.1 need security level 0 in OpenSSL 3, as on the
+        old appliances this imitates."""
         cert, key = self.files(kind)
         ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+        if versions is not None:
+            with warnings.catch_warnings():  # imitating a legacy server is the point
+                warnings.simplefilter("ignore", DeprecationWarning)
+                ctx.minimum_version, ctx.maximum_version = (ssl.TLSVersion[v.replace(".", "_")] for v in versions)
+            if ctx.minimum_version < ssl.TLSVersion.TLSv1_2:
+                ctx.set_ciphers("DEFAULT:@SECLEVEL=0")
         ctx.load_cert_chain(str(cert), str(key))
         return ctx

@@ -41,6 +41,8 @@ class Spec:
     expect_mode: str = ""
     expect_cert: str = "ok"  #: ok, expired, wrong-name, self-signed, missing-intermediate, none
     mechanisms: tuple[str, ...] = ("PLAIN", "LOGIN")  #: AUTH mechanisms offered
+    #: the only TLS versions it speaks (min, max), e.g. ("TLSv1", "TLSv1") for a legacy appliance
+    tls_versions: tuple[str, str] | None = None
 
 
 SPECS: tuple[Spec, ...] = (
@@ -59,6 +61,8 @@ SPECS: tuple[Spec, ...] = (
     Spec("auth-login-only", "implicit", expect_mode="implicit_tls", mechanisms=("LOGIN",)),
     Spec("auth-cram-md5", "implicit", expect_mode="implicit_tls", mechanisms=("CRAM-MD5",)),
     Spec("auth-xoauth2", "implicit", expect_mode="implicit_tls", mechanisms=("XOAUTH2",)),
+    Spec("legacy-tls", "starttls", expect_mode="starttls", tls_versions=("TLSv1", "TLSv1")),
+    Spec("tls13-only", "implicit", expect_mode="implicit_tls", tls_versions=("TLSv1.3", "TLSv1.3")),
 )
 
 
@@ -124,7 +128,7 @@ class LabSMTP(SMTP):
 
 async def start(spec: Spec, pki: LabPKI, mailbox: Mailbox, host: str = "127.0.0.1",
                 port: int = 0) -> asyncio.Server:
-    tls = pki.server_context(spec.cert) if spec.tls != "none" else None
+    tls = pki.server_context(spec.cert, spec.tls_versions) if spec.tls != "none" else None
 
     def factory() -> SMTP:
         return LabSMTP(

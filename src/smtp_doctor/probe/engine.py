@@ -88,6 +88,15 @@ async def connect(address: str, port: int, opts: ProbeOptions) -> Channel:
         raise ConnectError(Outcome.TIMEOUT, "no answer to the connection attempt") from None
 
 
+async def start_tls(ch: Channel, host: str, opts: ProbeOptions, context: ssl.SSLContext | None = None) -> None:
+    """The TLS handshake under its deadline; the probe's accept-anything context unless one is given."""
+    try:
+        async with asyncio.timeout(opts.phase(opts.tls_timeout)):
+            await ch.start_tls(context or probe_tls_context(), sni_for(host, opts))
+    except TimeoutError:
+        raise TLSFailure(TLSError("timeout", "no answer to the TLS ClientHello")) from None
+
+
 async def _open_plain(address: str, port: int, opts: ProbeOptions, out: _Plain) -> None:
     out.channel = await connect(address, port, opts)
     out.dialogue = Dialogue()
@@ -104,11 +113,7 @@ async def _open_tls(address: str, port: int, host: str, opts: ProbeOptions, out:
     out.channel = await connect(address, port, opts)
     out.dialogue = Dialogue()
     out.dialogue.note(f"connected to {address}:{port}; TLS handshake at once (implicit TLS)")
-    try:
-        async with asyncio.timeout(opts.phase(opts.tls_timeout)):
-            await out.channel.start_tls(probe_tls_context(), sni_for(host, opts))
-    except TimeoutError:
-        raise TLSFailure(TLSError("timeout", "no answer to the TLS ClientHello")) from None
+    await start_tls(out.channel, host, opts)
     out.dialogue.note("TLS established")
 
 
@@ -185,11 +190,7 @@ async def _session(facts: PortFacts, ch: Channel, dlg: Dialogue, host: str, opts
                 if facts.bytes_after_starttls:
                     dlg.note(f"discarded {len(facts.bytes_after_starttls)} bytes sent after 220 (before TLS)")
                 phase = "tls"
-                try:
-                    async with asyncio.timeout(opts.phase(opts.tls_timeout)):
-                        await ch.start_tls(probe_tls_context(), sni_for(host, opts))
-                except TimeoutError:
-                    raise TLSFailure(TLSError("timeout", "no answer to the TLS ClientHello")) from None
+                await start_tls(ch, host, opts)
                 dlg.note("TLS established")
                 facts.tls = await _tls_facts(ch, host, opts)
                 phase = "ehlo_tls"
@@ -276,6 +277,10 @@ async def _probe_address(facts: PortFacts, address: str, host: str, port: int, o
         tls.channel.close()
     else:
         _undetected(facts, plain, tls)
+    if opts.tls_versions and facts.tls is not None and facts.mode in (Mode.STARTTLS, Mode.IMPLICIT_TLS):
+        from .versions import tls_versions
+
+        facts.tls_versions = await tls_versions(host, address, port, facts.mode, opts)
 
 
 def _undetected(facts: PortFacts, plain: _Plain, tls: _TLS) -> None:

@@ -33,6 +33,8 @@ class ProbeOptions:
     #: Runtimes (ruby, python, node, java, php, go, openssl) whose own trust store should also
     #: verify the chain: "will my app's runtime trust this server?". Empty: none (it runs interpreters).
     runtimes: tuple[str, ...] = ()
+    #: Also try each TLS version alone (four more connections per TLS port): which versions does it accept?
+    tls_versions: bool = False
 
     def phase(self, seconds: float) -> float:
         return min(seconds, self.timeout)

@@ -14,8 +14,8 @@ from ..facts import Mode
 from ..smtp.dialogue import Dialogue
 from ..smtp.ehlo import Capabilities, parse_ehlo
 from ..smtp.reply import Reply
-from .channel import Channel, TLSFailure, probe_tls_context
-from .engine import command, connect, read_reply, sni_for
+from .channel import Channel
+from .engine import command, connect, read_reply, start_tls
 from .options import ProbeOptions
 
 
@@ -48,23 +48,13 @@ class Session:
         self.channel.close()
 
 
-async def _tls(channel: Channel, host: str, opts: ProbeOptions) -> None:
-    try:
-        async with asyncio.timeout(opts.phase(opts.tls_timeout)):
-            await channel.start_tls(probe_tls_context(), sni_for(host, opts))
-    except TimeoutError:
-        from ..facts import TLSError
-
-        raise TLSFailure(TLSError("timeout", "no answer to the TLS ClientHello")) from None
-
-
 async def open_session(host: str, address: str, port: int, mode: Mode, opts: ProbeOptions) -> Session:
     """Connect, greet, EHLO, and (for STARTTLS) upgrade and EHLO again."""
     channel = await connect(address, port, opts)
     dialogue = Dialogue()
     try:
         if mode is Mode.IMPLICIT_TLS:
-            await _tls(channel, host, opts)
+            await start_tls(channel, host, opts)
         greeting = await read_reply(channel, dialogue, "greeting", opts.phase(opts.greeting_timeout))
         if greeting.code != 220:
             raise SessionRefused("greeting", greeting)
@@ -76,7 +66,7 @@ async def open_session(host: str, address: str, port: int, mode: Mode, opts: Pro
             if reply.code != 220:
                 raise SessionRefused("starttls", reply)
             dialogue.restart_after_tls()
-            await _tls(channel, host, opts)
+            await start_tls(channel, host, opts)
             dialogue.note("TLS established")
             ehlo = await command(channel, dialogue, f"EHLO {opts.ehlo_name}", "ehlo_tls", opts)
             if ehlo.code != 250:

@@ -57,6 +57,9 @@ def port_json(d: PortDiagnosis, transcript: bool) -> dict[str, Any]:
         "findings": [x.to_dict() for x in d.findings],
         "commands": d.commands,
     }
+    if f.tls_versions:
+        out["tls_versions"] = [{"version": v.version, "accepted": v.accepted, "detail": v.detail or None}
+                               for v in f.tls_versions]
     if f.auth_attempts:
         out["auth"] = [{"mechanism": a.mechanism, "outcome": str(a.outcome), "reply": _reply(a.reply),
                         "reason": a.reason} for a in f.auth_attempts]

@@ -228,6 +228,7 @@ class Fix:
     remove: tuple[tuple[str, str], ...] = ()  #: (key as spelled, file:line:col)
     env: tuple[str, ...] = ()  #: lines for the app's environment (SSL_CERT_FILE=…)
     text_key: str | None = None  #: explain.fix.<group>.<framework or generic>
+    keys: tuple[str, ...] = ()  #: the framework key each of ``lines`` sets, in order (for writers/patch.py)
 
 
 def _literal(value: Any, syntax: str) -> str:
@@ -263,6 +264,14 @@ def _fill(value: Any, params: Mapping[str, Any]) -> Any:
     return value
 
 
+def fix_row(framework: str, group: str, port_mode: str) -> dict[str, Any] | None:
+    """The [[fix]] row of predict.toml for this framework, fix group and probed port mode, if any."""
+    for row in knowledge().get("fix", []):
+        if row["framework"] == framework and row["fix"] == group and port_mode in row.get("port", [port_mode]):
+            return dict(row)
+    return None
+
+
 def fix_for(plan: ConnectionPlan, prediction: Prediction, facts: PortFacts,
             present: Mapping[str, str] | None = None) -> Fix | None:
     """The change that turns ``prediction`` into a delivery, from what the probe found.
@@ -294,18 +303,14 @@ def fix_for(plan: ConnectionPlan, prediction: Prediction, facts: PortFacts,
     offered = [supported[m] for m in (caps.auth if caps else ()) if m in supported]
     if offered:
         params["mechanism"] = offered[0]
-    syntax = framework_facts(plan.framework).get("syntax", "dotenv")
-    for row in knowledge().get("fix", []):
-        if row["framework"] != plan.framework or row["fix"] != group:
-            continue
-        if "port" in row and facts.mode.value not in row["port"]:
-            continue
+    row = fix_row(plan.framework, group, facts.mode.value)
+    if row is not None:
+        syntax = framework_facts(plan.framework).get("syntax", "dotenv")
         values = {**row.get("set", {}), **row.get("env", {})}
         wanted = {name for v in values.values() if isinstance(v, str) for name in re.findall(r"{(\w+)}", v)}
-        if not wanted <= params.keys():
-            break  # a value the probe could not supply (no CA file that verifies): say it in words instead
-        lines = tuple(render_line(k, _fill(v, params), syntax) for k, v in row.get("set", {}).items())
-        env = tuple(render_line(k, _fill(v, params), "dotenv") for k, v in row.get("env", {}).items())
-        remove = tuple((k, (present or {}).get(k, "")) for k in row.get("remove", []) if k in (present or {}))
-        return Fix(group, lines, remove, env, text_key)
+        if wanted <= params.keys():  # else a value the probe could not supply (no CA that verifies): words
+            lines = tuple(render_line(k, _fill(v, params), syntax) for k, v in row.get("set", {}).items())
+            env = tuple(render_line(k, _fill(v, params), "dotenv") for k, v in row.get("env", {}).items())
+            remove = tuple((k, (present or {}).get(k, "")) for k in row.get("remove", []) if k in (present or {}))
+            return Fix(group, lines, remove, env, text_key, tuple(row.get("set", {})))
     return Fix(group, text_key=text_key)

@@ -16,7 +16,7 @@ import click
 from .. import i18n
 from ..errors import ExitCode, UserError
 
-COMMANDS = ("probe", "send", "lab", "demo", "explain", "trust", "lint", "check")
+COMMANDS = ("probe", "send", "lab", "demo", "explain", "trust", "lint", "check", "fix", "config")
 
 
 class _Group(click.Group):

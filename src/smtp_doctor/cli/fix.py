@@ -1,0 +1,211 @@
+"""``smtp-doctor fix PATH``: the corrected config, in the file's own syntax, checked before it is shown.
+
+``check`` names the first thing that will fail and its fix. A config can be wrong twice (implicit TLS on
+587 *and* no CA for a private server), so ``fix`` repeats: apply the fix to the file's text, read the
+result with the same reader, check it against the same server, until the prediction is a delivery, the
+fix is only words, or a failure comes back (never more than MAX_ROUNDS). What it prints is the whole
+change as a unified diff (``--write`` applies it) and why each part is there.
+
+Exit codes: 0 the config delivers as it is, or ``--write`` made it deliver; 1 changes are needed (the
+diff) or no complete fix is known; 2 bad input; 3 the server cannot be reached.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import tempfile
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import click
+from rich.console import Console
+from rich.markup import escape
+
+from ..errors import ExitCode, UserError
+from ..frameworks import model
+from ..i18n import t
+from ..plan import framework_facts
+from ..predict import Fix, Prediction, Verdict
+from ..readers import load_env_file, read_file, read_text
+from ..settings import RawConfig
+from ..writers.patch import Unpatchable, apply_fix, secret_lines, unified_diff
+from .check import Checked, _failure_title, _fix_json, _print_fix, _verdict_line, check
+from .common import console, parse_target
+from .lint import _collect
+
+MAX_ROUNDS = 4
+
+
+@dataclass
+class Step:
+    prediction: Prediction
+    fix: Fix
+
+
+@dataclass
+class Repair:
+    raw: RawConfig
+    first: Checked
+    final: Checked
+    steps: list[Step] = field(default_factory=list)
+    text: str = ""  #: the original file
+    fixed: str = ""  #: the file with every step applied
+    stopped: str | None = None  #: catalogue key: why it could not go on
+    env: tuple[str, ...] = ()  #: the last part of the fix goes into the app's environment (SSL_CERT_FILE=…)
+
+    @property
+    def diff(self) -> str:
+        if self.fixed == self.text:
+            return ""
+        return unified_diff(self.text, self.fixed, self.raw.file, secret_lines(self.text, self.raw))
+
+    @property
+    def delivers(self) -> bool:
+        """Predicted to deliver: by the file alone, or with the environment lines (a CA file the probe
+        verified this server's chain with; fix_for offers none other)."""
+        return bool(self.env) or (self.final.prediction is not None
+                                  and self.final.prediction.verdict is Verdict.DELIVERED)
+
+
+def _reread(tmp: Path, raw: RawConfig, text: str, env: dict[str, str] | None) -> RawConfig:
+    """The patched text, read by the same reader: under the same file name, so the same syntax applies."""
+    path = tmp / Path(raw.file).name
+    path.write_text(text, encoding="utf-8")
+    for again in read_file(path, framework=raw.framework, env=env):
+        if again.framework == raw.framework:
+            return again
+    raise UserError("fix.error.reread", file=raw.file)
+
+
+def repair(raw: RawConfig, env: dict[str, str] | None, probe_target: str | None, ca_file: str | None,
+           timeout: float) -> Repair:
+    text = read_text(Path(raw.file))
+    [first] = check([raw], probe_target, ca_file, timeout)
+    result = Repair(raw, first, first, text=text, fixed=text)
+    syntax = framework_facts(raw.framework).get("syntax", "dotenv")
+    seen: set[str | None] = set()
+    current, c = raw, first
+    with tempfile.TemporaryDirectory(prefix="smtp-doctor-fix-") as tmp:
+        for _ in range(MAX_ROUNDS):
+            pred, fix = c.prediction, c.fix
+            if pred is None or pred.verdict is not Verdict.FAILS:
+                break
+            if fix is not None and fix.env and not (fix.lines or fix.remove):
+                result.steps.append(Step(pred, fix))
+                result.env = fix.env
+                break
+            if fix is None or not (fix.lines or fix.remove):
+                result.stopped = "fix.stopped.words_only"
+                break
+            if pred.failure in seen:
+                result.stopped = "fix.stopped.repeats"
+                break
+            seen.add(pred.failure)
+            try:
+                patched = apply_fix(result.fixed, current, fix, syntax)
+            except Unpatchable as exc:
+                result.stopped = str(exc)
+                result.steps.append(Step(pred, fix))
+                break
+            result.steps.append(Step(pred, fix))
+            result.fixed = patched.text
+            current = _reread(Path(tmp), current, result.fixed, env)
+            [c] = check([current], probe_target, ca_file, timeout)
+            result.final = c
+    return result
+
+
+def _text(out: Console, r: Repair) -> None:
+    head = t("check.cli.head", file=r.raw.file, framework=t(f"frameworks.name.{r.raw.framework}"))
+    out.print(f"[bold]{escape(head)}[/]", highlight=False)
+    first = r.first.prediction
+    assert first is not None
+    if first.verdict is not Verdict.FAILS:
+        out.print("  " + escape(_verdict_line(first)), highlight=False)
+        return
+    for n, step in enumerate(r.steps, start=1):
+        line = t("fix.cli.step", n=n, failure=_failure_title(step.prediction.failure))
+        out.print(f"  [red]✖[/] {escape(line)}", highlight=False)
+        _print_fix(out, step.fix)
+    final = r.final.prediction
+    assert final is not None
+    if r.stopped:
+        out.print("  [yellow]▲[/] " + escape(t(r.stopped)), highlight=False)
+    if r.steps and r.fixed != r.text:
+        target = f"{r.final.target[0]}:{r.final.target[1]}" if r.final.target else "-"
+        key = ("fix.cli.after_env" if r.env else "fix.cli.after_delivers") if r.delivers else "fix.cli.after_fails"
+        style = "green" if r.delivers else "yellow"
+        out.print(f"  [{style}]{escape(t(key, target=target, failure=_failure_title(final.failure)))}[/]",
+                  highlight=False)
+    if r.diff:
+        out.print()
+        out.print(escape(r.diff), highlight=False, end="")
+
+
+def _json(results: list[Repair]) -> dict[str, Any]:
+    return {"schema_version": 1, "tool": "smtp-doctor", "command": "fix", "configs": [
+        {"file": r.raw.file, "framework": r.raw.framework,
+         "before": r.first.prediction.verdict.value if r.first.prediction else None,
+         "steps": [{"failure": s.prediction.failure, "fix": _fix_json(s.fix)} for s in r.steps],
+         "after": r.final.prediction.verdict.value if r.final.prediction else None,
+         "after_failure": r.final.prediction.failure if r.final.prediction else None,
+         "env": list(r.env), "stopped": t(r.stopped) if r.stopped else None, "diff": r.diff}
+        for r in results]}
+
+
+def exit_code(results: list[Repair], written: bool) -> ExitCode:
+    if any(r.first.prediction and r.first.prediction.verdict is Verdict.UNREACHABLE for r in results):
+        return ExitCode.UNREACHABLE
+    if all(r.first.prediction and r.first.prediction.verdict is Verdict.DELIVERED for r in results):
+        return ExitCode.OK
+    if written and all(r.delivers for r in results):
+        return ExitCode.OK
+    return ExitCode.PROBLEMS
+
+
+@click.command("fix")
+@click.argument("path", type=click.Path(path_type=Path))
+@click.option("--env", "env_file", type=click.Path(path_type=Path), default=None,
+              help="Resolve ENV[...] / process.env / os.environ from this dotenv file.")
+@click.option("--framework", default=None, help="Read PATH as this framework (default: detect).")
+@click.option("--probe-host", "probe_target", default=None, metavar="HOST[:PORT]",
+              help="Probe this server instead of the one the config names (a staging copy, the lab).")
+@click.option("--ca-file", type=click.Path(), default=None,
+              help="Your private CA: suggested as the app's CA file when it verifies the server.")
+@click.option("--timeout", type=click.FloatRange(1, 600), default=30.0, show_default=True,
+              help="Deadline for probing one port, in seconds.")
+@click.option("--write", is_flag=True, help="Apply the change to the file (after checking it delivers).")
+@click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")
+def command(path: Path, env_file: Path | None, framework: str | None, probe_target: str | None,
+            ca_file: str | None, timeout: float, write: bool, as_json: bool) -> None:
+    """Print the corrected config in the file's own syntax (a diff), checked against the live server."""
+    if framework is not None:
+        model(framework)
+    if env_file is not None and not env_file.is_file():
+        raise UserError("lint.cli.env_missing", path=str(env_file))
+    if ca_file is not None and not os.path.exists(ca_file):
+        raise UserError("check.cli.ca_file_missing", path=ca_file)
+    if probe_target is not None:
+        parse_target(probe_target)
+    env = load_env_file(env_file) if env_file is not None else None
+    configs = _collect((path,), env, framework)
+    if not configs:
+        raise UserError("check.cli.no_configs", path=str(path))
+    results = [repair(raw, env, probe_target, ca_file, timeout) for raw in configs]
+    written = False
+    if write:
+        for r in results:
+            if r.delivers and r.fixed != r.text:
+                Path(r.raw.file).write_text(r.fixed, encoding="utf-8")
+                written = True
+    if as_json:
+        click.echo(json.dumps(_json(results), indent=2, ensure_ascii=False))
+    else:
+        out = console()
+        for r in results:
+            _text(out, r)
+            if write and r.delivers and r.fixed != r.text:
+                out.print("[green]" + escape(t("fix.cli.written", file=r.raw.file)) + "[/]", highlight=False)
+    raise SystemExit(int(exit_code(results, written)))

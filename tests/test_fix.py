@@ -1,0 +1,176 @@
+"""`fix` and `config --for` against the lab: Mastodon and GitLab files, the patcher, bad input, secrets, ja."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner
+
+from smtp_doctor.cli import cli
+from smtp_doctor.lab import LabInfo
+from smtp_doctor.predict import Fix
+from smtp_doctor.readers import read_file
+from smtp_doctor.writers.patch import Unpatchable, apply_fix, secret_lines, unified_diff
+
+
+def run(*args: str, lang: str = "en") -> tuple[int, str]:
+    result = CliRunner().invoke(cli, ["--lang", lang, *args])
+    assert result.exception is None or isinstance(result.exception, SystemExit), repr(result.exception)
+    return result.exit_code, result.output
+
+
+def fix_json(path: Path, lab: LabInfo, *extra: str) -> dict:  # type: ignore[type-arg]
+    code, out = run("fix", str(path), "--ca-file", str(lab.ca_file), "--json", "--timeout", "20", *extra)
+    doc = json.loads(out)
+    doc["exit_code"] = code
+    return doc["configs"][0] | {"exit_code": code}
+
+
+def test_mastodon_env_tls_on_587_is_fixed_in_its_own_syntax(lab: LabInfo, tmp_path: Path) -> None:
+    env = tmp_path / ".env.production"
+    env.write_text(f"LOCAL_DOMAIN=example.com\nSMTP_SERVER=127.0.0.1\nSMTP_PORT={lab.servers['starttls'].port}\n"
+                   f"SMTP_LOGIN={lab.user}\nSMTP_PASSWORD={lab.password}\nSMTP_TLS=true\n"
+                   "SMTP_FROM_ADDRESS=notifications@example.com\n")
+    doc = fix_json(env, lab)
+    assert doc["before"] == "fails" and doc["after"] == "delivered" and doc["exit_code"] == 1
+    assert doc["steps"][0]["failure"] == "implicit_tls_on_plain_port"
+    assert doc["steps"][1]["failure"].startswith("cert_")  # the lab's private CA is unknown to the system store
+    diff = doc["diff"]
+    assert "-SMTP_TLS=true" in diff and "+SMTP_ENABLE_STARTTLS=always" in diff
+    assert f"+SMTP_CA_FILE={lab.ca_file}" in diff and "+SMTP_OPENSSL_VERIFY_MODE=peer" in diff
+    assert lab.password not in json.dumps(doc)
+
+
+def test_gitlab_rb_implicit_tls_wanted_on_465(lab: LabInfo, tmp_path: Path) -> None:
+    rb = tmp_path / "gitlab.rb"
+    rb.write_text("gitlab_rails['smtp_enable'] = true\ngitlab_rails['smtp_address'] = '127.0.0.1'\n"
+                  f"gitlab_rails['smtp_port'] = {lab.servers['implicit'].port}\n"
+                  "gitlab_rails['smtp_enable_starttls_auto'] = true\n"
+                  f"gitlab_rails['smtp_ca_file'] = '{lab.ca_file}'\n")
+    doc = fix_json(rb, lab)
+    assert doc["steps"][0]["failure"] == "plain_on_implicit_port" and doc["after"] == "delivered", doc
+    assert "+gitlab_rails['smtp_tls'] = true" in doc["diff"]
+    assert "+gitlab_rails['smtp_enable_starttls_auto'] = false" in doc["diff"]
+
+
+def test_a_config_that_delivers_needs_no_fix(lab: LabInfo, tmp_path: Path) -> None:
+    env = tmp_path / ".env.production"
+    env.write_text(f"SMTP_SERVER=127.0.0.1\nSMTP_PORT={lab.servers['starttls'].port}\nSMTP_ENABLE_STARTTLS=always\n"
+                   f"SMTP_CA_FILE={lab.ca_file}\n")
+    doc = fix_json(env, lab)
+    assert doc["exit_code"] == 0 and doc["steps"] == [] and doc["diff"] == ""
+
+
+def test_japanese_output(lab: LabInfo, tmp_path: Path) -> None:
+    env = tmp_path / ".env.production"
+    env.write_text(f"SMTP_SERVER=127.0.0.1\nSMTP_PORT={lab.servers['starttls'].port}\nSMTP_SSL=true\n")
+    code, out = run("fix", str(env), "--ca-file", str(lab.ca_file), lang="ja")
+    assert code == 1 and "失敗します" in out and "この変更で送信できます" in out
+
+
+# -- the patcher (pure) --------------------------------------------------------------------------------------
+
+
+RAILS = """config.action_mailer.smtp_settings = {
+  address: 'smtp.example.com',
+  port: 587,
+  password: 'hunter2-secret',
+  tls: true
+}
+"""
+
+
+def _rails(tmp_path: Path, text: str = RAILS) -> tuple[Path, object]:
+    path = tmp_path / "production.rb"
+    path.write_text(text)
+    [raw] = read_file(path, framework="actionmailer")
+    return path, raw
+
+
+def test_patch_removes_and_adds_after_the_last_located_line(tmp_path: Path) -> None:
+    path, raw = _rails(tmp_path)
+    fix = Fix("plain_port", ("enable_starttls: true,",), (("tls", "x"),), keys=("enable_starttls",))
+    patched = apply_fix(path.read_text(), raw, fix, "ruby_hash")  # type: ignore[arg-type]
+    assert patched.text == RAILS.replace("  tls: true\n", "  enable_starttls: true,\n")
+    assert patched.removed == (5,) and patched.added_after == 4
+    diff = unified_diff(path.read_text(), patched.text, "production.rb", secret_lines(path.read_text(), raw))
+    assert "hunter2" not in diff and "password: ********," in diff
+
+
+def test_the_last_hash_entry_gains_a_comma_before_new_lines(tmp_path: Path) -> None:
+    path, raw = _rails(tmp_path)
+    fix = Fix("trust_ca", ("ca_file: '/ca.pem',",), keys=("ca_file",))
+    patched = apply_fix(path.read_text(), raw, fix, "ruby_hash")  # type: ignore[arg-type]
+    assert "  tls: true,\n  ca_file: '/ca.pem',\n}" in patched.text
+
+
+def test_patch_rewrites_a_key_in_place(tmp_path: Path) -> None:
+    path, raw = _rails(tmp_path)
+    fix = Fix("implicit_port", ("tls: true,", "port: 465,"), keys=("tls", "port"))
+    patched = apply_fix(path.read_text(), raw, fix, "ruby_hash")  # type: ignore[arg-type]
+    assert "  port: 465,\n" in patched.text and "  tls: true,\n" in patched.text
+    assert patched.changed == (3, 5) and patched.removed == ()
+
+
+def test_patch_refuses_a_line_shared_by_two_keys(tmp_path: Path) -> None:
+    path, raw = _rails(tmp_path, "config.action_mailer.smtp_settings = { address: 'h', port: 587, tls: true }\n")
+    with pytest.raises(Unpatchable):
+        apply_fix(path.read_text(), raw, Fix("plain_port", (), (("tls", "x"),)), "ruby_hash")  # type: ignore[arg-type]
+
+
+def test_a_shared_line_gives_the_lines_to_change_not_a_broken_diff(lab: LabInfo, tmp_path: Path) -> None:
+    env_dir = tmp_path / "config" / "environments"
+    env_dir.mkdir(parents=True)
+    config = env_dir / "production.rb"
+    config.write_text("Rails.application.configure do\n  config.action_mailer.smtp_settings = { address: '127.0.0.1', "
+                      f"port: {lab.servers['starttls'].port}, tls: true }}\nend\n")
+    code, out = run("fix", str(config), "--ca-file", str(lab.ca_file))
+    assert code == 1 and "shares its line" in out and "+ enable_starttls: true" in out and "--- a/" not in out
+
+
+# -- config --for ----------------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("framework", ["actionmailer", "mastodon", "gitlab"])
+def test_config_for_is_checked_against_the_server(framework: str, lab: LabInfo) -> None:
+    code, out = run("config", "--for", framework, lab.servers["starttls"].address, "--ca-file", str(lab.ca_file),
+                    "--json")
+    doc = json.loads(out)
+    assert code == 0 and doc["check"] == "delivered" and doc["mode"] == "starttls"
+    assert str(lab.ca_file) in doc["text"] and "none" not in doc["text"].lower()
+
+
+def test_config_for_an_unusable_server_writes_nothing(lab: LabInfo) -> None:
+    code, out = run("config", "--for", "actionmailer", lab.servers["expired"].address, "--ca-file",
+                    str(lab.ca_file))
+    assert code == 1 and "expired" in out and "smtp_settings" not in out
+
+
+# -- bad input ------------------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(("args", "code"), [
+    (["fix", "/nonexistent/production.rb"], 2),
+    (["fix", ".", "--framework", "nosuch"], 2),
+    (["fix", ".", "--probe-host", "bad host"], 2),
+    (["config", "--for", "nosuch", "127.0.0.1:25"], 2),
+    (["config", "--for", "django", "127.0.0.1:notaport"], 2),
+])
+def test_bad_input_is_one_line_and_exit_2(args: list[str], code: int, tmp_path: Path,
+                                          monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.chdir(tmp_path)
+    got, out = run(*args)
+    assert got == code, out
+    assert "Traceback" not in out and len(out.strip().splitlines()) <= 3
+
+
+def test_config_for_an_unreachable_host_is_exit_3() -> None:
+    import socket
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    code, out = run("config", "--for", "django", f"127.0.0.1:{port}", "--timeout", "5")
+    assert code == 3 and "Traceback" not in out

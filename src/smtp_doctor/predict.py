@@ -101,9 +101,17 @@ def _verification(plan: ConnectionPlan, tls: TLSFacts) -> tuple[Verification | N
     return (used[0], False) if used else (None, None)
 
 
+#: A CA file with at most this many anchors is a private CA's file, chosen for this server; more is a public
+#: bundle (Mastodon's default SMTP_CA_FILE is the system's), where an unknown issuer is just that.
+PRIVATE_CA_ANCHORS = 10
+
+
 def _cert_failure(v: Verification, tls: TLSFacts) -> str:
+    """A lone leaf whose issuer is missing although it names where to fetch it (AIA), or although the app's
+    own private CA file should hold it, is a missing intermediate; otherwise the table decides."""
+    private = v.source == "ca-file" and v.anchors is not None and 0 < v.anchors <= PRIVATE_CA_ANCHORS
     if (v.error_code == UNABLE_TO_GET_ISSUER_LOCALLY and len(tls.certs) == 1 and v.error_depth == 0
-            and (tls.certs[0].ca_issuers or (v.source == "ca-file" and v.anchors))):
+            and (tls.certs[0].ca_issuers or private)):
         return "cert_missing_intermediate"
     for row in knowledge().get("verify", []):
         if v.error_code in row["codes"]:

@@ -7,6 +7,8 @@ import tempfile
 from pathlib import Path
 
 import click
+from rich.console import Console
+from rich.markup import escape
 from rich.table import Table
 
 from .. import probe_async
@@ -14,8 +16,9 @@ from ..credentials import Credentials
 from ..diagnose.host import HostReport
 from ..facts import AuthOutcome
 from ..i18n import t
-from ..lab import Lab
+from ..lab import Lab, LabInfo
 from ..probe import ProbeOptions
+from ..readers import read_file
 from ..render.text import badge, render_port
 from .common import console
 
@@ -53,5 +56,37 @@ def command(show_all: bool) -> None:
                     table.add_row(name, t(f"modename.{d.facts.mode}"), badge(d.severity), auth,
                                   f"{d.facts.detect_seconds or 0:.3f}")
                 out.print(table)
+                await _story(out, lab, Path(tmp))
 
     asyncio.run(run())
+
+
+#: The seed article's trap: implicit TLS (`tls:` with a port number) against a STARTTLS port.
+SEED = """Rails.application.configure do
+  config.action_mailer.delivery_method = :smtp
+  config.action_mailer.smtp_settings = {
+    address: '127.0.0.1',
+    port: {port},
+    user_name: ENV['SMTP_USERNAME'],
+    password: ENV['SMTP_PASSWORD'],
+    authentication: :plain,
+    tls: 587
+  }
+end
+"""
+
+
+async def _story(out: Console, lab: LabInfo, tmp: Path) -> None:
+    """The rest of the story: an app's config read, its failure predicted, the corrected file shown."""
+    from .fix import render_repair, repair
+
+    config = tmp / "app" / "config" / "environments" / "production.rb"
+    config.parent.mkdir(parents=True)
+    config.write_text(SEED.replace("{port}", str(lab.servers["starttls"].port)))
+    out.print()
+    out.rule(f"[bold]{t('demo.story')}[/]", align="left")
+    out.print(escape(config.read_text()), highlight=False)
+    [raw] = read_file(config, framework="actionmailer")
+    # check/fix run their own event loop: a worker thread keeps this one serving the lab meanwhile
+    result = await asyncio.to_thread(repair, raw, None, None, str(lab.ca_file), 15.0)
+    render_repair(out, result)

@@ -117,7 +117,7 @@ def repair(raw: RawConfig, env: dict[str, str] | None, probe_target: str | None,
     return result
 
 
-def _text(out: Console, r: Repair) -> None:
+def render_repair(out: Console, r: Repair) -> None:
     head = t("check.cli.head", file=r.raw.file, framework=t(f"frameworks.name.{r.raw.framework}"))
     out.print(f"[bold]{escape(head)}[/]", highlight=False)
     first = r.first.prediction
@@ -205,7 +205,7 @@ def command(path: Path, env_file: Path | None, framework: str | None, probe_targ
     else:
         out = console()
         for r in results:
-            _text(out, r)
+            render_repair(out, r)
             if write and r.delivers and r.fixed != r.text:
                 out.print("[green]" + escape(t("fix.cli.written", file=r.raw.file)) + "[/]", highlight=False)
     raise SystemExit(int(exit_code(results, written)))

@@ -134,12 +134,9 @@ ACTIONMAILER = [
     Cell("enable_starttls_on_plain", "plain", f"{AM}, enable_starttls: true", "starttls_not_offered"),
     Cell("cram_md5_where_only_plain", "auth-plain-only",
          f"{AM}, tls: true, ca_file: '{{ca}}', {CREDS_RB}, authentication: :cram_md5", "auth_mechanism"),
-    pytest.param(Cell("starttls_auto_false_on_starttls", "starttls",
-                      f"{AM}, enable_starttls_auto: false, ca_file: '{{ca}}'", "cert_unknown_issuer"),
-                 marks=pytest.mark.xfail(strict=True, reason=(
-                     "known gap in knowledge/frameworks.toml: with mail 2.7 and net-smtp >= 0.3, "
-                     "enable_starttls_auto: false does not switch STARTTLS off (net-smtp's own default is :auto, "
-                     "with its default context, without ca_file); the model says 'no TLS'"))),
+    # mail 2.7 + net-smtp >= 0.3: false does not switch STARTTLS off, and that STARTTLS ignores ca_file
+    Cell("starttls_auto_false_on_starttls", "starttls", f"{AM}, enable_starttls_auto: false, ca_file: '{{ca}}'",
+         "cert_unknown_issuer"),
 ]
 
 DJ = "EMAIL_HOST = '127.0.0.1'\nEMAIL_PORT = {port}\nEMAIL_TIMEOUT = 2\n"

@@ -117,7 +117,7 @@ def test_unresolved_env_values_are_unknown_not_false() -> None:
         ("2.7", {"tls": "false"}, IMPL),
         ("2.7", {"ssl": "465"}, IMPL),
         ("2.7", {"enable_starttls": True}, S),
-        ("2.7", {"enable_starttls_auto": False}, N),
+        ("2.7", {"enable_starttls_auto": False}, A),  # net-smtp >= 0.3 starts STARTTLS :auto of its own
         ("2.7", {}, A),
         ("2.7", {"enable_starttls": False}, A),
         # mail 2.8: enable_starttls: false short-circuits
@@ -336,3 +336,16 @@ def test_unknown_framework_is_a_user_error() -> None:
     with pytest.raises(UserError) as exc:
         model("wordpress")
     assert exc.value.key == "frameworks.error.unknown"
+
+
+def test_msmtp_trust_file_system_is_the_system_store_not_a_file() -> None:
+    assert to_settings(cfg("msmtp", tls="on", tls_trust_file="system")).ca_file is None
+    assert to_settings(cfg("msmtp", tls="on", tls_trust_file="/etc/ca.pem")).ca_file.value == "/etc/ca.pem"  # type: ignore[union-attr]
+
+
+def test_actionmailer_27_starttls_auto_false_still_does_starttls_without_ca_file() -> None:
+    """mail 2.7 + net-smtp >= 0.3: false is not passed on, net-smtp's own :auto applies, with its own context."""
+    old = to_settings(cfg("actionmailer", "2.7.1", enable_starttls_auto=False, ca_file="/etc/ca.pem"))
+    new = to_settings(cfg("actionmailer", "2.8.1", enable_starttls_auto=False, ca_file="/etc/ca.pem"))
+    assert old.tls_mode.value is A and old.ca_file is None  # type: ignore[union-attr]
+    assert new.tls_mode.value is N and new.ca_file.value == "/etc/ca.pem"  # type: ignore[union-attr]

@@ -119,10 +119,14 @@ def _cert_failure(v: Verification, tls: TLSFacts) -> str:
     return "cert_verify_failed"
 
 
-def _mechanisms(plan: ConnectionPlan) -> tuple[str, ...]:
-    """The AUTH mechanisms the app is willing to use, in the server's spelling."""
+def _mechanisms(plan: ConnectionPlan, plaintext: bool = False) -> tuple[str, ...]:
+    """The AUTH mechanisms the app is willing to use, in the server's spelling; some clients (msmtp) choose
+    only among those that keep the password secret when the channel is not encrypted."""
     if plan.auth_mechanism == "auto":
-        return tuple(m.upper() for m in framework_facts(plan.framework).get("auto", ["PLAIN", "LOGIN", "CRAM-MD5"]))
+        facts = framework_facts(plan.framework)
+        names = facts.get("auto_plaintext" if plaintext and "auto_plaintext" in facts else "auto",
+                          ["PLAIN", "LOGIN", "CRAM-MD5"])
+        return tuple(m.upper() for m in names)
     return ((plan.auth_mechanism or "").upper().replace("_", "-"),)
 
 
@@ -212,7 +216,11 @@ def predict(plan: ConnectionPlan, facts: PortFacts, *, sender: str = "") -> Pred
                 return Prediction(Verdict.FAILS, r.mode, "auth", channel, True, r.text, r.source,
                                   "check.why.auth_mechanism_value", base)
         offered = caps.auth if caps else ()
-        wanted = _mechanisms(plan)
+        wanted = _mechanisms(plan, plaintext=channel == "plaintext")
+        if channel == "plaintext" and not any(m in offered for m in wanted) and any(
+                m in offered for m in _mechanisms(plan)):  # it would log in, but not with the password in clear
+            return fails("starttls_required", "auth", "check.why.secure_auth_only", channel=channel,
+                         offered=", ".join(offered), wanted=", ".join(wanted))
         if not any(m in offered for m in wanted):
             return fails("auth_mechanism", "auth", channel=channel, verification=verification,
                          offered=", ".join(offered) or "-", wanted=", ".join(wanted))

@@ -62,27 +62,15 @@ CLIENT_BEHAVIOUR: dict[tuple[str, str, str], tuple[str, str]] = {
 
 # Cells where smtp-doctor's explain does not (yet) name the right mode. Kept visible: each is an xfail
 # that turns into a failure the day explain gets it right (strict), and each is in the report.
-_AUTH_NOT_OFFERED = (
-    "the client says the server offers no AUTH; explain ranks auth_mechanism first and starttls_required only "
-    "as the alternative, while against Postfix (smtpd_tls_auth_only) the cause is AUTH-only-after-STARTTLS")
 _LEAF = ("Node's \"unable to verify the first certificate\" (UNABLE_TO_VERIFY_LEAF_SIGNATURE) is the same text for an "
          "unknown private CA and for a missing intermediate; explain ranks cert_missing_intermediate first, "
          "cert_unknown_issuer as the alternative")
 _PHP_TIMEOUT = ("PHP's stream functions print nothing on a read timeout; the words are this test client's own, "
                 "and explain does not recognise them")
-_AM_STARTTLS = ("check predicts ActionMailer's enable_starttls_auto: false as no TLS; with mail 2.7.1 on net-smtp 0.3 "
-                "the client does STARTTLS anyway, with net-smtp's default context (no ca_file), and fails verification")
 # Cells where `smtp-doctor check` predicts otherwise than the real client did (strict xfails, reported).
 KNOWN_CHECK_GAPS: dict[tuple[str, str, str], str] = {
-    ("postfix", "actionmailer", "tls_off"): _AM_STARTTLS,
-    ("exim", "actionmailer", "tls_off"): _AM_STARTTLS,
-    ("exim", "msmtp", "tls_off"): "check predicts a plaintext AUTH PLAIN delivery; msmtp refuses to send PLAIN/LOGIN "
-                                  "without TLS (\"cannot use a secure authentication method\")",
 }
 KNOWN_GAPS: dict[tuple[str, str, str], str] = {
-    ("postfix", "smtplib", "tls_off"): _AUTH_NOT_OFFERED,
-    ("postfix", "swaks", "tls_off"): _AUTH_NOT_OFFERED,
-    ("postfix", "msmtp", "tls_off"): _AUTH_NOT_OFFERED,
     ("postfix", "nodemailer", "no_ca"): _LEAF,
     ("exim", "nodemailer", "no_ca"): _LEAF,
     ("postfix", "php", "starttls_on_465"): _PHP_TIMEOUT,

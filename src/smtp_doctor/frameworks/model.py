@@ -279,6 +279,8 @@ def _resolve(m: Model, name: str, rules: tuple[Rule, ...], ctx: C.Context,
                 return None  # depends on a value nobody can know here
             if not hit:
                 continue
+        if rule.absent:  # the framework ignores what is written here (see the rule's comment in the TOML)
+            return None
         if rule.source_key is not None:
             rv = ctx.values.get(rule.source_key)
             if rv is None or rv.kind is ValueKind.NIL:

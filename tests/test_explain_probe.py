@@ -95,3 +95,14 @@ def test_probe_refusals_are_one_line_and_exit_2(args: list[str]) -> None:
     code, out = run(*args)
     assert code == 2
     assert len(out.strip().splitlines()) == 1 and "Traceback" not in out
+
+
+@pytest.mark.parametrize(("server", "confirming"),
+                         [("tls13-only", "tls.tls13_only"), ("legacy-tls", "tls.old_version")])
+def test_a_tls_version_mismatch_is_confirmed_by_trying_each_version(lab: LabInfo, server: str,
+                                                                  confirming: str) -> None:
+    text = "ssl.SSLError: [SSL: UNSUPPORTED_PROTOCOL] unsupported protocol (_ssl.c:1006)"
+    doc = probe_json(lab, text, "--target", lab.servers[server].address)
+    probe = doc["probe"]
+    assert isinstance(probe, dict)
+    assert probe["status"] == "confirmed" and confirming in {f["id"] for f in probe["findings"]}

@@ -74,3 +74,43 @@ def test_redactor_masks_every_wire_form() -> None:
     assert SECRET not in redact(text)
     for form in forms("alice"):
         assert form not in redact(f"AUTH PLAIN {form}")
+
+
+@pytest.fixture()
+def leaky_app(tmp_path: Path, lab: LabInfo) -> Path:
+    """An app whose configs write the canary password literally, in three frameworks' syntaxes."""
+    port = lab.servers["starttls"].port
+    (tmp_path / "config" / "environments").mkdir(parents=True)
+    (tmp_path / "config" / "environments" / "production.rb").write_text(
+        "Rails.application.configure do\n  config.action_mailer.smtp_settings = {\n    address: '127.0.0.1',\n"
+        f"    port: {port},\n    user_name: 'app',\n    password: '{SECRET}',\n    tls: true\n  }}\nend\n")
+    (tmp_path / ".env.production").write_text(f"SMTP_SERVER=127.0.0.1\nSMTP_PORT={port}\nSMTP_LOGIN=app\n"
+                                              f"SMTP_PASSWORD={SECRET}\nSMTP_TLS=true\n")
+    (tmp_path / "settings.py").write_text(f"EMAIL_HOST = '127.0.0.1'\nEMAIL_PORT = {port}\nEMAIL_HOST_USER = 'app'\n"
+                                          f"EMAIL_HOST_PASSWORD = '{SECRET}'\nEMAIL_USE_SSL = True\n")
+    return tmp_path
+
+
+@pytest.mark.parametrize("args", [
+    ("lint", "{app}"), ("lint", "{app}", "--json"), ("lint", "{app}", "--format", "sarif"),
+    ("check", "{app}"), ("check", "{app}", "--json"),
+    ("fix", "{app}/config/environments/production.rb", "--ca-file", "{ca}"),
+    ("fix", "{app}/.env.production", "--ca-file", "{ca}", "--json"),
+    ("fix", "{app}/settings.py", "--framework", "django", "--ca-file", "{ca}"),
+])
+def test_config_paths_never_print_a_literal_password(leaky_app: Path, lab: LabInfo, args: tuple[str, ...]) -> None:
+    out = run(*(a.format(app=leaky_app, ca=lab.ca_file) for a in args))
+    assert out.strip()  # it did report something
+    assert not any(f in out for f in forms("app")), out
+
+
+def test_explain_and_log_scan_never_echo_a_password(tmp_path: Path) -> None:
+    blob = base64.b64encode(b"\0app\0" + SECRET.encode()).decode()
+    line = f"smtplib.SMTPAuthenticationError: (535, b'5.7.8 Authentication failed') password={SECRET} AUTH PLAIN {blob}"
+    log = tmp_path / "app.log"
+    log.write_text(f"2026-11-20T10:00:00Z ERROR {line}\n" * 3)
+    for args in (("explain", line), ("explain", line, "--json"), ("explain", line, "--format", "markdown"),
+                 ("explain", "--log", str(log)), ("explain", "--log", str(log), "--json")):
+        out = run(*args)
+        assert "535" in out or "Authentication" in out
+        assert not any(f in out for f in forms("app")), (args, out)

@@ -62,17 +62,12 @@ CLIENT_BEHAVIOUR: dict[tuple[str, str, str], tuple[str, str]] = {
 
 # Cells where smtp-doctor's explain does not (yet) name the right mode. Kept visible: each is an xfail
 # that turns into a failure the day explain gets it right (strict), and each is in the report.
-_LEAF = ("Node's \"unable to verify the first certificate\" (UNABLE_TO_VERIFY_LEAF_SIGNATURE) is the same text for an "
-         "unknown private CA and for a missing intermediate; explain ranks cert_missing_intermediate first, "
-         "cert_unknown_issuer as the alternative")
 _PHP_TIMEOUT = ("PHP's stream functions print nothing on a read timeout; the words are this test client's own, "
                 "and explain does not recognise them")
 # Cells where `smtp-doctor check` predicts otherwise than the real client did (strict xfails, reported).
 KNOWN_CHECK_GAPS: dict[tuple[str, str, str], str] = {
 }
 KNOWN_GAPS: dict[tuple[str, str, str], str] = {
-    ("postfix", "nodemailer", "no_ca"): _LEAF,
-    ("exim", "nodemailer", "no_ca"): _LEAF,
     ("postfix", "php", "starttls_on_465"): _PHP_TIMEOUT,
     ("exim", "php", "starttls_on_465"): _PHP_TIMEOUT,
 }

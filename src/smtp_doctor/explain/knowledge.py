@@ -103,8 +103,6 @@ def parse(data: dict[str, Any]) -> Knowledge:
         if mid in modes:
             raise ValueError(f"errors.toml: mode {mid} defined twice")
         pats = tuple(_pattern(mid, i, p) for i, p in enumerate(raw.get("pattern", [])))
-        if not pats:
-            raise ValueError(f"errors.toml: mode {mid} has no pattern")
         modes[mid] = Mode(mid, raw["category"], raw["fix"], raw.get("next", "none"), bool(raw.get("generic")),
                           frozenset(raw.get("ports_likely", ())), frozenset(raw.get("ports_unlikely", ())),
                           tuple(raw.get("also_consider", ())), tuple(raw.get("probe_confirms", ())), pats)
@@ -112,6 +110,12 @@ def parse(data: dict[str, Any]) -> Knowledge:
         unknown = [a for a in m.also_consider if a not in modes]
         if unknown:
             raise ValueError(f"errors.toml: mode {m.id} also_consider names unknown {unknown}")
+    # A mode no text reveals on its own (a missing intermediate reads like an unknown CA) must be reachable
+    # as another mode's alternative; the probe (probe_confirms) is what tells it apart.
+    named = {a for m in modes.values() for a in m.also_consider}
+    for m in modes.values():
+        if not m.patterns and m.id not in named:
+            raise ValueError(f"errors.toml: mode {m.id} has no pattern and is no mode's alternative")
     clients = tuple(Client(c["id"], _compile(c["re"], f"client {c['id']}"), tuple(c.get("frameworks", ())),
                            c.get("source", "")) for c in data["client"])
     hints = tuple((h["id"], _compile(h["re"], f"framework_hint {h['id']}")) for h in data["framework_hint"])

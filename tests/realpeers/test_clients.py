@@ -62,14 +62,10 @@ CLIENT_BEHAVIOUR: dict[tuple[str, str, str], tuple[str, str]] = {
 
 # Cells where smtp-doctor's explain does not (yet) name the right mode. Kept visible: each is an xfail
 # that turns into a failure the day explain gets it right (strict), and each is in the report.
-_PHP_TIMEOUT = ("PHP's stream functions print nothing on a read timeout; the words are this test client's own, "
-                "and explain does not recognise them")
 # Cells where `smtp-doctor check` predicts otherwise than the real client did (strict xfails, reported).
 KNOWN_CHECK_GAPS: dict[tuple[str, str, str], str] = {
 }
 KNOWN_GAPS: dict[tuple[str, str, str], str] = {
-    ("postfix", "php", "starttls_on_465"): _PHP_TIMEOUT,
-    ("exim", "php", "starttls_on_465"): _PHP_TIMEOUT,
 }
 
 

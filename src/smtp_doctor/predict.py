@@ -260,9 +260,9 @@ def _literal(value: Any, syntax: str) -> str:
     return repr(text) if syntax == "python" else "'" + text.replace("\\", "\\\\").replace("'", "\\'") + "'"
 
 
-def render_line(key: str, value: Any, syntax: str) -> str:
-    """One setting written the way the file writes it."""
-    literal = _literal(value, syntax)
+def render_line(key: str, value: Any, syntax: str, code: bool = False) -> str:
+    """One setting written the way the file writes it; ``code`` (an environment lookup) goes in unquoted."""
+    literal = str(value) if code else _literal(value, syntax)
     if syntax == "ruby_hash":
         return f"{key}: {literal},"
     if syntax == "gitlab_rb":
@@ -272,7 +272,7 @@ def render_line(key: str, value: Any, syntax: str) -> str:
     return f"{key}={literal}"
 
 
-def _fill(value: Any, params: Mapping[str, Any]) -> Any:
+def fill_params(value: Any, params: Mapping[str, Any]) -> Any:
     if not isinstance(value, str):
         return value
     for key, v in params.items():
@@ -325,8 +325,8 @@ def fix_for(plan: ConnectionPlan, prediction: Prediction, facts: PortFacts,
         values = {**row.get("set", {}), **row.get("env", {})}
         wanted = {name for v in values.values() if isinstance(v, str) for name in re.findall(r"{(\w+)}", v)}
         if wanted <= params.keys():  # else a value the probe could not supply (no CA that verifies): words
-            lines = tuple(render_line(k, _fill(v, params), syntax) for k, v in row.get("set", {}).items())
-            env = tuple(render_line(k, _fill(v, params), "dotenv") for k, v in row.get("env", {}).items())
+            lines = tuple(render_line(k, fill_params(v, params), syntax) for k, v in row.get("set", {}).items())
+            env = tuple(render_line(k, fill_params(v, params), "dotenv") for k, v in row.get("env", {}).items())
             remove = tuple((k, (present or {}).get(k, "")) for k in row.get("remove", []) if k in (present or {}))
             return Fix(group, lines, remove, env, text_key, tuple(row.get("set", {})))
     return Fix(group, text_key=text_key)

@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 import json
 import os
+from collections.abc import Callable
 from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
@@ -264,24 +265,28 @@ def exit_code(results: list[Checked]) -> ExitCode:
     return ExitCode.OK
 
 
-@click.command("check")
-@click.argument("path", type=click.Path(path_type=Path))
-@click.option("--env", "env_file", type=click.Path(path_type=Path), default=None,
-              help="Resolve ENV[...] / process.env / os.environ from this dotenv file.")
-@click.option("--framework", default=None, help="Read PATH as this framework (default: detect).")
-@click.option("--framework-version", default=None, metavar="VERSION",
-              help="Version that decides behaviour (mail gem for ActionMailer, Django …); default: newest.")
-@click.option("--probe-host", "probe_target", default=None, metavar="HOST[:PORT]",
-              help="Probe this server instead of the one the config names (a staging copy, the lab).")
-@click.option("--ca-file", type=click.Path(), default=None,
-              help="A CA bundle to suggest when it verifies the server; stands in for the app's own CA file "
-                   "when that one is not readable here.")
-@click.option("--timeout", type=click.FloatRange(1, 600), default=30.0, show_default=True,
-              help="Deadline for probing one port, in seconds.")
-@click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")
-def command(path: Path, env_file: Path | None, framework: str | None, framework_version: str | None,
-            probe_target: str | None, ca_file: str | None, timeout: float, as_json: bool) -> None:
-    """Predict what the app will do with its mail settings against the live server, and how to fix it."""
+def config_options(command: Callable[..., None]) -> Callable[..., None]:
+    """PATH and the options check and fix share: where the config is, how to read it, which server to ask."""
+    for option in reversed((
+        click.argument("path", type=click.Path(path_type=Path)),
+        click.option("--env", "env_file", type=click.Path(path_type=Path), default=None,
+                     help="Resolve ENV[...] / process.env / os.environ from this dotenv file."),
+        click.option("--framework", default=None, help="Read PATH as this framework (default: detect)."),
+        click.option("--probe-host", "probe_target", default=None, metavar="HOST[:PORT]",
+                     help="Probe this server instead of the one the config names (a staging copy, the lab)."),
+        click.option("--ca-file", type=click.Path(), default=None,
+                     help="A CA bundle to suggest when it verifies the server; stands in for the app's own CA "
+                          "file when that one is not readable here."),
+        click.option("--timeout", type=click.FloatRange(1, 600), default=30.0, show_default=True,
+                     help="Deadline for probing one port, in seconds."),
+    )):
+        command = option(command)
+    return command
+
+
+def load_configs(path: Path, env_file: Path | None, framework: str | None, probe_target: str | None,
+                 ca_file: str | None) -> tuple[list[RawConfig], dict[str, str] | None]:
+    """Every bad argument is one line and exit 2 before anything is read or probed."""
     from ..readers import load_env_file
 
     if framework is not None:
@@ -291,13 +296,25 @@ def command(path: Path, env_file: Path | None, framework: str | None, framework_
     if ca_file is not None and not os.path.exists(ca_file):
         raise UserError("check.cli.ca_file_missing", path=ca_file)
     if probe_target is not None:
-        parse_target(probe_target)  # bad syntax → one line, exit 2, before reading anything
+        parse_target(probe_target)
     env = load_env_file(env_file) if env_file is not None else None
     configs = _collect((path,), env, framework)
-    if framework_version:
-        configs = [replace(c, framework_version=framework_version) for c in configs]
     if not configs:
         raise UserError("check.cli.no_configs", path=str(path))
+    return configs, env
+
+
+@click.command("check")
+@config_options
+@click.option("--framework-version", default=None, metavar="VERSION",
+              help="Version that decides behaviour (mail gem for ActionMailer, Django …); default: newest.")
+@click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")
+def command(path: Path, env_file: Path | None, framework: str | None, framework_version: str | None,
+            probe_target: str | None, ca_file: str | None, timeout: float, as_json: bool) -> None:
+    """Predict what the app will do with its mail settings against the live server, and how to fix it."""
+    configs, _ = load_configs(path, env_file, framework, probe_target, ca_file)
+    if framework_version:
+        configs = [replace(c, framework_version=framework_version) for c in configs]
     results = check(configs, probe_target, ca_file, timeout)
     if as_json:
         doc = _json(results)

@@ -13,7 +13,6 @@ diff) or no complete fix is known; 2 bad input; 3 the server cannot be reached.
 from __future__ import annotations
 
 import json
-import os
 import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -24,16 +23,14 @@ from rich.console import Console
 from rich.markup import escape
 
 from ..errors import ExitCode, UserError
-from ..frameworks import model
 from ..i18n import t
 from ..plan import framework_facts
 from ..predict import Fix, Prediction, Verdict
-from ..readers import load_env_file, read_file, read_text
+from ..readers import read_file, read_text
 from ..settings import RawConfig
 from ..writers.patch import Unpatchable, apply_fix, secret_lines, unified_diff
-from .check import Checked, _failure_title, _fix_json, _print_fix, _verdict_line, check
-from .common import console, parse_target
-from .lint import _collect
+from .check import Checked, _failure_title, _fix_json, _print_fix, _verdict_line, check, config_options, load_configs
+from .common import console
 
 MAX_ROUNDS = 4
 
@@ -166,33 +163,13 @@ def exit_code(results: list[Repair], written: bool) -> ExitCode:
 
 
 @click.command("fix")
-@click.argument("path", type=click.Path(path_type=Path))
-@click.option("--env", "env_file", type=click.Path(path_type=Path), default=None,
-              help="Resolve ENV[...] / process.env / os.environ from this dotenv file.")
-@click.option("--framework", default=None, help="Read PATH as this framework (default: detect).")
-@click.option("--probe-host", "probe_target", default=None, metavar="HOST[:PORT]",
-              help="Probe this server instead of the one the config names (a staging copy, the lab).")
-@click.option("--ca-file", type=click.Path(), default=None,
-              help="Your private CA: suggested as the app's CA file when it verifies the server.")
-@click.option("--timeout", type=click.FloatRange(1, 600), default=30.0, show_default=True,
-              help="Deadline for probing one port, in seconds.")
+@config_options
 @click.option("--write", is_flag=True, help="Apply the change to the file (after checking it delivers).")
 @click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")
 def command(path: Path, env_file: Path | None, framework: str | None, probe_target: str | None,
             ca_file: str | None, timeout: float, write: bool, as_json: bool) -> None:
     """Print the corrected config in the file's own syntax (a diff), checked against the live server."""
-    if framework is not None:
-        model(framework)
-    if env_file is not None and not env_file.is_file():
-        raise UserError("lint.cli.env_missing", path=str(env_file))
-    if ca_file is not None and not os.path.exists(ca_file):
-        raise UserError("check.cli.ca_file_missing", path=ca_file)
-    if probe_target is not None:
-        parse_target(probe_target)
-    env = load_env_file(env_file) if env_file is not None else None
-    configs = _collect((path,), env, framework)
-    if not configs:
-        raise UserError("check.cli.no_configs", path=str(path))
+    configs, env = load_configs(path, env_file, framework, probe_target, ca_file)
     results = [repair(raw, env, probe_target, ca_file, timeout) for raw in configs]
     written = False
     if write:

@@ -15,7 +15,7 @@ from importlib import resources
 from typing import Any
 
 from ..plan import framework_facts
-from ..predict import fix_row, render_line
+from ..predict import fill_params, fix_row, render_line
 
 
 @dataclass(frozen=True)
@@ -41,22 +41,8 @@ def _is_ip(host: str) -> bool:
 
 
 def _fill(value: Any, params: dict[str, Any]) -> Any:
-    if not isinstance(value, str):
-        return value
-    for key, v in params.items():
-        value = value.replace("{" + key + "}", str(v))
-    return int(value) if value.isdigit() else value  # a port is a number, not a string, in every syntax
-
-
-def _code(key: str, code: str, syntax: str) -> str:
-    """A line whose value is code (an environment lookup), written as it is."""
-    if syntax == "ruby_hash":
-        return f"{key}: {code},"
-    if syntax == "gitlab_rb":
-        return f"gitlab_rails['{key}'] = {code}"
-    if syntax == "python":
-        return f"{key} = {code}"
-    return f"{key}={code}"
+    value = fill_params(value, params)
+    return int(value) if isinstance(value, str) and value.isdigit() else value  # a port is a number everywhere
 
 
 def write_config(framework: str, host: str, port: int, port_mode: str, user: str | None = None,
@@ -79,6 +65,6 @@ def write_config(framework: str, host: str, port: int, port_mode: str, user: str
             values.update({k: _fill(v, params) for k, v in row.get("set", {}).items()})
             env.update({k: _fill(v, params) for k, v in row.get("env", {}).items()})
     lines = [w["indent"] + render_line(k, v, syntax) for k, v in values.items()]
-    lines += [w["indent"] + _code(k, c, syntax) for k, c in w.get("code", {}).items()]
+    lines += [w["indent"] + render_line(k, c, syntax, code=True) for k, c in w.get("code", {}).items()]
     text = "\n".join([*w["head"], *lines, *w["tail"]]) + "\n"
     return Written(framework, w["file"], text, tuple(render_line(k, v, "dotenv") for k, v in env.items()))

@@ -209,3 +209,29 @@ def test_secrets_are_not_echoed() -> None:
         code, out = run("--lang", "en", "explain", "--format", fmt, text)
         assert code == 0
         assert "hunter2secret" not in out
+
+
+def test_every_real_framework_text_against_the_lab_is_classified() -> None:
+    """The texts real ActionMailer, Django and smtplib printed against the lab (tests/test_check_real.py) name
+    the failure each cell provoked. Where two different failures printed byte-identical texts (a missing
+    intermediate and an unknown CA read the same in Ruby), no text-only answer can tell them apart: then the
+    right mode must be among the alternatives, and the answer must be the other cell's mode."""
+    from test_check_real import ACTIONMAILER, DJANGO_CELLS, FIXTURE, SMTPLIB_CELLS, Cell
+
+    kb = load()
+    stored = tomllib.loads(FIXTURE.read_text(encoding="utf-8"))
+    cases: list[tuple[str, Cell, str]] = []
+    for client, cells in (("actionmailer", ACTIONMAILER), ("django", DJANGO_CELLS), ("smtplib", SMTPLIB_CELLS)):
+        for raw in cells:
+            cell = raw if isinstance(raw, Cell) else raw.values[0]
+            if cell.expect != "delivered":
+                cases.append((client, cell, stored[client][cell.id]["real"]))
+    assert len(cases) >= 20
+    for client, cell, text in cases:
+        exp = explain(text)
+        assert exp.best is not None, (client, cell.id, text)
+        best = exp.best.mode
+        if best.id == cell.expect or (best.generic and best.category == kb.modes[cell.expect].category):
+            continue
+        twins = {c.expect for cl, c, t in cases if t == text and cl == client and c is not cell}
+        assert best.id in twins and cell.expect in {m.mode.id for m in exp.matches}, (client, cell.id, best.id)

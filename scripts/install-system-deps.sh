@@ -135,3 +135,10 @@ fi
 # Rails' ActionMailer from Debian (6.1 with mail 2.7 and Ruby's net-smtp); Django comes from the venv's
 # `test` extra.
 apt_install ruby ruby-actionmailer
+
+# --- explain: a real Go app against the lab (tests/test_explain_go.py) ---------------------------------
+# Go's net/smtp and crypto/tls word their failures their own way ("x509: certificate signed by unknown
+# authority", "read tcp …: i/o timeout"); Debian's golang-go builds the small client offline.
+command -v go >/dev/null 2>&1 || apt_install golang-go
+# fix / config --for: `patch` applies the printed diff (tests/test_fix_real.py)
+command -v patch >/dev/null 2>&1 || apt_install patch

@@ -9,6 +9,8 @@ turning ``UserError`` into one translated line with its exit code, and never sho
 from __future__ import annotations
 
 import importlib
+import os
+import sys
 from typing import Any
 
 import click
@@ -31,6 +33,9 @@ class _Group(click.Group):
         except KeyboardInterrupt:
             click.echo("", err=True)
             ctx.exit(130)
+        except BrokenPipeError:  # `smtp-doctor … | head`: the reader left; not an error of ours
+            os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())  # no second error at exit
+            ctx.exit(int(ExitCode.OK))
         except Exception as exc:  # a bug: one line, exit 70, traceback only on request
             if ctx.obj and ctx.obj.get("debug"):
                 raise

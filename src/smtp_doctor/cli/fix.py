@@ -78,6 +78,8 @@ def _reread(tmp: Path, raw: RawConfig, text: str, env: dict[str, str] | None) ->
 
 def repair(raw: RawConfig, env: dict[str, str] | None, probe_target: str | None, ca_file: str | None,
            timeout: float) -> Repair:
+    """Fix, re-read, re-check until it delivers: the printed change is one the prediction engine has seen
+    deliver, not a list of independent suggestions that might contradict each other."""
     text = read_text(Path(raw.file))
     [first] = check([raw], probe_target, ca_file, timeout)
     result = Repair(raw, first, first, text=text, fixed=text)

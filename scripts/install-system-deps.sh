@@ -142,3 +142,7 @@ apt_install ruby ruby-actionmailer
 command -v go >/dev/null 2>&1 || apt_install golang-go
 # fix / config --for: `patch` applies the printed diff (tests/test_fix_real.py)
 command -v patch >/dev/null 2>&1 || apt_install patch
+
+# --- explain: a real Java app with Jakarta Mail against the lab (tests/test_explain_java.py) -------------
+command -v javac >/dev/null 2>&1 || apt_install default-jdk-headless
+apt_install libjakarta-mail-java

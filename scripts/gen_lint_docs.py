@@ -109,11 +109,9 @@ def render() -> str:
             f"Source: {r.source}",
             "",
         ]
-    out += ["## Provider facts used by SD112/SD113", "", "| provider | hosts | user name | ports | source |",
-            "|---|---|---|---|---|"]
-    for p in book.providers:
-        ports = ", ".join(str(x) for x in p.ports) if p.ports else "-"
-        out.append(f"| {p.name} | {', '.join(p.hosts)} | {p.username or '-'} | {ports} | {p.source} |")
+    out += ["## Provider facts", "",
+            "The provider rules read `src/smtp_doctor/knowledge/providers.toml`, the same facts `probe` and "
+            "`explain` use, each with its source: see [providers.md](providers.md)."]
     text, code = _example()
     out += [
         "",

@@ -21,6 +21,7 @@ from ..findings import Finding
 from ..frameworks import Prediction, expected_error, model, predict, to_settings
 from ..frameworks import conditions as C
 from ..frameworks.model import Model
+from ..providers import identify
 from ..settings import Origin, RawConfig, Settings, ValueKind
 from .rules import LintRule, RuleBook, rulebook
 
@@ -81,7 +82,8 @@ class _Run:
         self.predictions: list[Prediction] = predict(raw)
         self.hit: Prediction | None = None
         host = self.settings.host.value if self.settings.host else ""
-        self.provider = book.provider_for(host) if host else None
+        port = self.settings.port.value if self.settings.port else None
+        self.provider = identify(host, port) if host else None  # knowledge/providers.toml, one source
         self.ctx = C.Context(values=raw.values, truth_of=self.model.truth_of, symbols_of=self.model.symbols_of,
                              settings=self.settings, extra=self._predicates())
 
@@ -137,14 +139,15 @@ class _Run:
         return s is not None and os.path.isabs(s.value) and _looks_like_ca(s.value)
 
     def _provider_username(self, arg: bool, ctx: C.Context) -> C.Tri:
+        """Only a provider whose login is one literal word (SendGrid's "apikey") is certain enough to lint."""
         p, user = self.provider, self.settings.username
-        if p is None or p.username is None or user is None:
+        if p is None or p.username_literal is None or user is None:
             return False
-        return (user.value != p.username) == arg
+        return (user.value != p.username_literal) == arg
 
     def _provider_port(self, arg: bool, ctx: C.Context) -> C.Tri:
         p, port = self.provider, self.settings.port
-        if p is None or p.ports is None or port is None:
+        if p is None or not p.ports or port is None:
             return False
         return (port.value not in p.ports) == arg
 
@@ -189,8 +192,8 @@ class _Run:
             params["key"] = origin.key
         if self.provider is not None:
             params["provider"] = self.provider.name
-            params["provider_user"] = self.provider.username or ""
-            params["provider_ports"] = ", ".join(str(p) for p in self.provider.ports or ())
+            params["provider_user"] = self.provider.username_literal or ""
+            params["provider_ports"] = ", ".join(str(p) for p in sorted(self.provider.ports))
         if s.username is not None:
             params["user"] = s.username.value
         ca_keys = self.model.keys_with_role("ca")

@@ -1,4 +1,4 @@
-"""Load knowledge/lint_rules.toml: the rules and the few provider facts they use (checked at load time)."""
+"""Load knowledge/lint_rules.toml: the rules (checked at load time). Provider facts are providers.toml's."""
 
 from __future__ import annotations
 
@@ -21,20 +21,6 @@ _ID = re.compile(r"^SD\d{3}$")
 
 
 @dataclass(frozen=True)
-class Provider:
-    id: str
-    name: str
-    hosts: tuple[str, ...]
-    username: str | None
-    ports: tuple[int, ...] | None
-    source: str
-
-    def matches(self, host: str) -> bool:
-        host = host.lower().rstrip(".")
-        return any(host == h or (h.startswith(".") and host.endswith(h)) for h in self.hosts)
-
-
-@dataclass(frozen=True)
 class LintRule:
     id: str
     name: str
@@ -51,10 +37,6 @@ class LintRule:
 @dataclass(frozen=True)
 class RuleBook:
     rules: tuple[LintRule, ...]
-    providers: tuple[Provider, ...]
-
-    def provider_for(self, host: str) -> Provider | None:
-        return next((p for p in self.providers if p.matches(host)), None)
 
 
 def _rule(t: Mapping[str, Any]) -> LintRule:
@@ -78,8 +60,4 @@ def rulebook() -> RuleBook:
     ids = [r.id for r in rules]
     if len(set(ids)) != len(ids):
         raise ValueError("lint_rules.toml: duplicate rule ids")
-    providers = tuple(Provider(id=p["id"], name=p["name"], hosts=tuple(h.lower() for h in p["hosts"]),
-                               username=p.get("username"),
-                               ports=tuple(p["ports"]) if "ports" in p else None, source=p["source"])
-                      for p in data.get("provider", []))
-    return RuleBook(rules=rules, providers=providers)
+    return RuleBook(rules=rules)

@@ -154,3 +154,86 @@ def test_config_for_django_delivers_with_real_django(lab: LabInfo, tmp_path: Pat
     subject = f"config-{uuid.uuid4()}"
     assert _run([sys.executable, str(script), str(tmp_path), subject], env) == "DELIVERED"
     assert _delivered(lab, subject)
+
+
+# -- every cell of test_check_real.py: fix, apply, run the real framework ------------------------------------
+# The cells are the configurations real ActionMailer and real Django were run with there (each hash entry
+# put on its own line, as a Rails file writes it). For every one, whatever `fix --write` says it made
+# deliver must deliver for real; the ones below must be among them (so the test cannot pass by fixing
+# nothing). Cells whose server is broken (expired, wrong name, self-signed, missing intermediate, no
+# STARTTLS, only XOAUTH2) are the server's to fix: `fix` must not claim them, and never turns verification off.
+
+from test_check_real import ACTIONMAILER, DJANGO_CELLS, Cell, _fill, _mail_gem  # noqa: E402
+
+RAILS_FIXED = {"tls_true_on_starttls", "seed_tls_587_on_starttls", "defaults_on_implicit", "peer_without_ca_file",
+               "cram_md5_where_only_plain"}
+DJANGO_FIXED = {"use_tls_on_implicit", "use_ssl_on_starttls", "use_tls_system_store",
+                "no_tls_on_starttls_with_login"}
+
+
+def _one_per_line(hash_body: str) -> str:
+    return "".join(f"    {entry},\n" for entry in hash_body.split(", "))
+
+
+def _fix_write(config: Path, lab: LabInfo, *extra: str) -> tuple[int, dict]:  # type: ignore[type-arg]
+    result = CliRunner().invoke(cli, ["fix", str(config), "--ca-file", str(lab.ca_file), "--timeout", "20",
+                                      "--json", "--write", *extra])
+    assert result.exit_code in (0, 1), result.output
+    assert lab.password not in result.output
+    return result.exit_code, json.loads(result.output)["configs"][0]
+
+
+@pytest.mark.parametrize("cell", ACTIONMAILER, ids=lambda c: c.id)
+def test_check_real_rails_cell_fixed_delivers(cell: Cell, lab: LabInfo, tmp_path: Path) -> None:
+    if not _ruby_ok():
+        pytest.skip("ruby-actionmailer is not installed (scripts/install-system-deps.sh installs it)")
+    config = tmp_path / "config" / "environments" / "production.rb"
+    config.parent.mkdir(parents=True)
+    config.write_text(FRAME.format(body=_one_per_line(_fill(cell.config, lab, cell.server))))
+    before = config.read_text()
+    real_before, _ = _rails(lab, tmp_path, config)
+    assert (real_before == "DELIVERED") == (cell.expect == "delivered"), real_before
+
+    code, doc = _fix_write(config, lab, "--framework-version", _mail_gem())
+    after = config.read_text()
+    assert "verify_mode: :none" not in after and "'none'" not in after
+    assert doc["delivers"] == (code == 0), doc
+    if code != 0:  # not claimed: the file is as it was
+        assert after == before and cell.id not in RAILS_FIXED, doc
+        return
+    real, subject = _rails(lab, tmp_path, config)
+    assert real == "DELIVERED", f"{cell.id}: fix claimed a delivery, ActionMailer says {real}\n{after}"
+    assert _delivered(lab, subject)
+    assert (after != before) == (cell.id in RAILS_FIXED)
+
+
+@pytest.mark.parametrize("cell", DJANGO_CELLS, ids=lambda c: c.id)
+def test_check_real_django_cell_fixed_delivers(cell: Cell, lab: LabInfo, tmp_path: Path,
+                                               monkeypatch: pytest.MonkeyPatch) -> None:
+    pytest.importorskip("django")
+    settings = tmp_path / "settings.py"
+    settings.write_text(_fill(cell.config, lab, cell.server))
+    before = settings.read_text()
+    env = {k: v for k, v in os.environ.items() if k not in ("SSL_CERT_FILE", "SSL_CERT_DIR")}
+    if cell.ca_env:
+        env["SSL_CERT_FILE"] = str(lab.ca_file)
+        monkeypatch.setenv("SSL_CERT_FILE", str(lab.ca_file))
+    else:
+        monkeypatch.delenv("SSL_CERT_FILE", raising=False)
+    script = tmp_path / "app.py"
+    script.write_text(DJANGO)
+    code, doc = _fix_write(settings, lab, "--framework", "django")
+    after = settings.read_text()
+    assert doc["delivers"] == (code == 0 or bool(doc["env"])), doc  # an environment line is not written
+    if not doc["delivers"]:
+        assert after == before and cell.id not in DJANGO_FIXED, doc
+        return
+    for line in doc["env"]:  # the part of the fix that belongs in the app's environment
+        name, _, value = line.partition("=")
+        env[name] = value
+    subject = f"fix-{uuid.uuid4()}"
+    real = _run([sys.executable, str(script), str(tmp_path), subject], env)
+    assert real == "DELIVERED", f"{cell.id}: fix claimed a delivery, Django says {real}\n{after}\n{doc}"
+    assert _delivered(lab, subject)
+    assert (after != before or bool(doc["env"])) == (cell.id in DJANGO_FIXED)
+

@@ -308,21 +308,35 @@ def load_configs(path: Path, env_file: Path | None, framework: str | None, probe
 @config_options
 @click.option("--framework-version", default=None, metavar="VERSION",
               help="Version that decides behaviour (mail gem for ActionMailer, Django …); default: newest.")
+@click.option("--fix", "with_fix", is_flag=True,
+              help="After the prediction, the whole corrected config as a diff (what `smtp-doctor fix` prints).")
 @click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")
 def command(path: Path, env_file: Path | None, framework: str | None, framework_version: str | None,
-            probe_target: str | None, ca_file: str | None, timeout: float, as_json: bool) -> None:
+            probe_target: str | None, ca_file: str | None, timeout: float, with_fix: bool, as_json: bool) -> None:
     """Predict what the app will do with its mail settings against the live server, and how to fix it."""
-    configs, _ = load_configs(path, env_file, framework, probe_target, ca_file)
+    from .fix import Repair, render_corrected, repair, repair_json  # fix builds on check
+
+    configs, env = load_configs(path, env_file, framework, probe_target, ca_file)
     if framework_version:
         configs = [replace(c, framework_version=framework_version) for c in configs]
     results = check(configs, probe_target, ca_file, timeout)
+    repairs: list[Repair | None] = [
+        repair(c.raw, env, probe_target, ca_file, timeout) if with_fix and c.prediction is not None
+        and c.prediction.verdict is Verdict.FAILS else None for c in results]
     if as_json:
         doc = _json(results)
         doc["exit_code"] = int(exit_code(results))
+        if with_fix:
+            for entry, r in zip(doc["configs"], repairs, strict=True):
+                entry["corrected"] = repair_json(r) if r is not None else None
         click.echo(json.dumps(doc, indent=2, ensure_ascii=False))
     else:
         out = console()
         _text(out, results)
+        for r in repairs:
+            if r is not None:
+                out.print(f"[bold]{escape(t('fix.cli.corrected', file=r.raw.file))}[/]", highlight=False)
+                render_corrected(out, r)
         counts = {v: sum(c.prediction is not None and c.prediction.verdict is v for c in results) for v in Verdict}
         out.print(escape(t("check.cli.summary", configs=len(results), delivered=counts[Verdict.DELIVERED],
                            failing=counts[Verdict.FAILS], unreachable=counts[Verdict.UNREACHABLE],

@@ -4,7 +4,7 @@
 587 *and* no CA for a private server), so ``fix`` repeats: apply the fix to the file's text, read the
 result with the same reader, check it against the same server, until the prediction is a delivery, the
 fix is only words, or a failure comes back (never more than MAX_ROUNDS). What it prints is the whole
-change as a unified diff (``--write`` applies it) and why each part is there.
+change as a unified diff (``--write`` applies it, ``--diff`` prints nothing else) and why each part is there.
 
 Exit codes: 0 the config delivers as it is, or ``--write`` made it deliver; 1 changes are needed (the
 diff) or no complete fix is known; 2 bad input; 3 the server cannot be reached.
@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import json
 import tempfile
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -72,7 +72,7 @@ def _reread(tmp: Path, raw: RawConfig, text: str, env: dict[str, str] | None) ->
     path.write_text(text, encoding="utf-8")
     for again in read_file(path, framework=raw.framework, env=env):
         if again.framework == raw.framework:
-            return again
+            return replace(again, framework_version=raw.framework_version)
     raise UserError("fix.error.reread", file=raw.file)
 
 
@@ -128,6 +128,11 @@ def render_repair(out: Console, r: Repair) -> None:
         line = t("fix.cli.step", n=n, failure=_failure_title(step.prediction.failure))
         out.print(f"  [red]✖[/] {escape(line)}", highlight=False)
         _print_fix(out, step.fix)
+    render_corrected(out, r)
+
+
+def render_corrected(out: Console, r: Repair) -> None:
+    """Why it stopped, the prediction for the corrected file, and the diff (shared with ``check --fix``)."""
     final = r.final.prediction
     assert final is not None
     if r.stopped:
@@ -143,15 +148,19 @@ def render_repair(out: Console, r: Repair) -> None:
         out.print(escape(r.diff), highlight=False, end="")
 
 
+def repair_json(r: Repair) -> dict[str, Any]:
+    return {"file": r.raw.file, "framework": r.raw.framework,
+            "before": r.first.prediction.verdict.value if r.first.prediction else None,
+            "steps": [{"failure": s.prediction.failure, "fix": _fix_json(s.fix)} for s in r.steps],
+            "after": r.final.prediction.verdict.value if r.final.prediction else None,
+            "after_failure": r.final.prediction.failure if r.final.prediction else None,
+            "env": list(r.env), "delivers": r.delivers, "stopped": t(r.stopped) if r.stopped else None,
+            "diff": r.diff}
+
+
 def _json(results: list[Repair]) -> dict[str, Any]:
-    return {"schema_version": 1, "tool": "smtp-doctor", "command": "fix", "configs": [
-        {"file": r.raw.file, "framework": r.raw.framework,
-         "before": r.first.prediction.verdict.value if r.first.prediction else None,
-         "steps": [{"failure": s.prediction.failure, "fix": _fix_json(s.fix)} for s in r.steps],
-         "after": r.final.prediction.verdict.value if r.final.prediction else None,
-         "after_failure": r.final.prediction.failure if r.final.prediction else None,
-         "env": list(r.env), "stopped": t(r.stopped) if r.stopped else None, "diff": r.diff}
-        for r in results]}
+    return {"schema_version": 1, "tool": "smtp-doctor", "command": "fix",
+            "configs": [repair_json(r) for r in results]}
 
 
 def exit_code(results: list[Repair], written: bool) -> ExitCode:
@@ -167,11 +176,18 @@ def exit_code(results: list[Repair], written: bool) -> ExitCode:
 @click.command("fix")
 @config_options
 @click.option("--write", is_flag=True, help="Apply the change to the file (after checking it delivers).")
+@click.option("--framework-version", default=None, metavar="VERSION",
+              help="Version that decides behaviour (mail gem for ActionMailer, Django …); default: newest.")
+@click.option("--diff", "diff_only", is_flag=True,
+              help="Print only the unified diff (for `| patch -p1`), nothing else.")
 @click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")
 def command(path: Path, env_file: Path | None, framework: str | None, probe_target: str | None,
-            ca_file: str | None, timeout: float, write: bool, as_json: bool) -> None:
+            ca_file: str | None, timeout: float, write: bool, framework_version: str | None, diff_only: bool,
+            as_json: bool) -> None:
     """Print the corrected config in the file's own syntax (a diff), checked against the live server."""
     configs, env = load_configs(path, env_file, framework, probe_target, ca_file)
+    if framework_version:
+        configs = [replace(c, framework_version=framework_version) for c in configs]
     results = [repair(raw, env, probe_target, ca_file, timeout) for raw in configs]
     written = False
     if write:
@@ -181,6 +197,8 @@ def command(path: Path, env_file: Path | None, framework: str | None, probe_targ
                 written = True
     if as_json:
         click.echo(json.dumps(_json(results), indent=2, ensure_ascii=False))
+    elif diff_only:
+        click.echo("".join(r.diff for r in results), nl=False)
     else:
         out = console()
         for r in results:

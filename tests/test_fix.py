@@ -174,3 +174,66 @@ def test_config_for_an_unreachable_host_is_exit_3() -> None:
         port = s.getsockname()[1]
     code, out = run("config", "--for", "django", f"127.0.0.1:{port}", "--timeout", "5")
     assert code == 3 and "Traceback" not in out
+
+
+# -- the seeds ------------------------------------------------------------------------------------------------
+
+
+SEED_MASTODON = """SMTP_AUTH_METHOD=plain
+SMTP_ENABLE_STARTTLS_AUTO=true
+SMTP_FROM_ADDRESS=notifications@example.com
+SMTP_LOGIN=apikey
+SMTP_OPENSSL_VERIFY_MODE={verify}
+SMTP_PASSWORD=SG.canary-secret-value
+SMTP_PORT={port}
+SMTP_SERVER=127.0.0.1
+"""
+
+
+def test_seed_mastodon_peer_without_a_ca_gets_the_ca_and_required_starttls(lab: LabInfo, tmp_path: Path) -> None:
+    """Seed 002's variables (SendGrid's host replaced by the lab): 'certificate verify failed' is fixed with
+    the CA file that verifies the server, never with verify none; then STARTTLS is made required."""
+    env = tmp_path / ".env.production"
+    env.write_text(SEED_MASTODON.format(verify="peer", port=lab.servers["starttls"].port))
+    doc = fix_json(env, lab)
+    assert doc["before"] == "fails" and doc["after"] == "delivered" and doc["exit_code"] == 1, doc
+    assert doc["steps"][0]["failure"].startswith("cert_")
+    assert [s["risk"] for s in doc["steps"][1:]] == ["starttls_opportunistic"]
+    assert f"+SMTP_CA_FILE={lab.ca_file}" in doc["diff"] and "+SMTP_ENABLE_STARTTLS=always" in doc["diff"]
+    assert "-SMTP_ENABLE_STARTTLS_AUTO=true" in doc["diff"] and "none" not in doc["diff"]
+    assert "SG.canary-secret-value" not in json.dumps(doc)
+
+
+def test_seed_mastodon_verify_none_is_turned_back_on(lab: LabInfo, tmp_path: Path) -> None:
+    """The seed's discouraged workaround (SMTP_OPENSSL_VERIFY_MODE=none) delivers, and fix turns it back."""
+    env = tmp_path / ".env.production"
+    env.write_text(SEED_MASTODON.format(verify="none", port=lab.servers["starttls"].port))
+    doc = fix_json(env, lab)
+    assert doc["before"] == "delivered" and doc["after"] == "delivered" and doc["exit_code"] == 1, doc
+    assert [s["risk"] for s in doc["steps"]] == ["verify_off", "starttls_opportunistic"]
+    assert "-SMTP_OPENSSL_VERIFY_MODE=none" in doc["diff"] and "+SMTP_OPENSSL_VERIFY_MODE=peer" in doc["diff"]
+    code, out = run("fix", str(env), "--ca-file", str(lab.ca_file), "--diff")
+    assert code == 1 and out == doc["diff"]  # --diff: the diff and nothing else
+
+
+def test_check_fix_prints_the_corrected_config(lab: LabInfo, tmp_path: Path) -> None:
+    env = tmp_path / ".env.production"
+    env.write_text(SEED_MASTODON.format(verify="peer", port=lab.servers["starttls"].port))
+    code, out = run("check", str(env), "--ca-file", str(lab.ca_file), "--fix", lang="ja")
+    assert code == 1 and "修正後の" in out and f"+SMTP_CA_FILE={lab.ca_file}" in out
+    assert "SG.canary-secret-value" not in out
+    code, out = run("check", str(env), "--ca-file", str(lab.ca_file), "--fix", "--json")
+    doc = json.loads(out)
+    assert doc["configs"][0]["corrected"]["after"] == "delivered"
+    env.write_text(SEED_MASTODON.format(verify="none", port=lab.servers["starttls"].port))
+    code, out = run("check", str(env), "--ca-file", str(lab.ca_file), "--fix")
+    assert code == 0 and "It will deliver" in out and "+SMTP_OPENSSL_VERIFY_MODE=peer" in out  # delivers, unsafely
+
+
+def test_a_relative_ca_file_is_written_as_an_absolute_path(lab: LabInfo, tmp_path: Path,
+                                                           monkeypatch: pytest.MonkeyPatch) -> None:
+    env = tmp_path / ".env.production"
+    env.write_text(SEED_MASTODON.format(verify="peer", port=lab.servers["starttls"].port))
+    monkeypatch.chdir(lab.ca_file.parent)
+    code, out = run("fix", str(env), "--ca-file", lab.ca_file.name, "--diff")
+    assert code == 1 and f"+SMTP_CA_FILE={lab.ca_file}\n" in out

@@ -167,6 +167,7 @@ from test_check_real import ACTIONMAILER, DJANGO_CELLS, Cell, _fill, _mail_gem  
 
 RAILS_FIXED = {"tls_true_on_starttls", "seed_tls_587_on_starttls", "defaults_on_implicit", "peer_without_ca_file",
                "cram_md5_where_only_plain"}
+RAILS_HARDENED = {"peer_with_ca_file"}  # delivers, with STARTTLS only when offered: fix makes it required
 DJANGO_FIXED = {"use_tls_on_implicit", "use_ssl_on_starttls", "use_tls_system_store",
                 "no_tls_on_starttls_with_login"}
 
@@ -204,7 +205,9 @@ def test_check_real_rails_cell_fixed_delivers(cell: Cell, lab: LabInfo, tmp_path
     real, subject = _rails(lab, tmp_path, config)
     assert real == "DELIVERED", f"{cell.id}: fix claimed a delivery, ActionMailer says {real}\n{after}"
     assert _delivered(lab, subject)
-    assert (after != before) == (cell.id in RAILS_FIXED)
+    assert (after != before) == (cell.id in RAILS_FIXED | RAILS_HARDENED)
+    if cell.id in RAILS_HARDENED:
+        assert "enable_starttls: true," in after and [s["risk"] for s in doc["steps"]] == ["starttls_opportunistic"]
 
 
 @pytest.mark.parametrize("cell", DJANGO_CELLS, ids=lambda c: c.id)
@@ -237,3 +240,40 @@ def test_check_real_django_cell_fixed_delivers(cell: Cell, lab: LabInfo, tmp_pat
     assert _delivered(lab, subject)
     assert (after != before or bool(doc["env"])) == (cell.id in DJANGO_FIXED)
 
+
+
+# -- a config that delivers but is unsafe (remedy.py): hardened, and still delivers for real ------------------
+
+
+def test_verify_none_becomes_peer_with_a_ca_and_still_delivers(lab: LabInfo, tmp_path: Path) -> None:
+    """The seed's discouraged workaround (openssl_verify_mode none) delivers; fix turns verification back on
+    with the CA that verifies this server, makes STARTTLS required, and real ActionMailer still delivers."""
+    if not _ruby_ok():
+        pytest.skip("ruby-actionmailer is not installed")
+    config = tmp_path / "config" / "environments" / "production.rb"
+    config.parent.mkdir(parents=True)
+    config.write_text(FRAME.format(body=AM_BASE.format(port=lab.servers["starttls"].port, user=lab.user)
+                                   + "    enable_starttls_auto: true,\n    openssl_verify_mode: 'none',\n"))
+    assert _rails(lab, tmp_path, config)[0] == "DELIVERED"
+    code, out = _fix(config, lab)
+    assert code == 1 and out.count("It delivers, but") == 2, out
+    code, doc = _fix_write(config, lab, "--framework-version", _mail_gem())
+    assert code == 0 and [s["risk"] for s in doc["steps"]] == ["verify_off", "starttls_opportunistic"], doc
+    after = config.read_text()
+    assert "openssl_verify_mode: 'peer'," in after and f"ca_file: '{lab.ca_file}'," in after
+    assert "enable_starttls: true," in after and "enable_starttls_auto" not in after and "'none'" not in after
+    real, subject = _rails(lab, tmp_path, config)
+    assert real == "DELIVERED", after
+    assert _delivered(lab, subject)
+
+
+def test_verify_none_is_left_when_no_ca_verifies_the_server(lab: LabInfo, tmp_path: Path) -> None:
+    """A self-signed server: turning verification on would break delivery, so nothing is written."""
+    config = tmp_path / "config" / "environments" / "production.rb"
+    config.parent.mkdir(parents=True)
+    config.write_text(FRAME.format(body=AM_BASE.format(port=lab.servers["self-signed"].port, user=lab.user)
+                                   + "    enable_starttls: true,\n    openssl_verify_mode: 'none',\n"))
+    before = config.read_text()
+    code, doc = _fix_write(config, lab)
+    assert code == 0 and doc["steps"] == [] and doc["risks_kept"] == ["verify_off"], doc
+    assert config.read_text() == before

@@ -314,6 +314,7 @@ def load_configs(path: Path, env_file: Path | None, framework: str | None, probe
 def command(path: Path, env_file: Path | None, framework: str | None, framework_version: str | None,
             probe_target: str | None, ca_file: str | None, timeout: float, with_fix: bool, as_json: bool) -> None:
     """Predict what the app will do with its mail settings against the live server, and how to fix it."""
+    from ..remedy import risks
     from .fix import Repair, render_corrected, repair, repair_json  # fix builds on check
 
     configs, env = load_configs(path, env_file, framework, probe_target, ca_file)
@@ -321,8 +322,9 @@ def command(path: Path, env_file: Path | None, framework: str | None, framework_
         configs = [replace(c, framework_version=framework_version) for c in configs]
     results = check(configs, probe_target, ca_file, timeout)
     repairs: list[Repair | None] = [
-        repair(c.raw, env, probe_target, ca_file, timeout) if with_fix and c.prediction is not None
-        and c.prediction.verdict is Verdict.FAILS else None for c in results]
+        repair(c.raw, env, probe_target, ca_file, timeout) if with_fix and c.prediction is not None and (
+            c.prediction.verdict is Verdict.FAILS or c.facts is not None and risks(c.plan, c.prediction, c.facts))
+        else None for c in results]
     if as_json:
         doc = _json(results)
         doc["exit_code"] = int(exit_code(results))

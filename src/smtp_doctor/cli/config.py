@@ -54,6 +54,7 @@ def command(framework: str, target: str, user: str | None, sender: str | None, c
     host, port = parse_target(target)
     if ca_file is not None and not os.path.exists(ca_file):
         raise UserError("check.cli.ca_file_missing", path=ca_file)
+    ca_file = os.path.abspath(ca_file) if ca_file else None  # written into the config: relative to nothing
     opts = ProbeOptions(timeout=timeout, ca_file=ca_file, greeting_timeout=min(20.0, timeout),
                         connect_timeout=min(5.0, timeout))
     report = probe(host, [port] if port else [465, 587], opts)

@@ -13,6 +13,7 @@ diff) or no complete fix is known; 2 bad input; 3 the server cannot be reached.
 from __future__ import annotations
 
 import json
+import os
 import tempfile
 from dataclasses import dataclass, field, replace
 from pathlib import Path
@@ -23,13 +24,24 @@ from rich.console import Console
 from rich.markup import escape
 
 from ..errors import ExitCode, UserError
-from ..i18n import t
+from ..i18n import has, t
 from ..plan import framework_facts
 from ..predict import Fix, Prediction, Verdict
 from ..readers import read_file, read_text
+from ..remedy import harden, risks
 from ..settings import RawConfig
 from ..writers.patch import Unpatchable, apply_fix, secret_lines, unified_diff
-from .check import Checked, _failure_title, _fix_json, _print_fix, _verdict_line, check, config_options, load_configs
+from .check import (
+    Checked,
+    _failure_title,
+    _fix_json,
+    _present,
+    _print_fix,
+    _verdict_line,
+    check,
+    config_options,
+    load_configs,
+)
 from .common import console
 
 MAX_ROUNDS = 4
@@ -39,6 +51,7 @@ MAX_ROUNDS = 4
 class Step:
     prediction: Prediction
     fix: Fix
+    risk: str | None = None  #: a risk of a config that delivers (remedy.py), not a failure
 
 
 @dataclass
@@ -51,6 +64,7 @@ class Repair:
     fixed: str = ""  #: the file with every step applied
     stopped: str | None = None  #: catalogue key: why it could not go on
     env: tuple[str, ...] = ()  #: the last part of the fix goes into the app's environment (SSL_CERT_FILE=…)
+    kept_risks: list[str] = field(default_factory=list)  #: risks no change here removes without breaking it
 
     @property
     def diff(self) -> str:
@@ -71,8 +85,10 @@ def _reread(tmp: Path, raw: RawConfig, text: str, env: dict[str, str] | None) ->
     path = tmp / Path(raw.file).name
     path.write_text(text, encoding="utf-8")
     for again in read_file(path, framework=raw.framework, env=env):
-        if again.framework == raw.framework:
-            return replace(again, framework_version=raw.framework_version)
+        if again.framework == raw.framework:  # the user's file name in every location, not the temporary one
+            values = {k: replace(v, origin=replace(v.origin, file=raw.file))
+                      if v.origin is not None and v.origin.file == again.file else v for k, v in again.values.items()}
+            return replace(again, file=raw.file, values=values, framework_version=raw.framework_version)
     raise UserError("fix.error.reread", file=raw.file)
 
 
@@ -81,6 +97,7 @@ def repair(raw: RawConfig, env: dict[str, str] | None, probe_target: str | None,
     """Fix, re-read, re-check until it delivers: the printed change is one the prediction engine has seen
     deliver, not a list of independent suggestions that might contradict each other."""
     text = read_text(Path(raw.file))
+    ca_file = os.path.abspath(ca_file) if ca_file else None  # written into the config: relative to nothing
     [first] = check([raw], probe_target, ca_file, timeout)
     result = Repair(raw, first, first, text=text, fixed=text)
     syntax = framework_facts(raw.framework).get("syntax", "dotenv")
@@ -113,7 +130,41 @@ def repair(raw: RawConfig, env: dict[str, str] | None, probe_target: str | None,
             current = _reread(Path(tmp), current, result.fixed, env)
             [c] = check([current], probe_target, ca_file, timeout)
             result.final = c
+        _harden(result, current, Path(tmp), env, probe_target, ca_file, timeout, syntax)
     return result
+
+
+def _harden(result: Repair, current: RawConfig, tmp: Path, env: dict[str, str] | None, probe_target: str | None,
+            ca_file: str | None, timeout: float, syntax: str) -> None:
+    """A config that delivers with verification off or opportunistic STARTTLS: each remedy is applied,
+    re-read and re-checked, and kept only when the config still delivers and the risk is gone."""
+    c = result.final
+    tried: set[str] = set()
+    for _ in range(MAX_ROUNDS):
+        if c.prediction is None or c.prediction.verdict is not Verdict.DELIVERED or c.facts is None:
+            break
+        found = risks(c.plan, c.prediction, c.facts)
+        todo = [(risk, fix) for risk, fix in harden(c.plan, c.prediction, c.facts, _present(current))
+                if risk not in tried]
+        result.kept_risks = [r for r in found if r not in {r for r, _ in todo}]
+        if not todo:
+            break
+        risk, fix = todo[0]
+        tried.add(risk)
+        try:
+            patched = apply_fix(result.fixed, current, fix, syntax)
+        except Unpatchable:
+            continue
+        again = _reread(tmp, current, patched.text, env)
+        [c2] = check([again], probe_target, ca_file, timeout)
+        if (c2.prediction is None or c2.prediction.verdict is not Verdict.DELIVERED or c2.facts is None
+                or risk in risks(c2.plan, c2.prediction, c2.facts)):
+            continue  # the change would break delivery or not remove the risk: not offered
+        result.steps.append(Step(c.prediction, fix, risk))
+        result.fixed, current, c = patched.text, again, c2
+        result.final = c
+    if c.prediction is not None and c.prediction.verdict is Verdict.DELIVERED and c.facts is not None:
+        result.kept_risks = list(risks(c.plan, c.prediction, c.facts))
 
 
 def render_repair(out: Console, r: Repair) -> None:
@@ -121,14 +172,21 @@ def render_repair(out: Console, r: Repair) -> None:
     out.print(f"[bold]{escape(head)}[/]", highlight=False)
     first = r.first.prediction
     assert first is not None
-    if first.verdict is not Verdict.FAILS:
+    if first.verdict is not Verdict.FAILS and not r.steps:
         out.print("  " + escape(_verdict_line(first)), highlight=False)
-        return
     for n, step in enumerate(r.steps, start=1):
-        line = t("fix.cli.step", n=n, failure=_failure_title(step.prediction.failure))
-        out.print(f"  [red]✖[/] {escape(line)}", highlight=False)
+        if step.risk:
+            line = t("fix.cli.risk_step", n=n, risk=_risk_text(step.risk))
+            out.print(f"  [yellow]▲[/] {escape(line)}", highlight=False)
+        else:
+            line = t("fix.cli.step", n=n, failure=_failure_title(step.prediction.failure))
+            out.print(f"  [red]✖[/] {escape(line)}", highlight=False)
         _print_fix(out, step.fix)
     render_corrected(out, r)
+
+
+def _risk_text(risk: str) -> str:
+    return t(f"check.risk.{risk}") if has(f"check.risk.{risk}") else t(f"fix.risk.{risk}")
 
 
 def render_corrected(out: Console, r: Repair) -> None:
@@ -137,6 +195,8 @@ def render_corrected(out: Console, r: Repair) -> None:
     assert final is not None
     if r.stopped:
         out.print("  [yellow]▲[/] " + escape(t(r.stopped)), highlight=False)
+    for risk in r.kept_risks:
+        out.print("  [yellow]▲[/] " + escape(t("fix.cli.risk_kept", risk=_risk_text(risk))), highlight=False)
     if r.steps and r.fixed != r.text:
         target = f"{r.final.target[0]}:{r.final.target[1]}" if r.final.target else "-"
         key = ("fix.cli.after_env" if r.env else "fix.cli.after_delivers") if r.delivers else "fix.cli.after_fails"
@@ -151,11 +211,12 @@ def render_corrected(out: Console, r: Repair) -> None:
 def repair_json(r: Repair) -> dict[str, Any]:
     return {"file": r.raw.file, "framework": r.raw.framework,
             "before": r.first.prediction.verdict.value if r.first.prediction else None,
-            "steps": [{"failure": s.prediction.failure, "fix": _fix_json(s.fix)} for s in r.steps],
+            "steps": [{"failure": None if s.risk else s.prediction.failure, "risk": s.risk, "fix": _fix_json(s.fix)}
+                      for s in r.steps],
             "after": r.final.prediction.verdict.value if r.final.prediction else None,
             "after_failure": r.final.prediction.failure if r.final.prediction else None,
-            "env": list(r.env), "delivers": r.delivers, "stopped": t(r.stopped) if r.stopped else None,
-            "diff": r.diff}
+            "env": list(r.env), "delivers": r.delivers, "risks_kept": r.kept_risks,
+            "stopped": t(r.stopped) if r.stopped else None, "diff": r.diff}
 
 
 def _json(results: list[Repair]) -> dict[str, Any]:
@@ -166,7 +227,8 @@ def _json(results: list[Repair]) -> dict[str, Any]:
 def exit_code(results: list[Repair], written: bool) -> ExitCode:
     if any(r.first.prediction and r.first.prediction.verdict is Verdict.UNREACHABLE for r in results):
         return ExitCode.UNREACHABLE
-    if all(r.first.prediction and r.first.prediction.verdict is Verdict.DELIVERED for r in results):
+    if all(r.first.prediction and r.first.prediction.verdict is Verdict.DELIVERED and not r.steps
+           for r in results):
         return ExitCode.OK
     if written and all(r.delivers for r in results):
         return ExitCode.OK

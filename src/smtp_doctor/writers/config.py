@@ -27,9 +27,14 @@ class Written:
 
 
 @cache
-def writers() -> dict[str, dict[str, Any]]:
+def writers_knowledge() -> dict[str, Any]:
+    """knowledge/writers.toml: the [writer.*] frames and the [[harden]] rows (remedy.py)."""
     text = (resources.files("smtp_doctor") / "knowledge" / "writers.toml").read_text(encoding="utf-8")
-    return dict(tomllib.loads(text)["writer"])
+    return tomllib.loads(text)
+
+
+def writers() -> dict[str, dict[str, Any]]:
+    return dict(writers_knowledge()["writer"])
 
 
 def _is_ip(host: str) -> bool:

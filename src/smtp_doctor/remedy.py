@@ -1,0 +1,84 @@
+"""Remedies for a config that delivers but is unsafe: verification off, STARTTLS only when offered.
+
+``check`` stops at "it will deliver"; a config with ``openssl_verify_mode: 'none'`` or opportunistic
+STARTTLS delivers too, and is the one RFC 8314 and the seeds warn about. Which risk is removed by which
+change is data (``[[harden]]`` in knowledge/writers.toml); the lines themselves are the same ``[[fix]]``
+rows of knowledge/predict.toml that ``fix`` uses for failures, so every key is spelled in one place.
+Pure: the plan, the prediction and the probe's facts in, a ``Fix`` (or nothing) out.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping
+from typing import Any
+
+from .facts import Mode, PortFacts
+from .plan import ConnectionPlan, framework_facts
+from .predict import Fix, Prediction, Verdict, fill_params, fix_row, render_line
+from .settings import TLSMode
+from .writers.config import writers_knowledge
+
+#: trust sources whose success means "this CA file verifies the server here": --ca-file first, then the
+#: machine's own bundle (what the issue calls "this machine's CA bundle")
+_CA_SOURCES = ("candidate", "system", "certifi")
+
+
+def risks(plan: ConnectionPlan, prediction: Prediction, facts: PortFacts) -> tuple[str, ...]:
+    """The prediction's risks, plus STARTTLS taken only when offered on a port that does offer it (a
+    stripping attacker turns it into plaintext, password included)."""
+    found = list(prediction.risks)
+    if plan.mode is TLSMode.STARTTLS_AUTO and facts.mode is Mode.STARTTLS and prediction.channel == "starttls":
+        found.append("starttls_opportunistic")
+    return tuple(found)
+
+
+def ca_for(facts: PortFacts) -> str | None:
+    """A CA file that verified this server's chain: the user's --ca-file, else the machine's bundle."""
+    if facts.tls is None:
+        return None
+    for source in _CA_SOURCES:
+        v = next((v for v in facts.tls.verifications if v.source == source and v.ok), None)
+        if v is not None and v.location:
+            return v.location
+    return None
+
+
+def harden(plan: ConnectionPlan, prediction: Prediction, facts: PortFacts,
+           present: Mapping[str, str]) -> list[tuple[str, Fix]]:
+    """(risk, fix) for every risk of a delivering config that a row can remove, in the table's order.
+
+    A risk whose fix needs a value the probe could not supply (no CA verifies the server, so turning
+    verification on would break delivery) gets no fix: never trade a working config for a failing one.
+    """
+    if prediction.verdict is not Verdict.DELIVERED:
+        return []
+    found = risks(plan, prediction, facts)
+    params: dict[str, Any] = {"host": plan.host or "", "port": plan.port or ""}
+    ca = ca_for(facts)
+    if ca is not None:
+        params["ca_file"] = ca
+    syntax = framework_facts(plan.framework).get("syntax", "dotenv")
+    out: list[tuple[str, Fix]] = []
+    for row in writers_knowledge().get("harden", []):
+        if row["risk"] not in found or any(r == row["risk"] for r, _ in out):
+            continue
+        for group in row["fix"]:
+            fix = _fix(plan.framework, group, facts.mode.value, params, present, syntax)
+            if fix is not None:
+                out.append((row["risk"], fix))
+                break
+    return out
+
+
+def _fix(framework: str, group: str, port_mode: str, params: Mapping[str, Any], present: Mapping[str, str],
+         syntax: str) -> Fix | None:
+    row = fix_row(framework, group, port_mode)
+    if row is None or not row.get("set"):  # an environment-only row cannot change what the file says
+        return None
+    wanted = {n for v in row["set"].values() if isinstance(v, str) for n in re.findall(r"{(\w+)}", v)}
+    if not wanted <= params.keys():
+        return None
+    lines = tuple(render_line(k, fill_params(v, params), syntax) for k, v in row["set"].items())
+    remove = tuple((k, present[k]) for k in row.get("remove", []) if k in present)
+    return Fix(group, lines, remove, keys=tuple(row["set"]))

@@ -12,6 +12,7 @@ from smtp_doctor.cli import cli
 from smtp_doctor.lab import LabInfo
 from smtp_doctor.predict import Fix
 from smtp_doctor.readers import read_file
+from smtp_doctor.settings import RawConfig
 from smtp_doctor.writers.patch import Unpatchable, apply_fix, secret_lines, unified_diff
 
 
@@ -82,7 +83,7 @@ RAILS = """config.action_mailer.smtp_settings = {
 """
 
 
-def _rails(tmp_path: Path, text: str = RAILS) -> tuple[Path, object]:
+def _rails(tmp_path: Path, text: str = RAILS) -> tuple[Path, RawConfig]:
     path = tmp_path / "production.rb"
     path.write_text(text)
     [raw] = read_file(path, framework="actionmailer")
@@ -92,7 +93,7 @@ def _rails(tmp_path: Path, text: str = RAILS) -> tuple[Path, object]:
 def test_patch_removes_and_adds_after_the_last_located_line(tmp_path: Path) -> None:
     path, raw = _rails(tmp_path)
     fix = Fix("plain_port", ("enable_starttls: true,",), (("tls", "x"),), keys=("enable_starttls",))
-    patched = apply_fix(path.read_text(), raw, fix, "ruby_hash")  # type: ignore[arg-type]
+    patched = apply_fix(path.read_text(), raw, fix, "ruby_hash")
     assert patched.text == RAILS.replace("  tls: true\n", "  enable_starttls: true,\n")
     assert patched.removed == (5,) and patched.added_after == 4
     diff = unified_diff(path.read_text(), patched.text, "production.rb", secret_lines(path.read_text(), raw))
@@ -102,14 +103,14 @@ def test_patch_removes_and_adds_after_the_last_located_line(tmp_path: Path) -> N
 def test_the_last_hash_entry_gains_a_comma_before_new_lines(tmp_path: Path) -> None:
     path, raw = _rails(tmp_path)
     fix = Fix("trust_ca", ("ca_file: '/ca.pem',",), keys=("ca_file",))
-    patched = apply_fix(path.read_text(), raw, fix, "ruby_hash")  # type: ignore[arg-type]
+    patched = apply_fix(path.read_text(), raw, fix, "ruby_hash")
     assert "  tls: true,\n  ca_file: '/ca.pem',\n}" in patched.text
 
 
 def test_patch_rewrites_a_key_in_place(tmp_path: Path) -> None:
     path, raw = _rails(tmp_path)
     fix = Fix("implicit_port", ("tls: true,", "port: 465,"), keys=("tls", "port"))
-    patched = apply_fix(path.read_text(), raw, fix, "ruby_hash")  # type: ignore[arg-type]
+    patched = apply_fix(path.read_text(), raw, fix, "ruby_hash")
     assert "  port: 465,\n" in patched.text and "  tls: true,\n" in patched.text
     assert patched.changed == (3, 5) and patched.removed == ()
 
@@ -117,7 +118,7 @@ def test_patch_rewrites_a_key_in_place(tmp_path: Path) -> None:
 def test_patch_refuses_a_line_shared_by_two_keys(tmp_path: Path) -> None:
     path, raw = _rails(tmp_path, "config.action_mailer.smtp_settings = { address: 'h', port: 587, tls: true }\n")
     with pytest.raises(Unpatchable):
-        apply_fix(path.read_text(), raw, Fix("plain_port", (), (("tls", "x"),)), "ruby_hash")  # type: ignore[arg-type]
+        apply_fix(path.read_text(), raw, Fix("plain_port", (), (("tls", "x"),)), "ruby_hash")
 
 
 def test_a_shared_line_gives_the_lines_to_change_not_a_broken_diff(lab: LabInfo, tmp_path: Path) -> None:

@@ -134,13 +134,27 @@ def test_a_shared_line_gives_the_lines_to_change_not_a_broken_diff(lab: LabInfo,
 # -- config --for ----------------------------------------------------------------------------------------------
 
 
-@pytest.mark.parametrize("framework", ["actionmailer", "mastodon", "gitlab"])
+@pytest.mark.parametrize("framework", ["actionmailer", "mastodon", "gitlab", "msmtp", "nodemailer"])
 def test_config_for_is_checked_against_the_server(framework: str, lab: LabInfo) -> None:
     code, out = run("config", "--for", framework, lab.servers["starttls"].address, "--ca-file", str(lab.ca_file),
                     "--json")
     doc = json.loads(out)
     assert code == 0 and doc["check"] == "delivered" and doc["mode"] == "starttls"
     assert str(lab.ca_file) in doc["text"] and "none" not in doc["text"].lower()
+
+
+@pytest.mark.parametrize(("framework", "mode_line"), [
+    ("msmtp", "tls_starttls off"), ("nodemailer", "secure: true,"), ("laravel", "MAIL_SCHEME=smtps"),
+    ("django", "EMAIL_USE_SSL = True")])
+def test_config_for_writes_the_mode_each_port_speaks(framework: str, mode_line: str, lab: LabInfo) -> None:
+    """The implicit-TLS port gets the framework's implicit switch, the STARTTLS port does not."""
+    docs = {}
+    for server in ("starttls", "implicit"):
+        code, out = run("config", "--for", framework, lab.servers[server].address, "--ca-file", str(lab.ca_file),
+                        "--json")
+        assert code == 0, out
+        docs[server] = json.loads(out)
+    assert mode_line in docs["implicit"]["text"] and mode_line not in docs["starttls"]["text"]
 
 
 def test_config_for_an_unusable_server_writes_nothing(lab: LabInfo) -> None:

@@ -277,3 +277,75 @@ def test_verify_none_is_left_when_no_ca_verifies_the_server(lab: LabInfo, tmp_pa
     code, doc = _fix_write(config, lab)
     assert code == 0 and doc["steps"] == [] and doc["risks_kept"] == ["verify_off"], doc
     assert config.read_text() == before
+
+
+# -- config --for msmtp and nodemailer: the real client sends with the written config ------------------------
+
+NODE_MODULES = Path(os.environ.get("SMTP_DOCTOR_NODE_PREFIX", "/opt/smtp-doctor-peers/node")) / "node_modules"
+NODE_APP = """const transport = require(process.argv[2]);
+transport.sendMail({ from: 'app@example.com', to: 'rcpt@example.com', subject: process.argv[3], text: 'check' })
+  .then(() => console.log('DELIVERED'))
+  .catch((err) => console.log('ERROR ' + err.message));
+"""
+
+
+def _config_for(framework: str, lab: LabInfo, server: str) -> dict:  # type: ignore[type-arg]
+    result = CliRunner().invoke(cli, ["config", "--for", framework, lab.servers[server].address, "--ca-file",
+                                      str(lab.ca_file), "--user", lab.user, "--json"])
+    assert result.exit_code == 0, result.output
+    doc = json.loads(result.output)
+    assert doc["check"] == "delivered" and doc["mode"] == ("starttls" if server == "starttls" else "implicit_tls")
+    assert lab.password not in result.output
+    return doc  # type: ignore[no-any-return]
+
+
+@pytest.mark.parametrize("server", ["starttls", "implicit"])
+def test_config_for_msmtp_delivers_with_real_msmtp(server: str, lab: LabInfo, tmp_path: Path) -> None:
+    if shutil.which("msmtp") is None:
+        pytest.skip("msmtp is not installed (scripts/install-system-deps.sh installs it)")
+    doc = _config_for("msmtp", lab, server)
+    rc = tmp_path / doc["file"]
+    rc.write_text(doc["text"])
+    rc.chmod(0o600)
+    subject = f"config-msmtp-{uuid.uuid4()}"
+    message = f"From: app@example.com\nTo: rcpt@example.com\nSubject: {subject}\n\ncheck\n"
+    done = subprocess.run(["msmtp", "-C", str(rc), "rcpt@example.com"], input=message, capture_output=True,
+                          text=True, timeout=TIMEOUT, env=dict(os.environ, SMTP_PASSWORD=lab.password))
+    assert done.returncode == 0, done.stderr + "\n" + doc["text"]
+    assert _delivered(lab, subject)
+
+
+@pytest.mark.parametrize("server", ["starttls", "implicit"])
+def test_config_for_nodemailer_delivers_with_real_nodemailer(server: str, lab: LabInfo, tmp_path: Path) -> None:
+    if shutil.which("node") is None or not (NODE_MODULES / "nodemailer").is_dir():
+        pytest.skip("node or nodemailer is not installed (scripts/install-system-deps.sh installs them)")
+    doc = _config_for("nodemailer", lab, server)
+    (tmp_path / doc["file"]).write_text(doc["text"])
+    (tmp_path / "app.js").write_text(NODE_APP)
+    subject = f"config-node-{uuid.uuid4()}"
+    env = dict(os.environ, SMTP_PASSWORD=lab.password, NODE_PATH=str(NODE_MODULES))
+    real = _run(["node", str(tmp_path / "app.js"), str(tmp_path / doc["file"]), subject], env)
+    assert real == "DELIVERED", real + "\n" + doc["text"]
+    assert _delivered(lab, subject)
+
+
+def test_config_for_laravel_puts_the_ca_where_php_reads_it(lab: LabInfo, tmp_path: Path) -> None:
+    """Laravel's .env has no CA key (it is a PHP stream option), so config --for laravel names SSL_CERT_FILE;
+    real PHP's stream_socket_client (what Symfony Mailer uses) verifies the lab only with it. No Laravel
+    here: the .env itself is checked by smtp-doctor's own reader and prediction (needs_env)."""
+    if shutil.which("php") is None:
+        pytest.skip("php is not installed")
+    result = CliRunner().invoke(cli, ["config", "--for", "laravel", lab.servers["implicit"].address, "--ca-file",
+                                      str(lab.ca_file), "--user", lab.user, "--json"])
+    assert result.exit_code == 0, result.output
+    doc = json.loads(result.output)
+    assert doc["needs_env"] and doc["env"] == [f"SSL_CERT_FILE={lab.ca_file}"]
+    assert "MAIL_SCHEME=smtps\n" in doc["text"] and f"MAIL_PORT={lab.servers['implicit'].port}\n" in doc["text"]
+    php = ('$s = @stream_socket_client("ssl://127.0.0.1:' + str(lab.servers["implicit"].port) + '", $n, $e, 5);'
+           ' echo $s === false ? "ERROR " . $e : "DELIVERED " . trim(fgets($s));')
+    clean = {k: v for k, v in os.environ.items() if k not in ("SSL_CERT_FILE", "SSL_CERT_DIR")}
+    without = subprocess.run(["php", "-r", php], capture_output=True, text=True, timeout=TIMEOUT, env=clean).stdout
+    name, _, value = doc["env"][0].partition("=")
+    with_env = subprocess.run(["php", "-r", php], capture_output=True, text=True, timeout=TIMEOUT,
+                              env=clean | {name: value}).stdout
+    assert without.startswith("ERROR") and with_env.startswith("DELIVERED 220"), (without, with_env)

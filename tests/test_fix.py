@@ -252,3 +252,43 @@ def test_a_relative_ca_file_is_written_as_an_absolute_path(lab: LabInfo, tmp_pat
     monkeypatch.chdir(lab.ca_file.parent)
     code, out = run("fix", str(env), "--ca-file", lab.ca_file.name, "--diff")
     assert code == 1 and f"+SMTP_CA_FILE={lab.ca_file}\n" in out
+
+
+# -- provider conventions (knowledge/providers.toml) ---------------------------------------------------------
+
+
+def test_sendgrid_login_is_apikey(lab: LabInfo, tmp_path: Path) -> None:
+    """Written for smtp.sendgrid.net, checked against the lab standing in for it (--probe-host)."""
+    env = tmp_path / ".env.production"
+    env.write_text("SMTP_SERVER=smtp.sendgrid.net\nSMTP_PORT=587\nSMTP_LOGIN=my-sendgrid-user\n"
+                   "SMTP_PASSWORD=SG.canary-secret-value\nSMTP_ENABLE_STARTTLS=always\n")
+    doc = fix_json(env, lab, "--probe-host", lab.servers["starttls"].address)
+    assert doc["steps"][0]["convention"].startswith("Twilio SendGrid: the SMTP login is literally")
+    assert "-SMTP_LOGIN=my-sendgrid-user\n+SMTP_LOGIN=apikey\n" in doc["diff"]
+    assert "SG.canary-secret-value" not in json.dumps(doc)
+
+
+def test_microsoft365_on_465_moves_to_587_starttls_and_never_to_the_stand_ins_name(lab: LabInfo,
+                                                                                  tmp_path: Path) -> None:
+    config = tmp_path / "production.rb"
+    config.write_text("Rails.application.configure do\n  config.action_mailer.smtp_settings = {\n"
+                      "    address: 'smtp.office365.com',\n    port: 465,\n    user_name: 'me@example.com',\n"
+                      "    password: ENV['SMTP_PASSWORD'],\n    tls: true\n  }\nend\n")
+    code, out = run("fix", str(config), "--framework", "actionmailer", "--probe-host",
+                    lab.servers["starttls"].address, "--ca-file", str(lab.ca_file), lang="ja")
+    assert code == 1 and "465 番で SMTP を提供していません" in out, out
+    assert "-    port: 465,\n+    port: 587," in out and "-    tls: true" in out
+    assert "+    enable_starttls: true," in out
+    assert "address: 'localhost'" not in out and "代わりにプローブしたサーバー" in out
+
+
+def test_provider_port_prefers_the_implicit_tls_port(tmp_path: Path) -> None:
+    from smtp_doctor.frameworks import to_settings
+    from smtp_doctor.remedy import provider_fixes
+
+    path = tmp_path / ".env.production"
+    path.write_text("SMTP_SERVER=smtp.gmail.com\nSMTP_PORT=25\nSMTP_LOGIN=me@gmail.com\n")
+    [raw] = read_file(path, framework="mastodon")
+    [(key, params, fix)] = provider_fixes(raw, to_settings(raw), {})
+    assert key == "fix.provider.port" and params["new"] == 465
+    assert fix.lines == ("SMTP_PORT=465", "SMTP_TLS=true", "SMTP_ENABLE_STARTTLS=never")

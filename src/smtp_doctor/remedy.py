@@ -1,4 +1,4 @@
-"""Remedies for a config that delivers but is unsafe: verification off, STARTTLS only when offered.
+"""Remedies beyond a failure's fix: a config that delivers but is unsafe, and provider conventions.
 
 ``check`` stops at "it will deliver"; a config with ``openssl_verify_mode: 'none'`` or opportunistic
 STARTTLS delivers too, and is the one RFC 8314 and the seeds warn about. Which risk is removed by which
@@ -16,7 +16,8 @@ from typing import Any
 from .facts import Mode, PortFacts
 from .plan import ConnectionPlan, framework_facts
 from .predict import Fix, Prediction, Verdict, fill_params, fix_row, render_line
-from .settings import TLSMode
+from .providers import identify
+from .settings import Origin, RawConfig, Settings, TLSMode
 from .writers.config import writers_knowledge
 
 #: trust sources whose success means "this CA file verifies the server here": --ca-file first, then the
@@ -82,3 +83,46 @@ def _fix(framework: str, group: str, port_mode: str, params: Mapping[str, Any], 
     lines = tuple(render_line(k, fill_params(v, params), syntax) for k, v in row["set"].items())
     remove = tuple((k, present[k]) for k in row.get("remove", []) if k in present)
     return Fix(group, lines, remove, keys=tuple(row["set"]))
+
+
+# -- provider conventions (knowledge/providers.toml) --------------------------------------------------------
+
+
+def _raw_key(raw: RawConfig, origin: Origin | None) -> str | None:
+    """The framework key a normalised setting was read from (what the patcher locates lines by)."""
+    if origin is None:
+        return None
+    return next((k for k, v in raw.values.items() if v.origin == origin), None)
+
+
+def provider_fixes(raw: RawConfig, settings: Settings, present: Mapping[str, str]
+                   ) -> list[tuple[str, dict[str, Any], Fix]]:
+    """(catalogue key, its params, fix) for each documented convention of the provider the host belongs
+    to that the file breaks: a login that is one literal word (SendGrid's "apikey"), a port the provider
+    does not serve (Microsoft 365 has no 465) — moved to the provider's implicit-TLS port when it has one
+    (RFC 8314), else its STARTTLS submission port, with that mode's lines. Pure: no probe needed."""
+    host = settings.host.value if settings.host else None
+    port = settings.port.value if settings.port else None
+    provider = identify(host, port) if host else None
+    if provider is None:
+        return []
+    syntax = framework_facts(raw.framework).get("syntax", "dotenv")
+    out: list[tuple[str, dict[str, Any], Fix]] = []
+    user = settings.username
+    key = _raw_key(raw, user.origin) if user else None
+    if user and key and provider.username_literal and user.value != provider.username_literal:
+        line = render_line(key, provider.username_literal, syntax)
+        out.append(("fix.provider.username", {"provider": provider.name, "literal": provider.username_literal},
+                    Fix("provider_username", (line,), keys=(key,))))
+    key = _raw_key(raw, settings.port.origin) if settings.port else None
+    if port is not None and key and provider.ports and port not in provider.ports:
+        new, mode = min(provider.ports.items(), key=lambda pm: (pm[1] != "implicit", pm[0] not in (465, 587), pm[0]))
+        port_mode = "implicit_tls" if mode == "implicit" else "starttls"
+        row = fix_row(raw.framework, "implicit_port" if mode == "implicit" else "plain_port", port_mode) or {}
+        keys = (key, *row.get("set", {}))
+        lines = (render_line(key, new, syntax),
+                 *(render_line(k, v, syntax) for k, v in row.get("set", {}).items()))
+        remove = tuple((k, present[k]) for k in row.get("remove", []) if k in present)
+        out.append(("fix.provider.port", {"provider": provider.name, "port": port, "new": new},
+                    Fix("provider_port", lines, remove, keys=keys)))
+    return out

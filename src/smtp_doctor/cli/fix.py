@@ -28,7 +28,7 @@ from ..i18n import has, t
 from ..plan import framework_facts
 from ..predict import Fix, Prediction, Verdict
 from ..readers import read_file, read_text
-from ..remedy import harden, risks
+from ..remedy import harden, provider_fixes, risks
 from ..settings import RawConfig
 from ..writers.patch import Unpatchable, apply_fix, secret_lines, unified_diff
 from .check import (
@@ -52,6 +52,7 @@ class Step:
     prediction: Prediction
     fix: Fix
     risk: str | None = None  #: a risk of a config that delivers (remedy.py), not a failure
+    convention: tuple[str, dict[str, Any]] | None = None  #: a provider's documented convention (catalogue key)
 
 
 @dataclass
@@ -104,6 +105,19 @@ def repair(raw: RawConfig, env: dict[str, str] | None, probe_target: str | None,
     seen: set[str | None] = set()
     current, c = raw, first
     with tempfile.TemporaryDirectory(prefix="smtp-doctor-fix-") as tmp:
+        for key, params, pfix in provider_fixes(raw, first.settings, _present(raw)):
+            try:  # the provider's documentation, not the probe, says these: they come first
+                patched = apply_fix(result.fixed, current, pfix, syntax)
+            except Unpatchable as exc:
+                result.stopped = str(exc)
+                continue
+            assert first.prediction is not None
+            result.steps.append(Step(first.prediction, pfix, convention=(key, params)))
+            result.fixed = patched.text
+            current = _reread(Path(tmp), current, result.fixed, env)
+        if current is not raw:
+            [c] = check([current], probe_target, ca_file, timeout)
+            result.final = c
         for _ in range(MAX_ROUNDS):
             pred, fix = c.prediction, c.fix
             if pred is None or pred.verdict is not Verdict.FAILS:
@@ -117,6 +131,9 @@ def repair(raw: RawConfig, env: dict[str, str] | None, probe_target: str | None,
                 break
             if pred.failure in seen:
                 result.stopped = "fix.stopped.repeats"
+                break
+            if fix.group == "hostname" and c.target and c.target[0] != c.plan.host:
+                result.stopped = "fix.stopped.stand_in_name"  # never point the app at the stand-in's name
                 break
             seen.add(pred.failure)
             try:
@@ -172,10 +189,13 @@ def render_repair(out: Console, r: Repair) -> None:
     out.print(f"[bold]{escape(head)}[/]", highlight=False)
     first = r.first.prediction
     assert first is not None
-    if first.verdict is not Verdict.FAILS and not r.steps:
+    if first.verdict is Verdict.UNREACHABLE or (first.verdict is not Verdict.FAILS and not r.steps):
         out.print("  " + escape(_verdict_line(first)), highlight=False)
     for n, step in enumerate(r.steps, start=1):
-        if step.risk:
+        if step.convention:
+            line = t("fix.cli.convention_step", n=n, text=t(step.convention[0], **step.convention[1]))
+            out.print(f"  [yellow]▲[/] {escape(line)}", highlight=False)
+        elif step.risk:
             line = t("fix.cli.risk_step", n=n, risk=_risk_text(step.risk))
             out.print(f"  [yellow]▲[/] {escape(line)}", highlight=False)
         else:
@@ -197,7 +217,7 @@ def render_corrected(out: Console, r: Repair) -> None:
         out.print("  [yellow]▲[/] " + escape(t(r.stopped)), highlight=False)
     for risk in r.kept_risks:
         out.print("  [yellow]▲[/] " + escape(t("fix.cli.risk_kept", risk=_risk_text(risk))), highlight=False)
-    if r.steps and r.fixed != r.text:
+    if r.steps and r.fixed != r.text and final.verdict is not Verdict.UNREACHABLE:
         target = f"{r.final.target[0]}:{r.final.target[1]}" if r.final.target else "-"
         key = ("fix.cli.after_env" if r.env else "fix.cli.after_delivers") if r.delivers else "fix.cli.after_fails"
         style = "green" if r.delivers else "yellow"
@@ -211,8 +231,9 @@ def render_corrected(out: Console, r: Repair) -> None:
 def repair_json(r: Repair) -> dict[str, Any]:
     return {"file": r.raw.file, "framework": r.raw.framework,
             "before": r.first.prediction.verdict.value if r.first.prediction else None,
-            "steps": [{"failure": None if s.risk else s.prediction.failure, "risk": s.risk, "fix": _fix_json(s.fix)}
-                      for s in r.steps],
+            "steps": [{"failure": None if s.risk or s.convention else s.prediction.failure, "risk": s.risk,
+                       "convention": t(s.convention[0], **s.convention[1]) if s.convention else None,
+                       "fix": _fix_json(s.fix)} for s in r.steps],
             "after": r.final.prediction.verdict.value if r.final.prediction else None,
             "after_failure": r.final.prediction.failure if r.final.prediction else None,
             "env": list(r.env), "delivers": r.delivers, "risks_kept": r.kept_risks,

@@ -4,7 +4,8 @@
 STARTTLS delivers too, and is the one RFC 8314 and the seeds warn about. Which risk is removed by which
 change is data (``[[harden]]`` in knowledge/writers.toml); the lines themselves are the same ``[[fix]]``
 rows of knowledge/predict.toml that ``fix`` uses for failures, so every key is spelled in one place.
-Pure: the plan, the prediction and the probe's facts in, a ``Fix`` (or nothing) out.
+A known provider's documented conventions (knowledge/providers.toml: SendGrid's login, the ports it
+serves) need no probe at all. Pure: settings, plan, prediction and probe facts in, ``Fix`` values out.
 """
 
 from __future__ import annotations

@@ -114,6 +114,10 @@ CASES: list[tuple[str, str, dict[str, Any], dict[str, Any]]] = [
         {"DISCOURSE_SMTP_ENABLE_START_TLS": "true"},
     ),
     ("SD116", "actionmailer", {"enable_startls_auto": True}, {"enable_starttls_auto": True}),
+    # the key as the Ruby reader spells a string key ('address' => …); the mail gem never reads it
+    ("SD117", "actionmailer", {"'address'": "smtp.example.com"}, {"address": "smtp.example.com"}),
+    ("SD118", "actionmailer", {"user_name": "me"}, {"user_name": "me", "password": "x"}),
+    ("SD118", "actionmailer", {"password": "x"}, {}),
 ]
 
 

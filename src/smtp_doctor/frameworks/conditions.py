@@ -8,6 +8,7 @@ propagates like SQL's NULL: the engine then declines to guess instead of reporti
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
 from typing import Any
@@ -125,9 +126,22 @@ def _kind_in(arg: Mapping[str, Any], ctx: Context) -> Tri:
     return rv is not None and rv.kind.value in arg["kinds"]
 
 
+#: a Ruby hash key written as a string (``'address' =>``, ``smtp_settings["port"] =``), not a symbol
+_STRING_KEY = re.compile(r"""^(['"])\w+\1$""")
+
+
+def string_key(rv: RawValue | None) -> bool:
+    """The key was spelled as a string literal (the reader keeps ``"port":``, a symbol, with its colon)."""
+    return rv is not None and rv.origin is not None and bool(_STRING_KEY.match(rv.origin.key))
+
+
+def _string_key(arg: str, ctx: Context) -> Tri:
+    return string_key(ctx.get(arg))
+
+
 BASE: dict[str, Predicate] = {
     "truthy": _truthy, "off": _off, "set": _set, "unset": _unset, "equals": _equals,
-    "non_boolean": _non_boolean, "setting": _setting, "kind_in": _kind_in,
+    "non_boolean": _non_boolean, "setting": _setting, "kind_in": _kind_in, "string_key": _string_key,
 }
 
 

@@ -122,6 +122,7 @@ class Model:
     assume_version: str | None = None
     model: str | None = None
     model_version: str | None = None
+    string_keys: str = "read"  #: "ignored": keys spelled as strings never reach the framework (mail gem)
 
     def truth_of(self, key: str) -> str:
         facts = self.keys.get(key)
@@ -188,7 +189,8 @@ def _model(fid: str, t: Mapping[str, Any]) -> Model:
     return Model(id=fid, name=t["name"], truth=t["truth"], source=t["source"], keys=keys,
                  known=frozenset(t.get("known", [])), fields=tuple(flds), translate=trans, predicts=tuple(preds),
                  errors=errs, version_of=t.get("version_of"), assume_version=t.get("assume_version"),
-                 model=t.get("model"), model_version=t.get("model_version"))
+                 model=t.get("model"), model_version=t.get("model_version"),
+                 string_keys=t.get("string_keys", "read"))
 
 
 @cache
@@ -212,6 +214,14 @@ def model(framework: str) -> Model:
 
 
 # --------------------------------------------------------------------------------------------------------------
+
+
+def seen(m: Model, values: Mapping[str, RawValue]) -> dict[str, RawValue]:
+    """The values the framework really receives: the mail gem merges the settings over symbol-keyed
+    DEFAULTS, so ``'address' => …`` is carried along and never read (frameworks.toml ``string_keys``)."""
+    if m.string_keys != "ignored":
+        return dict(values)
+    return {k: v for k, v in values.items() if not C.string_key(v)}
 
 
 def _context(m: Model, values: Mapping[str, RawValue], settings: Settings | None = None) -> C.Context:
@@ -384,11 +394,12 @@ def to_settings(raw: RawConfig) -> Settings:
         inner.framework_version = raw.framework_version
         return inner
     s = Settings(framework=raw.framework, source=raw.file, framework_version=raw.framework_version, raw=raw)
-    ctx = _context(m, raw.values, s)
+    values = seen(m, raw.values)
+    ctx = _context(m, values, s)
     version = m.version(raw)
     for name, rules in m.fields:
         setattr(s, name, _resolve(m, name, rules, ctx, version))
-    _password(m, raw.values, s)
+    _password(m, values, s)
     return s
 
 
@@ -399,18 +410,19 @@ def predict(raw: RawConfig) -> list[Prediction]:
     if m.model:
         out += predict(translate(raw))
     version = m.version(raw)
-    ctx = _context(m, raw.values)
+    values = seen(m, raw.values)
+    ctx = _context(m, values)
     for p in m.predicts:
         if (p.since or p.until) and not in_range(version, p.since, p.until):
             continue
         for key in p.each or (None,):
-            if key is not None and key not in raw.values:
+            if key is not None and key not in values:
                 continue
             ctx.key = key
             if C.evaluate(p.when, ctx) is not True:
                 continue
-            rv = raw.values.get(key) if key else None
-            origin = rv.origin if rv else _first_origin(C.keys_in(p.when), raw.values)[0]
+            rv = values.get(key) if key else None
+            origin = rv.origin if rv else _first_origin(C.keys_in(p.when), values)[0]
             text = p.text.replace("{key}", key or "").replace("{value}", rv.text if rv else "")
             out.append(Prediction(mode=p.mode, text=text, at=p.at, origin=origin, key=key, source=p.source))
     ctx.key = None

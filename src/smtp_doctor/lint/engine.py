@@ -176,6 +176,7 @@ class _Run:
         if key is not None:
             rv = self.raw.values[key]
             params["key"] = rv.origin.key if rv.origin and rv.origin.key else key
+            params["key_plain"] = key
             shown = rv.text
             if rv.env and rv.kind in C.KNOWN and rv.text != repr(rv.value):
                 shown = f'{rv.text} = "{rv.value}"'  # resolved from --env: show what the app will see

@@ -191,8 +191,11 @@ class _Reader:
                 continue
             key = _key_name(self.src, key_node)
             if key:
-                self.put(config, key, self.src.text(key_node), pair.child_by_field_name("value"), scope,
-                         key_node)
+                spelled = self.src.text(key_node)
+                if key_node.type == "string" and not any(c.type == "=>" for c in pair.children):
+                    spelled += ":"  # {"port": 25} is a symbol key; {"port" => 25} a string key (the mail gem
+                    # ignores those: frameworks.toml string_keys)
+                self.put(config, key, spelled, pair.child_by_field_name("value"), scope, key_node)
 
     def put(self, config: RawConfig, key: str, spelled: str, value: Node | None, scope: Scope,
             anchor: Node | None = None) -> None:

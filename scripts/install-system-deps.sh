@@ -146,3 +146,9 @@ command -v patch >/dev/null 2>&1 || apt_install patch
 # --- explain: a real Java app with Jakarta Mail against the lab (tests/test_explain_java.py) -------------
 command -v javac >/dev/null 2>&1 || apt_install default-jdk-headless
 apt_install libjakarta-mail-java
+
+# --- domain: the DNSSEC lab and the DANE cross-check (src/smtp_doctor/lab/dns.py, tests/test_domain*.py) --
+# NSD serves the lab's signed zones, Unbound validates them (one instance with the lab's root key, one
+# without); ldns-dane (ldnsutils) and drill are the second DANE/DNSSEC implementation the tests agree with.
+# Services blocked: both packages would otherwise start a system daemon on port 53.
+with_services_blocked apt_install nsd unbound ldnsutils gnutls-bin

@@ -14,7 +14,7 @@ import ssl
 import warnings
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime
 from functools import lru_cache
 from pathlib import Path
 
@@ -101,13 +101,42 @@ def _mtime(*paths: str | None) -> float:
     return sum(os.path.getmtime(p) for p in paths if p and os.path.exists(p))
 
 
-def verify_chain(chain: Sequence[bytes], source: TrustSource, when: datetime | None = None) -> Verification:
-    """Verify ``chain`` (DER, leaf first, as sent) against ``source``; hostname is checked elsewhere."""
-    anchors, count = _anchors(source.cafile, source.capath, _mtime(source.cafile, source.capath))
+@lru_cache(maxsize=16)
+def _store(cafile: str | None, capath: str | None, mtime: float) -> tuple[crypto.X509Store, int]:
+    """One X509Store per trust source, built once: filling it with 140 roots costs more than a handshake."""
+    anchors, count = _anchors(cafile, capath, mtime)
     store = crypto.X509Store()
     for anchor in anchors:
         store.add_cert(anchor)
-    if when is not None:
+    return store, count
+
+
+def verify_chain(chain: Sequence[bytes], source: TrustSource, when: datetime | None = None) -> Verification:
+    """Verify ``chain`` (DER, leaf first, as sent) against ``source``; hostname is checked elsewhere.
+
+    A fleet sees the same few chains thousands of times (one provider's certificate on every MX), so
+    the verdict is cached per (chain, source, minute): same chain, same store, same answer (validity
+    dates move the verdict at most a minute late).
+    """
+    if when is not None:  # a pinned time mutates the store: never share one
+        return _verify(tuple(chain), source, when, _mtime(source.cafile, source.capath))
+    mtime = _mtime(source.cafile, source.capath)
+    return _verify_cached(tuple(chain), source, mtime, int(datetime.now(UTC).timestamp() // 60))
+
+
+@lru_cache(maxsize=4096)
+def _verify_cached(chain: tuple[bytes, ...], source: TrustSource, mtime: float, minute: int) -> Verification:
+    return _verify(chain, source, None, mtime)
+
+
+def _verify(chain: tuple[bytes, ...], source: TrustSource, when: datetime | None, mtime: float) -> Verification:
+    if when is None:
+        store, count = _store(source.cafile, source.capath, mtime)
+    else:
+        anchors, count = _anchors(source.cafile, source.capath, mtime)
+        store = crypto.X509Store()
+        for anchor in anchors:
+            store.add_cert(anchor)
         store.set_time(when)
     leaf = crypto.X509.from_cryptography(x509.load_der_x509_certificate(chain[0]))
     rest = [crypto.X509.from_cryptography(x509.load_der_x509_certificate(d)) for d in chain[1:]]

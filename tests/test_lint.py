@@ -119,6 +119,7 @@ CASES: list[tuple[str, str, dict[str, Any], dict[str, Any]]] = [
     ("SD118", "actionmailer", {"user_name": "me"}, {"user_name": "me", "password": "x"}),
     ("SD118", "actionmailer", {"password": "x"}, {}),
 ]
+# SD119 needs a reader's note (config_for without its YAML): tested with real files below
 
 
 @pytest.fixture(scope="module")
@@ -154,7 +155,7 @@ def test_rule_fires_on_bad_and_not_on_corrected(
 
 def test_every_rule_has_a_case_words_in_both_languages_and_a_source() -> None:
     ids = {r.id for r in rulebook().rules}
-    assert ids == {c[0] for c in CASES}
+    assert ids == {c[0] for c in CASES} | {"SD119"}
     for rid in ids:
         for part in ("verdict", "explanation", "fix"):
             assert i18n.has(f"finding.{rid}.{part}"), (rid, part)
@@ -194,3 +195,28 @@ def test_secrets_never_reach_findings() -> None:
     out = repr([f.to_dict(lang) for f in lint(raw) for lang in ("en", "ja")])
     assert "SD116" in out and "••••" in out  # the typo'd password key is reported, masked
     assert rv("x").text == "'x'"
+
+
+def test_config_for_reads_the_yaml_of_the_environment_or_says_it_is_elsewhere(tmp_path: Any) -> None:
+    """smtp_settings = config_for(:smtp): config/smtp.yml's production section over shared: (Rails 6.1+); with
+    no YAML the address is unknown and SD119 says the settings are elsewhere, never the defaults."""
+    from smtp_doctor.frameworks import to_settings
+    from smtp_doctor.readers import read_file
+
+    rb = tmp_path / "config" / "environments" / "production.rb"
+    rb.parent.mkdir(parents=True)
+    rb.write_text("Rails.application.configure do\n  config.action_mailer.smtp_settings = config_for(:smtp)\nend\n")
+    [raw] = read_file(rb)
+    assert [f.id for f in lint(raw) if f.id == "SD119"] == ["SD119"] and to_settings(raw).host is None
+    (tmp_path / "config" / "smtp.yml").write_text(
+        "shared:\n  port: 25\nproduction:\n  address: <%= ENV.fetch('SMTP_HOST', 'mx.example.com') %>\n"
+        "  port: 587\n  user_name: app\n  password: <%= ENV['SMTP_PASSWORD'] %>\ndevelopment:\n  port: 1025\n")
+    [raw] = read_file(rb, env={})
+    s = to_settings(raw)
+    assert (s.host and s.host.value, s.port and s.port.value) == ("mx.example.com", 587)
+    assert s.port and s.port.origin and s.port.origin.file.endswith("smtp.yml")
+    found = {f.id for f in lint(raw)}
+    assert "SD119" not in found and "SD118" in found  # ENV['SMTP_PASSWORD'] unset: nil, refused before connecting
+    [raw] = read_file(rb, env={"SMTP_PASSWORD": "x", "SMTP_HOST": "smtp.example.org"})
+    assert {f.id for f in lint(raw)} & {"SD118", "SD119"} == set()
+    assert to_settings(raw).host.value == "smtp.example.org"  # type: ignore[union-attr]

@@ -77,6 +77,7 @@ class RawConfig:
     values: dict[str, RawValue] = field(default_factory=dict)  #: framework key → value
     framework_version: str | None = None
     notes: list[str] = field(default_factory=list)  #: catalogue keys of reader remarks
+    version_from: str | None = None  #: the lock file framework_version was read from (readers/versions.py)
 
 
 @dataclass(frozen=True)

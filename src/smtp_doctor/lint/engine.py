@@ -102,6 +102,7 @@ class _Run:
             "provider_username": self._provider_username,
             "provider_port": self._provider_port,
             "unknown_key": lambda arg, ctx: ctx.name(arg) not in self.model.vocabulary,
+            "noted": lambda arg, ctx: any(n in self.raw.notes for n in arg),
         }
 
     def _text_matches(self, arg: Mapping[str, Any], ctx: C.Context) -> C.Tri:

@@ -21,6 +21,7 @@ from .lines import read_ini, read_msmtp, read_postfix, read_properties
 from .php import read_php
 from .python import read_python
 from .ruby import read_ruby
+from .versions import detect
 from .yamlfile import read_yaml
 
 __all__ = ["FRAMEWORKS", "discover", "load_env_file", "read_file", "read_tree"]
@@ -86,9 +87,13 @@ def read_file(path: Path, *, framework: str | None = None,
     if framework is not None and framework not in holds:
         raise UserError("readers.error.framework_mismatch", file=str(path), framework=framework)
     try:
-        return reader(path, text, framework, env)
+        configs = reader(path, text, framework, env)
     except RecursionError:  # pathological nesting: refuse it like any other unreadable input
         raise UserError("readers.error.too_deep", file=str(path)) from None
+    for config in configs:
+        if config.framework_version is None and (found := detect(path, config.framework)) is not None:
+            config.framework_version, config.version_from = found.version, found.file
+    return configs
 
 
 # ---- discovery --------------------------------------------------------------------------------------------

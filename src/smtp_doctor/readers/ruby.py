@@ -14,9 +14,10 @@ from pathlib import Path
 
 from tree_sitter import Node
 
-from ..settings import RawConfig, ValueKind
+from ..settings import RawConfig, RawValue, ValueKind
 from ._common import EXPR, NIL, Ev, add, finish, note, raw, ruby_to_s, ruby_truthy, unknown
 from ._ts import Source
+from .rails_yaml import read_config_for
 
 Scope = dict[str, Ev]
 _BLOCKS = {"program", "body_statement", "block_body", "then", "else", "begin", "do_block", "block",
@@ -32,6 +33,7 @@ class _Reader:
         self.rails: list[RawConfig] = []
         self.extras: dict[str, tuple[Ev, Node, str]] = {}
         self.gitlab: RawConfig | None = None
+        self.config_for: list[tuple[RawConfig, str | None, Node]] = []  #: smtp_settings = config_for(:name)
         self.steps = 0
 
     # ---- statements -------------------------------------------------------------------------------------
@@ -129,6 +131,12 @@ class _Reader:
         if left.type == "call" and _method(left) == "smtp_settings":
             config = RawConfig("actionmailer", self.src.file)
             self.rails.append(config)
+            if right.type == "call" and _method(right) == "config_for":
+                args = right.child_by_field_name("arguments")
+                first = args.named_children[0] if args is not None and args.named_children else None
+                name = _key_name(self.src, first) if first is not None else None
+                self.config_for.append((config, name, right))
+                return
             self.fill_hash(config, right, scope)
         elif left.type == "call" and _method(left) in ("delivery_method", "smtp_timeout"):
             recv = left.child_by_field_name("receiver")
@@ -485,6 +493,13 @@ def _rails_bool(ev: Ev) -> Ev:
     return Ev(ValueKind.BOOL, str(ev.value) not in _RAILS_FALSE and ev.value != 0, ev.env)
 
 
+def _evaluate(code: str, path: Path, env: Mapping[str, str] | None) -> Ev:
+    """One Ruby expression (an ERB tag's code) folded like any value in a Ruby config file."""
+    src = Source(path, code, "ruby")
+    statements = src.root.named_children
+    return _Reader(src, env).eval(statements[0], {}) if len(statements) == 1 else EXPR
+
+
 def read_ruby(path: Path, text: str, env: Mapping[str, str] | None) -> list[RawConfig]:
     """All ``smtp_settings`` hashes (framework ``actionmailer``) and ``gitlab_rails`` SMTP keys in a file."""
     src = Source(path, text, "ruby")
@@ -499,6 +514,14 @@ def read_ruby(path: Path, text: str, env: Mapping[str, str] | None) -> list[RawC
             for key, (ev, node, spelled) in reader.extras.items():
                 if key not in config.values:
                     config.values[key] = raw(key, ev, src.text(node), src.origin(node, spelled))
+    for config, name, node in reader.config_for:
+        where = src.origin(node, "smtp_settings")
+        if name is None:
+            note(config, "readers.note.settings_not_literal")
+            config.values["address"] = RawValue(None, ValueKind.EXPRESSION, src.text(node), where)
+            continue
+        read_config_for(Path(path), name, config, where, src.text(node), env,
+                        lambda code: _evaluate(code, path, env))
     if reader.gitlab is not None:
         configs.append(reader.gitlab)
     for config in configs:

@@ -17,6 +17,7 @@ import click
 
 from .. import i18n
 from ..errors import ExitCode, UserError
+from ..render.inert import shown
 
 COMMANDS = ("probe", "send", "lab", "demo", "explain", "trust", "lint", "check", "fix", "config")
 
@@ -26,7 +27,7 @@ class _Group(click.Group):
         try:
             return super().invoke(ctx)
         except UserError as exc:
-            click.echo(f"smtp-doctor: {exc.message()}", err=True)
+            click.echo(f"smtp-doctor: {shown(exc.message())}", err=True)  # argv/file text made inert
             ctx.exit(int(exc.exit_code))
         except (click.exceptions.Exit, click.exceptions.Abort, click.ClickException):
             raise
@@ -40,7 +41,7 @@ class _Group(click.Group):
             if ctx.obj and ctx.obj.get("debug"):
                 raise
             click.echo(
-                "smtp-doctor: " + i18n.t("cli.internal_error", error=f"{type(exc).__name__}: {exc}"),
+                "smtp-doctor: " + shown(i18n.t("cli.internal_error", error=f"{type(exc).__name__}: {exc}")),
                 err=True,
             )
             ctx.exit(int(ExitCode.INTERNAL))

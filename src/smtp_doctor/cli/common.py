@@ -15,6 +15,7 @@ from rich.console import Console
 from ..credentials import Credentials, load_password
 from ..errors import ExitCode, UserError
 from ..findings import Severity
+from ..render.inert import InertConsole
 
 _BRACKETED = re.compile(r"^\[([0-9A-Fa-f:.%a-zA-Z]+)\](?::(\d+))?$")
 
@@ -68,7 +69,7 @@ def console(stderr: bool = False, redact: Callable[[str], str] | None = None) ->
     tty = stream.isatty()
     file: IO[str] = _Redacting(stream, redact) if redact else stream  # type: ignore[assignment]
     width = None if tty else int(os.environ.get("COLUMNS", "0") or 0) or 120  # tables in logs: room to breathe
-    return Console(file=file, highlight=False, soft_wrap=not tty, force_terminal=tty, width=width)
+    return InertConsole(file=file, highlight=False, soft_wrap=not tty, force_terminal=tty, width=width)
 
 
 def credential_options(f: Callable[..., Any]) -> Callable[..., Any]:

@@ -18,7 +18,6 @@ import tempfile
 from pathlib import Path
 
 import click
-from rich.markup import escape
 
 from .. import ProbeOptions, probe
 from ..errors import ExitCode, UserError
@@ -27,6 +26,7 @@ from ..findings import Severity
 from ..i18n import Term, t
 from ..predict import Prediction, Verdict
 from ..readers import read_file
+from ..render.inert import escape
 from ..writers.config import write_config, writers
 from .check import _verdict_line, check
 from .common import console, parse_target

@@ -8,7 +8,6 @@ from pathlib import Path
 
 import click
 from rich.console import Console
-from rich.markup import escape
 from rich.table import Table
 
 from .. import probe_async
@@ -19,6 +18,7 @@ from ..i18n import t
 from ..lab import Lab, LabInfo
 from ..probe import ProbeOptions
 from ..readers import read_file
+from ..render.inert import escape_block
 from ..render.text import badge, render_port
 from .common import console
 
@@ -85,7 +85,7 @@ async def _story(out: Console, lab: LabInfo, tmp: Path) -> None:
     config.write_text(SEED.replace("{port}", str(lab.servers["starttls"].port)))
     out.print()
     out.rule(f"[bold]{t('demo.story')}[/]", align="left")
-    out.print(escape(config.read_text()), highlight=False)
+    out.print(escape_block(config.read_text()), highlight=False)
     [raw] = read_file(config, framework="actionmailer")
     # check/fix run their own event loop: a worker thread keeps this one serving the lab meanwhile
     result = await asyncio.to_thread(repair, raw, None, None, str(lab.ca_file), 15.0)

@@ -13,15 +13,16 @@ from typing import Any
 
 import click
 from rich.console import Console
-from rich.markup import escape
 
 from ..errors import ExitCode, UserError
 from ..findings import Finding, Severity, worst
 from ..frameworks import to_settings
 from ..i18n import Term, t
 from ..lint import lint
+from ..render.inert import escape
 from ..render.sarif import sarif
 from ..render.text import ICON
+from ..secrets import redact_json
 from ..settings import RawConfig, Settings
 from .common import console
 
@@ -119,7 +120,7 @@ def command(paths: tuple[Path, ...], env_file: Path | None, framework: str | Non
                "configs": [{"file": raw.file, "framework": raw.framework, "framework_version": raw.framework_version,
                             "settings": settings_json(s), "findings": [f.to_dict() for f in fs]}
                            for raw, s, fs in results]}
-        click.echo(json.dumps(doc, indent=2, ensure_ascii=False))
+        click.echo(json.dumps(redact_json(doc), indent=2, ensure_ascii=False))
     else:
         out = console()
         if not configs:

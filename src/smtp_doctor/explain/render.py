@@ -8,9 +8,9 @@ import re
 from typing import Any
 
 from rich.console import Console
-from rich.markup import escape
 
 from ..i18n import has, t
+from ..render.inert import escape, md_code, md_inline
 from .engine import Explanation, Match
 from .knowledge import FRAMEWORKS
 from .live import ProbeCheck
@@ -244,7 +244,7 @@ def render_scan_text(console: Console, r: ScanResult, limit: int = 20) -> None:
 # ------------------------------------------------------------------------------------------- markdown
 
 def _md(text: str) -> str:
-    return text.replace("|", "\\|")
+    return md_inline(text)  # outside text (hosts, timestamps from logs) made inert, '|' escaped
 
 
 def render_markdown(exp: Explanation, framework: str | None = None, probe: ProbeCheck | None = None) -> str:
@@ -262,11 +262,9 @@ def render_markdown(exp: Explanation, framework: str | None = None, probe: Probe
               f"**{t('explain.heading.check')}:** {mode_text(best.mode.id, 'check')}", "",
               f"**{t('explain.heading.details')}:**", ""]
     for ev in best.evidence:
-        quoted = redact(ev.text).replace("`", "")
-        quoted = redact(ev.text).replace("`", "")
-        lines.append(f"- {t('explain.label.evidence')}: `{quoted}` ({source_text(ev.source)})")
+        lines.append(f"- {t('explain.label.evidence')}: {md_code(ev.text)} ({source_text(ev.source)})")
     for name, value in exp.fields.as_pairs():
-        lines.append(f"- {t(f'explain.label.{name}')}: `{value}`")
+        lines.append(f"- {t(f'explain.label.{name}')}: {md_code(value)}")
     generic, specific = fixes(best, _frameworks(exp, framework))
     lines += ["", f"**{t('explain.heading.fix')}:** {generic}", ""]
     for fw, text in specific:
@@ -279,7 +277,7 @@ def render_markdown(exp: Explanation, framework: str | None = None, probe: Probe
         lines += ["", f"**{t('explain.heading.alternatives')}:**", ""]
         lines += [f"- {mode_text(m.mode.id, 'verdict')} ({level(m)})" for m in alts]
     if probe is not None:
-        lines += ["", f"**{t('explain.heading.probe')}:** {probe.sentence()}"]
+        lines += ["", f"**{t('explain.heading.probe')}:** {md_inline(probe.sentence())}"]
     return "\n".join(lines) + "\n"
 
 

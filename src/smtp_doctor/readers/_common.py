@@ -79,6 +79,10 @@ def raw(key: str, ev: Ev, text: str, origin: Origin, *, secret: bool | None = No
         empty = ev.kind is ValueKind.STRING and ev.value == ""
         return RawValue(value="" if empty else None, kind=ev.kind, text="" if empty else MASK,
                         origin=origin, env=ev.env, secret=True)
+    if isinstance(ev.value, str) and "static:" in ev.value:  # Postfix static:user:PASSWORD maps (issue 17)
+        from ..secrets import mask_postfix_map
+
+        ev, text = Ev(ev.kind, mask_postfix_map(ev.value), ev.env), mask_postfix_map(text)
     return RawValue(value=ev.value if ev.known else None, kind=ev.kind, text=text, origin=origin, env=ev.env)
 
 

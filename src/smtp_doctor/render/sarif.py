@@ -16,6 +16,7 @@ from urllib.parse import quote
 from ..findings import Finding, Severity
 from ..i18n import t
 from ..lint import rulebook
+from .inert import shown
 
 SCHEMA = "https://docs.oasis-open.org/sarif/sarif/v2.1.0/errata01/os/schemas/sarif-schema-2.1.0.json"
 LEVEL = {Severity.OK: "none", Severity.INFO: "note", Severity.WARNING: "warning", Severity.ERROR: "error",
@@ -75,10 +76,10 @@ def sarif(findings: Iterable[Finding], base: Path) -> dict[str, Any]:
         result: dict[str, Any] = {
             "ruleId": f.id,
             "level": LEVEL[f.severity],
-            "message": {"text": text},
+            "message": {"text": shown(text)},  # SARIF viewers print it: inert, secrets masked
             "locations": [{"physicalLocation": {"artifactLocation": artifact,
                                                 "region": {"startLine": line, "startColumn": col}}}],
-            "properties": {"severity": str(f.severity), **{k: v for k, v in f.details}},
+            "properties": {"severity": str(f.severity), **{k: shown(v) for k, v in f.details}},
         }
         if f.id in index:
             result["ruleIndex"] = index[f.id]

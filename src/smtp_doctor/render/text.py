@@ -5,7 +5,6 @@ from __future__ import annotations
 from collections.abc import Iterable
 
 from rich.console import Console
-from rich.markup import escape
 from rich.text import Text
 
 from ..diagnose.host import HostReport
@@ -13,6 +12,7 @@ from ..diagnose.port import PortDiagnosis
 from ..findings import Finding, Severity
 from ..i18n import t
 from ..smtp.dialogue import Direction, TranscriptLine
+from .inert import escape, inert
 
 ICON = {Severity.OK: ("✔", "green"), Severity.INFO: ("ℹ", "cyan"), Severity.WARNING: ("▲", "yellow"),
         Severity.ERROR: ("✖", "red"), Severity.CRITICAL: ("✖", "bold red")}
@@ -65,9 +65,9 @@ def _caps(keywords: dict[str, str]) -> str:
 def render_port(console: Console, d: PortDiagnosis, transcript: bool = False, details: bool = False) -> None:
     f = d.facts
     mode = t(f"modename.{f.mode}")
-    head = Text.assemble((f"{d.subject}", "bold"), "  ", (mode, "bold cyan"), "  ", badge(d.severity))
+    head = Text.assemble((inert(d.subject), "bold"), "  ", (mode, "bold cyan"), "  ", badge(d.severity))
     if f.address and f.address != f.host:
-        head.append(f"  ({f.address})", style="dim")
+        head.append(f"  ({inert(f.address)})", style="dim")
     console.print(head)
     _summary_lines(console, d)
     for finding in sorted(d.findings, key=lambda x: -x.severity.rank):

@@ -7,9 +7,9 @@ from dataclasses import dataclass
 from typing import Any
 
 from rich.console import Console
-from rich.markup import escape
 
 from ..i18n import t
+from ..render.inert import escape
 from .anchors import StoreLocation
 from .engine import Assessment, MissingIssuer, Remedy, RuntimeVerdict
 from .knowledge import FrameworkSpec, frameworks, runtimes

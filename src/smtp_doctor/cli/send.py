@@ -15,9 +15,9 @@ from ..errors import ExitCode, UserError
 from ..facts import AuthOutcome, Mode
 from ..findings import Finding, Severity, worst
 from ..probe import DEFAULT_PORTS, ProbeOptions
-from ..probe.auth import authenticate, recommended
-from ..probe.send import Delivery, build_message, deliver
-from ..probe.session import SessionRefused, open_session
+from ..probe.auth import recommended
+from ..probe.send import Delivery, build_message, send_test
+from ..probe.session import SessionRefused
 from ..render.text import finding_block, render_port, render_transcript
 from .common import build_credentials, console, credential_options, parse_port, parse_target
 
@@ -61,19 +61,11 @@ def command(target: str, sender: str, recipients: tuple[str, ...], subject: str,
         chosen = usable[0]
         f = chosen.facts
         assert f.address is not None
-        session = await open_session(host, f.address, f.port, f.mode, opts)
-        try:
-            if creds is not None:
-                mechanism = recommended(f.auth_attempts)
-                assert mechanism is not None
-                attempt = await authenticate(session, mechanism, creds)
-                if attempt.outcome is not AuthOutcome.OK:
-                    return report, None, [Finding("send.login_failed", Severity.ERROR,
-                                                  {"mechanism": mechanism})], session
-            msg = build_message(sender, list(recipients), subject, f"{host}:{f.port}", version("smtp-doctor"))
-            delivery = await deliver(session, sender, list(recipients), msg, dry_run)
-        finally:
-            await session.quit()
+        msg = build_message(sender, list(recipients), subject, f"{host}:{f.port}", version("smtp-doctor"))
+        delivery = await send_test(host, f.address, f.port, f.mode, opts, msg, sender, list(recipients),
+                                   dry_run=dry_run, creds=creds,
+                                   mechanism=recommended(f.auth_attempts) if creds is not None else None)
+        session = delivery.transcript
         return report, delivery, delivery_findings(delivery, f"{host}:{f.port}"), session
 
     try:
@@ -95,7 +87,7 @@ def command(target: str, sender: str, recipients: tuple[str, ...], subject: str,
         for finding in findings:
             finding_block(out, finding, indent="")
         if transcript and session is not None:
-            render_transcript(out, session.dialogue.transcript)  # type: ignore[attr-defined]
+            render_transcript(out, session)  # type: ignore[arg-type]
     ok = delivery is not None and delivery.failed_phase is None
     if not report.reachable:  # type: ignore[attr-defined]
         raise SystemExit(int(ExitCode.UNREACHABLE))

@@ -55,14 +55,29 @@ def auth_findings(attempts: list[AuthAttempt], recommended: str | None, subject:
         rails, sym, generic = SPELLING.get(recommended, (recommended.lower(), f":{recommended.lower()}", recommended))
         out.append(Finding("auth.recommend", Severity.OK, {"mechanism": recommended, "rails": sym,
                                                             "name": rails, "generic": generic}, subject=subject))
-    elif attempts and any(a.outcome in (AuthOutcome.REJECTED, AuthOutcome.ERROR) for a in attempts):
+    elif attempts and any(a.outcome is AuthOutcome.REJECTED for a in attempts):
         out.append(Finding("auth.none_works", Severity.ERROR, {}, subject=subject))
+    elif attempts and any(a.outcome is AuthOutcome.ERROR for a in attempts):  # never a yes or a no
+        out.append(Finding("auth.none_completed", Severity.ERROR, {}, subject=subject))
     return out
 
 
 def delivery_findings(d: Delivery, subject: str) -> list[Finding]:
     out: list[Finding] = []
-    if d.failed_phase is not None:
+    if d.broken is not None and d.failed_phase is not None:  # no reply: say what the server did instead
+        out.append(Finding("send.broken", Severity.ERROR, {"phase": Term(f"send.phase.{d.failed_phase}"),
+                                                           "what": Term(f"auth.reason.{d.broken}")}, subject=subject))
+    elif d.failed_phase in ("greeting", "ehlo", "starttls", "ehlo_tls"):
+        reply = d.replies[d.failed_phase]
+        out.append(Finding("send.refused_session", Severity.ERROR, {
+            "phase": Term(f"send.phase.{d.failed_phase}"), "code": reply.code,
+            "reply": " ".join(reply.wire())[:300]}, subject=subject))
+    elif d.failed_phase == "auth":
+        auth_reply = d.replies.get("auth")
+        out.append(Finding("send.login_failed", Severity.ERROR, {
+            "mechanism": d.mechanism or "-", "reply": " ".join(auth_reply.wire())[:300] if auth_reply else "-"},
+            subject=subject))
+    elif d.failed_phase is not None:
         reply = next(reversed(d.replies.values()))
         code = reply.code
         kind = {"mail": "sender", "rcpt": "recipient", "data": "data", "data_end": "content"}[d.failed_phase]

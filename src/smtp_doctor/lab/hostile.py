@@ -7,11 +7,16 @@ after a fixed amount of data or time even if the client keeps listening.
 from __future__ import annotations
 
 import asyncio
+import base64
+import contextlib
 import random
 import socket
 import ssl
 import struct
-from collections.abc import Awaitable, Callable
+import threading
+from collections.abc import Awaitable, Callable, Iterator
+from dataclasses import dataclass
+from pathlib import Path
 
 from .certs import LabPKI
 
@@ -189,6 +194,164 @@ async def start(name: str, pki: LabPKI, host: str = "127.0.0.1", port: int = 0) 
                 writer.close()
 
     return await asyncio.start_server(bounded, host, port)
+
+
+# ---- scripted servers: a normal SMTP dialogue that turns hostile at one chosen command ----------------------
+
+@dataclass(frozen=True)
+class Script:
+    """Speak SMTP normally until the command ``at`` (``EHLO``, ``AUTH``, ``MAIL``, ``RCPT``, ``DATA``, or ``.``
+    for the end of the message), then do ``action``: ``close``, ``reset``, ``reply`` (send ``reply``, then
+    close if ``then_close``), ``endless`` (334 challenges for ever) or ``huge`` (a 20 MB challenge line).
+    ``ehlo`` is the EHLO reply's lines after the first; STARTTLS is offered when the lab PKI is given."""
+
+    at: str = ""
+    action: str = "close"
+    reply: bytes = b""
+    then_close: bool = False
+    ehlo: tuple[bytes, ...] = (b"AUTH PLAIN", b"8BITMIME")
+
+
+SCRIPTS: dict[str, Script] = {
+    "ehlo-unicode-size": Script(ehlo=(b"SIZE \xc2\xb2", b"AUTH PLAIN", b"8BITMIME")),
+    "ehlo-bad-keywords": Script(ehlo=(b"SIZE 10MB", b"\xe2\x91\xa0TURBO", b"=x", b"AUTH PLAIN")),
+    "ehlo-300-lines": Script(ehlo=tuple(b"X-EXT-%d" % i for i in range(300)) + (b"AUTH PLAIN",)),
+    "unicode-digit-code": Script("MAIL", "reply", "\uff12\uff15\uff10 ok\r\n".encode()),
+    "auth-close": Script("AUTH", "close"),
+    "auth-reset": Script("AUTH", "reset"),
+    "auth-malformed": Script("AUTH", "reply", b"this is not an SMTP reply\r\n"),
+    "auth-250": Script("AUTH", "reply", b"250 2.0.0 fine\r\n"),
+    "auth-endless-challenges": Script("AUTH", "endless"),
+    "auth-huge-challenge": Script("AUTH", "huge"),
+    "mail-close": Script("MAIL", "close"),
+    "mail-reset": Script("MAIL", "reset"),
+    "rcpt-close": Script("RCPT", "close"),
+    "rcpt-malformed": Script("RCPT", "reply", b"2x0 what\r\n"),
+    "rcpt-refuse-close": Script("RCPT", "reply", b"550 5.7.1 relay denied\r\n", then_close=True),
+    "data-close": Script("DATA", "close"),
+    "data-reset": Script("DATA", "reset"),
+    "data-end-close": Script(".", "close"),
+    "data-end-malformed": Script(".", "reply", b"\x00\x00\r\n"),
+    "data-end-inconsistent": Script(".", "reply", b"250-queued\r\n550 no\r\n"),
+}
+
+#: How many command lines (message lines included) one scripted connection reads at most.
+_MAX_SCRIPT_LINES = 2000
+
+
+async def _hostile_action(script: Script, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+    if script.action == "reset":
+        _rst(writer)
+    elif script.action == "reply":
+        writer.write(script.reply)
+        await writer.drain()
+        if not script.then_close:
+            await asyncio.sleep(MAX_LIFETIME)
+    elif script.action == "endless":
+        for i in range(100_000):
+            writer.write(b"334 " + base64.b64encode(b"more, please %d" % i) + b"\r\n")
+            await writer.drain()
+            if not await reader.readline():
+                return
+    elif script.action == "huge":
+        writer.write(b"334 ")
+        for _ in range(20):
+            writer.write(b"QUFB" * (1 << 18))  # 1 MiB a round, 20 MiB in all
+            await writer.drain()
+        writer.write(b"\r\n")
+        await writer.drain()
+
+
+async def scripted(script: Script, reader: asyncio.StreamReader, writer: asyncio.StreamWriter,
+                   pki: LabPKI | None = None) -> None:
+    """One connection of a scripted server (bounded in lines read and, by ``start``, in time)."""
+    writer.write(b"220 script.lab ESMTP\r\n")
+    tls, in_data = False, False
+    for _ in range(_MAX_SCRIPT_LINES):
+        await writer.drain()
+        line = await reader.readline()
+        if not line:
+            return
+        if in_data:
+            if line.rstrip(b"\r\n") != b".":
+                continue
+            in_data, verb = False, "."
+        else:
+            verb = line.split(b" ", 1)[0].split(b":", 1)[0].strip().upper().decode("ascii", "replace")
+        if verb == script.at and not (verb == "EHLO" and pki is not None and not tls):
+            await _hostile_action(script, reader, writer)
+            return
+        if verb in ("EHLO", "HELO"):
+            plain_only = pki is not None and not tls  # AUTH only inside TLS, as a server should
+            extra = tuple(x for x in script.ehlo if not (plain_only and x.startswith(b"AUTH"))) + (
+                (b"STARTTLS",) if plain_only else ())
+            writer.write(b"".join(b"250-" + x + b"\r\n" for x in (b"script.lab",) + extra[:-1])
+                         + b"250 " + (extra[-1] if extra else b"") + b"\r\n")
+        elif verb == "STARTTLS" and pki is not None and not tls:
+            writer.write(b"220 2.0.0 go ahead\r\n")
+            await writer.drain()
+            await writer.start_tls(pki.server_context("good"))
+            tls = True
+        else:
+            writer.write({"AUTH": b"235 2.7.0 ok\r\n", "DATA": b"354 go ahead\r\n", ".": b"250 2.0.0 queued\r\n",
+                          "QUIT": b"221 bye\r\n"}.get(verb, b"250 2.0.0 ok\r\n"))
+            in_data = verb == "DATA"
+            if verb == "QUIT":
+                await writer.drain()
+                return
+
+
+async def start_scripted(name: str, pki: LabPKI | None = None, host: str = "127.0.0.1", port: int = 0
+                         ) -> asyncio.Server:
+    """Start scripted server ``name`` of ``SCRIPTS``; with ``pki`` it offers STARTTLS (the lab's good cert)."""
+    script = SCRIPTS[name]
+
+    async def bounded(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        try:
+            async with asyncio.timeout(MAX_LIFETIME):
+                await scripted(script, reader, writer, pki)
+        except (OSError, TimeoutError, ssl.SSLError, asyncio.IncompleteReadError, ValueError,
+                asyncio.CancelledError):
+            pass
+        finally:
+            if not writer.transport.is_closing():
+                writer.close()
+
+    return await asyncio.start_server(bounded, host, port)
+
+
+@contextlib.contextmanager
+def scripted_in_thread(directory: Path, host: str = "127.0.0.1") -> Iterator[tuple[Path, dict[str, int]]]:
+    """Every scripted server twice, on its own loop in a daemon thread: ``name`` speaks plaintext only,
+    ``name+tls`` offers STARTTLS with a certificate of the CA file yielded alongside the ports."""
+    loop = asyncio.new_event_loop()
+    pki = LabPKI(directory)
+    ports: dict[str, int] = {}
+
+    async def up() -> list[asyncio.Server]:
+        started = []
+        for name in SCRIPTS:
+            for key, with_pki in ((name, None), (f"{name}+tls", pki)):
+                srv = await start_scripted(name, with_pki, host)
+                ports[key] = int(srv.sockets[0].getsockname()[1])
+                started.append(srv)
+        return started
+
+    servers = loop.run_until_complete(up())
+    thread = threading.Thread(target=loop.run_forever, name="smtp-doctor-scripted", daemon=True)
+    thread.start()
+    try:
+        yield pki.ca_file, ports
+    finally:
+        loop.call_soon_threadsafe(loop.stop)
+        thread.join(10)
+        for srv in servers:
+            srv.close()
+        pending = asyncio.all_tasks(loop)
+        for task in pending:
+            task.cancel()
+        loop.run_until_complete(asyncio.gather(*pending, return_exceptions=True))
+        loop.close()
 
 
 def names(pki_free: bool = False) -> tuple[str, ...]:

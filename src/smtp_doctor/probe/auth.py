@@ -12,16 +12,16 @@ import asyncio
 from ..credentials import MASK, AuthPolicy, Credentials
 from ..facts import AuthAttempt, AuthOutcome, Mode, PortFacts
 from ..smtp import sasl
-from ..smtp.reply import ProtocolError
-from .channel import ConnectError, TLSFailure
-from .engine import Closed, PhaseTimeout
 from .options import ProbeOptions
-from .session import Session, SessionRefused, open_session
+from .session import BREAKS, Session, SessionBroken, SessionRefused, open_session, what_broke
 
 #: The order in which a working mechanism is recommended: the simplest that works first.
 PREFERENCE = ("PLAIN", "LOGIN", "CRAM-MD5", "XOAUTH2", "OAUTHBEARER")
-#: A server may not make us loop on challenges forever.
+#: A server may not make us loop on challenges forever (LOGIN needs 2, CRAM-MD5 1, the OAuth error 1).
 MAX_STEPS = 8
+#: AUTH attempts of one port run side by side (each on its own connection): a slow greeting is waited
+#: for once, not once per mechanism; few enough not to look like a brute-force attempt.
+PARALLEL = 4
 
 
 def refusal(port: PortFacts, policy: AuthPolicy) -> str | None:
@@ -48,9 +48,12 @@ async def authenticate(session: Session, mechanism: str, creds: Credentials, por
         challenge = reply.lines[0].strip()
         reply = await session.command(client.respond(challenge), "auth", shown=MASK)
     outcome = AuthOutcome.OK if reply.code == 235 else AuthOutcome.REJECTED
-    if reply.code == 334:  # still challenging after MAX_STEPS: abort the exchange
+    if reply.code == 334:  # still challenging after MAX_STEPS: abort the exchange (RFC 4954 §4 "*")
         reply = await session.command("*", "auth")
-        outcome = AuthOutcome.ERROR
+        return AuthAttempt(port, mechanism, AuthOutcome.ERROR, reply, reason="auth.reason.endless_challenges")
+    if reply.code != 235 and reply.code < 400:
+        # 250 or 354 to AUTH is not an answer RFC 4954 allows: a broken exchange, not a refusal
+        return AuthAttempt(port, mechanism, AuthOutcome.ERROR, reply, reason="auth.reason.unexpected_reply")
     return AuthAttempt(port, mechanism, outcome, reply)
 
 
@@ -60,21 +63,21 @@ async def try_mechanisms(port: PortFacts, creds: Credentials, opts: ProbeOptions
     caps = port.ehlo_tls if port.mode in (Mode.STARTTLS, Mode.IMPLICIT_TLS) else port.ehlo_plain
     offered = list(caps.auth) if caps else []
     reason = refusal(port, policy)
-    attempts: list[AuthAttempt] = []
-    for mechanism in offered:
+    gate = asyncio.Semaphore(PARALLEL)
+
+    async def one(mechanism: str) -> AuthAttempt:
         if reason is not None:
-            attempts.append(AuthAttempt(port.port, mechanism, AuthOutcome.NOT_ATTEMPTED, reason=reason))
-        elif not sasl.supported(mechanism):
-            attempts.append(AuthAttempt(port.port, mechanism, AuthOutcome.UNSUPPORTED))
-        elif sasl.needs_token(mechanism) and not creds.oauth_token:
-            attempts.append(AuthAttempt(port.port, mechanism, AuthOutcome.NO_CREDENTIAL,
-                                        reason="auth.reason.no_token"))
-        elif not sasl.needs_token(mechanism) and not creds.password:
-            attempts.append(AuthAttempt(port.port, mechanism, AuthOutcome.NO_CREDENTIAL,
-                                        reason="auth.reason.no_password"))
-        else:
-            attempts.append(await _attempt(port, mechanism, creds, opts))
-    return attempts
+            return AuthAttempt(port.port, mechanism, AuthOutcome.NOT_ATTEMPTED, reason=reason)
+        if not sasl.supported(mechanism):
+            return AuthAttempt(port.port, mechanism, AuthOutcome.UNSUPPORTED)
+        if sasl.needs_token(mechanism) and not creds.oauth_token:
+            return AuthAttempt(port.port, mechanism, AuthOutcome.NO_CREDENTIAL, reason="auth.reason.no_token")
+        if not sasl.needs_token(mechanism) and not creds.password:
+            return AuthAttempt(port.port, mechanism, AuthOutcome.NO_CREDENTIAL, reason="auth.reason.no_password")
+        async with gate:
+            return await _attempt(port, mechanism, creds, opts)
+
+    return list(await asyncio.gather(*(one(m) for m in offered)))  # in the order offered
 
 
 async def _attempt(port: PortFacts, mechanism: str, creds: Credentials, opts: ProbeOptions) -> AuthAttempt:
@@ -85,13 +88,15 @@ async def _attempt(port: PortFacts, mechanism: str, creds: Credentials, opts: Pr
             session = await open_session(port.host, port.address, port.port, port.mode, opts)
             attempt = await authenticate(session, mechanism, creds, port.port)
             await session.quit()
-            return AuthAttempt(port.port, mechanism, attempt.outcome, attempt.reply,
+            return AuthAttempt(port.port, mechanism, attempt.outcome, attempt.reply, attempt.reason,
                                transcript=tuple(session.dialogue.transcript))
     except SessionRefused as exc:
-        return AuthAttempt(port.port, mechanism, AuthOutcome.ERROR, exc.reply, reason=f"phase.{exc.phase}")
-    except (TimeoutError, PhaseTimeout, Closed, ProtocolError, TLSFailure, ConnectError) as exc:
-        reason = "auth.reason.timeout" if isinstance(exc, TimeoutError | PhaseTimeout) else "auth.reason.broken"
-        return AuthAttempt(port.port, mechanism, AuthOutcome.ERROR, reason=reason,
+        return AuthAttempt(port.port, mechanism, AuthOutcome.ERROR, exc.reply, reason="auth.reason.session_refused")
+    except SessionBroken as exc:
+        return AuthAttempt(port.port, mechanism, AuthOutcome.ERROR, reason=f"auth.reason.{exc.what}",
+                           transcript=tuple(exc.dialogue.transcript))
+    except BREAKS as exc:
+        return AuthAttempt(port.port, mechanism, AuthOutcome.ERROR, reason=f"auth.reason.{what_broke(exc)}",
                            transcript=tuple(session.dialogue.transcript) if session else ())
     finally:
         if session is not None:

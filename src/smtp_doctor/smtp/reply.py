@@ -13,8 +13,13 @@ from enum import StrEnum
 
 #: RFC 5321 allows 512 octets a reply line; real servers exceed it a little, hostile ones a lot.
 MAX_LINE = 4096
-#: A greeting or EHLO reply with more lines than this is not a mail server being reasonable.
-MAX_LINES = 200
+#: A reply with more lines than this is not a mail server being reasonable. Real EHLO replies have
+#: 5-30 lines; some appliances list hundreds of extensions, so the bound is generous but finite.
+MAX_LINES = 1000
+#: All lines of one reply together (1000 lines of 512 octets): memory stays bounded whatever is sent.
+MAX_REPLY_BYTES = 512 * 1024
+#: RFC 5321 §4.2: Reply-code = %x32-35 %x30-35 %x30-39 (ASCII only: no Unicode digits, no "199").
+_CODE = re.compile(rb"[2-5][0-5][0-9]")
 
 _ENHANCED = re.compile(r"^([245]\.\d{1,3}\.\d{1,3})(?:\s|$)")
 
@@ -80,6 +85,7 @@ class ReplyParser:
         self._bad_utf8 = False
         self._max_line = max_line
         self._max_lines = max_lines
+        self._reply_bytes = 0
         self.bytes_seen = 0
 
     def feed(self, data: bytes) -> None:
@@ -113,25 +119,26 @@ class ReplyParser:
     def _line(self, raw: bytes) -> Reply | None:
         if b"\x00" in raw:
             raise ProtocolError(ProtocolErrorKind.NUL_BYTE, raw)
-        if len(raw) < 3 or not raw[:3].isdigit() or (len(raw) > 3 and raw[3:4] not in (b" ", b"-")):
+        if not _CODE.fullmatch(raw[:3]) or (len(raw) > 3 and raw[3:4] not in (b" ", b"-")):
             raise ProtocolError(ProtocolErrorKind.MALFORMED, raw)
-        code = int(raw[:3])
+        code = int(raw[:3].decode("ascii"))
         if self._code is not None and code != self._code:
             raise ProtocolError(ProtocolErrorKind.INCONSISTENT_CODES, raw)
         text, bad = _decode(raw[4:])
         self._bad_utf8 |= bad
         self._lines.append(text)
         self._code = code
+        self._reply_bytes += len(raw)
         if raw[3:4] == b"-":
-            if len(self._lines) >= self._max_lines:
+            if len(self._lines) >= self._max_lines or self._reply_bytes > MAX_REPLY_BYTES:
                 raise ProtocolError(ProtocolErrorKind.TOO_MANY_LINES, raw)
             return None
         match = _ENHANCED.match(self._lines[0]) if code >= 200 else None
         reply = Reply(code, tuple(self._lines), match.group(1) if match else None, self._bad_utf8)
-        self._lines, self._code, self._bad_utf8 = [], None, False
+        self._lines, self._code, self._bad_utf8, self._reply_bytes = [], None, False, 0
         return reply
 
 
 def looks_like_smtp(first_bytes: bytes) -> bool:
     """Whether the first bytes a peer sent could be an SMTP greeting ("220", "421", "554" …)."""
-    return len(first_bytes) >= 4 and first_bytes[:3].isdigit() and first_bytes[3:4] in (b" ", b"-")
+    return len(first_bytes) >= 4 and bool(_CODE.fullmatch(first_bytes[:3])) and first_bytes[3:4] in (b" ", b"-")

@@ -1,0 +1,153 @@
+"""A server that breaks the dialogue at any phase gets a verdict naming what it did — never exit 70.
+
+The scripted servers (lab/hostile.py ``SCRIPTS``) speak SMTP normally and turn hostile at one chosen
+command: they close, reset, send a line that is not SMTP, a NUL, a 20 MB challenge, endless challenges.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import subprocess
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from smtp_doctor import i18n, probe_async
+from smtp_doctor.credentials import AuthPolicy, Credentials
+from smtp_doctor.diagnose.auth import delivery_findings
+from smtp_doctor.facts import AuthOutcome, Mode
+from smtp_doctor.lab.hostile import scripted_in_thread
+from smtp_doctor.probe import ProbeOptions
+from smtp_doctor.probe.send import Delivery, build_message, send_test
+
+OPTS = ProbeOptions(timeout=8, greeting_timeout=4, command_timeout=4, tls_timeout=4)
+CREDS = Credentials("someone", "canary-Secret-9f1")
+SMTP_DOCTOR = [sys.executable, "-m", "smtp_doctor"]
+
+Scripted = tuple[Path, dict[str, int]]
+
+
+@pytest.fixture(scope="module")
+def scripted(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Scripted]:
+    with scripted_in_thread(tmp_path_factory.mktemp("scripted")) as servers:
+        yield servers
+
+
+def _send(port: int, creds: Credentials | None = None) -> Delivery:
+    msg = build_message("a@b.example", ["c@d.example"], "t", "x", "0")
+    return asyncio.run(send_test("127.0.0.1", "127.0.0.1", port, Mode.PLAINTEXT, OPTS, msg, "a@b.example",
+                                 ["c@d.example"], creds=creds, mechanism="PLAIN" if creds else None))
+
+
+# script: (phase where it stops, what the server did)
+SEND_BREAKS = {
+    "unicode-digit-code": ("mail", "malformed"),
+    "mail-close": ("mail", "closed"),
+    "mail-reset": ("mail", "reset"),
+    "rcpt-close": ("rcpt", "closed"),
+    "rcpt-malformed": ("rcpt", "malformed"),
+    "data-close": ("data", "closed"),
+    "data-reset": ("data", "reset"),
+    "data-end-close": ("data_end", "closed"),
+    "data-end-malformed": ("data_end", "nul_byte"),
+    "data-end-inconsistent": ("data_end", "inconsistent_codes"),
+    "auth-close": ("auth", "closed"),
+    "auth-reset": ("auth", "reset"),
+    "auth-malformed": ("auth", "malformed"),
+    "auth-huge-challenge": ("auth", "line_too_long"),
+    "auth-endless-challenges": ("auth", "endless_challenges"),
+    "auth-250": ("auth", "unexpected_reply"),
+}
+
+
+@pytest.mark.parametrize("name", sorted(SEND_BREAKS))
+def test_every_send_phase_ends_in_a_verdict_naming_what_the_server_did(scripted: Scripted, name: str) -> None:
+    _, ports = scripted
+    d = _send(ports[name], CREDS if name.startswith("auth-") else None)
+    assert (d.failed_phase, d.broken) == SEND_BREAKS[name]
+    [finding] = delivery_findings(d, "x")
+    assert finding.id == "send.broken"
+    for lang in i18n.LANGUAGES:
+        assert finding.verdict(lang) and "{" not in finding.verdict(lang)
+    assert str(CREDS.password) not in repr(d) + "".join(line.text for line in d.transcript)
+
+
+def test_a_refusal_followed_by_a_hang_up_is_the_refusal(scripted: Scripted) -> None:
+    d = _send(scripted[1]["rcpt-refuse-close"])
+    assert (d.failed_phase, d.broken) == ("rcpt", None)
+    assert [f.id for f in delivery_findings(d, "x")] == ["send.refused_recipient"]
+
+
+def test_a_well_behaved_script_delivers(scripted: Scripted) -> None:
+    """The control: the same scripted server, hostile at a command never sent, queues the message."""
+    d = _send(scripted[1]["ehlo-bad-keywords"], CREDS)
+    assert d.queued and d.failed_phase is None
+
+
+@pytest.mark.parametrize("name", ["auth-close", "auth-reset", "auth-malformed", "auth-huge-challenge",
+                                  "auth-endless-challenges"])
+def test_a_broken_auth_exchange_is_not_blamed_on_the_credentials(scripted: Scripted, name: str) -> None:
+    report = asyncio.run(probe_async("127.0.0.1", [scripted[1][name]], OPTS, CREDS,
+                                     AuthPolicy(allow_cleartext=True)))
+    d = report.ports[0]
+    [attempt] = d.facts.auth_attempts
+    assert attempt.outcome is AuthOutcome.ERROR, attempt
+    assert attempt.reason == f"auth.reason.{SEND_BREAKS[name][1]}"
+    ids = {f.id for f in d.findings}
+    assert "auth.none_completed" in ids and "auth.broken" in ids
+    assert not ids & {"auth.none_works", "auth.rejected_credentials"}, ids
+
+
+def test_auth_attempts_of_a_slow_server_run_side_by_side(lab: object) -> None:
+    """The lab's slow-greeting server pauses 6 s per connection; two mechanisms must not cost 12 s."""
+    import time
+
+    from smtp_doctor.lab import LabInfo
+
+    assert isinstance(lab, LabInfo)
+    srv = lab.servers["slow-greeting"]
+    started = time.monotonic()
+    report = asyncio.run(probe_async(srv.host, [srv.port], ProbeOptions(timeout=20, ca_file=str(lab.ca_file)),
+                                     Credentials(lab.user, lab.password)))
+    elapsed = time.monotonic() - started
+    attempts = report.ports[0].facts.auth_attempts
+    assert len(attempts) >= 2 and all(a.outcome is AuthOutcome.OK for a in attempts), attempts
+    assert elapsed < 6.0 * (1 + len(attempts)) - 3.0, elapsed  # sequential would be 6 s × (1 + attempts)
+
+
+@pytest.mark.parametrize(("name", "expect"), [
+    ("ehlo-unicode-size", "SIZE"), ("ehlo-300-lines", "X-EXT-299"), ("ehlo-bad-keywords", "SIZE")])
+def test_odd_ehlo_replies_are_read_not_fatal(scripted: Scripted, name: str, expect: str) -> None:
+    ca, ports = scripted
+    report = asyncio.run(probe_async("localhost", [ports[f"{name}+tls"]],
+                                     ProbeOptions(timeout=8, ca_file=str(ca))))
+    f = report.ports[0].facts
+    assert f.mode is Mode.STARTTLS, f  # STARTTLS is seen even after 300 other lines
+    assert f.ehlo_tls is not None and f.ehlo_tls.has(expect) and f.ehlo_tls.size is None
+    assert f.protocol_error is None
+
+
+def _cli(*args: str) -> subprocess.CompletedProcess[str]:
+    env = {**os.environ, "CANARY_PW": CREDS.password or "", "COLUMNS": "200"}
+    return subprocess.run([*SMTP_DOCTOR, *args], capture_output=True, text=True, timeout=90, env=env)
+
+
+@pytest.mark.parametrize(("name", "phase"), [("mail-close", "MAIL FROM"), ("rcpt-malformed", "RCPT TO"),
+                                             ("data-end-close", "after DATA"), ("unicode-digit-code", "MAIL")])
+def test_send_cli_gives_a_verdict_and_exit_1(scripted: Scripted, name: str, phase: str) -> None:
+    ca, ports = scripted
+    r = _cli("send", f"localhost:{ports[name + '+tls']}", "--ca-file", str(ca), "--from", "a@b.example",
+             "--to", "c@d.example")
+    assert r.returncode == 1, r.stdout + r.stderr
+    assert "Sending stopped at" in r.stdout and phase in r.stdout
+    assert "internal error" not in r.stderr
+
+
+def test_cli_size_unicode_digit_is_no_crash_in_probe(scripted: Scripted) -> None:
+    ca, ports = scripted
+    r = _cli("probe", f"localhost:{ports['ehlo-unicode-size+tls']}", "--ca-file", str(ca), "--json")
+    assert r.returncode in (0, 1), r.stderr
+    assert "internal error" not in r.stderr

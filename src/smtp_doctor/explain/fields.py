@@ -94,6 +94,8 @@ def host_port(text: str, kb: Knowledge) -> tuple[str | None, int | None]:
     """Only the *where*: cheap enough to run on the lines around every failure in a log."""
     host: str | None = None
     port: int | None = None
+    if not kb.field_screen(text):
+        return host, port
     for rule in kb.fields:
         if host is not None and port is not None:
             break

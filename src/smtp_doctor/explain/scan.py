@@ -1,8 +1,9 @@
 """Stream log files and group the SMTP/TLS failures in them, in flat memory.
 
-Why it is fast: files are read in 1 MiB blocks, each block is lower-cased once (in C) and one combined
-case-sensitive regex of cheap literal needles (errors.toml ``needles``) runs over it — a case-insensitive
-regex is seven times slower here; only lines that contain a needle are decoded and classified. Repeated
+Why it is fast: files are read in 1 MiB blocks and one case-insensitive alternation of cheap literal needles
+(errors.toml ``needles``) runs over each block in RE2 (google-re2: a DFA, ~600 MiB/s; Python's backtracking
+``re`` tries every alternative at every byte, 17 MiB/s); only lines that contain a needle are decoded and
+classified. Repeated
 failures differ only in timestamps, ids and addresses, so classification is cached by the line with those
 masked (and, for a line that names no host or port, by what the lines before it name).
 Memory is one block plus bounded tables (groups, cache, samples).
@@ -15,7 +16,9 @@ from collections import OrderedDict
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from typing import BinaryIO
+from typing import Any, BinaryIO
+
+import re2
 
 from .engine import Explanation, explain
 from .fields import host_port, nearby_host_port
@@ -36,10 +39,12 @@ _TIMESTAMP = re.compile(
     r"|\b[A-Z][a-z]{2} [ \d]\d \d{2}:\d{2}:\d{2}\b"  # syslog
 )
 #: What varies between repeats of one failure: timestamps, pids, request ids, hex addresses, durations.
+#: Anchored at a word start (``\b``) so that most positions fail at once, and the address part possessive:
+#: this runs on every candidate line (three times faster than the unanchored form).
 _VOLATILE = re.compile(
-    r"[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}"
-    r"|0x[0-9a-fA-F]+|\b(?=[0-9a-fA-F]*\d)[0-9a-fA-F]{8,}\b|#\d+|\b\d{6,}\b|\b\d+(?:\.\d+)?\s?ms\b|\bpid=\d+"
-    r"|[\w.+-]+@[\w-]+(?:\.[\w-]+)+")  # addresses: one rejected recipient is like another
+    r"#\d+|\b(?:[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}"
+    r"|0x[0-9a-fA-F]+|(?=[0-9a-fA-F]*\d)[0-9a-fA-F]{8,}\b|\d{6,}\b|\d+(?:\.\d+)?\s?ms\b|pid=\d+"
+    r"|[\w.+-]++@[\w-]+(?:\.[\w-]+)+)")  # addresses: one rejected recipient is like another
 
 
 def _seconds(line: str) -> float | None:
@@ -97,9 +102,12 @@ class ScanResult:
     groups_truncated: bool = False
 
 
-def needle_regex(kb: Knowledge) -> re.Pattern[bytes]:
-    """Matches lower-cased text (see the module docstring for why not re.IGNORECASE)."""
-    return re.compile(b"|".join(re.escape(n.lower().encode()) for n in sorted(set(kb.needles))))
+def needle_regex(kb: Knowledge) -> Any:
+    """One RE2 pattern for every needle, case-insensitive, over raw bytes (offsets are byte offsets)."""
+    options = re2.Options()
+    options.max_mem = 64 << 20  # the DFA cache: too small and RE2 falls back to its slower NFA
+    return re2.compile(b"(?i)" + b"|".join(re.escape(n.lower()).encode() for n in sorted(set(kb.needles))),
+                       options)
 
 
 class Scanner:
@@ -118,7 +126,7 @@ class Scanner:
     def _classify(self, line: str, context: str) -> Explanation:
         """Cached by the line with its volatile parts masked. A line that names no host or port borrows them
         from the lines before it, so for such a line what those lines name is part of the key."""
-        key = _VOLATILE.sub("#", _TIMESTAMP.sub("", line))
+        key = _VOLATILE.sub("#", _TIMESTAMP.sub("", line, count=2))  # a log line carries one or two stamps
         entry = self._cache.get(key)
         if entry is None:
             own = host_port(line, self.kb)
@@ -191,16 +199,14 @@ class Scanner:
 
     def _scan_block(self, block: bytes, name: str, lineno: int) -> None:
         pos_line = 0  # offset of the line start whose number is `lineno`
-        last_end = -1
-        for m in self.needles.finditer(block.lower()):  # same length and offsets as block: ASCII-only lowering
-            if m.start() < last_end:
-                continue  # this line was already handled
+        search = self.needles.search
+        m = search(block, 0)
+        while m is not None:
             start = block.rfind(b"\n", 0, m.start()) + 1
             end = block.find(b"\n", m.end())
             end = len(block) if end < 0 else end
             lineno += block.count(b"\n", pos_line, start)
             pos_line = start
-            last_end = end + 1
             raw = block[start:min(end, start + self.max_line)]
             before = block[max(0, start - CONTEXT_BYTES):start]
             if len(before) < CONTEXT_BYTES:
@@ -209,6 +215,7 @@ class Scanner:
             before = b"\n".join(before.split(b"\n")[-CONTEXT_LINES - 1:])
             context = before.decode("utf-8", "replace")
             self._record(raw.decode("utf-8", "replace").rstrip("\r"), f"{name}:{lineno + 1}", context)
+            m = search(block, end + 1) if end + 1 < len(block) else None  # the next line with a needle
 
     def finish(self) -> ScanResult:
         self.result.groups.sort(key=lambda g: -g.count)

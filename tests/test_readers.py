@@ -15,7 +15,7 @@ from test_readers_helpers import FIX
 
 EXPECTED = {
     "actionmailer/config/environments/development.rb", "actionmailer/config/environments/production.rb",
-    "actionmailer/config/environments/staging.rb", "actionmailer/config/initializers/smtp.rb",
+    "actionmailer/config/environments/staging.rb", "actionmailer_initializer/config/initializers/smtp.rb",
     "discourse/containers/app.yml", "django/mysite/settings.py", "flask_mail/config.py",
     "gitea/custom/conf/app.ini", "gitlab/gitlab.rb", "grafana/conf/grafana.ini", "laravel/.env",
     "mastodon/.env.production", "mastodon/config/environments/production.rb", "msmtp/msmtprc",
@@ -102,7 +102,7 @@ def test_no_secret_survives_in_any_value() -> None:
 
 def test_secret_from_env_keeps_only_the_variable_name() -> None:
     env = {"SMTP_PASSWORD": "hunter2-canary"}
-    (c,) = read_file(FIX / "actionmailer/config/initializers/smtp.rb", env=env)
+    (c,) = read_file(FIX / "actionmailer_initializer/config/initializers/smtp.rb", env=env)
     pw = c.values["password"]
     assert (pw.value, pw.kind, pw.env, pw.secret, pw.text) == (None, "string", "SMTP_PASSWORD", True, "••••")
     assert "hunter2-canary" not in repr(c)

@@ -41,7 +41,7 @@ def test_port_numbers_as_tls_flags_are_kept_as_integers() -> None:
 
 
 def test_string_keys_env_fetch_to_i_and_index_assignment() -> None:
-    path = ENV / "initializers" / "smtp.rb"
+    path = FIX / "actionmailer_initializer" / "config" / "initializers" / "smtp.rb"
     (c,) = read_file(path)
     assert at(c, "address") == (None, "env", 7, 16)
     assert c.values["address"].env == "SMTP_SERVER"

@@ -20,6 +20,7 @@ from .javascript import read_javascript
 from .lines import read_ini, read_msmtp, read_postfix, read_properties
 from .php import read_php
 from .python import read_python
+from .rails_merge import app_config_dir, is_environment_file, merged
 from .ruby import read_ruby
 from .versions import detect
 from .yamlfile import read_yaml
@@ -88,6 +89,8 @@ def read_file(path: Path, *, framework: str | None = None,
         raise UserError("readers.error.framework_mismatch", file=str(path), framework=framework)
     try:
         configs = reader(path, text, framework, env)
+        if syntax == "ruby" and framework in (None, "actionmailer") and is_environment_file(path):
+            configs = merged(path, configs, lambda layer: reader(layer, read_text(layer), framework, env))
     except RecursionError:  # pathological nesting: refuse it like any other unreadable input
         raise UserError("readers.error.too_deep", file=str(path)) from None
     for config in configs:
@@ -178,6 +181,11 @@ def discover(root: Path) -> list[Path]:
 def read_tree(root: Path, *, env: Mapping[str, str] | None = None) -> list[RawConfig]:
     """``read_file`` on every file ``discover`` finds (framework detected per file)."""
     configs: list[RawConfig] = []
-    for path in discover(root):
+    paths = discover(root)
+    for path in paths:
         configs.extend(read_file(path, env=env))
-    return configs
+    # an initializer's (or application.rb's) smtp_settings were folded into each environment file's config
+    folded = {app_config_dir(Path(c.file)) for c in configs
+              if c.framework == "actionmailer" and is_environment_file(Path(c.file))}
+    return [c for c in configs if not (c.framework == "actionmailer" and not is_environment_file(Path(c.file))
+                                       and app_config_dir(Path(c.file)) in folded - {None})]

@@ -23,6 +23,8 @@ Scope = dict[str, Ev]
 _BLOCKS = {"program", "body_statement", "block_body", "then", "else", "begin", "do_block", "block",
            "parenthesized_statements", "do", "ensure", "rescue"}
 _RAILS_FALSE = {"0", "f", "F", "false", "FALSE", "off", "OFF"}  # ActiveModel::Type::Boolean::FALSE_VALUES
+#: a config made only of smtp_settings[:k] = v / merge!: it changes the hash set elsewhere (rails_merge.py)
+AMENDS = "readers.note.amends"
 _MAX_STEPS = 200_000  # statement visits per file; a bound, not a limit any real config reaches
 
 
@@ -150,7 +152,7 @@ class _Reader:
             key = _key_name(self.src, key_node)
             if obj.type == "call" and _method(obj) == "smtp_settings" and key:
                 if not self.rails:
-                    self.rails.append(RawConfig("actionmailer", self.src.file))
+                    self.rails.append(RawConfig("actionmailer", self.src.file, notes=[AMENDS]))
                 self.put(self.rails[-1], key, self.src.text(key_node), right, scope)
             elif obj.type == "identifier" and self.src.text(obj) == "gitlab_rails" and key and \
                     key.startswith(("smtp_", "gitlab_email_")):
@@ -174,7 +176,7 @@ class _Reader:
         recv = node.child_by_field_name("receiver")
         if _method(node) in ("merge!", "update") and recv is not None and _method(recv) == "smtp_settings":
             if not self.rails:
-                self.rails.append(RawConfig("actionmailer", self.src.file))
+                self.rails.append(RawConfig("actionmailer", self.src.file, notes=[AMENDS]))
             args = node.child_by_field_name("arguments")
             for arg in args.named_children if args is not None else []:
                 self.fill_hash(self.rails[-1], arg, scope)

@@ -27,7 +27,7 @@ from ..lint import lint
 from ..plan import ConnectionPlan, plan
 from ..predict import Fix, Prediction, Verdict, fix_for, predict
 from ..probe import ProbeOptions, probe_host
-from ..render.inert import escape
+from ..render.inert import escape, json_inert
 from ..render.text import ICON
 from ..secrets import redact_json
 from ..settings import RawConfig, Settings
@@ -332,7 +332,7 @@ def command(path: Path, env_file: Path | None, framework: str | None, framework_
         if with_fix:
             for entry, r in zip(doc["configs"], repairs, strict=True):
                 entry["corrected"] = repair_json(r) if r is not None else None
-        click.echo(json.dumps(redact_json(doc), indent=2, ensure_ascii=False))
+        click.echo(json_inert(json.dumps(redact_json(doc), indent=2, ensure_ascii=False)))
     else:
         out = console()
         _text(out, results)

@@ -26,6 +26,7 @@ from ..explain.render import (
 from ..explain.scan import Scanner
 from ..i18n import t
 from ..probe import ProbeOptions
+from ..render.inert import json_inert
 from ..secrets import redact_json
 from .common import console, parse_target
 
@@ -77,7 +78,7 @@ def command(text: tuple[str, ...], log: bool, fmt: str, as_json: bool, framework
             raise UserError("explain.error.probe_log")
         result = _scan(text).finish()
         if fmt == "json":
-            click.echo(json.dumps(redact_json(scan_dict(result)), indent=2, ensure_ascii=False))
+            click.echo(json_inert(json.dumps(redact_json(scan_dict(result)), indent=2, ensure_ascii=False)))
         elif fmt == "markdown":
             click.echo(render_scan_markdown(result), nl=False)
         else:
@@ -98,7 +99,8 @@ def command(text: tuple[str, ...], log: bool, fmt: str, as_json: bool, framework
                                                                 connect_timeout=min(5.0, timeout),
                                                                 greeting_timeout=min(20.0, timeout)))
     if fmt == "json":
-        click.echo(json.dumps(redact_json(explanation_dict(exp, framework, check)), indent=2, ensure_ascii=False))
+        doc = redact_json(explanation_dict(exp, framework, check))
+        click.echo(json_inert(json.dumps(doc, indent=2, ensure_ascii=False)))
     elif fmt == "markdown":
         click.echo(render_markdown(exp, framework, check), nl=False)
     else:

@@ -19,7 +19,7 @@ from ..findings import Finding, Severity, worst
 from ..frameworks import to_settings
 from ..i18n import Term, t
 from ..lint import lint
-from ..render.inert import escape
+from ..render.inert import escape, json_inert
 from ..render.sarif import sarif
 from ..render.text import ICON
 from ..secrets import redact_json
@@ -114,13 +114,13 @@ def command(paths: tuple[Path, ...], env_file: Path | None, framework: str | Non
     findings = [f for _, _, fs in results for f in fs]
     if fmt == "sarif":
         base = paths[0] if paths[0].is_dir() else Path.cwd()
-        click.echo(json.dumps(sarif(findings, base), indent=2, ensure_ascii=False))
+        click.echo(json_inert(json.dumps(sarif(findings, base), indent=2, ensure_ascii=False)))
     elif fmt == "json":
         doc = {"schema_version": JSON_SCHEMA_VERSION, "tool": "smtp-doctor", "severity": str(worst(findings)),
                "configs": [{"file": raw.file, "framework": raw.framework, "framework_version": raw.framework_version,
                             "settings": settings_json(s), "findings": [f.to_dict() for f in fs]}
                            for raw, s, fs in results]}
-        click.echo(json.dumps(redact_json(doc), indent=2, ensure_ascii=False))
+        click.echo(json_inert(json.dumps(redact_json(doc), indent=2, ensure_ascii=False)))
     else:
         out = console()
         if not configs:

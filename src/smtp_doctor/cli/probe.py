@@ -14,6 +14,7 @@ from ..diagnose.host import HostReport
 from ..errors import UserError
 from ..findings import Severity
 from ..probe import DEFAULT_PORTS, ProbeOptions
+from ..render.inert import json_inert
 from ..render.json import host_json
 from ..render.text import render_host
 from ..trust.knowledge import runtimes as trust_runtimes
@@ -74,10 +75,10 @@ def command(targets: tuple[str, ...], ports: str | None, timeout: float, ca_file
     if as_json:
         objs = [host_json(r, transcript) for r in reports]
         if len(objs) == 1:
-            click.echo(redact(json.dumps(objs[0], indent=2, ensure_ascii=False)))
+            click.echo(json_inert(redact(json.dumps(objs[0], indent=2, ensure_ascii=False))))
         else:
             for obj in objs:
-                click.echo(redact(json.dumps(obj, ensure_ascii=False)))
+                click.echo(json_inert(redact(json.dumps(obj, ensure_ascii=False))))
     else:
         out = console(redact=redact)
         for report in reports:

@@ -18,6 +18,7 @@ from ..probe import DEFAULT_PORTS, ProbeOptions
 from ..probe.auth import recommended
 from ..probe.send import Delivery, build_message, send_test
 from ..probe.session import SessionRefused
+from ..render.inert import json_inert
 from ..render.text import finding_block, render_port, render_transcript
 from .common import build_credentials, console, credential_options, parse_port, parse_target
 
@@ -80,7 +81,7 @@ def command(target: str, sender: str, recipients: tuple[str, ...], subject: str,
             "message_id": delivery.message_id,
             "replies": {k: {"code": r.code, "lines": list(r.lines)} for k, r in delivery.replies.items()}},
             "findings": [x.to_dict() for x in findings]}
-        click.echo(redact(json.dumps(doc, indent=2, ensure_ascii=False)))
+        click.echo(json_inert(redact(json.dumps(doc, indent=2, ensure_ascii=False))))
     else:
         for d in report.ports:  # type: ignore[attr-defined]
             render_port(out, d, transcript=False)

@@ -14,6 +14,7 @@ from .. import i18n
 from ..errors import ExitCode, UserError
 from ..facts import Outcome, PortFacts
 from ..probe import ProbeOptions, probe_host
+from ..render.inert import json_inert
 from ..trust.engine import assess
 from ..trust.knowledge import frameworks, runtimes
 from ..trust.report import Server, render_assessment, render_stores, to_json
@@ -115,7 +116,7 @@ def command(target: str | None, selected: tuple[str, ...], ca_file: str | None, 
     if as_json:
         if explain:
             result["disable_verify_risk"] = i18n.t("trust.insecure.explain")
-        click.echo(json.dumps(result, indent=2, ensure_ascii=False))
+        click.echo(json_inert(json.dumps(result, indent=2, ensure_ascii=False)))
     else:
         out = console()
         render_stores(out, stores)

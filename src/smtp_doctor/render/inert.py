@@ -22,7 +22,8 @@ from rich.segment import Segment
 
 from ..secrets import redact
 
-__all__ = ["InertConsole", "escape", "escape_block", "inert", "inert_block", "md_code", "md_inline", "shown"]
+__all__ = ["InertConsole", "escape", "escape_block", "inert", "inert_block", "json_inert", "md_code", "md_inline",
+           "shown"]
 
 #: Unicode categories that draw nothing or steer the terminal: controls (C0, DEL, C1 incl. ESC and CSI),
 #: format characters (bidi embeddings/overrides/isolates/marks, zero-width spaces and joiners, BOM,
@@ -30,6 +31,7 @@ __all__ = ["InertConsole", "escape", "escape_block", "inert", "inert_block", "md
 _INVISIBLE = frozenset({"Cc", "Cf", "Zl", "Zp", "Cs", "Cn"})
 _NAMED = {"\n": "\\n", "\r": "\\r", "\t": "\\t"}
 _SUSPECT = re.compile(r"[^\x20-\x7e]")
+_NON_ASCII = re.compile(r"[^\x00-\x7e]")  # DEL too: json.dumps keeps it
 
 
 def _visible(ch: str) -> str:
@@ -115,3 +117,23 @@ class InertConsole(Console):
                 yield seg
             else:
                 yield Segment(inert_block(seg.text), seg.style, seg.control)
+
+
+def json_inert(document: str) -> str:
+    """A JSON text (``json.dumps(..., ensure_ascii=False)``) with every character :func:`inert` would
+    escape written as a JSON ``\\u`` escape instead: the parsed values stay exactly the same, but a JSON
+    printed on a terminal cannot steer it (C1 controls and bidi characters are not escaped by ``json``)."""
+    if document.isascii() and "\x7f" not in document:
+        return document
+    return _NON_ASCII.sub(_json_swap, document)  # ASCII controls: json.dumps escaped them already
+
+
+def _json_swap(m: re.Match[str]) -> str:
+    ch = m.group(0)
+    if unicodedata.category(ch) not in _INVISIBLE:
+        return ch
+    n = ord(ch)
+    if n < 0x10000:
+        return f"\\u{n:04x}"
+    n -= 0x10000
+    return f"\\u{0xD800 + (n >> 10):04x}\\u{0xDC00 + (n & 0x3FF):04x}"

@@ -61,6 +61,8 @@ _RULES: tuple[tuple[re.Pattern[str], str | Callable[[re.Match[str]], str]], ...]
     # debug transcripts: a client line that is only base64 (AUTH LOGIN user / password steps)
     (re.compile(r"((?:CLIENT -> SERVER:|C:|>>>|send:|\[client\]|->)\s*[b'\"]*)[A-Za-z0-9+/]{4,}={0,2}"
                 r"(?=['\"]?(?:\\r\\n)?['\"]?\s*$)", re.MULTILINE), rf"\1{MASK}"),
+    # … and a base64 blob right behind the marker wherever the line goes on (a log that appends to it)
+    (re.compile(r"((?:CLIENT -> SERVER:|C:|>>>|send:|\[client\])\s*[b'\"]*)" + _BLOB), rf"\1{MASK}"),
     # command lines: swaks -ap X, --auth-password=X, msmtp --passwordeval='…', curl --oauth2-bearer X
     (re.compile(rf"((?:^|\s){_SECRET_FLAGS}(?:\s+|=))(?!\*\*\*){_VALUE}"), rf"\1{MASK}"),
     # curl -u user:pass, --user=user:pass, -uuser:pass

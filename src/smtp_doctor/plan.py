@@ -52,6 +52,11 @@ class ConnectionPlan:
     runtime: str | None  #: whose TLS stack prints the errors: "ruby", "python" …
     refusals: tuple[Refusal, ...] = ()
     origins: dict[str, Origin | None] = field(default_factory=dict)  #: plan field → where it was written
+    #: the app's own CA file as OpenSSL will find it (frameworks/apptrust.py): readable | missing | unreadable |
+    #: empty; None = not looked at (pure plan) or no CA file
+    ca_state: str | None = None
+    trust_env: tuple[str, ...] = ()  #: trust variables of the app's environment its runtime reads
+    trust_ignored: tuple[str, ...] = ()  #: trust variables set that its runtime does not read
 
     @property
     def target(self) -> str:

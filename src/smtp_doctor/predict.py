@@ -58,7 +58,8 @@ def error_text(plan: ConnectionPlan, failure: str, params: Mapping[str, Any]) ->
     framework's own text (frameworks.expected_error), then what its runtime prints (predict.toml)."""
     from .frameworks import expected_error
 
-    variants = {"ip": _is_ip(plan.host), "credentials": plan.auth_mechanism is not None}
+    variants = {"ip": _is_ip(plan.host), "credentials": plan.auth_mechanism is not None,
+                "ca_missing": plan.ca_state in ("missing", "unreadable"), "ca_empty": plan.ca_state == "empty"}
     texts = [t for t in knowledge().get("text", [])
              if t.get("framework", plan.framework) == plan.framework and t.get("runtime", plan.runtime) == plan.runtime
              and ("framework" in t or "runtime" in t)]
@@ -101,17 +102,14 @@ def _verification(plan: ConnectionPlan, tls: TLSFacts) -> tuple[Verification | N
     return (used[0], False) if used else (None, None)
 
 
-#: A CA file with at most this many anchors is a private CA's file, chosen for this server; more is a public
-#: bundle (Mastodon's default SMTP_CA_FILE is the system's), where an unknown issuer is just that.
-PRIVATE_CA_ANCHORS = 10
-
-
 def _cert_failure(v: Verification, tls: TLSFacts) -> str:
-    """A lone leaf whose issuer is missing although it names where to fetch it (AIA), or although the app's
-    own private CA file should hold it, is a missing intermediate; otherwise the table decides."""
-    private = v.source == "ca-file" and v.anchors is not None and 0 < v.anchors <= PRIVATE_CA_ANCHORS
-    if (v.error_code == UNABLE_TO_GET_ISSUER_LOCALLY and len(tls.certs) == 1 and v.error_depth == 0
-            and (tls.certs[0].ca_issuers or private)):
+    """A lone leaf whose issuer is missing although it names where to fetch it (AIA) is a missing
+    intermediate. With the app's own private CA file and no AIA the two causes look the same from here (the
+    CA file is the wrong CA, or the server does not send its intermediate): when another store verifies
+    this very chain, the CA file is the wrong one; otherwise the table's "unknown issuer" is all that is
+    known (check.why says both). Never "missing intermediate" for a wrong CA file."""
+    lone = v.error_code == UNABLE_TO_GET_ISSUER_LOCALLY and len(tls.certs) == 1 and v.error_depth == 0
+    if lone and tls.certs[0].ca_issuers and not any(o.ok for o in tls.verifications):
         return "cert_missing_intermediate"
     for row in knowledge().get("verify", []):
         if v.error_code in row["codes"]:
@@ -171,6 +169,10 @@ def predict(plan: ConnectionPlan, facts: PortFacts, *, sender: str = "") -> Pred
     verification = None
 
     if channel in ("implicit_tls", "starttls"):
+        if plan.ca_state in ("missing", "unreadable", "empty") and "ca-file" in plan.trust:
+            # OpenSSL loads the app's CA file when TLS starts, whatever the verify mode: no handshake at all
+            return fails("cert_verify_failed", "tls", "check.why.ca_file_unloadable", channel=channel,
+                         ca_file=plan.ca_file or "-", state=plan.ca_state)
         for r in plan.refusals:
             if r.at == "connect" and r.mode.startswith("cert_"):
                 return Prediction(Verdict.FAILS, r.mode, "tls", channel, True, r.text, r.source,
@@ -187,7 +189,14 @@ def predict(plan: ConnectionPlan, facts: PortFacts, *, sender: str = "") -> Pred
                 return Prediction(Verdict.UNKNOWN, None, "tls", channel, why="check.why.ca_file_absent",
                                   params=base | {"ca_file": plan.ca_file or "-"})
             if not ok and verification is not None:
-                return fails(_cert_failure(verification, tls), "tls", channel=channel, verification=verification,
+                failure = _cert_failure(verification, tls)
+                why = ""
+                if failure == "cert_unknown_issuer" and verification.source == "ca-file":
+                    other = next((o for o in tls.verifications if o.ok), None)
+                    why = "check.why.ca_file_wrong" if other else "check.why.issuer_not_in_ca_file"
+                    if other:
+                        base["other_store"] = f"{other.source} ({other.location})"
+                return fails(failure, "tls", why, channel=channel, verification=verification,
                              error=verification.error or "", store=verification.source,
                              location=verification.location, code=verification.error_code)
             if plan.verify_hostname is not False and tls.hostname_ok is False:

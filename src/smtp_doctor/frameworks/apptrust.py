@@ -1,0 +1,85 @@
+"""The trust the app itself will use: its own CA file as it is on disk, and the environment that changes trust.
+
+``check`` must predict the app, not smtp-doctor: a CA file the app names but OpenSSL cannot load fails the
+app (Ruby: ``SSL_CTX_load_verify_file: system lib``) whatever ``--ca-file`` says, and ``SSL_CERT_FILE`` in the
+app's environment (``--env`` or this process) changes what "the system store" means for OpenSSL-based
+runtimes, ``NODE_EXTRA_CA_CERTS`` for Node. Which runtime reads which variable is data
+(``[[trust_env]]`` in knowledge/predict.toml). This is the one place of the check flow that looks at local
+files besides the probe: it runs after ``plan`` and before ``predict``.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass, replace
+
+from ..facts import PortFacts, Verification
+from ..plan import ConnectionPlan, framework_facts, knowledge
+
+#: every variable some runtime reads for trust; one set but not read by this app's runtime is reported
+TRUST_VARS = ("SSL_CERT_FILE", "SSL_CERT_DIR", "NODE_EXTRA_CA_CERTS", "REQUESTS_CA_BUNDLE", "CURL_CA_BUNDLE")
+
+
+@dataclass(frozen=True)
+class AppTrust:
+    ca_state: str | None = None  #: readable | missing | unreadable | empty; None: no CA file of its own
+    env: tuple[tuple[str, str], ...] = ()  #: (variable, path) the app's runtime reads
+    ignored: tuple[str, ...] = ()  #: trust variables set that this runtime does not read
+
+
+def _rows(plan: ConnectionPlan) -> list[dict[str, object]]:
+    runtime = plan.runtime or framework_facts(plan.framework).get("runtime")
+    return [r for r in knowledge().get("trust_env", [])
+            if r.get("framework") == plan.framework or (runtime is not None and r.get("runtime") == runtime)]
+
+
+def ca_state(path: str) -> str:
+    """How OpenSSL will find the app's CA file: loadable, missing, unreadable, or without a certificate."""
+    if not os.path.exists(path):
+        return "missing"
+    if os.path.isdir(path):
+        return "readable"  # a hashed directory: looked up lazily, never a load error
+    try:
+        with open(path, "rb") as fh:
+            head = fh.read(1024 * 1024)
+    except OSError:
+        return "unreadable"
+    return "readable" if b"-----BEGIN CERTIFICATE-----" in head or b"-----BEGIN TRUSTED CERTIFICATE" in head \
+        else "empty"
+
+
+def app_trust(plan: ConnectionPlan, environ: Mapping[str, str]) -> AppTrust:
+    """What the app's trust really is here (its CA file's state, the trust variables its runtime reads)."""
+    state = ca_state(plan.ca_file) if plan.ca_file and "ca-file" in plan.trust else None
+    read = {str(v) for r in _rows(plan) for v in r.get("vars", [])}  # type: ignore[attr-defined]
+    env = tuple((v, environ[v]) for v in TRUST_VARS if v in read and environ.get(v))
+    ignored = tuple(v for v in TRUST_VARS if v not in read and environ.get(v))
+    return AppTrust(state, env, ignored)
+
+
+def with_app_trust(plan: ConnectionPlan, trust: AppTrust) -> ConnectionPlan:
+    return replace(plan, ca_state=trust.ca_state, trust_env=tuple(v for v, _ in trust.env),
+                   trust_ignored=trust.ignored)
+
+
+def apply(facts: PortFacts, trust: AppTrust) -> PortFacts:
+    """The "system" verification as the app's runtime does it: the default store plus the files its trust
+    variables name (OpenSSL: SSL_CERT_FILE/SSL_CERT_DIR replace the default file/directory; Node:
+    NODE_EXTRA_CA_CERTS adds to its store). A variable naming a missing file is ignored, as they do."""
+    from ..x509.verify import TrustSource, system_source, verify_chain
+
+    if facts.tls is None or not facts.tls.chain or not trust.env:
+        return facts
+    extra = [(var, path) for var, path in trust.env if os.path.exists(path)]
+    if not extra:
+        return facts
+    base = system_source()
+    cafile = next((p for v, p in extra if v == "SSL_CERT_FILE"), base.cafile)
+    capath = next((p for v, p in extra if v == "SSL_CERT_DIR"), base.capath)
+    results: list[Verification] = [verify_chain(facts.tls.chain, TrustSource("system", cafile, capath))]
+    results += [verify_chain(facts.tls.chain, TrustSource("system", p, None))
+                for v, p in extra if v == "NODE_EXTRA_CA_CERTS"]
+    best = next((r for r in results if r.ok), results[0])
+    others = tuple(v for v in facts.tls.verifications if v.source != "system")
+    return replace(facts, tls=replace(facts.tls, verifications=(best, *others)))

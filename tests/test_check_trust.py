@@ -1,0 +1,97 @@
+"""check predicts with the trust the app really has: its own CA file as it is on disk, the trust variables of
+its environment, and a wrong CA file is a wrong CA file. Real TLS from the lab; Settings as a reader makes them."""
+
+from __future__ import annotations
+
+import asyncio
+from pathlib import Path
+
+import pytest
+import trustme
+
+from smtp_doctor.facts import PortFacts
+from smtp_doctor.frameworks.apptrust import app_trust, apply, ca_state, with_app_trust
+from smtp_doctor.lab import LabInfo
+from smtp_doctor.plan import ConnectionPlan, plan
+from smtp_doctor.predict import Prediction, Verdict, predict
+from smtp_doctor.probe import ProbeOptions, probe_host
+from smtp_doctor.settings import Setting, Settings, TLSMode
+
+
+def _plan(framework: str, port: int, ca_file: str | None, mode: TLSMode = TLSMode.STARTTLS) -> ConnectionPlan:
+    s = Settings(framework=framework, source="cfg", host=Setting("127.0.0.1"), port=Setting(port),
+                 tls_mode=Setting(mode), verify_peer=Setting(True), verify_hostname=Setting(True),
+                 ca_file=Setting(ca_file) if ca_file else None, auth_mechanism=Setting("none"),
+                 read_timeout=Setting(3.0))
+    return plan(s)
+
+
+def _facts(port: int, ca_file: str | None) -> PortFacts:
+    opts = ProbeOptions(timeout=20, ca_file=ca_file if ca_file and Path(ca_file).is_file() else None)
+    return asyncio.run(probe_host("127.0.0.1", [port], opts)).ports[0]
+
+
+def _predict(p: ConnectionPlan, environ: dict[str, str], probe_ca: str | None) -> Prediction:
+    trust = app_trust(p, environ)
+    return predict(with_app_trust(p, trust), apply(_facts(p.port or 0, probe_ca), trust))
+
+
+@pytest.mark.parametrize("state", ["missing", "empty"])
+def test_an_app_ca_file_openssl_cannot_load_fails_the_app(state: str, lab: LabInfo, tmp_path: Path) -> None:
+    """Ruby loads ca_file when TLS starts; a missing one is 'SSL_CTX_load_verify_file: system lib' (lab,
+    Debian ActionMailer), whatever --ca-file would verify: the probe may even be given a good CA."""
+    path = tmp_path / "ca.pem"
+    if state == "empty":
+        path.write_text("not a certificate\n")
+    assert ca_state(str(path)) == state
+    p = _plan("actionmailer", lab.servers["starttls"].port, str(path))
+    pred = _predict(p, {}, str(lab.ca_file))
+    assert (pred.verdict, pred.failure, pred.stage) == (Verdict.FAILS, "cert_verify_failed", "tls")
+    assert pred.text and "SSL_CTX_load_verify_file" in pred.text
+
+
+def test_no_tls_no_ca_load(lab: LabInfo, tmp_path: Path) -> None:
+    """STARTTLS when offered, on a server without it: TLS never starts, so the missing CA file never matters."""
+    p = _plan("actionmailer", lab.servers["plain"].port, str(tmp_path / "missing.pem"), TLSMode.STARTTLS_AUTO)
+    assert _predict(p, {}, None).verdict is Verdict.DELIVERED
+
+
+@pytest.mark.parametrize("framework", ["django", "actionmailer"])
+def test_ssl_cert_file_from_the_app_environment_is_its_system_store(framework: str, lab: LabInfo,
+                                                                    monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv("SSL_CERT_FILE", raising=False)
+    p = _plan(framework, lab.servers["starttls"].port, None)
+    assert _predict(p, {}, None).failure == "cert_unknown_issuer"
+    trust = app_trust(p, {"SSL_CERT_FILE": str(lab.ca_file), "REQUESTS_CA_BUNDLE": str(lab.ca_file)})
+    assert trust.ignored == ("REQUESTS_CA_BUNDLE",)  # requests' own variable: no SMTP client reads it
+    assert _predict(p, {"SSL_CERT_FILE": str(lab.ca_file)}, None).verdict is Verdict.DELIVERED
+
+
+def test_node_extra_ca_certs_is_read_by_nodemailer_only(lab: LabInfo, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv("SSL_CERT_FILE", raising=False)
+    env = {"NODE_EXTRA_CA_CERTS": str(lab.ca_file)}
+    node = _plan("nodemailer", lab.servers["starttls"].port, None)
+    assert _predict(node, env, None).verdict is Verdict.DELIVERED
+    django = _plan("django", lab.servers["starttls"].port, None)
+    assert _predict(django, env, None).failure == "cert_unknown_issuer"
+    assert app_trust(django, env).ignored == ("NODE_EXTRA_CA_CERTS",)
+
+
+def test_a_wrong_ca_file_is_not_a_missing_intermediate(lab: LabInfo, tmp_path: Path,
+                                                       monkeypatch: pytest.MonkeyPatch) -> None:
+    """The app's CA file is another CA. Whether or not another store verifies the chain, check never says the
+    server forgot its intermediate; with the right CA in SSL_CERT_FILE it says the app's file is the wrong one."""
+    monkeypatch.delenv("SSL_CERT_FILE", raising=False)
+    other = tmp_path / "other-ca.pem"
+    trustme.CA(organization_name="Another private CA").cert_pem.write_to_path(str(other))
+    for server in ("starttls", "missing-intermediate"):
+        p = _plan("actionmailer", lab.servers[server].port, str(other))
+        pred = _predict(p, {}, str(other))
+        assert pred.failure == "cert_unknown_issuer" and pred.why == "check.why.issuer_not_in_ca_file", pred
+    p = _plan("actionmailer", lab.servers["starttls"].port, str(other))
+    pred = _predict(p, {"SSL_CERT_FILE": str(lab.ca_file)}, str(other))
+    # Ruby adds ca_file to the default store, so the app itself verifies through SSL_CERT_FILE: it delivers
+    assert pred.verdict is Verdict.DELIVERED
+    django_like = _plan("smtplib", lab.servers["starttls"].port, str(other))  # cafile= replaces the store
+    pred = _predict(django_like, {"SSL_CERT_FILE": str(lab.ca_file)}, str(other))
+    assert (pred.failure, pred.why) == ("cert_unknown_issuer", "check.why.ca_file_wrong")

@@ -14,7 +14,7 @@ from .. import i18n
 from ..errors import ExitCode, UserError
 from ..facts import Outcome, PortFacts
 from ..probe import ProbeOptions, probe_host
-from ..render.inert import json_inert
+from ..render.inert import json_inert, shown
 from ..trust.engine import assess
 from ..trust.knowledge import frameworks, runtimes
 from ..trust.report import Server, render_assessment, render_stores, to_json
@@ -45,7 +45,7 @@ def _export(chain: tuple[bytes, ...], path: str) -> None:
             fh.write(pem)
     except OSError as exc:
         raise UserError("trust.error.export_failed", path=path, error=exc.strerror or str(exc)) from None
-    click.echo(i18n.t("trust.export.written", count=len(chain), path=path), err=True)
+    click.echo(shown(i18n.t("trust.export.written", count=len(chain), path=path)), err=True)
     click.echo(i18n.t("trust.export.warning"), err=True)
 
 

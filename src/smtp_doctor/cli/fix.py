@@ -21,7 +21,6 @@ from typing import Any
 
 import click
 from rich.console import Console
-from rich.markup import escape
 
 from ..errors import ExitCode, UserError
 from ..i18n import has, t
@@ -29,6 +28,7 @@ from ..plan import framework_facts
 from ..predict import Fix, Prediction, Verdict
 from ..readers import read_file, read_text
 from ..remedy import harden, provider_fixes, risks
+from ..render.inert import escape, escape_block
 from ..settings import RawConfig
 from ..writers.patch import Unpatchable, apply_fix, secret_lines, unified_diff
 from .check import (
@@ -225,7 +225,7 @@ def render_corrected(out: Console, r: Repair) -> None:
                   highlight=False)
     if r.diff:
         out.print()
-        out.print(escape(r.diff), highlight=False, end="")
+        out.print(escape_block(r.diff), highlight=False, end="")
 
 
 def repair_json(r: Repair) -> dict[str, Any]:

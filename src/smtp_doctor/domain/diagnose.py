@@ -179,7 +179,8 @@ def _dane(facts: DomainFacts, out: list[Finding], sections: dict[str, object]) -
         if records:
             published = True
         if answer.state == "bogus":
-            out.append(_bogus(answer))
+            if not (facts.mx_answer and facts.mx_answer.state == "bogus"):  # else already said for the zone
+                out.append(_bogus(answer))
             continue
         if not records or not facts.validating:
             continue

@@ -156,6 +156,14 @@ class DNSServers:
         self.processes.clear()
 
 
+def _die_with_parent() -> None:
+    """Linux: the server gets SIGTERM when the lab process dies, so no NSD/Unbound outlives a killed test."""
+    with contextlib.suppress(Exception):
+        import ctypes
+
+        ctypes.CDLL("libc.so.6", use_errno=True).prctl(1, signal.SIGTERM)  # PR_SET_PDEATHSIG
+
+
 def binaries_missing() -> list[str]:
     return [b for b in ("nsd", "unbound") if not (shutil.which(b) or Path(f"/usr/sbin/{b}").exists())]
 
@@ -240,14 +248,15 @@ def start_dns(directory: Path, files: dict[str, Path], anchor_line: str) -> DNSS
     try:
         nsd = subprocess.Popen([_binary("nsd"), "-d", "-c", str(_nsd_conf(directory, servers.auth_port, files))],
                                stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-                               env=env)
+                               env=env, preexec_fn=_die_with_parent)
         servers.processes.append(nsd)
         _wait_ready(servers.auth_port, ".", [nsd], directory / "nsd.log", 20)
         for name, port, trust in (("unbound-validating", servers.validating_port, anchor),
                                   ("unbound-plain", servers.plain_port, None)):
             conf = _unbound_conf(directory, name, port, servers.auth_port, trust, files)
             proc = subprocess.Popen([_binary("unbound"), "-d", "-c", str(conf)], stdin=subprocess.DEVNULL,
-                                    stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, env=env)
+                                    stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, env=env,
+                                    preexec_fn=_die_with_parent)
             servers.processes.append(proc)
             _wait_ready(port, ".", [proc], directory / f"{name}.log", 20)
     except BaseException:

@@ -30,6 +30,7 @@ from .domain_cases import CASES, DomainCase, MXSpec
 from .servers import Mailbox
 
 MX_ADDRESSES = ("127.0.0.2", "127.0.0.3")
+PLAIN_ADDRESS = "127.0.0.4"  #: an MX without STARTTLS, same port
 DOWN_ADDRESS = "127.0.0.254"  #: nothing listens here
 POLICY_ADDRESS = "127.0.0.1"
 NS_TTL = 3600
@@ -121,12 +122,15 @@ def _zone(c: DomainCase, certs: _Certs, next_key: ec.EllipticCurvePublicKey,
           other_key: ec.EllipticCurvePublicKey) -> ZoneSpec:
     d = c.domain + "."
     rec = [f"{d} {NS_TTL} IN SOA ns.test. hostmaster.test. 1 3600 600 86400 {TTL}", f"{d} {NS_TTL} IN NS ns.test."]
+    if c.null_mx:
+        rec.append(f"{d} {TTL} IN MX 0 .")
     for i, mx in enumerate(c.mx):
         host = _mx_host(c, mx)
         if not c.implicit_mx:
             rec.append(f"{d} {TTL} IN MX {mx.preference} {host}.")
-        address = DOWN_ADDRESS if mx.down else MX_ADDRESSES[i % len(MX_ADDRESSES)]
-        rec.append(f"{host}. {TTL} IN A {address}")
+        address = DOWN_ADDRESS if mx.down else PLAIN_ADDRESS if mx.plaintext else MX_ADDRESSES[i % 2]
+        if not mx.no_address:
+            rec.append(f"{host}. {TTL} IN A {address}")
         leaf = certs.add(host, mx.cert)
         leaf_cert = x509.load_pem_x509_certificate(leaf.cert_chain_pems[0].bytes())
         ta_cert = x509.load_pem_x509_certificate(certs.intermediate.cert_pem.bytes())
@@ -143,7 +147,7 @@ def _zone(c: DomainCase, certs: _Certs, next_key: ec.EllipticCurvePublicKey,
         rec.append(f"mta-sts.{d} {TTL} IN A {address}")
     for txt in c.tlsrpt:
         rec.append(f'_smtp._tls.{d} {TTL} IN TXT "{txt.format(domain=c.domain)}"')
-    bogus_owner = f"_25._tcp.{_mx_host(c, c.mx[0])}."
+    bogus_owner = f"_25._tcp.{_mx_host(c, c.mx[0])}." if c.mx else ""
     return ZoneSpec(d, rec, c.dnssec, (bogus_owner, "TLSA"))
 
 
@@ -187,7 +191,8 @@ class Lab:
             https = await asyncio.start_server(lambda r, w: self._http(r, w, info_box["info"]), POLICY_ADDRESS, 0,
                                                ssl=certs.server_context())
             self._servers.append(https)
-            self._dns = await asyncio.to_thread(start_dns, self.directory / "zones", files, anchor)
+            # in this thread, not a worker: the servers die with the thread that started them (PDEATHSIG)
+            self._dns = start_dns(self.directory / "zones", files, anchor)
         except BaseException:
             await self.__aexit__(None, None, None)
             raise
@@ -210,18 +215,21 @@ class Lab:
         tls = certs.server_context()
         mailbox = Mailbox()
 
-        def factory() -> SMTP:
+        def factory(starttls: bool = True) -> SMTP:
             return SMTP(mailbox, hostname="mx.lab.smtp-doctor.test", ident="smtp-doctor domain lab",
-                        tls_context=tls, require_starttls=False, timeout=30)
+                        tls_context=tls if starttls else None, require_starttls=False, timeout=30)
 
         loop = asyncio.get_running_loop()
-        for _ in range(20):  # the same port on every MX address; retry when the second one is taken
+        for _ in range(20):  # the same port on every MX address; retry when another one is taken
             first = await loop.create_server(factory, MX_ADDRESSES[0], 0)
             port = int(first.sockets[0].getsockname()[1])
+            rest: list[asyncio.base_events.Server] = []
             try:
-                rest = [await loop.create_server(factory, a, port) for a in MX_ADDRESSES[1:]]
+                rest.append(await loop.create_server(factory, MX_ADDRESSES[1], port))
+                rest.append(await loop.create_server(lambda: factory(False), PLAIN_ADDRESS, port))
             except OSError:
-                first.close()
+                for srv in (first, *rest):
+                    srv.close()
                 continue
             self._servers += [first, *rest]
             return port
@@ -243,7 +251,8 @@ class Lab:
             else:
                 status, ctype = c.policy.status, c.policy.content_type
                 body = info.policies[host] if status == 200 else b"moved or missing\n"
-                extra = f"Location: {c.policy.location}\r\n" if c.policy.location else ""
+                port = writer.get_extra_info("sockname")[1]
+                extra = f"Location: {c.policy.location.format(port=port)}\r\n" if c.policy.location else ""
             writer.write(f"HTTP/1.1 {status} X\r\nContent-Type: {ctype}\r\nContent-Length: {len(body)}\r\n"
                          f"{extra}Connection: close\r\n\r\n".encode() + body)
             await writer.drain()

@@ -22,6 +22,8 @@ class MXSpec:
     cert: str = "good"  #: good | wrong-name | ta (issued by an intermediate, sent with it)
     tlsa: tuple[str, ...] = CLEAN_TLSA
     down: bool = False  #: the address has no server
+    plaintext: bool = False  #: served by the lab's SMTP server without STARTTLS
+    no_address: bool = False  #: no A record at all
 
 
 @dataclass(frozen=True)
@@ -29,7 +31,8 @@ class PolicySpec:
     body: str = CLEAN_POLICY
     status: int = 200
     content_type: str = "text/plain"
-    location: str | None = None  #: a redirect target (the lab records whether it is ever fetched)
+    #: a redirect target (the lab records whether it is ever fetched); {port} is the lab's HTTPS port
+    location: str | None = None
     pad: int = 0  #: bytes of comment lines appended (oversize)
     cert: str = "good"
     down: bool = False
@@ -45,6 +48,7 @@ class DomainCase:
     tlsrpt: tuple[str, ...] = ("v=TLSRPTv1; rua=mailto:tlsrpt@{domain}",)
     dnssec: str = "secure"  #: secure | insecure | bogus (mx1's TLSA signature) | expired
     implicit_mx: bool = False
+    null_mx: bool = False
     what: str = ""  #: one line for `smtp-doctor lab`
 
     @property
@@ -56,6 +60,8 @@ def _c(name: str, expect: set[str], what: str, **kw: object) -> DomainCase:
     return DomainCase(name, frozenset(expect), what=what, **kw)  # type: ignore[arg-type]
 
 
+#: an IP literal, so any client that follows the redirect reaches the lab (and is recorded) without DNS
+REDIRECT_TARGET = "https://127.0.0.1:{port}/.well-known/mta-sts.txt?redirected=1"
 NO_TLSA = (MXSpec("mx1", tlsa=()), MXSpec("mx2", 20, tlsa=()))
 
 CASES: tuple[DomainCase, ...] = (
@@ -66,6 +72,15 @@ CASES: tuple[DomainCase, ...] = (
        implicit_mx=True, mx=(MXSpec(""),), policy=PolicySpec(body=CLEAN_POLICY.replace("*.{domain}", "{domain}"))),
     _c("mx-down", {"mx_unreachable"}, "the second MX does not answer",
        mx=(MXSpec("mx1"), MXSpec("mx2", 20, down=True))),
+    _c("mx-no-address", {"mx_no_address"}, "the second MX name has no A/AAAA record",
+       mx=(MXSpec("mx1"), MXSpec("mx2", 20, tlsa=(), no_address=True))),
+    _c("mx-no-starttls", {"mx_no_starttls"}, "enforce, and the second MX offers no STARTTLS",
+       mx=(MXSpec("mx1"), MXSpec("mx2", 20, tlsa=(), plaintext=True))),
+    _c("null-mx", {"mx_null", "sts_not_deployed", "dane_not_deployed"}, "MX 0 . (RFC 7505): no mail at all",
+       null_mx=True, mx=(), sts_txt=(), policy=None, tlsrpt=()),
+    _c("mx-cert-opportunistic", {"mx_cert_invalid", "sts_not_deployed"},
+       "no MTA-STS, and mx2's certificate is for another name (DANE-EE still matches)",
+       sts_txt=(), policy=None, mx=(MXSpec("mx1"), MXSpec("mx2", 20, cert="wrong-name"))),
     # MTA-STS (RFC 8461)
     _c("sts-no-txt", {"sts_txt_missing"}, "policy file published, _mta-sts TXT record missing", sts_txt=()),
     _c("sts-multi-txt", {"sts_txt_multiple"}, "two _mta-sts TXT records",
@@ -77,7 +92,7 @@ CASES: tuple[DomainCase, ...] = (
     _c("sts-policy-cert", {"sts_policy_cert"}, "the policy host's certificate is for another name",
        policy=PolicySpec(cert="wrong-name")),
     _c("sts-redirect", {"sts_policy_redirect"}, "the policy URL answers 301 to another host",
-       policy=PolicySpec(status=301, location="https://mta-sts.clean.test/.well-known/mta-sts.txt")),
+       policy=PolicySpec(status=301, location=REDIRECT_TARGET)),
     _c("sts-status", {"sts_policy_status"}, "the policy URL answers 404", policy=PolicySpec(status=404)),
     _c("sts-content-type", {"sts_policy_content_type"}, "the policy is served as text/html",
        policy=PolicySpec(content_type="text/html")),
@@ -94,6 +109,8 @@ CASES: tuple[DomainCase, ...] = (
        mx=(MXSpec("mx1"), MXSpec("mx2", 20, cert="wrong-name"))),
     _c("sts-testing", {"sts_testing", "sts_mx_mismatch"}, "testing, and the policy's mx names another host",
        policy=PolicySpec(body=CLEAN_POLICY.replace("enforce", "testing").replace("*.{domain}", "mx.other.test"))),
+    _c("sts-mode-none", {"sts_mode_none"}, "mode: none (a policy being withdrawn)",
+       policy=PolicySpec(body=CLEAN_POLICY.replace("enforce", "none"))),
     _c("sts-id-same", set(), "the lab changes its policy without changing the id (run twice with --remember)"),
     # DANE (RFC 7672) and DNSSEC
     _c("dane-mismatch", {"dane_tlsa_mismatch"}, "TLSA names a key the MX never shows",

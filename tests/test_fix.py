@@ -115,10 +115,30 @@ def test_patch_rewrites_a_key_in_place(tmp_path: Path) -> None:
     assert patched.changed == (3, 5) and patched.removed == ()
 
 
-def test_patch_refuses_a_line_shared_by_two_keys(tmp_path: Path) -> None:
-    path, raw = _rails(tmp_path, "config.action_mailer.smtp_settings = { address: 'h', port: 587, tls: true }\n")
-    with pytest.raises(Unpatchable):
-        apply_fix(path.read_text(), raw, Fix("plain_port", (), (("tls", "x"),)), "ruby_hash")
+def test_a_hash_on_one_line_is_edited_entry_by_entry(tmp_path: Path) -> None:
+    path, raw = _rails(tmp_path, "config.action_mailer.smtp_settings = { address: 'h', :port => 587, "
+                                 "'tls' => true, password: 'hunter2-secret' }\n")
+    fix = Fix("plain_port", ("enable_starttls: true,", "port: 465,"), (("tls", "x"),), keys=("enable_starttls", "port"))
+    patched = apply_fix(path.read_text(), raw, fix, "ruby_hash")
+    assert patched.text == ("config.action_mailer.smtp_settings = { address: 'h', :port => 465, "
+                            "password: 'hunter2-secret', enable_starttls: true }\n")
+
+
+def test_the_last_entry_on_the_closing_line(tmp_path: Path) -> None:
+    path, raw = _rails(tmp_path, "config.action_mailer.smtp_settings = { address: 'h',\n  port: 587,\n  tls: true }\n")
+    fix = Fix("plain_port", ("enable_starttls: true,", "ca_file: '/ca.pem',"), (("tls", "x"),),
+              keys=("enable_starttls", "ca_file"))
+    patched = apply_fix(path.read_text(), raw, fix, "ruby_hash")
+    assert patched.text.endswith("  port: 587,\n  enable_starttls: true, ca_file: '/ca.pem' }\n")
+
+
+def test_patch_refuses_what_it_cannot_place_exactly(tmp_path: Path) -> None:
+    path, raw = _rails(tmp_path, "config.action_mailer.smtp_settings = { address: 'h', tls: true,\n}\n")
+    with pytest.raises(Unpatchable):  # the hash does not close on the line the new entry would go to
+        apply_fix(path.read_text(), raw, Fix("trust_ca", ("ca_file: '/ca.pem',",), keys=("ca_file",)), "ruby_hash")
+    path, raw = _rails(tmp_path, "config.action_mailer.smtp_settings = { address: 'h', password: 'hunter2-secret' }\n")
+    with pytest.raises(Unpatchable):  # a secret is never edited
+        apply_fix(path.read_text(), raw, Fix("x", (), (("password", "x"),)), "ruby_hash")
 
 
 def test_a_shared_line_gives_the_lines_to_change_not_a_broken_diff(lab: LabInfo, tmp_path: Path) -> None:
@@ -126,7 +146,7 @@ def test_a_shared_line_gives_the_lines_to_change_not_a_broken_diff(lab: LabInfo,
     env_dir.mkdir(parents=True)
     config = env_dir / "production.rb"
     config.write_text("Rails.application.configure do\n  config.action_mailer.smtp_settings = { address: '127.0.0.1', "
-                      f"port: {lab.servers['starttls'].port}, tls: true }}\nend\n")
+                      f"port: {lab.servers['starttls'].port}, tls: true,\n  }}\nend\n")
     code, out = run("fix", str(config), "--ca-file", str(lab.ca_file))
     assert code == 1 and "shares its line" in out and "+ enable_starttls: true" in out and "--- a/" not in out
 

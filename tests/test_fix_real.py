@@ -184,13 +184,19 @@ def _fix_write(config: Path, lab: LabInfo, *extra: str) -> tuple[int, dict]:  # 
     return result.exit_code, json.loads(result.output)["configs"][0]
 
 
+@pytest.mark.parametrize("layout", ["as_written", "one_per_line"])
 @pytest.mark.parametrize("cell", ACTIONMAILER, ids=lambda c: c.id)
-def test_check_real_rails_cell_fixed_delivers(cell: Cell, lab: LabInfo, tmp_path: Path) -> None:
+def test_check_real_rails_cell_fixed_delivers(cell: Cell, layout: str, lab: LabInfo, tmp_path: Path) -> None:
+    """``as_written``: the hash on one line, exactly as test_check_real.py runs it (edited entry by entry);
+    ``one_per_line``: the same entries one per line, as most Rails files write them."""
     if not _ruby_ok():
         pytest.skip("ruby-actionmailer is not installed (scripts/install-system-deps.sh installs it)")
     config = tmp_path / "config" / "environments" / "production.rb"
     config.parent.mkdir(parents=True)
-    config.write_text(FRAME.format(body=_one_per_line(_fill(cell.config, lab, cell.server))))
+    body = _fill(cell.config, lab, cell.server)
+    config.write_text(FRAME.format(body=_one_per_line(body)) if layout == "one_per_line" else
+                      "Rails.application.configure do\n  config.action_mailer.delivery_method = :smtp\n"
+                      f"  config.action_mailer.smtp_settings = {{ {body} }}\nend\n")
     before = config.read_text()
     real_before, _ = _rails(lab, tmp_path, config)
     assert (real_before == "DELIVERED") == (cell.expect == "delivered"), real_before
@@ -207,7 +213,7 @@ def test_check_real_rails_cell_fixed_delivers(cell: Cell, lab: LabInfo, tmp_path
     assert _delivered(lab, subject)
     assert (after != before) == (cell.id in RAILS_FIXED | RAILS_HARDENED)
     if cell.id in RAILS_HARDENED:
-        assert "enable_starttls: true," in after and [s["risk"] for s in doc["steps"]] == ["starttls_opportunistic"]
+        assert "enable_starttls: true" in after and [s["risk"] for s in doc["steps"]] == ["starttls_opportunistic"]
 
 
 @pytest.mark.parametrize("cell", DJANGO_CELLS, ids=lambda c: c.id)

@@ -16,7 +16,7 @@ from dataclasses import dataclass
 
 from ..credentials import MASK
 from ..predict import Fix
-from ..settings import RawConfig
+from ..settings import Origin, RawConfig
 
 
 class Unpatchable(Exception):
@@ -40,7 +40,8 @@ def _ending(line: str) -> str:
 
 
 def apply_fix(text: str, raw: RawConfig, fix: Fix, syntax: str) -> Patched:
-    """``text`` with ``fix`` applied; raises Unpatchable when a line holds more than the key it is about."""
+    """``text`` with ``fix`` applied; raises Unpatchable when a line holds more than the key it is about
+    (except a Ruby hash written on one line, which is edited entry by entry: ``_Inline``)."""
     lines = text.splitlines(keepends=True)
     located = {k: v.origin for k, v in raw.values.items() if v.origin is not None}
     if any(o.file != raw.file for o in located.values()):
@@ -48,21 +49,49 @@ def apply_fix(text: str, raw: RawConfig, fix: Fix, syntax: str) -> Patched:
     by_line: dict[int, list[str]] = {}
     for key, origin in located.items():
         by_line.setdefault(origin.line, []).append(key)
+    inline: dict[int, _Inline] = {}
 
-    def own_line(key: str) -> int:
+    def shared(n: int) -> _Inline | None:
+        """The line's entry editor when the line holds more than one setting (a Ruby hash on one line, or
+        an entry sharing its line with the hash's braces); None when the whole line is the setting."""
+        if n in inline:
+            return inline[n]
+        keys = by_line.get(n, [])
+        if syntax != "ruby_hash":
+            if len(keys) > 1:
+                raise Unpatchable("fix.unpatchable.shared_line")
+            return None
+        edit = _Inline(lines[n - 1], {k: located[k] for k in keys}, raw)
+        if len(keys) == 1 and edit.whole_line(keys[0]):
+            return None
+        inline[n] = edit
+        return edit
+
+    def line_of(key: str) -> int:
         origin = located.get(key)
         if origin is None:
             raise Unpatchable("fix.unpatchable.elsewhere")
-        if len(by_line[origin.line]) > 1 or not 1 <= origin.line <= len(lines):
+        if not 1 <= origin.line <= len(lines):
             raise Unpatchable("fix.unpatchable.shared_line")
         return origin.line
 
-    removed = {own_line(key) for key, _ in fix.remove}
+    removed: set[int] = set()
+    for key, _ in fix.remove:
+        n = line_of(key)
+        edit = shared(n)
+        if edit is not None:
+            edit.remove(key)
+        else:
+            removed.add(n)
     changed: dict[int, str] = {}
     added: list[str] = []
     for key, new in zip(fix.keys, fix.lines, strict=True):
         if key in located:
-            n = own_line(key)
+            n = line_of(key)
+            edit = shared(n)
+            if edit is not None:
+                edit.change(key, new)
+                continue
             changed[n] = _indent(lines[n - 1]) + new + _ending(lines[n - 1])
             removed.discard(n)
         else:
@@ -73,6 +102,13 @@ def apply_fix(text: str, raw: RawConfig, fix: Fix, syntax: str) -> Patched:
         if not kept:
             raise Unpatchable("fix.unpatchable.no_anchor")
         anchor = max(kept)
+        edit = shared(anchor)
+        if edit is not None:
+            edit.add(added)
+            added, anchor = [], None
+    for n, edit in inline.items():
+        changed[n] = edit.result()
+    if added and anchor is not None:
         anchor_line = changed.get(anchor, lines[anchor - 1])
         body = anchor_line.rstrip("\r\n")
         if syntax == "ruby_hash" and not body.rstrip().endswith((",", "{")) and "#" not in body:
@@ -88,6 +124,79 @@ def apply_fix(text: str, raw: RawConfig, fix: Fix, syntax: str) -> Patched:
         if n == anchor:
             out.extend(added)
     return Patched("".join(out), tuple(sorted(removed)), tuple(sorted(changed)), anchor)
+
+
+#: the key in front of a Ruby hash value: ``key: ``, ``:key => ``, ``"key" => ``, ``'key' => ``
+_RUBY_KEY = re.compile(r"""(?:(\w+):|:(\w+)\s*=>|["'](\w+)["']\s*=>)\s*$""")
+
+
+class _Inline:
+    """Edits of one line that holds several entries of a Ruby hash (``{ address: 'x', tls: true }``).
+
+    The reader gave each value's column and source text; an entry is found from there (its key just
+    before it, spelled in any of Ruby's ways), so nothing is guessed: any mismatch is Unpatchable, and
+    the caller shows the lines to change instead of a diff."""
+
+    def __init__(self, line: str, keys: dict[str, Origin], raw: RawConfig) -> None:
+        self.line, self.body = line, line.rstrip("\r\n")
+        self.spans: dict[str, tuple[int, int, int]] = {}  # key -> (entry start, value start, value end)
+        for key, origin in keys.items():
+            rv = raw.values[key]
+            start = origin.column - 1
+            if rv.secret or self.body[start:start + len(rv.text)] != rv.text:
+                continue  # a masked secret or an expression: never edited, only kept as it is
+            m = _RUBY_KEY.search(self.body[:start])
+            if m and key in m.groups():
+                self.spans[key] = (m.start(), start, start + len(rv.text))
+        self.edits: list[tuple[int, int, str]] = []  # (start, end, replacement) in the original body
+        self.extra: list[str] = []
+
+    def whole_line(self, key: str) -> bool:
+        """The line is this entry alone (with its comma and a comment at most)."""
+        if key not in self.spans:
+            return len(self.spans) == 0  # nothing editable here: the line-level path decides (and refuses)
+        begin, _, end = self.spans[key]
+        return not self.body[:begin].strip() and re.fullmatch(r"\s*,?\s*(#.*)?", self.body[end:]) is not None
+
+    def _span(self, key: str) -> tuple[int, int, int]:
+        if key not in self.spans:
+            raise Unpatchable("fix.unpatchable.shared_line")
+        return self.spans[key]
+
+    def remove(self, key: str) -> None:
+        begin, _, end = self._span(key)
+        after = re.match(r"\s*,\s*", self.body[end:])
+        if after:
+            self.edits.append((begin, end + after.end(), ""))
+        else:  # the last entry: its separator is the comma before it
+            before = re.search(r",\s*$", self.body[:begin])
+            self.edits.append((before.start() if before else begin, end, ""))
+
+    def change(self, key: str, new_line: str) -> None:
+        _, start, end = self._span(key)
+        m = re.fullmatch(rf"{re.escape(key)}: (.*?),?", new_line)
+        if m is None:
+            raise Unpatchable("fix.unpatchable.shared_line")
+        self.edits.append((start, end, m.group(1)))
+
+    def add(self, new_lines: list[str]) -> None:
+        self.extra += [line.rstrip().removesuffix(",") for line in new_lines]
+
+    def result(self) -> str:
+        body = self.body
+        for start, end, text in sorted(self.edits, reverse=True):
+            body = body[:start] + text + body[end:]
+        if self.extra:
+            close = body.rfind("}")
+            if close < 0 or body[close + 1:].strip():
+                raise Unpatchable("fix.unpatchable.shared_line")  # the hash does not close on this line
+            head = body[:close].rstrip()
+            if not head.strip():  # only the closing brace is left: the entries take the line's indentation
+                head, sep = _indent(self.body).rstrip("\r\n"), ""
+            else:
+                sep = " " if head.endswith(("{", ",")) else ", "
+            body = head + sep + ", ".join(self.extra) + " " + body[close:]
+        return body + _ending(self.line)
 
 
 #: a value that only names where the secret comes from (Ruby, Python, Node, PHP/Laravel, shell)
@@ -109,7 +218,30 @@ def secret_lines(text: str, raw: RawConfig) -> dict[str, str]:
     return out
 
 
-def unified_diff(before: str, after: str, path: str, secrets: dict[str, str] | None = None) -> str:
+_TOKEN = re.compile(r"""'(?:[^'\\]|\\.)*'|"(?:[^"\\]|\\.)*"|[^\s,}#]+""")
+
+
+def secret_tokens(text: str, raw: RawConfig) -> tuple[str, ...]:
+    """The literal secrets of ``text`` as written (a quoted string, or the bare value): masked wherever
+    they appear in a diff, also inside a line the fix changed (a Ruby hash on one line)."""
+    lines = text.splitlines()
+    out: list[str] = []
+    for line in secret_lines(text, raw):
+        for v in raw.values.values():
+            o = v.origin
+            if not v.secret or o is None or o.file != raw.file or not 1 <= o.line <= len(lines) \
+                    or lines[o.line - 1] != line:
+                continue
+            cut = o.column - 1 if o.column > 1 else max(line.find("="), line.find(":")) + 1
+            rest = line[cut:].strip() if o.column <= 1 else line[cut:]
+            m = _TOKEN.match(rest)
+            if m and m.group(0):
+                out.append(m.group(0))
+    return tuple(out)
+
+
+def unified_diff(before: str, after: str, path: str, secrets: dict[str, str] | None = None,
+                 tokens: tuple[str, ...] = ()) -> str:
     """A diff ``patch -p1`` applies from the directory holding ``path``'s top folder. Lines holding a
     literal secret are shown masked (a hunk that includes one then needs ``--write`` instead of patch)."""
     secrets = secrets or {}
@@ -121,5 +253,9 @@ def unified_diff(before: str, after: str, path: str, secrets: dict[str, str] | N
         body = line[1:].rstrip("\r\n")
         if line[:1] in " +-" and body in secrets:
             line = line[0] + secrets[body] + "\n"
+        elif line[:1] in " +-" and any(token in body for token in tokens):
+            for token in tokens:
+                body = body.replace(token, MASK)
+            line = line[0] + body + "\n"
         out.append(line)
     return "".join(out)

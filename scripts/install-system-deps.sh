@@ -130,6 +130,14 @@ if [ "$(cat "$node_prefix/node_modules/nodemailer/package.json" 2>/dev/null | gr
   "${SUDO[@]}" mkdir -p "$node_prefix"
   "${SUDO[@]}" npm install --silent --no-audit --no-fund --prefix "$node_prefix" "nodemailer@$NODEMAILER_VERSION"
 fi
+# a second major of nodemailer for the check/fix matrix (tests/test_check_matrix.py), pinned, own prefix
+NODEMAILER_NEXT=10.6.1
+node_next=/opt/smtp-doctor-peers/node10
+if [ "$(cat "$node_next/node_modules/nodemailer/package.json" 2>/dev/null | grep -o '"version": *"[^"]*"' \
+      | grep -o '[0-9][0-9.]*')" != "$NODEMAILER_NEXT" ]; then
+  "${SUDO[@]}" mkdir -p "$node_next"
+  "${SUDO[@]}" npm install --silent --no-audit --no-fund --prefix "$node_next" "nodemailer@$NODEMAILER_NEXT"
+fi
 
 # --- check: real frameworks against the lab (tests/test_check_real.py, docs/check.md) -------------------
 # Rails' ActionMailer from Debian (6.1 with mail 2.7 and Ruby's net-smtp); Django comes from the venv's

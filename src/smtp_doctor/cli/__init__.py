@@ -19,7 +19,7 @@ from .. import i18n
 from ..errors import ExitCode, UserError
 from ..render.inert import shown
 
-COMMANDS = ("probe", "send", "lab", "demo", "explain", "trust", "lint", "check", "fix", "config")
+COMMANDS = ("probe", "send", "lab", "demo", "explain", "trust", "lint", "check", "fix", "config", "scan", "domain")
 
 
 class _Group(click.Group):
@@ -37,6 +37,14 @@ class _Group(click.Group):
         except BrokenPipeError:  # `smtp-doctor … | head`: the reader left; not an error of ours
             os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())  # no second error at exit
             ctx.exit(int(ExitCode.OK))
+        except OSError as exc:  # the file system said no (read-only, full, not permitted): the user's to fix
+            if ctx.obj and ctx.obj.get("debug"):
+                raise
+            reason = exc.strerror or type(exc).__name__
+            msg = i18n.t("input.os_error_file", path=exc.filename, reason=reason) if exc.filename else i18n.t(
+                "input.os_error", reason=reason)
+            click.echo(f"smtp-doctor: {shown(msg)}", err=True)
+            ctx.exit(int(ExitCode.USAGE))
         except Exception as exc:  # a bug: one line, exit 70, traceback only on request
             if ctx.obj and ctx.obj.get("debug"):
                 raise
@@ -65,6 +73,9 @@ for _name in COMMANDS:
 
 def main() -> None:
     """Console-script entry point."""
+    from .streams import harden_std_streams
+
+    harden_std_streams()
     cli(prog_name="smtp-doctor")
 
 

@@ -14,7 +14,7 @@ import asyncio
 import contextlib
 import ipaddress
 import time
-from collections.abc import AsyncIterable, AsyncIterator, Iterable
+from collections.abc import AsyncGenerator, AsyncIterable, AsyncIterator, Callable, Iterable
 from dataclasses import dataclass
 
 from ..facts import Mode, Outcome, PortFacts
@@ -136,7 +136,8 @@ def deferred(facts: PortFacts) -> bool:
     return any(r is not None and 400 <= r.code < 500 for r in replies[:2])
 
 
-async def quick_port(target: Target, addresses: tuple[str, ...], opts: ProbeOptions) -> PortFacts:
+async def quick_port(target: Target, addresses: tuple[str, ...], opts: ProbeOptions,
+                     implicit_ports: frozenset[int] = IMPLICIT_PORTS) -> PortFacts:
     """One connection: TLS at once on an implicit-TLS port, else greeting, EHLO, STARTTLS, handshake, QUIT.
 
     The mode is taken from the port's convention instead of raced; a wrong-mode port shows up as
@@ -145,7 +146,7 @@ async def quick_port(target: Target, addresses: tuple[str, ...], opts: ProbeOpti
     host, port = target.host, target.port
     facts = PortFacts(host, port, address=addresses[0])
     started = time.monotonic()
-    implicit = port in IMPLICIT_PORTS
+    implicit = port in implicit_ports
     try:
         async with asyncio.timeout(opts.timeout):
             try:
@@ -200,12 +201,15 @@ async def _aiter(targets: Iterable[Target] | AsyncIterable[Target]) -> AsyncIter
 
 async def probe_many(targets: Iterable[Target] | AsyncIterable[Target], *, concurrency: int = 100,
                      options: ProbeOptions | None = None, politeness: Politeness | None = None,
-                     quick: bool = False, race_delay: float = 1.0) -> AsyncIterator[ProbeResult]:
+                     quick: bool = False, race_delay: float = 1.0,
+                     exclude: Callable[[str], bool] | None = None,
+                     implicit_ports: frozenset[int] = IMPLICIT_PORTS) -> AsyncGenerator[ProbeResult, None]:
     """Probe every target with at most ``concurrency`` in flight; results stream out as they finish.
 
     The input is pulled only as workers free up, so a generator of ten million targets costs the
     memory of ``concurrency`` probes. ``race_delay``: the full probe opens its implicit-TLS racing
-    connection only when no greeting came within this many seconds.
+    connection only when no greeting came within this many seconds. ``exclude(address)``: an opt-out
+    list checked after resolution, so a name pointing into an excluded network is not touched either.
     """
     opts = options or ProbeOptions()
     polite = politeness or Politeness()
@@ -223,12 +227,15 @@ async def probe_many(targets: Iterable[Target] | AsyncIterable[Target], *, concu
         except ResolveError as exc:
             facts = PortFacts(target.host, target.port, outcome=exc.outcome, outcome_detail=exc.detail)
             return ProbeResult(target, facts, str(exc.outcome), exc.detail, 0, time.monotonic() - started)
+        if exclude is not None and exclude(addresses[0]):
+            facts = PortFacts(target.host, target.port, address=addresses[0])
+            return ProbeResult(target, facts, "excluded", addresses[0], 0, time.monotonic() - started)
         attempt = 0
         while True:
             attempt += 1
             async with per_provider.hold(target.group), per_ip.hold(addresses[0]):
                 await overall.take()
-                facts = (await quick_port(target, addresses, opts) if quick
+                facts = (await quick_port(target, addresses, opts, implicit_ports) if quick
                          else await probe_port(target.host, addresses, target.port, opts, race_delay))
             if facts.outcome is not Outcome.CONNECTED or not deferred(facts):
                 return ProbeResult(target, facts, None, "", attempt, time.monotonic() - started)

@@ -1,0 +1,179 @@
+"""A farm of many small SMTP listeners on 127.0.0.1, for scanning at scale (tests and bench/scan_bench.py).
+
+Why not the lab's aiosmtpd servers: a fleet benchmark needs hundreds of listeners answering thousands
+of probes a second, and the farm must not be the bottleneck. Each listener is a bare asyncio
+``Protocol`` (greeting, EHLO, STARTTLS, QUIT) with an ECDSA P-256 certificate (a server-side
+handshake costs a fraction of RSA's), in separate processes from the scanner. Every listener has a
+known kind, so a scan's verdicts can be checked against what each port really is.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import datetime as dt
+import multiprocessing
+import ssl
+from collections.abc import Iterator
+from dataclasses import dataclass
+from multiprocessing.connection import Connection
+from pathlib import Path
+
+import trustme
+
+HOST = "127.0.0.1"
+DOMAIN = "farm.test"
+#: Listener kinds: STARTTLS with a valid or an expired certificate, plaintext only, implicit TLS.
+KINDS = ("starttls", "starttls-expired", "plain", "implicit")
+NAMES = ("localhost", HOST, DOMAIN, f"*.{DOMAIN}")
+
+
+@dataclass(frozen=True)
+class FarmInfo:
+    host: str
+    ca_file: Path
+    listeners: tuple[tuple[int, str], ...]  #: (port, kind)
+
+    def ports(self, kind: str) -> list[int]:
+        return [p for p, k in self.listeners if k == kind]
+
+
+def make_certs(directory: Path) -> Path:
+    """A farm CA (ECDSA) and two leaves, valid and expired, all naming 127.0.0.1 and *.farm.test."""
+    directory.mkdir(parents=True, exist_ok=True)
+    ca = trustme.CA(organization_name="smtp-doctor farm CA", key_type=trustme.KeyType.ECDSA)
+    ca.cert_pem.write_to_path(str(directory / "ca.pem"))
+    for kind, extra in (("valid", {}), ("expired", {"not_before": dt.datetime(2020, 1, 1),
+                                                     "not_after": dt.datetime(2021, 1, 1)})):
+        leaf = ca.issue_cert(*NAMES, key_type=trustme.KeyType.ECDSA, **extra)  # type: ignore[arg-type]
+        (directory / f"{kind}.pem").write_bytes(b"".join(p.bytes() for p in leaf.cert_chain_pems))
+        leaf.private_key_pem.write_to_path(str(directory / f"{kind}.key"))
+    return directory / "ca.pem"
+
+
+def _context(directory: Path, kind: str) -> ssl.SSLContext:
+    ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+    name = "expired" if kind.endswith("expired") else "valid"
+    ctx.load_cert_chain(directory / f"{name}.pem", directory / f"{name}.key")
+    return ctx
+
+
+class _SMTP(asyncio.Protocol):
+    """Just enough SMTP for a probe: 220, EHLO (with STARTTLS when offered), STARTTLS, NOOP, RSET, QUIT."""
+
+    def __init__(self, kind: str, ctx: ssl.SSLContext | None) -> None:
+        self.kind, self.ctx = kind, ctx
+        self.buf = b""
+        self.tls = kind == "implicit"
+        self.upgrading = False
+        self.transport: asyncio.Transport | None = None
+
+    def connection_made(self, transport: asyncio.BaseTransport) -> None:
+        assert isinstance(transport, asyncio.Transport)
+        self.transport = transport
+        transport.write(b"220 mx." + DOMAIN.encode() + b" ESMTP smtp-doctor farm\r\n")
+
+    def data_received(self, data: bytes) -> None:
+        self.buf += data
+        if len(self.buf) > 4096:  # a line that long is not a probe's: hang up
+            self._close()
+            return
+        if self.upgrading:  # the client's first TLS command can arrive before start_tls returns the transport
+            return
+        while b"\n" in self.buf and self.transport is not None:
+            line, _, self.buf = self.buf.partition(b"\n")
+            verb = line.strip()[:4].upper()
+            if verb in (b"EHLO", b"HELO"):
+                offer = b"250-STARTTLS\r\n" if self.kind.startswith("starttls") and not self.tls else b""
+                self.transport.write(b"250-mx." + DOMAIN.encode() + b"\r\n250-PIPELINING\r\n" + offer +
+                                     b"250 8BITMIME\r\n")
+            elif verb == b"STAR" and self.kind.startswith("starttls") and not self.tls:
+                self.transport.write(b"220 2.0.0 ready to start TLS\r\n")
+                self.buf, self.upgrading = b"", True
+                asyncio.get_running_loop().create_task(self._upgrade())
+                return
+            elif verb == b"QUIT":
+                self.transport.write(b"221 2.0.0 bye\r\n")
+                self._close()
+            elif verb in (b"NOOP", b"RSET"):
+                self.transport.write(b"250 2.0.0 ok\r\n")
+            else:
+                self.transport.write(b"502 5.5.2 not implemented\r\n")
+
+    async def _upgrade(self) -> None:
+        assert self.transport is not None and self.ctx is not None
+        loop = asyncio.get_running_loop()
+        try:
+            new = await loop.start_tls(self.transport, self, self.ctx, server_side=True, ssl_handshake_timeout=10)
+        except (OSError, ssl.SSLError, ConnectionError, TimeoutError):
+            self._close()
+            return
+        self.transport, self.tls, self.upgrading = new, True, False  # type: ignore[assignment]
+        if self.buf:
+            self.data_received(b"")
+
+    def _close(self) -> None:
+        if self.transport is not None:
+            self.transport.close()
+            self.transport = None
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        self.transport = None
+
+
+async def _serve(directory: Path, kinds: list[str], conn: Connection) -> None:
+    loop = asyncio.get_running_loop()
+    contexts = {k: _context(directory, k) for k in set(KINDS) - {"plain"}}
+    servers: list[asyncio.Server] = []
+    listeners: list[tuple[int, str]] = []
+    for kind in kinds:
+        ctx = contexts.get(kind)
+        implicit = kind == "implicit"
+        server = await loop.create_server(lambda k=kind, c=ctx: _SMTP(k, c), HOST, 0, backlog=1024,
+                                          ssl=ctx if implicit else None, ssl_handshake_timeout=10 if implicit else None)
+        servers.append(server)
+        listeners.append((server.sockets[0].getsockname()[1], kind))
+    conn.send(listeners)
+    await loop.run_in_executor(None, conn.recv)  # any message (or the parent's end) stops the farm
+    for server in servers:
+        server.close()
+
+
+def _child(directory: str, kinds: list[str], conn: Connection) -> None:
+    with contextlib.suppress(KeyboardInterrupt, EOFError):
+        asyncio.run(_serve(Path(directory), kinds, conn))
+
+
+@contextlib.contextmanager
+def farm(directory: Path, count: int, kinds: tuple[str, ...] = KINDS, processes: int = 1) -> Iterator[FarmInfo]:
+    """``count`` listeners (kinds dealt in turn) over ``processes`` processes, for the ``with`` block."""
+    ca_file = make_certs(directory)
+    plan = [kinds[i % len(kinds)] for i in range(count)]
+    ctx = multiprocessing.get_context("spawn")
+    children: list[tuple[multiprocessing.process.BaseProcess, Connection]] = []
+    listeners: list[tuple[int, str]] = []
+    try:
+        for n in range(max(1, processes)):
+            parent, child = ctx.Pipe()
+            proc: multiprocessing.process.BaseProcess = ctx.Process(
+                target=_child, args=(str(directory), plan[n::processes], child), daemon=True,
+                               name=f"smtp-doctor-farm-{n}")
+            proc.start()
+            children.append((proc, parent))
+        for proc, parent in children:
+            for _ in range(600):  # 60 s, but a child that died is noticed at once
+                if parent.poll(0.1) or not proc.is_alive():
+                    break
+            if not parent.poll(0):
+                raise RuntimeError(f"farm process {proc.name} did not start (exit code {proc.exitcode})")
+            listeners += parent.recv()
+        yield FarmInfo(HOST, ca_file, tuple(listeners))
+    finally:
+        for _proc, parent in children:
+            with contextlib.suppress(OSError):
+                parent.send("stop")
+        for proc, _ in children:
+            proc.join(10)
+            if proc.is_alive():
+                proc.kill()
+                proc.join(5)

@@ -42,8 +42,12 @@ def _connected(p: PortFacts) -> bool:
 
 
 def _bogus(answer: DnsAnswer) -> Finding:
-    code = "dnssec_signature_expired" if any(c == 7 for c, _ in answer.ede) else "dnssec_bogus"
-    reason = "; ".join(f"EDE {c}: {t}" for c, t in answer.ede) or "SERVFAIL only with validation"
+    expired = any(c == 7 for c, _ in answer.ede) or answer.rrsig_expired is not None
+    code = "dnssec_signature_expired" if expired else "dnssec_bogus"
+    reasons = [f"EDE {c}: {t}" if t else f"EDE {c}" for c, t in answer.ede]
+    if answer.rrsig_expired:
+        reasons.append(f"RRSIG expired {answer.rrsig_expired}")
+    reason = "; ".join(reasons) or "SERVFAIL only with validation"
     return _f(code, f"{answer.name} {answer.rdtype}", name=answer.name, rdtype=answer.rdtype, reason=reason)
 
 

@@ -8,6 +8,8 @@ again with CD set, so a bogus record is still shown, and the resolver's EDE says
 from __future__ import annotations
 
 import contextlib
+import datetime as dt
+import time
 
 import dns.asyncquery
 import dns.edns
@@ -89,7 +91,7 @@ class Client:
             if again.rcode() != dns.rcode.SERVFAIL:
                 state = "bogus"  # it resolves without validation, fails with it: bogus (internet.nl #1869)
                 rcode = dns.rcode.to_text(again.rcode())
-            return DnsAnswer(name, rdtype, rcode, _records(again, name, rdtype), state, ede)
+            return DnsAnswer(name, rdtype, rcode, _records(again, name, rdtype), state, ede, _expired(again, rdtype))
         state = "secure" if r.flags & dns.flags.AD else "insecure"
         return DnsAnswer(name, rdtype, rcode, _records(r, name, rdtype), state, ede)
 
@@ -102,6 +104,18 @@ def _records(r: dns.message.Message, name: str, rdtype: str) -> tuple[str, ...]:
         if rrset.rdtype == want:
             out += [rd.to_text() for rd in rrset]
     return tuple(out)
+
+
+def _expired(r: dns.message.Message, rdtype: str) -> str | None:
+    """The expiration of an RRSIG over ``rdtype`` in the answer that lies in the past, if any."""
+    want, now = dns.rdatatype.from_text(rdtype), time.time()
+    for rrset in r.answer:
+        if rrset.rdtype == dns.rdatatype.RRSIG:
+            for sig in rrset:
+                if sig.type_covered == want and sig.expiration < now:  # type: ignore[attr-defined]
+                    stamp = dt.datetime.fromtimestamp(sig.expiration, dt.UTC)  # type: ignore[attr-defined]
+                    return stamp.strftime("%Y-%m-%dT%H:%M:%SZ")
+    return None
 
 
 def txt_strings(record: str) -> str:

@@ -31,6 +31,9 @@ class DnsAnswer:
     records: tuple[str, ...] = ()
     state: str = "insecure"  #: secure | insecure | bogus | error
     ede: tuple[tuple[int, str], ...] = ()  #: RFC 8914 extended errors (code, text) from the resolver
+    #: when bogus: the expiration (UTC, ISO) of an RRSIG over the answer that is already past, read from the
+    #: unvalidated (CD) answer; a resolver answering from its cache often gives only a bare EDE 6
+    rrsig_expired: str | None = None
 
     @property
     def exists(self) -> bool:

@@ -24,7 +24,8 @@ if job["lib"] == "smtplib":
         smtp: smtplib.SMTP = smtplib.SMTP_SSL(job["host"], job["port"], timeout=job["timeout"], context=ctx)
     else:
         smtp = smtplib.SMTP(timeout=job["timeout"])
-        smtp.set_debuglevel(job.get("debug", 0))
+        smtp.set_debuglevel(job.get("debug", 0))  # before connect(), so the greeting is shown too
+        smtp._host = job["host"]  # what SMTP(host) sets; starttls() checks the certificate against it
         smtp.connect(job["host"], job["port"])
     smtp.set_debuglevel(job.get("debug", 0))
     if job["tls"] == "starttls":

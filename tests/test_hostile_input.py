@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import os
+import shutil
 import subprocess
 import sys
 from collections.abc import Iterator
@@ -151,3 +152,120 @@ def test_cli_size_unicode_digit_is_no_crash_in_probe(scripted: Scripted) -> None
     r = _cli("probe", f"localhost:{ports['ehlo-unicode-size+tls']}", "--ca-file", str(ca), "--json")
     assert r.returncode in (0, 1), r.stderr
     assert "internal error" not in r.stderr
+
+
+# ---- local bad input: one line on stderr, exit 2, never a traceback or a read that never ends ---------------
+
+def _local(*args: str, env: dict[str, str] | None = None, **kw: object) -> subprocess.CompletedProcess[str]:
+    return subprocess.run([*SMTP_DOCTOR, *args], capture_output=True, text=True, timeout=60,
+                          env={**os.environ, **(env or {})}, **kw)  # type: ignore[call-overload]
+
+
+def _one_line_exit_2(r: subprocess.CompletedProcess[str]) -> None:
+    assert r.returncode == 2, (r.returncode, r.stdout, r.stderr)
+    lines = [x for x in r.stderr.splitlines() if x.strip()]
+    assert lines and "internal error" not in r.stderr and "Traceback" not in r.stderr, r.stderr
+    assert len([x for x in lines if x.startswith(("smtp-doctor:", "Error:"))]) == 1, r.stderr
+
+
+@pytest.mark.parametrize("args", [
+    ("probe", "127.0.0.1:\u00b2"),
+    ("send", "127.0.0.1", "-p", "\u00b2", "--from", "a@b.example", "--to", "c@d.example"),
+    ("probe", "127.0.0.1:1", "--timeout", "nan"),
+    ("send", "127.0.0.1:1", "--timeout", "nan", "--from", "a@b.example", "--to", "c@d.example"),
+    ("probe", "127.0.0.1:1", "--servername", "a" * 300),
+    ("probe", "127.0.0.1:1", "--servername", "a" * 64 + ".example"),
+    ("lint", ""), ("check", ""), ("fix", ""),
+    ("explain", "--log", "/dev/zero"),
+])
+def test_bad_local_input_is_one_line_and_exit_2(args: tuple[str, ...]) -> None:
+    _one_line_exit_2(_local(*args))
+
+
+def test_a_fifo_given_as_log_is_refused_not_waited_on(tmp_path: Path) -> None:
+    fifo = tmp_path / "fifo"
+    os.mkfifo(fifo)
+    _one_line_exit_2(_local("explain", "--log", str(fifo)))
+
+
+@pytest.mark.parametrize("args", [("explain", "-"), ("explain", "--log", "-")])
+def test_closed_stdin_is_a_usage_error(args: tuple[str, ...]) -> None:
+    r = _local(*args, stdin=None, preexec_fn=lambda: os.close(0))
+    _one_line_exit_2(r)
+    assert "standard input" in r.stderr
+
+
+def test_non_utf8_credentials_are_refused_before_any_connection(tmp_path: Path) -> None:
+    base = [*SMTP_DOCTOR, "send", "127.0.0.1:1", "--from", "a@b.example", "--to", "c@d.example"]
+    env = {**os.environb, b"BAD_PW": b"\xff\xfe"}
+    for extra in ([b"--user", b"u", b"--password-env", b"BAD_PW"],
+                  [b"--user", b"u\xff", b"--password-env", b"PATH"]):
+        r = subprocess.run([a.encode() for a in base] + extra, capture_output=True, timeout=60, env=env)
+        _one_line_exit_2(subprocess.CompletedProcess(r.args, r.returncode, r.stdout.decode(), r.stderr.decode()))
+    pw = tmp_path / "pw"
+    pw.write_bytes(b"\xff\xfe secret\n")
+    _one_line_exit_2(_local("send", "127.0.0.1:1", "--from", "a@b.example", "--to", "c@d.example",
+                            "--user", "u", "--password-file", str(pw)))
+
+
+def test_password_file_dev_zero_ends() -> None:
+    r = _local("send", "127.0.0.1:1", "--from", "a@b.example", "--to", "c@d.example", "--user", "u",
+               "--password-file", "/dev/zero", "--timeout", "2")
+    assert r.returncode == 3, r.stderr  # read (bounded), then nothing listens on port 1
+
+
+@pytest.mark.parametrize(("name", "text"), [
+    (".env", "MAILER_DSN=smtp://u:p@mail.example:" + "9" * 5000 + "\n"),
+    (".env", "MAILER_DSN=smtp://u:p@mail.example:\u00b2\n"),
+    ("application.yml", "spring:\n  mail:\n    host: x\n    port: " + "9" * 5000 + "\n"),
+])
+def test_numbers_int_cannot_convert_in_configs_are_no_crash(tmp_path: Path, name: str, text: str) -> None:
+    (tmp_path / name).write_text(text, encoding="utf-8")
+    r = _local("lint", str(tmp_path / name))
+    assert r.returncode in (0, 1), r.stderr
+    assert "internal error" not in r.stderr
+
+
+@pytest.mark.parametrize("encoding", ["shift_jis", "euc-jp", "ascii"])
+def test_japanese_output_on_a_terminal_that_cannot_show_every_character(encoding: str) -> None:
+    fixture = Path(__file__).parent / "fixtures" / "configs" / "laravel"
+    r = subprocess.run([*SMTP_DOCTOR, "--lang", "ja", "lint", str(fixture)], capture_output=True, timeout=60,
+                       env={**os.environ, "PYTHONIOENCODING": encoding})
+    assert r.returncode in (0, 1), r.stderr
+    assert b"internal error" not in r.stderr and r.stdout.strip()
+    r.stdout.decode(encoding)  # what was written is valid in the terminal's encoding
+
+
+def test_stdout_closed_early_is_exit_0(tmp_path: Path) -> None:
+    fixture = Path(__file__).parent / "fixtures" / "configs" / "laravel"
+    for i in range(80):  # output well over a pipe buffer (64 KiB), so the reader leaves mid-way
+        shutil.copytree(fixture, tmp_path / f"app{i}")
+    proc = subprocess.Popen([*SMTP_DOCTOR, "lint", str(tmp_path)], stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    assert proc.stdout is not None and proc.stderr is not None
+    proc.stdout.read(100)
+    proc.stdout.close()  # `| head -c 100`
+    err = proc.stderr.read()
+    assert proc.wait(timeout=120) == 0, err
+    assert b"Error" not in err and b"internal error" not in err
+
+
+def test_fix_write_to_a_file_it_cannot_write(tmp_path: Path, lab: object) -> None:
+    from smtp_doctor.lab import LabInfo
+
+    assert isinstance(lab, LabInfo)
+    srv = lab.servers["starttls"]
+    cfg = tmp_path / "production.rb"
+    cfg.write_text(f'config.action_mailer.smtp_settings = {{ address: "localhost", port: {srv.port}, '
+                   'enable_starttls_auto: true, openssl_verify_mode: "none" }\n')
+    if os.geteuid() == 0:  # root writes through mode 0444: make the file immutable instead
+        if subprocess.run(["chattr", "+i", str(cfg)], capture_output=True).returncode != 0:
+            pytest.skip("root without CAP_LINUX_IMMUTABLE: no way to make a file unwritable")
+    else:
+        cfg.chmod(0o444)
+    try:
+        r = _local("fix", str(cfg), "--write", "--ca-file", str(lab.ca_file))
+    finally:
+        if os.geteuid() == 0:
+            subprocess.run(["chattr", "-i", str(cfg)], capture_output=True)
+    _one_line_exit_2(r)
+    assert str(cfg) in r.stderr

@@ -16,8 +16,11 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from .errors import UserError
+from .i18n import Term
 
 MASK = "********"
+#: Longer than any password or OAuth access token (Microsoft's run to ~2.5 KB).
+MAX_SECRET = 64 * 1024
 
 
 @dataclass(frozen=True)
@@ -25,6 +28,13 @@ class Credentials:
     user: str
     password: str | None = field(default=None, repr=False)
     oauth_token: str | None = field(default=None, repr=False)
+
+    def __post_init__(self) -> None:
+        """SASL sends UTF-8 (RFC 4616); bytes that are not UTF-8 (an argv or environment variable in
+        Latin-1 arrives as surrogates) cannot be sent, so they are refused here, before any I/O."""
+        for what, value in (("user", self.user), ("password", self.password), ("token", self.oauth_token)):
+            if value is not None and not _is_utf8(value):
+                raise UserError("input.not_utf8", what=Term(f"input.what.{what}"))
 
     def secrets(self) -> list[str]:
         return [s for s in (self.password, self.oauth_token) if s]
@@ -48,12 +58,15 @@ def load_password(*, env: str | None, file: str | None, host: str, user: str,
         return value
     if file:
         try:
-            return Path(file).read_text(encoding="utf-8").rstrip("\r\n")
+            with open(file, "rb") as fh:  # the first line, bounded: --password-file /dev/zero must end
+                return fh.readline(MAX_SECRET).decode("utf-8").rstrip("\r\n")
         except OSError as exc:
             raise UserError("auth.password_file_unreadable", path=file, error=exc.strerror or str(exc)) from None
+        except UnicodeDecodeError:
+            raise UserError("input.not_utf8", what=f"--password-file {file}") from None
     try:
         entry = netrc.netrc(netrc_file).authenticators(host) if (netrc_file or _has_netrc()) else None
-    except (netrc.NetrcParseError, OSError) as exc:
+    except (netrc.NetrcParseError, OSError, UnicodeDecodeError) as exc:
         raise UserError("auth.netrc_unreadable", error=str(exc).splitlines()[0]) from None
     if entry and entry[0] in (user, None, "") and entry[2]:
         return entry[2]
@@ -62,6 +75,14 @@ def load_password(*, env: str | None, file: str | None, host: str, user: str,
 
         return str(click.prompt(f"Password for {user}@{host}", hide_input=True, err=True))
     return None
+
+
+def _is_utf8(text: str) -> bool:
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return True
 
 
 def _has_netrc() -> bool:

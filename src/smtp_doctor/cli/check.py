@@ -33,6 +33,7 @@ from ..secrets import redact_json
 from ..settings import RawConfig, Settings
 from .common import console, parse_target
 from .lint import _collect, settings_json
+from .params import NonEmptyPath
 
 JSON_SCHEMA_VERSION = 1
 STYLE = {Verdict.DELIVERED: Severity.OK, Verdict.FAILS: Severity.ERROR, Verdict.UNREACHABLE: Severity.CRITICAL,
@@ -269,7 +270,7 @@ def exit_code(results: list[Checked]) -> ExitCode:
 def config_options(command: Callable[..., None]) -> Callable[..., None]:
     """PATH and the options check and fix share: where the config is, how to read it, which server to ask."""
     for option in reversed((
-        click.argument("path", type=click.Path(path_type=Path)),
+        click.argument("path", type=NonEmptyPath(path_type=Path)),
         click.option("--env", "env_file", type=click.Path(path_type=Path), default=None,
                      help="Resolve ENV[...] / process.env / os.environ from this dotenv file."),
         click.option("--framework", default=None, help="Read PATH as this framework (default: detect)."),

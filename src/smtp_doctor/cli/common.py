@@ -21,7 +21,7 @@ _BRACKETED = re.compile(r"^\[([0-9A-Fa-f:.%a-zA-Z]+)\](?::(\d+))?$")
 
 
 def parse_port(text: str) -> int:
-    if not text.isdigit() or not 0 < int(text) < 65536:
+    if not (text.isascii() and text.isdigit() and len(text) <= 5) or not 0 < int(text) < 65536:  # not "²"
         raise UserError("probe.bad_port", port=text)
     return int(text)
 

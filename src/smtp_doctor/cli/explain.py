@@ -29,6 +29,7 @@ from ..probe import ProbeOptions
 from ..render.inert import json_inert
 from ..secrets import redact_json
 from .common import console, parse_target
+from .streams import BoundedReader, open_regular
 
 
 def _read_text(parts: tuple[str, ...]) -> str:
@@ -43,9 +44,9 @@ def _scan(paths: tuple[str, ...]) -> Scanner:
     for path in paths:
         try:
             if path == "-":
-                scanner.feed(sys.stdin.buffer, "<stdin>")
+                scanner.feed(BoundedReader(sys.stdin.buffer, "<stdin>"), "<stdin>")  # type: ignore[arg-type]
                 continue
-            with open(path, "rb") as fh:
+            with open_regular(path) as fh:  # a FIFO or /dev/zero would never end
                 scanner.feed(fh, path)
         except OSError as exc:
             raise UserError("explain.error.unreadable", path=path, reason=exc.strerror or type(exc).__name__) from None

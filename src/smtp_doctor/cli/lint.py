@@ -25,6 +25,7 @@ from ..render.text import ICON
 from ..secrets import redact_json
 from ..settings import RawConfig, Settings
 from .common import console
+from .params import NonEmptyPath
 
 FORMATS = ("text", "json", "sarif")
 JSON_SCHEMA_VERSION = 1
@@ -88,7 +89,7 @@ def _text(out: Console, results: list[tuple[RawConfig, Settings, list[Finding]]]
 
 
 @click.command("lint")
-@click.argument("paths", nargs=-1, required=True, type=click.Path(path_type=Path), metavar="PATH...")
+@click.argument("paths", nargs=-1, required=True, type=NonEmptyPath(path_type=Path), metavar="PATH...")
 @click.option("--env", "env_file", type=click.Path(path_type=Path), default=None,
               help="Resolve ENV[...] / process.env / os.environ from this dotenv file.")
 @click.option("--framework", default=None, help="Read PATH as this framework (default: detect).")

@@ -350,7 +350,8 @@ def scripted_in_thread(directory: Path, host: str = "127.0.0.1") -> Iterator[tup
         pending = asyncio.all_tasks(loop)
         for task in pending:
             task.cancel()
-        loop.run_until_complete(asyncio.gather(*pending, return_exceptions=True))
+        if pending:  # gather() of nothing would ask for the main thread's (closed) loop
+            loop.run_until_complete(asyncio.gather(*pending, return_exceptions=True))
         loop.close()
 
 

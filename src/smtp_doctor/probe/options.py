@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import math
 import socket
 from dataclasses import dataclass, field
+
+from ..errors import UserError
 
 #: Ports probed when the user names none: submission, submissions (RFC 8314), SMTP.
 DEFAULT_PORTS = (587, 465, 25)
@@ -36,5 +39,26 @@ class ProbeOptions:
     #: Also try each TLS version alone (four more connections per TLS port): which versions does it accept?
     tls_versions: bool = False
 
+    def __post_init__(self) -> None:
+        """Refuse what would make every deadline meaningless (``nan`` compares false with everything,
+        so a NaN timeout once blamed a healthy server) or a name no TLS library accepts as SNI."""
+        for name in ("timeout", "connect_timeout", "greeting_timeout", "command_timeout", "tls_timeout"):
+            value = getattr(self, name)
+            if not (isinstance(value, int | float) and math.isfinite(value) and value > 0):
+                raise UserError("input.bad_timeout", value=str(value))
+        if self.servername is not None:
+            check_dns_name(self.servername, "--servername")
+
     def phase(self, seconds: float) -> float:
         return min(seconds, self.timeout)
+
+
+def check_dns_name(name: str, what: str) -> None:
+    """A DNS name as RFC 1035 bounds it (253 octets in all, 63 a label) and IDNA can encode it."""
+    try:
+        encoded = name.rstrip(".").encode("idna") if name.strip() else b""
+    except UnicodeError:
+        encoded = b""
+    labels = encoded.split(b".")
+    if not encoded or len(encoded) > 253 or any(not 0 < len(label) <= 63 for label in labels):
+        raise UserError("input.bad_dns_name", what=what, name=name[:80] + ("…" if len(name) > 80 else ""))

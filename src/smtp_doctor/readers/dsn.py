@@ -74,7 +74,8 @@ def parse_dsn(dsn: str, env: str | None = None) -> Dsn | None:
         parts.append(Part("host", Ev(ValueKind.STRING, unquote(host), env), host, hostpos))
     if portpart.startswith(":") and len(portpart) > 1:
         port = portpart[1:]
-        ev = Ev(ValueKind.INT, int(port), env) if port.isdigit() else Ev(ValueKind.STRING, port, env)
+        number = port.isascii() and port.isdigit() and len(port) <= 10  # not "²", not 5000 digits for int()
+        ev = Ev(ValueKind.INT, int(port), env) if number else Ev(ValueKind.STRING, port, env)
         parts.append(Part("port", ev, port, hostpos + len(hostport) - len(port)))
     path, _, query = tail.partition("?")
     query = query.split("#", 1)[0]

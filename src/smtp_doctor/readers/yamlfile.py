@@ -33,7 +33,7 @@ def scalar(node: yaml.Node) -> Ev:
         return EXPR
     try:
         value = yaml.SafeLoader("").construct_object(node)
-    except yaml.YAMLError:
+    except (yaml.YAMLError, ValueError):  # ValueError: an int over 4300 digits (sys.int_info.default_max_str_digits)
         return Ev(ValueKind.STRING, node.value)
     ev = literal(value)
     return ev if ev.known else Ev(ValueKind.STRING, str(node.value))

@@ -111,6 +111,10 @@ class InertConsole(Console):
         kwargs.setdefault("highlight", False)
         super().__init__(*args, **kwargs)
 
+    def on_broken_pipe(self) -> None:
+        """rich exits 1 when the reader of a pipe leaves (``| head``); let the CLI end with 0 instead."""
+        raise BrokenPipeError
+
     def render(self, renderable: RenderableType, options: Any = None) -> Iterable[Segment]:
         for seg in super().render(renderable, options):
             if seg.control or seg.text.isascii() and seg.text.isprintable() or seg.text == "\n":

@@ -19,9 +19,8 @@ from ..facts import Mode, Outcome, PortFacts, TLSError, TLSFacts
 from ..smtp.dialogue import Dialogue
 from ..smtp.ehlo import parse_ehlo
 from ..smtp.reply import ProtocolError, Reply, looks_like_smtp
-from ..x509.certinfo import cert_info
 from ..x509.hostname import match_hostname
-from ..x509.verify import certifi_source, system_source, user_source, verify_chain
+from ..x509.verify import cert_info_cached, certifi_source, system_source, user_source, verify_chain, verify_known
 from .channel import Channel, ConnectError, TLSFailure, probe_tls_context
 from .options import ProbeOptions
 
@@ -135,11 +134,11 @@ async def _tls_facts(ch: Channel, host: str, opts: ProbeOptions) -> TLSFacts:
         leaf = obj.getpeercert(binary_form=True)
         chain = (leaf,) if leaf else ()
     name, _, bits = obj.cipher() or ("", "", None)
-    certs = tuple(cert_info(der) for der in chain)
+    certs = tuple(cert_info_cached(der) for der in chain)
     sources = [system_source(), certifi_source()] + ([user_source(opts.ca_file)] if opts.ca_file else [])
     reference = opts.servername or host
-    verifications = tuple(await asyncio.to_thread(lambda: [verify_chain(chain, s) for s in sources])
-                          ) if chain else ()
+    verifications = (verify_known(chain, sources) or tuple(
+        await asyncio.to_thread(lambda: [verify_chain(chain, s) for s in sources]))) if chain else ()
     matched, via_cn = match_hostname(certs[0], reference) if certs else (None, False)
     return TLSFacts(obj.version() or "", name, bits, chain, certs, verifications, reference, matched, via_cn,
                     sni_for(host, opts))

@@ -23,7 +23,8 @@ from cryptography import x509
 from cryptography.hazmat.primitives import hashes
 from OpenSSL import crypto
 
-from ..facts import Verification
+from ..facts import CertInfo, Verification
+from .certinfo import cert_info
 
 
 @dataclass(frozen=True)
@@ -120,13 +121,33 @@ def verify_chain(chain: Sequence[bytes], source: TrustSource, when: datetime | N
     """
     if when is not None:  # a pinned time mutates the store: never share one
         return _verify(tuple(chain), source, when, _mtime(source.cafile, source.capath))
-    mtime = _mtime(source.cafile, source.capath)
-    return _verify_cached(tuple(chain), source, mtime, int(datetime.now(UTC).timestamp() // 60))
+    key = _key(chain, source)
+    known = _VERDICTS.get(key)
+    if known is None:
+        known = _verify(tuple(chain), source, None, key[2])
+        if len(_VERDICTS) >= _VERDICTS_MAX:
+            _VERDICTS.clear()  # bounded: a scan of a million distinct chains keeps at most this many
+        _VERDICTS[key] = known
+    return known
 
 
-@lru_cache(maxsize=4096)
-def _verify_cached(chain: tuple[bytes, ...], source: TrustSource, mtime: float, minute: int) -> Verification:
-    return _verify(chain, source, None, mtime)
+def verify_known(chain: Sequence[bytes], sources: Sequence[TrustSource]) -> tuple[Verification, ...] | None:
+    """The verdicts already cached for ``chain`` against every source, else None: no thread needed for them."""
+    out = []
+    for source in sources:
+        known = _VERDICTS.get(_key(chain, source))
+        if known is None:
+            return None
+        out.append(known)
+    return tuple(out)
+
+
+_VERDICTS: dict[tuple[tuple[bytes, ...], TrustSource, float, int], Verification] = {}
+_VERDICTS_MAX = 4096
+
+
+def _key(chain: Sequence[bytes], source: TrustSource) -> tuple[tuple[bytes, ...], TrustSource, float, int]:
+    return tuple(chain), source, _mtime(source.cafile, source.capath), int(datetime.now(UTC).timestamp() // 60)
 
 
 def _verify(chain: tuple[bytes, ...], source: TrustSource, when: datetime | None, mtime: float) -> Verification:
@@ -149,3 +170,9 @@ def _verify(chain: tuple[bytes, ...], source: TrustSource, when: datetime | None
         return Verification(source.name, source.location, False, code, str(message), depth, (), count)
     subjects = tuple(c.to_cryptography().subject.rfc4514_string() for c in verified)
     return Verification(source.name, source.location, True, None, None, None, subjects, count)
+
+
+@lru_cache(maxsize=4096)
+def cert_info_cached(der: bytes) -> CertInfo:
+    """``cert_info`` once per certificate: a fleet shows the same few thousand certificates again and again."""
+    return cert_info(der)

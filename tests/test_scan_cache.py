@@ -1,0 +1,43 @@
+"""Trust stores built once and chain verdicts cached per chain: the same answers as verifying afresh."""
+
+from __future__ import annotations
+
+import os
+from datetime import UTC, datetime
+from pathlib import Path
+
+from cryptography import x509
+from cryptography.hazmat.primitives.serialization import Encoding
+
+from smtp_doctor.lab.farm import make_certs
+from smtp_doctor.x509.verify import certifi_source, user_source, verify_chain, verify_known
+
+
+def _chain(path: Path) -> tuple[bytes, ...]:
+    return tuple(c.public_bytes(Encoding.DER) for c in x509.load_pem_x509_certificates(path.read_bytes()))
+
+
+def test_cached_verdicts_equal_fresh_ones(tmp_path: Path) -> None:
+    ca = make_certs(tmp_path)
+    sources = [user_source(str(ca)), certifi_source()]
+    valid, expired = _chain(tmp_path / "valid.pem"), _chain(tmp_path / "expired.pem")
+    for chain, ok_with_ca, code in ((valid, True, None), (expired, False, 10)):  # 10: X509_V_ERR_CERT_HAS_EXPIRED
+        assert verify_known(chain, sources) is None  # nothing cached yet: the probe must use its thread
+        first = [verify_chain(chain, s) for s in sources]
+        fresh = [verify_chain(chain, s, when=datetime.now(UTC)) for s in sources]  # a pinned time is never cached
+        assert first == fresh
+        assert first[0].ok is ok_with_ca and first[0].error_code == code and first[0].anchors == 1
+        assert not first[1].ok and first[1].anchors and first[1].anchors > 100  # Mozilla's roots do not know it
+        known = verify_known(chain, sources)
+        assert known is not None and list(known) == first and known[0] is verify_chain(chain, sources[0])
+
+
+def test_a_changed_ca_file_is_read_again(tmp_path: Path) -> None:
+    """The cache is keyed by the store's modification time: replacing --ca-file is never ignored."""
+    ca = make_certs(tmp_path / "a")
+    valid = _chain(tmp_path / "a" / "valid.pem")
+    assert verify_chain(valid, user_source(str(ca))).ok
+    other = make_certs(tmp_path / "b")
+    ca.write_bytes(other.read_bytes())
+    os.utime(ca, (1_000_000_000, 1_000_000_000))  # a different mtime, whatever the clock's resolution
+    assert not verify_chain(valid, user_source(str(ca))).ok

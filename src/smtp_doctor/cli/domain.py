@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 from pathlib import Path
 
 import click
@@ -10,6 +11,8 @@ import click
 from ..domain import DomainOptions, check_domain
 from ..domain.render import render_text, to_json
 from ..errors import ExitCode, UserError
+from ..i18n import t
+from ..render.inert import escape
 from .common import console, exit_code
 
 
@@ -43,3 +46,36 @@ def command(domain: str, resolver: str | None, port: int, policy_port: int, ca_f
     else:
         render_text(console(), report, details=details)
     click.get_current_context().exit(int(exit_code(report.severity, True, strict)))
+
+
+def serve_lab(base: Path, duration: float | None, as_json: bool) -> None:
+    """``smtp-doctor lab --domain``: the domain lab until Ctrl-C (or --duration), with the options to use."""
+    import json
+
+    from ..lab.dns import binaries_missing
+    from ..lab.domain import DomainLab
+
+    if missing := binaries_missing():
+        raise UserError("domain.error.lab_missing", ExitCode.USAGE, detail=", ".join(missing))
+
+    async def run() -> None:
+        async with DomainLab(base) as info:
+            if as_json:
+                click.echo(json.dumps({"resolver": info.resolver, "non_validating_resolver":
+                                       info.non_validating_resolver, "authoritative": info.auth,
+                                       "smtp_port": info.smtp_port, "https_port": info.https_port,
+                                       "ca_file": str(info.ca_file), "trust_anchor": str(info.anchor_file),
+                                       "domains": {c.domain: sorted(c.expect) for c in info.cases.values()}},
+                                      indent=2))
+            else:
+                out = console()
+                out.print(f"[bold]{t('domain.label.lab_title')}[/]")
+                for c in info.cases.values():
+                    out.print(f"  {c.domain:<28} {escape(t(f'domain.case.{c.name}'))}", highlight=False)
+                args = " ".join(info.domain_args())
+                out.print(t("domain.label.lab_try", command=f"smtp-doctor domain clean.test {args}"))
+                out.print(f"[dim]{t('lab.stop')}[/]")
+            await asyncio.sleep(duration if duration is not None else 10**9)
+
+    with contextlib.suppress(KeyboardInterrupt):
+        asyncio.run(run())

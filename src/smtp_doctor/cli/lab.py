@@ -41,9 +41,15 @@ def info_json(info: LabInfo) -> dict[str, object]:
 @click.option("--hostile/--no-hostile", default=True, show_default=True, help="Also run the hostile servers.")
 @click.option("--duration", type=click.FloatRange(0.1), default=None, help="Stop after this many seconds.")
 @click.option("--json", "as_json", is_flag=True, help="Print the lab's addresses as JSON.")
-def command(directory: str | None, hostile: bool, duration: float | None, as_json: bool) -> None:
+@click.option("--domain", "domain_lab", is_flag=True,
+              help="Start the domain lab instead: signed DNS (NSD + Unbound), MTA-STS over HTTPS, MX servers.")
+def command(directory: str | None, hostile: bool, duration: float | None, as_json: bool, domain_lab: bool) -> None:
     """Start local SMTP servers on 127.0.0.1 showing every failure mode (offline test bed)."""
     base = Path(directory) if directory else Path(tempfile.mkdtemp(prefix="smtp-doctor-lab-"))
+    if domain_lab:
+        from .domain import serve_lab
+
+        return serve_lab(base, duration, as_json)
 
     async def run() -> None:
         async with Lab(base, with_hostile=hostile) as info:

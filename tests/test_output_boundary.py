@@ -150,7 +150,7 @@ def run_pipe(*args: str) -> tuple[int, str]:
     r = subprocess.run([sys.executable, "-m", "smtp_doctor", *args], capture_output=True, timeout=120,
                        env=_env(), check=False)
     out = r.stdout.decode("utf-8", "replace") + r.stderr.decode("utf-8", "replace")
-    assert "Traceback" not in out, out
+    assert "Traceback" not in out and "Usage:" not in out, out
     return r.returncode, out
 
 
@@ -177,7 +177,7 @@ def run_tty(*args: str) -> tuple[int, str]:
     os.close(master)
     code = proc.wait(timeout=120)
     out = b"".join(chunks).decode("utf-8", "replace").replace("\r\n", "\n")
-    assert "Traceback" not in out, out
+    assert "Traceback" not in out and "Usage:" not in out, out
     return code, out
 
 
@@ -302,4 +302,12 @@ def test_explain_log_with_hostile_lines(tmp_path: Path, fmt: str) -> None:
 def test_an_error_line_from_argv_is_inert() -> None:
     code, out = run_pipe("probe", "ho\x1b]0;x\x07st\u202e:25x")
     assert code == 2 and out.count("\n") == 1
+    assert not problems(out), problems(out)
+
+
+@pytest.mark.parametrize("framework", ["msmtp", "actionmailer"])
+def test_config_for_a_forging_server(server: ForgeInfo, framework: str) -> None:
+    """config probes the server, checks what it writes against it, and reports on stderr."""
+    code, out = run_pipe("config", "--for", framework, server.address, "--ca-file", str(server.ca_file))
+    assert code == 0 and "127.0.0.1" in out, out
     assert not problems(out), problems(out)

@@ -125,6 +125,7 @@ def invoke(*args: str) -> str:
     result = CliRunner().invoke(cli, list(args), env={"LANG": "C.UTF-8", "COLUMNS": "4000"})
     out = result.output + (result.stderr if result.stderr_bytes is not None else "")
     assert result.exception is None or isinstance(result.exception, SystemExit), (args, out)
+    assert "No such option" not in out and "Usage:" not in out, out  # a typo would make the test vacuous
     return out
 
 
@@ -223,7 +224,7 @@ def run(*args: str) -> str:
     env = {**os.environ, "LANG": "C.UTF-8", "SD_CANARY": CANARY}
     r = subprocess.run([sys.executable, "-m", "smtp_doctor", *args], capture_output=True, text=True, timeout=120,
                        env=env, check=False)
-    assert "Traceback" not in r.stderr, r.stderr
+    assert "Traceback" not in r.stderr and "Usage:" not in r.stderr, r.stderr
     return r.stdout + r.stderr
 
 

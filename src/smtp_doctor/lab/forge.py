@@ -117,7 +117,7 @@ class Forge:
             verb = line.split(" ", 1)[0].upper()
             if verb in ("EHLO", "HELO"):
                 lines = [f"forge.lab greets you {WIRE}", f"X-{MARKUP}{EMOJI}", f"X-BIDI {BIDI}",
-                         "SIZE 10240000", "AUTH PLAIN LOGIN", "8BITMIME"] + ([] if tls else ["STARTTLS"])
+                         "SIZE 10240000", "8BITMIME"] + (["AUTH PLAIN LOGIN"] if tls else ["STARTTLS"])
                 writer.write(b"".join(_line(250, x, i == len(lines) - 1) for i, x in enumerate(lines)))
             elif verb == "STARTTLS" and not tls:
                 writer.write(_line(220, f"2.0.0 go ahead {CSI_CLEAR}"))

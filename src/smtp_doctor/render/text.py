@@ -81,7 +81,7 @@ def render_port(console: Console, d: PortDiagnosis, transcript: bool = False, de
         render_transcript(console, f.transcript)
         for attempt in f.auth_attempts:
             if attempt.transcript:
-                console.print(f"  [dim]{t('label.transcript')} (AUTH {attempt.mechanism}):[/]", highlight=False)
+                console.print(f"  [dim]{t('label.transcript')} (AUTH {escape(attempt.mechanism)}):[/]", highlight=False)
                 render_transcript(console, attempt.transcript)
     console.print()
 

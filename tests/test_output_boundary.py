@@ -25,7 +25,7 @@ import pytest
 from rich.text import Text
 
 from smtp_doctor.findings import Finding, Severity
-from smtp_doctor.lab import forge
+from smtp_doctor.lab import LabInfo, forge
 from smtp_doctor.lab.forge import CORPUS, FORGED, MARKUP, ForgeInfo
 from smtp_doctor.render.inert import InertConsole, escape, inert, inert_block, md_code, md_inline
 from smtp_doctor.render.sarif import sarif
@@ -311,3 +311,34 @@ def test_config_for_a_forging_server(server: ForgeInfo, framework: str) -> None:
     code, out = run_pipe("config", "--for", framework, server.address, "--ca-file", str(server.ca_file))
     assert code == 0 and "127.0.0.1" in out, out
     assert not problems(out), problems(out)
+
+
+@pytest.mark.parametrize("name", ["garbage", "http", "invalid-utf8", "nul-bytes", "starttls-injection",
+                                  "tls-not-smtp", "busy-421", "huge-line", "starttls-then-plaintext"])
+def test_the_labs_hostile_servers_print_inertly(lab: LabInfo, name: str) -> None:
+    """The lab's own broken servers (random bytes, NULs, invalid UTF-8, HTTP, injected replies): what
+    they sent is shown, and shown inertly."""
+    srv = lab.hostile[name]
+    code, out = run_pipe("probe", f"{srv.host}:{srv.port}", "--transcript", "--details", "--timeout", "6")
+    assert code in (1, 3), out
+    assert not problems(out), (name, problems(out))
+
+
+def test_explain_probe_against_a_forging_server(server: ForgeInfo) -> None:
+    """explain --probe confirms a diagnosis live and prints what it found on the server."""
+    text = ("SSL_connect returned=1 errno=0 state=error: certificate verify failed "
+            "(unable to get local issuer certificate)")
+    for fmt in ("text", "markdown"):
+        code, out = run_pipe("explain", text, "--probe", "--target", server.address, "--format", fmt)
+        assert "127.0.0.1" in out, out
+        assert not problems(out), (fmt, problems(out))
+
+
+def test_fix_probes_the_forging_server(tmp_path: Path, server: ForgeInfo) -> None:
+    env = tmp_path / ".env.production"
+    env.write_text(f"SMTP_SERVER=127.0.0.1\nSMTP_PORT={server.port}\nSMTP_LOGIN=app\nSMTP_PASSWORD=x\n"
+                   "SMTP_ENABLE_STARTTLS=always\nSMTP_FROM_ADDRESS=x@example.com\n")
+    for runner in (run_pipe, run_tty):
+        code, out = runner("fix", str(env), "--ca-file", str(server.ca_file))
+        assert "SMTP_CA_FILE" in out, out  # it probed, found the CA that verifies and wrote it
+        assert not problems(out, tty=runner is run_tty), problems(out, tty=runner is run_tty)

@@ -61,7 +61,7 @@ def render_text(out: Console, report: DomainReport, details: bool = False) -> No
             out.print(f"      {escape(p.address)}: {escape(_probe_word(p))}")
     sts = s.get("mta_sts") if isinstance(s.get("mta_sts"), dict) else {}
     assert isinstance(sts, dict)
-    mode = sts.get("mode") or t("domain.label.none")
+    mode = sts.get("mode") or (t("domain.label.no_policy") if sts.get("txt") else t("domain.label.none"))
     out.print(f"  [dim]{t('domain.label.mta_sts')}:[/] {escape(mode)}"
               + (f" · id={escape(sts['id'])}" if sts.get("id") else ""))
     rows = s.get("dane") if isinstance(s.get("dane"), list) else []

@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: demo test lint bench clean
+.PHONY: demo test lint bench clean fuzz
 
 $(STAMP): pyproject.toml
 	$(PY) -m venv $(VENV)
@@ -17,6 +17,11 @@ demo: $(STAMP)
 
 test: $(STAMP)
 	bash scripts/test.sh
+
+# The long fuzz run (tests/fuzz): 70,000 inputs per offline target (16 targets), 1,000 per network target.
+fuzz: $(STAMP)
+	SMTP_DOCTOR_FUZZ_EXAMPLES=$${FUZZ_EXAMPLES:-70000} SMTP_DOCTOR_FUZZ_NETWORK=$${FUZZ_NETWORK:-1000} \
+		$(BIN)/pytest tests/fuzz -q -o timeout=0
 
 lint: $(STAMP)
 	$(BIN)/ruff check src tests

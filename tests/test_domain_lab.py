@@ -7,6 +7,7 @@ in text and in JSON, and the clean domain none.
 from __future__ import annotations
 
 import json
+import os
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -21,6 +22,7 @@ from smtp_doctor.domain.diagnose import causes
 from smtp_doctor.lab.dns import binaries_missing
 from smtp_doctor.lab.domain import DomainLabInfo, run_domain_lab_in_thread
 from smtp_doctor.lab.domain_cases import CASES, REDIRECT_TARGET
+from smtp_doctor.lab.domain_cases import case as lab_case
 
 pytestmark = pytest.mark.skipif(bool(binaries_missing()), reason="needs nsd and unbound "
                                 "(scripts/install-system-deps.sh)")
@@ -159,3 +161,22 @@ def test_a_domain_that_does_not_exist_and_a_silent_resolver_exit_3(lab: DomainLa
                                       "--timeout", "1"])
     assert result.exit_code == 3 and "did not answer" in result.output
     assert time.monotonic() - started < 10
+
+
+@pytest.mark.skipif(os.geteuid() != 0, reason="binding port 25 on 127.0.0.x needs root")
+def test_the_real_smtp_port_when_the_lab_may_bind_it(tmp_path: Path) -> None:
+    """As root the lab's MX servers take port 25, and `domain` needs no --port: the default is the real one."""
+    try:
+        ctx = run_domain_lab_in_thread(tmp_path, (lab_case("clean"), lab_case("sts-mx-cert")), mx_port=25)
+        info = ctx.__enter__()
+    except OSError as exc:
+        pytest.skip(f"port 25 on the lab addresses is taken here: {exc}")
+    try:
+        base = ["--lang", "en", "domain", "--resolver", info.resolver, "--policy-port", str(info.https_port),
+                "--ca-file", str(info.ca_file), "--json"]
+        clean = CliRunner().invoke(cli, [*base, "clean.test"])
+        assert clean.exit_code == 0 and json.loads(clean.output)["findings"] == []
+        broken = CliRunner().invoke(cli, [*base, "sts-mx-cert.test"])
+        assert {f["id"] for f in json.loads(broken.output)["findings"]} == {"sts_mx_cert_invalid"}
+    finally:
+        ctx.__exit__(None, None, None)

@@ -7,6 +7,7 @@ Host, so the certificate is checked against the name a sender checks.
 
 from __future__ import annotations
 
+import asyncio
 import re
 import ssl
 from dataclasses import dataclass, field
@@ -143,8 +144,8 @@ async def fetch_policy(domain: str, address: str, port: int, ca_file: str | None
     url = f"https://{literal}:{port}/.well-known/mta-sts.txt"
     headers = {"Host": host if port == 443 else f"{host}:{port}", "Accept": "text/plain"}
     try:
-        async with httpx.AsyncClient(verify=_tls_context(ca_file), follow_redirects=False, timeout=timeout,
-                                     trust_env=False) as client:
+        async with asyncio.timeout(timeout * 3), httpx.AsyncClient(  # a whole-fetch deadline: no drip-feed hang
+                verify=_tls_context(ca_file), follow_redirects=False, timeout=timeout, trust_env=False) as client:
             request = client.build_request("GET", url, headers=headers, extensions={"sni_hostname": host})
             response = await client.send(request, stream=True)
             try:
@@ -160,6 +161,8 @@ async def fetch_policy(domain: str, address: str, port: int, ca_file: str | None
                 out.body = bytes(data[:POLICY_LIMIT])
             finally:
                 await response.aclose()
+    except TimeoutError:
+        out.error = f"no complete answer within {timeout * 3:.0f} s"
     except httpx.HTTPError as exc:
         reason = _cert_failure(exc)
         out.cert_error = reason is not None

@@ -163,9 +163,10 @@ def _policy_body(c: DomainCase) -> bytes:
 class Lab:
     """``async with DomainLab(dir) as info``: DNS (NSD + Unbound), HTTPS and SMTP for every case."""
 
-    def __init__(self, directory: Path, cases: tuple[DomainCase, ...] = CASES) -> None:
+    def __init__(self, directory: Path, cases: tuple[DomainCase, ...] = CASES, mx_port: int = 0) -> None:
         self.directory = directory
         self.cases = cases
+        self.mx_port = mx_port  #: 0: the kernel picks; 25 (as root) lets `domain` run without --port
         self._servers: list[asyncio.base_events.Server] = []
         self._dns: DNSServers | None = None
 
@@ -221,7 +222,7 @@ class Lab:
 
         loop = asyncio.get_running_loop()
         for _ in range(20):  # the same port on every MX address; retry when another one is taken
-            first = await loop.create_server(factory, MX_ADDRESSES[0], 0)
+            first = await loop.create_server(factory, MX_ADDRESSES[0], self.mx_port)
             port = int(first.sockets[0].getsockname()[1])
             rest: list[asyncio.base_events.Server] = []
             try:
@@ -230,6 +231,8 @@ class Lab:
             except OSError:
                 for srv in (first, *rest):
                     srv.close()
+                if self.mx_port:
+                    raise
                 continue
             self._servers += [first, *rest]
             return port
@@ -276,12 +279,13 @@ DomainLab = Lab
 
 
 @contextlib.contextmanager
-def run_domain_lab_in_thread(directory: Path, cases: tuple[DomainCase, ...] = CASES) -> Iterator[DomainLabInfo]:
+def run_domain_lab_in_thread(directory: Path, cases: tuple[DomainCase, ...] = CASES, mx_port: int = 0
+                             ) -> Iterator[DomainLabInfo]:
     """The domain lab on its own event loop in a daemon thread, for synchronous callers (tests)."""
     loop = asyncio.new_event_loop()
     started = threading.Event()
     box: dict[str, object] = {}
-    lab = Lab(directory, cases)
+    lab = Lab(directory, cases, mx_port)
 
     def run() -> None:
         asyncio.set_event_loop(loop)

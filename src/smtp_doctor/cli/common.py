@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import io
 import os
-import re
 import sys
 from collections.abc import Callable
 from typing import IO, Any, TextIO
@@ -12,33 +11,13 @@ from typing import IO, Any, TextIO
 import click
 from rich.console import Console
 
+from ..address import parse_port, parse_target
 from ..credentials import Credentials, load_password
 from ..errors import ExitCode, UserError
 from ..findings import Severity
 from ..render.inert import InertConsole
 
-_BRACKETED = re.compile(r"^\[([0-9A-Fa-f:.%a-zA-Z]+)\](?::(\d+))?$")
-
-
-def parse_port(text: str) -> int:
-    if not (text.isascii() and text.isdigit() and len(text) <= 5) or not 0 < int(text) < 65536:  # not "²"
-        raise UserError("probe.bad_port", port=text)
-    return int(text)
-
-
-def parse_target(target: str) -> tuple[str, int | None]:
-    """``host``, ``host:port``, ``[v6]:port`` or a bare IPv6 address → (host, port or None)."""
-    target = target.strip()
-    if not target or any(c.isspace() for c in target) or "/" in target:
-        raise UserError("probe.bad_target", target=target)
-    if (m := _BRACKETED.match(target)):
-        return m.group(1), parse_port(m.group(2)) if m.group(2) else None
-    if target.count(":") == 1:
-        host, port = target.split(":")
-        if not host:
-            raise UserError("probe.bad_target", target=target)
-        return host, parse_port(port)
-    return target, None
+__all__ = ["build_credentials", "console", "credential_options", "exit_code", "parse_port", "parse_target"]
 
 
 class _Redacting(io.TextIOBase):

@@ -20,15 +20,16 @@ from pathlib import Path
 import click
 
 from .. import ProbeOptions, probe
+from ..check import check
 from ..errors import ExitCode, UserError
 from ..facts import Outcome
 from ..findings import Severity
 from ..i18n import Term, t
 from ..predict import Prediction, Verdict
 from ..readers import read_file
+from ..render.check import verdict_line
 from ..render.inert import escape
 from ..writers.config import write_config, writers
-from .check import _verdict_line, check
 from .common import console, parse_target
 
 #: AUTH mechanisms in the order an app should prefer them (inside TLS), in the frameworks' spelling.
@@ -103,7 +104,7 @@ def command(framework: str, target: str, user: str | None, sender: str | None, c
         if env_carries_ca:
             notes.print(escape(t("config.checked_env")), highlight=False)
         else:
-            notes.print(escape(t("config.checked", line=_verdict_line(pred))), highlight=False)
+            notes.print(escape(t("config.checked", line=verdict_line(pred))), highlight=False)
     raise SystemExit(int(ExitCode.OK if ok else ExitCode.PROBLEMS))
 
 

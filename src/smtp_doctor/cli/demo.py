@@ -78,7 +78,8 @@ end
 
 async def _story(out: Console, lab: LabInfo, tmp: Path) -> None:
     """The rest of the story: an app's config read, its failure predicted, the corrected file shown."""
-    from .fix import render_repair, repair
+    from ..render.fix import render_repair
+    from ..repair import repair
 
     config = tmp / "app" / "config" / "environments" / "production.rb"
     config.parent.mkdir(parents=True)

@@ -1,0 +1,143 @@
+"""Check: lint the app's mail settings, probe the server they point at, predict what the app will do there.
+
+The pipeline in order: readers (``configs.collect``) → settings (``frameworks.to_settings``) → ``plan`` →
+``probe`` (the only I/O; each distinct target once, concurrently) → ``predict`` → ``predict.fix_for``.
+Nothing here prints: ``render/check.py`` turns a :class:`Checked` into text or JSON.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+from dataclasses import dataclass, replace
+from pathlib import Path
+
+from .address import parse_target
+from .errors import ExitCode, UserError
+from .facts import PortFacts
+from .findings import Finding
+from .frameworks import to_settings
+from .lint import lint
+from .plan import ConnectionPlan, plan
+from .predict import Fix, Prediction, Verdict, fix_for, predict
+from .settings import RawConfig, Settings
+
+ProbeKey = tuple[str, int, str | None, str | None]  #: host, port, CA file, server name (SNI)
+
+
+@dataclass
+class Checked:
+    """One configuration, checked: what it says, what the app will do, what the server did, the verdict."""
+
+    raw: RawConfig
+    settings: Settings
+    plan: ConnectionPlan
+    findings: list[Finding]
+    target: tuple[str, int] | None = None  #: what was probed (None: not probed)
+    facts: PortFacts | None = None
+    prediction: Prediction | None = None
+    fix: Fix | None = None
+
+
+def app_ca(p: ConnectionPlan, ca_file: str | None) -> str | None:
+    """The CA file the app verifies with, readable here; --ca-file stands in when the app's is not."""
+    own = p.ca_file or p.ca_path
+    if own and os.path.exists(own):
+        return own
+    return ca_file if (own or p.ca_unknown) and ca_file else None
+
+
+def _with_candidate(facts: PortFacts, ca_file: str | None) -> PortFacts:
+    """Add the --ca-file verification as the "candidate" store: the fix may suggest it, the outcome ignores it."""
+    from .x509.verify import user_source, verify_chain
+
+    if not ca_file or facts.tls is None or not facts.tls.chain:
+        return facts
+    v = replace(verify_chain(facts.tls.chain, user_source(ca_file)), source="candidate")
+    return replace(facts, tls=replace(facts.tls, verifications=facts.tls.verifications + (v,)))
+
+
+async def _probe_all(jobs: dict[ProbeKey, None], timeout: float) -> dict[ProbeKey, PortFacts]:
+    from .probe import ProbeOptions, probe_host
+
+    async def one(host: str, port: int, ca: str | None, servername: str | None) -> PortFacts:
+        opts = ProbeOptions(timeout=timeout, ca_file=ca, servername=servername,
+                            greeting_timeout=min(20.0, timeout), connect_timeout=min(5.0, timeout))
+        return (await probe_host(host, [port], opts)).ports[0]
+
+    keys = list(jobs)
+    results = await asyncio.gather(*(one(*k) for k in keys))
+    return dict(zip(keys, results, strict=True))
+
+
+def present(raw: RawConfig) -> dict[str, str]:
+    """Each key the config sets → where it is set (the writers edit those places, not new ones)."""
+    return {k: str(v.origin) if v.origin else raw.file for k, v in raw.values.items()}
+
+
+def check(configs: list[RawConfig], probe_target: str | None, ca_file: str | None, timeout: float) -> list[Checked]:
+    """Plan, probe (each distinct target once, concurrently) and predict every configuration."""
+    override = parse_target(probe_target) if probe_target else None
+    out: list[Checked] = []
+    jobs: dict[ProbeKey, None] = {}
+    for raw in configs:
+        s = to_settings(raw)
+        c = Checked(raw, s, plan(s), lint(raw))
+        out.append(c)
+        if any(r.at == "startup" for r in c.plan.refusals):
+            continue
+        host = (override[0] if override else None) or c.plan.host
+        port = (override[1] if override and override[1] else None) or c.plan.port
+        if not host or not port:
+            raise UserError("check.cli.no_target")
+        servername = c.plan.host if override and c.plan.host and c.plan.host != host else None
+        c.target = (host, port)
+        jobs[(host, port, app_ca(c.plan, ca_file), servername)] = None
+    facts = asyncio.run(_probe_all(jobs, timeout)) if jobs else {}
+    for c in out:
+        if c.target is None:
+            c.prediction = predict(c.plan, _unprobed(c))
+            continue
+        host, port = c.target
+        servername = c.plan.host if override and c.plan.host and c.plan.host != host else None
+        c.facts = _with_candidate(facts[(host, port, app_ca(c.plan, ca_file), servername)], ca_file)
+        sender = c.settings.sender.value if c.settings.sender else "app@example.com"
+        c.prediction = predict(c.plan, c.facts, sender=sender)
+        c.fix = fix_for(c.plan, c.prediction, c.facts, present(c.raw))
+    return out
+
+
+def _unprobed(c: Checked) -> PortFacts:
+    return PortFacts(c.plan.host or "", c.plan.port or 0)
+
+
+def exit_code(results: list[Checked]) -> ExitCode:
+    """1 when any config fails or cannot be told, else 3 when a server cannot be reached, else 0."""
+    verdicts = {c.prediction.verdict for c in results if c.prediction}
+    if Verdict.FAILS in verdicts or Verdict.UNKNOWN in verdicts:
+        return ExitCode.PROBLEMS
+    if Verdict.UNREACHABLE in verdicts:
+        return ExitCode.UNREACHABLE
+    return ExitCode.OK
+
+
+def load_configs(path: Path, env_file: Path | None, framework: str | None, probe_target: str | None,
+                 ca_file: str | None) -> tuple[list[RawConfig], dict[str, str] | None]:
+    """Every bad argument is one line and exit 2 before anything is read or probed."""
+    from .configs import collect
+    from .frameworks import model
+    from .readers import load_env_file
+
+    if framework is not None:
+        model(framework)
+    if env_file is not None and not env_file.is_file():
+        raise UserError("lint.cli.env_missing", path=str(env_file))
+    if ca_file is not None and not os.path.exists(ca_file):
+        raise UserError("check.cli.ca_file_missing", path=ca_file)
+    if probe_target is not None:
+        parse_target(probe_target)
+    env = load_env_file(env_file) if env_file is not None else None
+    configs = collect((path,), env, framework)
+    if not configs:
+        raise UserError("check.cli.no_configs", path=str(path))
+    return configs, env

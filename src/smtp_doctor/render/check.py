@@ -1,0 +1,160 @@
+"""What ``check`` predicted, as text for a terminal or as the JSON document (schema_version 1)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from rich.console import Console
+
+from ..check import Checked
+from ..findings import Severity
+from ..i18n import Term, current_language, has, t
+from ..plan import ConnectionPlan
+from ..predict import Fix, Prediction, Verdict
+from .inert import escape
+from .lint import settings_json
+from .text import ICON
+
+JSON_SCHEMA_VERSION = 1
+STYLE = {Verdict.DELIVERED: Severity.OK, Verdict.FAILS: Severity.ERROR, Verdict.UNREACHABLE: Severity.CRITICAL,
+         Verdict.UNKNOWN: Severity.WARNING}
+
+
+def _stores(p: ConnectionPlan) -> str:
+    names = []
+    for store in p.trust:
+        if store == "system":
+            names.append(t("check.cli.stores_system"))
+        elif p.ca_unknown:
+            names.append(t("check.cli.stores_ca_unknown"))
+        else:
+            names.append(t("check.cli.stores_ca_file", path=p.ca_file or p.ca_path or "-"))
+    return ", ".join(names)
+
+
+def _why_params(pred: Prediction) -> dict[str, Any]:
+    params = dict(pred.params)
+    params["app_mode"] = Term(f"frameworks.tlsmode.{params.get('app_mode', 'unknown')}")
+    params["port_mode"] = Term(f"modename.{params.get('port_mode', 'unknown')}")
+    for key in ("store", "location", "error", "names", "offered", "wanted", "timeout", "detail", "where", "ca_file"):
+        params.setdefault(key, "-")
+    return params
+
+
+def failure_title(failure: str | None) -> str:
+    key = f"explain.mode.{failure}.verdict"
+    return t(key) if has(key) else str(failure)
+
+
+def verdict_line(pred: Prediction) -> str:
+    if pred.verdict is Verdict.DELIVERED:
+        return t("check.cli.delivered")
+    if pred.verdict is Verdict.UNREACHABLE:
+        return t("check.cli.unreachable", failure=failure_title(pred.failure))
+    if pred.verdict is Verdict.UNKNOWN:
+        return t("check.cli.unknown")
+    key = "check.cli.fails" if pred.certain else "check.cli.fails_likely"
+    return t(key, failure=failure_title(pred.failure))
+
+
+def render_check(out: Console, results: list[Checked]) -> None:
+    for c in results:
+        p, pred = c.plan, c.prediction
+        assert pred is not None
+        icon, style = ICON[STYLE[pred.verdict]]
+        head = t("check.cli.head", file=c.raw.file, framework=t(f"frameworks.name.{c.raw.framework}"))
+        errors = sum(f.severity.rank >= Severity.ERROR.rank for f in c.findings)
+        warnings = sum(f.severity is Severity.WARNING for f in c.findings)
+        summary = t("check.cli.lint", errors=errors, warnings=warnings)
+        out.print(f"[{style}]{icon}[/] [bold]{escape(head)}[/]  [dim]{escape(summary)}[/]", highlight=False)
+        for f in c.findings:
+            if f.severity.rank >= Severity.WARNING.rank:
+                ficon, fstyle = ICON[f.severity]
+                out.print(f"  [{fstyle}]{ficon} {f.id}[/] {escape(f.subject)} {escape(f.verdict())}", highlight=False)
+        mode = Term(f"frameworks.tlsmode.{p.mode.value if p.mode else 'unknown'}")
+        lines = [t("check.cli.app_will", host=p.host or "?", port=p.port or "?", mode=mode)]
+        if p.mode is not None and p.mode.value != "none":
+            lines.append(t("check.cli.app_verify", stores=_stores(p)) if p.verify_peer is not False
+                         else t("check.cli.app_noverify"))
+        lines.append(t("check.cli.app_auth", mechanism=p.auth_mechanism) if p.auth_mechanism
+                     else t("check.cli.app_noauth"))
+        out.print("  " + escape(("" if current_language() == "ja" else " ").join(lines)), highlight=False)
+        if c.target is None or c.facts is None:
+            out.print("  [dim]" + escape(t("check.cli.not_probed")) + "[/]", highlight=False)
+        else:
+            target = f"{c.target[0]}:{c.target[1]}"
+            port_mode = Term(f"modename.{c.facts.mode.value}")
+            line = t("check.cli.probed", target=target, port_mode=port_mode) if target == p.target else t(
+                "check.cli.probed_as", target=target, host=p.host, port=p.port, port_mode=port_mode)
+            out.print("  [dim]" + escape(line) + "[/]", highlight=False)
+        out.print(f"  [{style}]{icon} {escape(verdict_line(pred))}[/]", highlight=False)
+        if pred.verdict in (Verdict.FAILS, Verdict.UNREACHABLE):
+            said = pred.text or t("check.cli.no_text")
+            out.print(f"    [bold]{escape(t('check.cli.prints'))}:[/] {escape(said)}", highlight=False)
+        if pred.why:
+            out.print(f"    [bold]{escape(t('check.cli.why'))}:[/] {escape(t(pred.why, **_why_params(pred)))}",
+                      highlight=False)
+        for risk in pred.risks:
+            out.print(f"    [yellow]{escape(t('check.cli.risk'))}:[/] {escape(t(f'check.risk.{risk}'))}",
+                      highlight=False)
+        print_fix(out, c.fix)
+
+
+def render_summary(out: Console, results: list[Checked]) -> None:
+    counts = {v: sum(c.prediction is not None and c.prediction.verdict is v for c in results) for v in Verdict}
+    out.print(escape(t("check.cli.summary", configs=len(results), delivered=counts[Verdict.DELIVERED],
+                       failing=counts[Verdict.FAILS], unreachable=counts[Verdict.UNREACHABLE],
+                       unknown=counts[Verdict.UNKNOWN])), highlight=False)
+
+
+def print_fix(out: Console, fix: Fix | None) -> None:
+    if fix is None or not (fix.lines or fix.remove or fix.env or fix.text_key):
+        return
+    out.print(f"    [bold]{escape(t('check.cli.fix'))}:[/]", highlight=False)
+    for key, where in fix.remove:
+        out.print("      [red]- " + escape(t("check.cli.remove", key=key, where=where)) + "[/]", highlight=False)
+    for line in fix.lines:
+        out.print("      [green]+ " + escape(line) + "[/]", highlight=False)
+    if fix.env:
+        out.print("      " + escape(t("check.cli.env")), highlight=False)
+        for line in fix.env:
+            out.print("      [green]+ " + escape(line) + "[/]", highlight=False)
+    if not (fix.lines or fix.env) and fix.text_key:
+        out.print("      " + escape(t(fix.text_key)), highlight=False)
+
+
+def _plan_json(p: ConnectionPlan) -> dict[str, Any]:
+    return {"host": p.host, "port": p.port, "mode": p.mode.value if p.mode else None, "verify_peer": p.verify_peer,
+            "verify_hostname": p.verify_hostname, "ca_file": p.ca_file, "ca_path": p.ca_path,
+            "ca_unknown": p.ca_unknown, "trust": list(p.trust), "auth_mechanism": p.auth_mechanism,
+            "credentials": p.credentials, "read_timeout": p.read_timeout, "runtime": p.runtime,
+            "refusals": [{"mode": r.mode, "at": r.at, "text": r.text, "location": str(r.origin) if r.origin else None}
+                         for r in p.refusals]}
+
+
+def _prediction_json(pred: Prediction) -> dict[str, Any]:
+    return {"verdict": str(pred.verdict), "failure": pred.failure, "stage": pred.stage, "channel": pred.channel,
+            "certain": pred.certain, "error_text": pred.text, "error_text_source": pred.text_source,
+            "why": t(pred.why, **_why_params(pred)) if pred.why else None, "risks": list(pred.risks),
+            "verification": {"store": pred.verification.source, "ok": pred.verification.ok,
+                             "error": pred.verification.error, "code": pred.verification.error_code}
+            if pred.verification else None}
+
+
+def fix_json(fix: Fix | None) -> dict[str, Any] | None:
+    if fix is None:
+        return None
+    return {"group": fix.group, "set": list(fix.lines), "env": list(fix.env),
+            "remove": [{"key": k, "location": w} for k, w in fix.remove],
+            "text": t(fix.text_key) if fix.text_key else None}
+
+
+def check_json(results: list[Checked]) -> dict[str, Any]:
+    return {"schema_version": JSON_SCHEMA_VERSION, "tool": "smtp-doctor", "command": "check", "configs": [
+        {"file": c.raw.file, "framework": c.raw.framework, "framework_version": c.raw.framework_version,
+         "settings": settings_json(c.settings), "plan": _plan_json(c.plan),
+         "probed": {"host": c.target[0], "port": c.target[1], "mode": c.facts.mode.value if c.facts else None,
+                    "address": c.facts.address if c.facts else None} if c.target else None,
+         "lint": [f.to_dict() for f in c.findings],
+         "prediction": _prediction_json(c.prediction) if c.prediction else None, "fix": fix_json(c.fix)}
+        for c in results]}

@@ -1,0 +1,192 @@
+"""The repair loop behind ``fix``: the corrected config, in the file's own syntax, checked before it is shown.
+
+``check`` names the first thing that will fail and its fix. A config can be wrong twice (implicit TLS on
+587 *and* no CA for a private server), so ``repair`` repeats: apply the fix to the file's text, read the
+result with the same reader, check it against the same server, until the prediction is a delivery, the
+fix is only words, or a failure comes back (never more than MAX_ROUNDS). Nothing here prints or writes
+the user's file: ``render/fix.py`` shows a :class:`Repair`, the caller decides whether to write it.
+"""
+
+from __future__ import annotations
+
+import os
+import tempfile
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+from typing import Any
+
+from .check import Checked, check, present
+from .errors import ExitCode, UserError
+from .plan import framework_facts
+from .predict import Fix, Prediction, Verdict
+from .readers import read_file, read_text
+from .remedy import harden, provider_fixes, risks
+from .settings import RawConfig
+from .writers.patch import Unpatchable, apply_fix, secret_lines, secret_tokens, unified_diff
+
+MAX_ROUNDS = 4
+
+
+@dataclass
+class Step:
+    prediction: Prediction
+    fix: Fix
+    risk: str | None = None  #: a risk of a config that delivers (remedy.py), not a failure
+    convention: tuple[str, dict[str, Any]] | None = None  #: a provider's documented convention (catalogue key)
+
+
+@dataclass
+class Repair:
+    raw: RawConfig
+    first: Checked
+    final: Checked
+    steps: list[Step] = field(default_factory=list)
+    text: str = ""  #: the original file
+    fixed: str = ""  #: the file with every step applied
+    stopped: str | None = None  #: catalogue key: why it could not go on
+    env: tuple[str, ...] = ()  #: the last part of the fix goes into the app's environment (SSL_CERT_FILE=…)
+    kept_risks: list[str] = field(default_factory=list)  #: risks no change here removes without breaking it
+
+    @property
+    def diff(self) -> str:
+        if self.fixed == self.text:
+            return ""
+        return unified_diff(self.text, self.fixed, self.raw.file, secret_lines(self.text, self.raw),
+                            secret_tokens(self.text, self.raw))
+
+    @property
+    def delivers(self) -> bool:
+        """Predicted to deliver: by the file alone, or with the environment lines (a CA file the probe
+        verified this server's chain with; fix_for offers none other)."""
+        return bool(self.env) or (self.final.prediction is not None
+                                  and self.final.prediction.verdict is Verdict.DELIVERED)
+
+
+def _reread(tmp: Path, raw: RawConfig, text: str, env: dict[str, str] | None) -> RawConfig:
+    """The patched text, read by the same reader: under the same file name, so the same syntax applies."""
+    path = tmp / Path(raw.file).name
+    path.write_text(text, encoding="utf-8")
+    for again in read_file(path, framework=raw.framework, env=env):
+        if again.framework == raw.framework:  # the user's file name in every location, not the temporary one
+            values = {k: replace(v, origin=replace(v.origin, file=raw.file))
+                      if v.origin is not None and v.origin.file == again.file else v for k, v in again.values.items()}
+            return replace(again, file=raw.file, values=values, framework_version=raw.framework_version)
+    raise UserError("fix.error.reread", file=raw.file)
+
+
+def repair(raw: RawConfig, env: dict[str, str] | None, probe_target: str | None, ca_file: str | None,
+           timeout: float) -> Repair:
+    """Fix, re-read, re-check until it delivers: the printed change is one the prediction engine has seen
+    deliver, not a list of independent suggestions that might contradict each other."""
+    text = read_text(Path(raw.file))
+    ca_file = os.path.abspath(ca_file) if ca_file else None  # written into the config: relative to nothing
+    [first] = check([raw], probe_target, ca_file, timeout)
+    result = Repair(raw, first, first, text=text, fixed=text)
+    syntax = framework_facts(raw.framework).get("syntax", "dotenv")
+    seen: set[str | None] = set()
+    current, c = raw, first
+    with tempfile.TemporaryDirectory(prefix="smtp-doctor-fix-") as tmp:
+        for key, params, pfix in provider_fixes(raw, first.settings, present(raw)):
+            try:  # the provider's documentation, not the probe, says these: they come first
+                patched = apply_fix(result.fixed, current, pfix, syntax)
+            except Unpatchable as exc:
+                result.stopped = str(exc)
+                continue
+            assert first.prediction is not None
+            result.steps.append(Step(first.prediction, pfix, convention=(key, params)))
+            result.fixed = patched.text
+            current = _reread(Path(tmp), current, result.fixed, env)
+        if current is not raw:
+            [c] = check([current], probe_target, ca_file, timeout)
+            result.final = c
+        for _ in range(MAX_ROUNDS):
+            pred, fix = c.prediction, c.fix
+            if pred is None or pred.verdict is not Verdict.FAILS:
+                break
+            if fix is not None and fix.env and not (fix.lines or fix.remove):
+                result.steps.append(Step(pred, fix))
+                result.env = fix.env
+                break
+            if fix is None or not (fix.lines or fix.remove):
+                result.stopped = "fix.stopped.words_only"
+                break
+            if pred.failure in seen:
+                result.stopped = "fix.stopped.repeats"
+                break
+            if fix.group == "hostname" and c.target and c.target[0] != c.plan.host:
+                result.stopped = "fix.stopped.stand_in_name"  # never point the app at the stand-in's name
+                break
+            seen.add(pred.failure)
+            try:
+                patched = apply_fix(result.fixed, current, fix, syntax)
+            except Unpatchable as exc:
+                result.stopped = str(exc)
+                result.steps.append(Step(pred, fix))
+                break
+            result.steps.append(Step(pred, fix))
+            result.fixed = patched.text
+            current = _reread(Path(tmp), current, result.fixed, env)
+            [c] = check([current], probe_target, ca_file, timeout)
+            result.final = c
+        _harden(result, current, Path(tmp), env, probe_target, ca_file, timeout, syntax)
+    return result
+
+
+def _harden(result: Repair, current: RawConfig, tmp: Path, env: dict[str, str] | None, probe_target: str | None,
+            ca_file: str | None, timeout: float, syntax: str) -> None:
+    """A config that delivers with verification off or opportunistic STARTTLS: each remedy is applied,
+    re-read and re-checked, and kept only when the config still delivers and the risk is gone."""
+    c = result.final
+    tried: set[str] = set()
+    for _ in range(MAX_ROUNDS):
+        if c.prediction is None or c.prediction.verdict is not Verdict.DELIVERED or c.facts is None:
+            break
+        found = risks(c.plan, c.prediction, c.facts)
+        todo = [(risk, fix) for risk, fix in harden(c.plan, c.prediction, c.facts, present(current))
+                if risk not in tried]
+        result.kept_risks = [r for r in found if r not in {r for r, _ in todo}]
+        if not todo:
+            break
+        risk, fix = todo[0]
+        tried.add(risk)
+        try:
+            patched = apply_fix(result.fixed, current, fix, syntax)
+        except Unpatchable:
+            continue
+        again = _reread(tmp, current, patched.text, env)
+        [c2] = check([again], probe_target, ca_file, timeout)
+        if (c2.prediction is None or c2.prediction.verdict is not Verdict.DELIVERED or c2.facts is None
+                or risk in risks(c2.plan, c2.prediction, c2.facts)):
+            continue  # the change would break delivery or not remove the risk: not offered
+        result.steps.append(Step(c.prediction, fix, risk))
+        result.fixed, current, c = patched.text, again, c2
+        result.final = c
+    if c.prediction is not None and c.prediction.verdict is Verdict.DELIVERED and c.facts is not None:
+        result.kept_risks = list(risks(c.plan, c.prediction, c.facts))
+
+
+def wants_repair(c: Checked) -> bool:
+    """``check --fix`` repairs a config that fails, or one that delivers with a risk a change can remove."""
+    return c.prediction is not None and (c.prediction.verdict is Verdict.FAILS or c.facts is not None
+                                         and bool(risks(c.plan, c.prediction, c.facts)))
+
+
+def write(results: list[Repair]) -> bool:
+    """Apply every repair predicted to deliver to its file; True when any file changed."""
+    written = False
+    for r in results:
+        if r.delivers and r.fixed != r.text:
+            Path(r.raw.file).write_text(r.fixed, encoding="utf-8")
+            written = True
+    return written
+
+
+def exit_code(results: list[Repair], written: bool) -> ExitCode:
+    if any(r.first.prediction and r.first.prediction.verdict is Verdict.UNREACHABLE for r in results):
+        return ExitCode.UNREACHABLE
+    if all(r.first.prediction and r.first.prediction.verdict is Verdict.DELIVERED and not r.steps
+           for r in results):
+        return ExitCode.OK
+    if written and all(r.delivers for r in results):
+        return ExitCode.OK
+    return ExitCode.PROBLEMS

@@ -254,15 +254,18 @@ class Fix:
     env: tuple[str, ...] = ()  #: lines for the app's environment (SSL_CERT_FILE=…)
     text_key: str | None = None  #: explain.fix.<group>.<framework or generic>
     keys: tuple[str, ...] = ()  #: the framework key each of ``lines`` sets, in order (for writers/patch.py)
+    rename: tuple[str, ...] = ()  #: keys written as strings to re-spell as symbols, value untouched (mail gem)
 
 
 def _literal(value: Any, syntax: str) -> str:
     if isinstance(value, bool):
+        if syntax == "msmtprc":
+            return "on" if value else "off"
         return ("True" if value else "False") if syntax == "python" else ("true" if value else "false")
     if isinstance(value, int | float):
         return str(value)
     text = str(value)
-    if syntax == "dotenv":
+    if syntax in ("dotenv", "msmtprc", "properties"):
         return text
     if syntax in ("ruby_hash", "gitlab_rb") and text.startswith(":"):
         return text
@@ -272,8 +275,10 @@ def _literal(value: Any, syntax: str) -> str:
 def render_line(key: str, value: Any, syntax: str, code: bool = False) -> str:
     """One setting written the way the file writes it; ``code`` (an environment lookup) goes in unquoted."""
     literal = str(value) if code else _literal(value, syntax)
-    if syntax == "ruby_hash":
+    if syntax in ("ruby_hash", "js_object"):
         return f"{key}: {literal},"
+    if syntax == "msmtprc":
+        return f"{key} {literal}"
     if syntax == "gitlab_rb":
         return f"gitlab_rails['{key}'] = {literal}"
     if syntax == "python":
@@ -287,6 +292,12 @@ def fill_params(value: Any, params: Mapping[str, Any]) -> Any:
     for key, v in params.items():
         value = value.replace("{" + key + "}", str(v))
     return value
+
+
+def row_lines(row: Mapping[str, Any], params: Mapping[str, Any], syntax: str) -> tuple[str, ...]:
+    """A [[fix]] row's lines: ``set`` values as literals, then ``code`` values as written (expressions)."""
+    return (*(render_line(k, fill_params(v, params), syntax) for k, v in row.get("set", {}).items()),
+            *(render_line(k, fill_params(v, params), syntax, code=True) for k, v in row.get("code", {}).items()))
 
 
 def fix_row(framework: str, group: str, port_mode: str) -> dict[str, Any] | None:
@@ -321,6 +332,7 @@ def fix_for(plan: ConnectionPlan, prediction: Prediction, facts: PortFacts,
     candidate = next((v for v in tls.verifications if v.source == "candidate" and v.ok), None) if tls else None
     if candidate is not None:
         params["ca_file"] = candidate.location
+        params["ca_file_q"] = _literal(candidate.location, "js_object")
     if tls and tls.certs and tls.certs[0].san_dns:
         params["cert_name"] = tls.certs[0].san_dns[0]
     caps = facts.ehlo_tls or facts.ehlo_plain
@@ -331,11 +343,12 @@ def fix_for(plan: ConnectionPlan, prediction: Prediction, facts: PortFacts,
     row = fix_row(plan.framework, group, facts.mode.value)
     if row is not None:
         syntax = framework_facts(plan.framework).get("syntax", "dotenv")
-        values = {**row.get("set", {}), **row.get("env", {})}
-        wanted = {name for v in values.values() if isinstance(v, str) for name in re.findall(r"{(\w+)}", v)}
+        values = {**row.get("set", {}), **row.get("env", {}), **row.get("code", {})}
+        wanted = {name for v in values.values() if isinstance(v, str)
+                  for name in re.findall(r"{(\w+)}", v.replace("{ ", "").replace(" }", ""))}
         if wanted <= params.keys():  # else a value the probe could not supply (no CA that verifies): words
-            lines = tuple(render_line(k, fill_params(v, params), syntax) for k, v in row.get("set", {}).items())
+            lines = row_lines(row, params, syntax)
             env = tuple(render_line(k, fill_params(v, params), "dotenv") for k, v in row.get("env", {}).items())
             remove = tuple((k, (present or {}).get(k, "")) for k in row.get("remove", []) if k in (present or {}))
-            return Fix(group, lines, remove, env, text_key, tuple(row.get("set", {})))
+            return Fix(group, lines, remove, env, text_key, (*row.get("set", {}), *row.get("code", {})))
     return Fix(group, text_key=text_key)

@@ -16,7 +16,7 @@ from typing import Any
 
 from .facts import Mode, PortFacts
 from .plan import ConnectionPlan, framework_facts
-from .predict import Fix, Prediction, Verdict, fill_params, fix_row, render_line
+from .predict import Fix, Prediction, Verdict, fix_row, render_line, row_lines
 from .providers import identify
 from .settings import Origin, RawConfig, Settings, TLSMode
 from .writers.config import writers_knowledge
@@ -60,6 +60,7 @@ def harden(plan: ConnectionPlan, prediction: Prediction, facts: PortFacts,
     ca = ca_for(facts)
     if ca is not None:
         params["ca_file"] = ca
+        params["ca_file_q"] = "'" + ca.replace("\\", "\\\\").replace("'", "\\'") + "'"
     syntax = framework_facts(plan.framework).get("syntax", "dotenv")
     out: list[tuple[str, Fix]] = []
     for row in writers_knowledge().get("harden", []):
@@ -76,14 +77,14 @@ def harden(plan: ConnectionPlan, prediction: Prediction, facts: PortFacts,
 def _fix(framework: str, group: str, port_mode: str, params: Mapping[str, Any], present: Mapping[str, str],
          syntax: str) -> Fix | None:
     row = fix_row(framework, group, port_mode)
-    if row is None or not row.get("set"):  # an environment-only row cannot change what the file says
+    if row is None or not (row.get("set") or row.get("code")):  # an environment-only row cannot change the file
         return None
-    wanted = {n for v in row["set"].values() if isinstance(v, str) for n in re.findall(r"{(\w+)}", v)}
+    values = {**row.get("set", {}), **row.get("code", {})}
+    wanted = {n for v in values.values() if isinstance(v, str) for n in re.findall(r"{(\w+)}", v)}
     if not wanted <= params.keys():
         return None
-    lines = tuple(render_line(k, fill_params(v, params), syntax) for k, v in row["set"].items())
     remove = tuple((k, present[k]) for k in row.get("remove", []) if k in present)
-    return Fix(group, lines, remove, keys=tuple(row["set"]))
+    return Fix(group, row_lines(row, params, syntax), remove, keys=(*row.get("set", {}), *row.get("code", {})))
 
 
 # -- provider conventions (knowledge/providers.toml) --------------------------------------------------------
@@ -96,6 +97,20 @@ def _raw_key(raw: RawConfig, origin: Origin | None) -> str | None:
     return next((k for k, v in raw.values.items() if v.origin == origin), None)
 
 
+def key_style_fixes(raw: RawConfig) -> list[tuple[str, dict[str, Any], Fix]]:
+    """Keys the framework never reads because of how they are spelled (frameworks.toml ``string_keys``:
+    the mail gem reads symbols only): one step that re-spells them, values untouched. Pure."""
+    from .frameworks import model
+    from .frameworks.conditions import string_key
+
+    if model(raw.framework).string_keys != "ignored":
+        return []
+    keys = tuple(k for k, v in raw.values.items() if string_key(v))
+    if not keys:
+        return []
+    return [("fix.convention.string_keys", {"keys": ", ".join(keys)}, Fix("string_keys", rename=keys))]
+
+
 def provider_fixes(raw: RawConfig, settings: Settings, present: Mapping[str, str]
                    ) -> list[tuple[str, dict[str, Any], Fix]]:
     """(catalogue key, its params, fix) for each documented convention of the provider the host belongs
@@ -106,7 +121,7 @@ def provider_fixes(raw: RawConfig, settings: Settings, present: Mapping[str, str
     port = settings.port.value if settings.port else None
     provider = identify(host, port) if host else None
     if provider is None:
-        return []
+        return key_style_fixes(raw)
     syntax = framework_facts(raw.framework).get("syntax", "dotenv")
     out: list[tuple[str, dict[str, Any], Fix]] = []
     user = settings.username
@@ -126,4 +141,4 @@ def provider_fixes(raw: RawConfig, settings: Settings, present: Mapping[str, str
         remove = tuple((k, present[k]) for k in row.get("remove", []) if k in present)
         out.append(("fix.provider.port", {"provider": provider.name, "port": port, "new": new},
                     Fix("provider_port", lines, remove, keys=keys)))
-    return out
+    return key_style_fixes(raw) + out

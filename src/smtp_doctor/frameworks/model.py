@@ -23,7 +23,10 @@ from .truth import KNOWN, RULES, known_value, truthy
 
 ROLES = frozenset({"implicit_switch", "starttls_switch", "tls_switch", "implicit_value", "auth", "auth_switch",
                    "verify", "scheme", "ca", "client_cert", "password", "user"})
-CONVERSIONS = frozenset({"int", "float", "str", "bool", "lower", "host", "port", "ms", "text"})
+CONVERSIONS = frozenset({"int", "float", "str", "bool", "lower", "host", "port", "ms", "text", "readfile"})
+#: Node apps hand the CA over as contents read from a file: ``ca: [fs.readFileSync('/etc/ssl/ca.pem')]``
+_READFILE = re.compile(r"""readFileSync\(\s*(['"`])([^'"`$]+)\1""")
+_TEXT_CONVERSIONS = frozenset({"text", "readfile"})
 _SETTING_FIELDS = {f.name for f in fields(Settings)} - {"framework", "source", "has_password", "framework_version",
                                                         "raw"}
 _INT_FIELDS = {"port"}
@@ -240,6 +243,11 @@ def _convert(conv: str | None, rv: RawValue, m: Model, key: str) -> Any:
     """The value a `from` rule produces; raises ValueError when it cannot be converted (the rule is skipped)."""
     if conv == "text":
         return rv.text
+    if conv == "readfile":
+        read = _READFILE.search(rv.text) if not rv.secret else None
+        if read is None:
+            raise ValueError("not a file the config reads")
+        return read.group(2)
     if conv == "bool":
         return truthy(m.truth_of(key), rv)
     value = rv.value
@@ -295,7 +303,7 @@ def _resolve(m: Model, name: str, rules: tuple[Rule, ...], ctx: C.Context,
             rv = ctx.values.get(rule.source_key)
             if rv is None or rv.kind is ValueKind.NIL:
                 continue
-            if rv.kind not in KNOWN and rule.conversion != "text":
+            if rv.kind not in KNOWN and rule.conversion not in _TEXT_CONVERSIONS:
                 return None
             try:
                 converted = _convert(rule.conversion, rv, m, rule.source_key)

@@ -39,9 +39,37 @@ def _ending(line: str) -> str:
     return line[len(line.rstrip("\r\n")):] or "\n"
 
 
+_STRING_KEY_BEFORE = re.compile(r"""(?P<q>['"])(?P<key>\w+)(?P=q)\s*=>\s*$""")
+_STRING_INDEX_BEFORE = re.compile(r"""\[\s*(?P<q>['"])(?P<key>\w+)(?P=q)\s*\]\s*=\s*$""")
+
+
+def symbolize(text: str, raw: RawConfig, keys: tuple[str, ...]) -> str:
+    """``'port' => 587`` → ``port: 587`` and ``smtp_settings["port"] =`` → ``smtp_settings[:port] =``: only the
+    key's spelling changes, found right before the value's column (so a secret value is never touched)."""
+    lines = text.splitlines(keepends=True)
+    for key in keys:
+        rv = raw.values.get(key)
+        o = rv.origin if rv else None
+        if o is None or o.file != raw.file or not 1 <= o.line <= len(lines):
+            raise Unpatchable("fix.unpatchable.elsewhere")
+        line = lines[o.line - 1]
+        before, after = line[:o.column - 1], line[o.column - 1:]
+        if (m := _STRING_KEY_BEFORE.search(before)) and m.group("key") == key:
+            before = before[:m.start()] + f"{key}: "
+        elif (m := _STRING_INDEX_BEFORE.search(before)) and m.group("key") == key:
+            before = before[:m.start()] + f"[:{key}] = "
+        else:
+            raise Unpatchable("fix.unpatchable.shared_line")
+        lines[o.line - 1] = before + after
+    return "".join(lines)
+
+
 def apply_fix(text: str, raw: RawConfig, fix: Fix, syntax: str) -> Patched:
     """``text`` with ``fix`` applied; raises Unpatchable when a line holds more than the key it is about
     (except a Ruby hash written on one line, which is edited entry by entry: ``_Inline``)."""
+    if fix.rename:  # columns stay where the reader saw them only when nothing else changes: rename alone
+        return Patched(symbolize(text, raw, fix.rename), (), tuple(sorted({
+            raw.values[k].origin.line for k in fix.rename if raw.values[k].origin is not None})), None)  # type: ignore[union-attr]
     lines = text.splitlines(keepends=True)
     located = {k: v.origin for k, v in raw.values.items() if v.origin is not None}
     if any(o.file != raw.file for o in located.values()):
@@ -111,7 +139,8 @@ def apply_fix(text: str, raw: RawConfig, fix: Fix, syntax: str) -> Patched:
     if added and anchor is not None:
         anchor_line = changed.get(anchor, lines[anchor - 1])
         body = anchor_line.rstrip("\r\n")
-        if syntax == "ruby_hash" and not body.rstrip().endswith((",", "{")) and "#" not in body:
+        comment = "#" if syntax == "ruby_hash" else "//"
+        if syntax in ("ruby_hash", "js_object") and not body.rstrip().endswith((",", "{")) and comment not in body:
             anchor_line = body.rstrip() + "," + _ending(anchor_line)  # the last hash entry gains a comma
             changed[anchor] = anchor_line
         indent, ending = _indent(anchor_line), _ending(anchor_line)

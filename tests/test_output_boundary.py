@@ -342,3 +342,21 @@ def test_fix_probes_the_forging_server(tmp_path: Path, server: ForgeInfo) -> Non
         code, out = runner("fix", str(env), "--ca-file", str(server.ca_file))
         assert "SMTP_CA_FILE" in out, out  # it probed, found the CA that verifies and wrote it
         assert not problems(out, tty=runner is run_tty), problems(out, tty=runner is run_tty)
+
+
+@pytest.fixture(scope="module")
+def refusing(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ForgeInfo]:
+    with forge.running(tmp_path_factory.mktemp("forge-554"), greeting=554) as info:
+        yield info
+
+
+@pytest.mark.parametrize("command", ["probe", "send"])
+def test_a_refusal_quoted_in_our_own_sentence(refusing: ForgeInfo, command: str) -> None:
+    """A 554 greeting's text is quoted inside the finding's sentence (a catalogue parameter), not only in
+    the banner line: the whole sentence stays one inert line."""
+    args = [command, refusing.address] + (["--from", "a@example.com", "--to", "b@example.net"]
+                                           if command == "send" else [])
+    for runner in (run_pipe, run_tty):
+        code, out = runner(*args)
+        assert code != 0 and "554" in out, out
+        assert not problems(out, tty=runner is run_tty), problems(out, tty=runner is run_tty)

@@ -97,6 +97,7 @@ class Forge:
     context: ssl.SSLContext
     echo_secrets: bool = False
     reject: bool = False
+    greeting: int = 220  #: 554: refuse the session in the greeting, with the corpus as the reason
 
     async def handle(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         try:
@@ -107,7 +108,13 @@ class Forge:
             writer.close()
 
     async def _session(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
-        writer.write(_line(220, f"forge.lab ESMTP {WIRE}"))
+        writer.write(_line(self.greeting, f"forge.lab ESMTP {WIRE}"))
+        if self.greeting != 220:
+            await writer.drain()
+            await reader.readline()  # QUIT, or nothing
+            writer.write(_line(221, f"bye {FORGED}"))
+            await writer.drain()
+            return
         tls = False
         for _ in range(MAX_LINES):
             raw = await reader.readline()
@@ -182,7 +189,8 @@ class ForgeInfo:
 
 
 @contextmanager
-def running(directory: Path, *, echo_secrets: bool = False, reject: bool = False) -> Iterator[ForgeInfo]:
+def running(directory: Path, *, echo_secrets: bool = False, reject: bool = False,
+            greeting: int = 220) -> Iterator[ForgeInfo]:
     """Run a forging server on 127.0.0.1 (ephemeral port) in a thread for the ``with`` block, so that
     a subprocess (the real CLI) can talk to it; its CA is written to ``directory``."""
     directory.mkdir(parents=True, exist_ok=True)
@@ -192,7 +200,7 @@ def running(directory: Path, *, echo_secrets: bool = False, reject: bool = False
     cert, key = hostile_cert(ca, directory)
     context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
     context.load_cert_chain(cert, key)
-    forge = Forge(context, echo_secrets=echo_secrets, reject=reject)
+    forge = Forge(context, echo_secrets=echo_secrets, reject=reject, greeting=greeting)
     loop = asyncio.new_event_loop()
     started = threading.Event()
     box: dict[str, asyncio.Server] = {}

@@ -269,3 +269,32 @@ def test_fix_write_to_a_file_it_cannot_write(tmp_path: Path, lab: object) -> Non
             subprocess.run(["chattr", "-i", str(cfg)], capture_output=True)
     _one_line_exit_2(r)
     assert str(cfg) in r.stderr
+
+
+# ---- IPv6 literals: the hand-check commands run as printed, the address cannot be misread -----------------
+
+@pytest.mark.skipif(shutil.which("openssl") is None, reason="openssl not installed")
+@pytest.mark.parametrize("name", ["starttls", "implicit"])
+def test_hand_check_openssl_command_works_for_an_ipv6_literal(tmp_path: Path, name: str) -> None:
+    import shlex
+    import socket
+
+    from smtp_doctor import probe
+    from smtp_doctor.lab import run_lab_in_thread
+
+    try:
+        socket.create_server(("::1", 0), family=socket.AF_INET6).close()
+    except OSError:
+        pytest.skip("no IPv6 loopback on this machine")
+    with run_lab_in_thread(tmp_path, host="::1", with_hostile=False) as lab:
+        srv = lab.servers[name]
+        d = probe("::1", [srv.port], ProbeOptions(timeout=10, ca_file=str(lab.ca_file))).ports[0]
+        assert d.subject == f"[::1]:{srv.port}"
+        openssl = next(c for c in d.commands if c.startswith("openssl"))
+        assert f"-connect [::1]:{srv.port}" in openssl and "-verify_ip ::1" in openssl
+        assert "-servername" not in openssl  # an IP address is never SNI (RFC 6066 §3)
+        r = subprocess.run(shlex.split(openssl), input=b"QUIT\r\n", capture_output=True, timeout=30)
+        out = (r.stdout + r.stderr).decode(errors="replace")
+        assert r.returncode == 0 and "Verification: OK" in out, out
+        swaks = next(c for c in d.commands if c.startswith("swaks"))
+        assert f"--server [::1]:{srv.port}" in swaks

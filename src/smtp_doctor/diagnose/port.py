@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import ipaddress
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
@@ -36,15 +37,25 @@ class PortDiagnosis:
 
     @property
     def subject(self) -> str:
-        return f"{self.facts.host}:{self.facts.port}"
+        """``host:port``; an IPv6 literal in brackets (``[::1]:587``), else its port could not be told apart."""
+        host = f"[{self.facts.host}]" if ":" in self.facts.host else self.facts.host
+        return f"{host}:{self.facts.port}"
+
+
+def _is_ip(host: str) -> bool:
+    try:
+        ipaddress.ip_address(host)
+    except ValueError:
+        return False
+    return True
 
 
 def _commands(f: PortFacts, ca_file: str | None) -> list[str]:
     target = f"{f.host}:{f.port}" if ":" not in f.host else f"[{f.host}]:{f.port}"
     ca = f" -CAfile {ca_file}" if ca_file else ""
-    name = f.tls.sni if f.tls and f.tls.sni else (f.host if not f.host.replace(".", "").isdigit() else None)
-    sni = f" -servername {name} -verify_hostname {name}" if name else (f" -verify_ip {f.host}"
-                                                                       if f.host.replace(".", "").isdigit() else "")
+    literal = _is_ip(f.host)  # an IP (v4 or v6) is never sent as SNI and is verified with -verify_ip
+    name = f.tls.sni if f.tls and f.tls.sni else (None if literal else f.host)
+    sni = f" -servername {name} -verify_hostname {name}" if name else (f" -verify_ip {f.host}" if literal else "")
     if f.mode is Mode.IMPLICIT_TLS:
         return [f"openssl s_client -connect {target}{sni}{ca} -verify_return_error -brief",
                 f"swaks --server {target} --tls-on-connect --quit-after EHLO"]

@@ -180,3 +180,10 @@ def test_the_real_smtp_port_when_the_lab_may_bind_it(tmp_path: Path) -> None:
         assert {f["id"] for f in json.loads(broken.output)["findings"]} == {"sts_mx_cert_invalid"}
     finally:
         ctx.__exit__(None, None, None)
+
+
+def test_a_failing_mx_lookup_is_not_mistaken_for_no_mx(lab: DomainLabInfo) -> None:
+    """A lame delegation SERVFAILs without a validation error: that is an error (exit 3), not an implicit MX."""
+    code, out = run(lab, "lame.test")
+    assert code == 3 and "MX lookup for lame.test failed (SERVFAIL)" in out
+    assert len(out.strip().splitlines()) == 1

@@ -127,3 +127,15 @@ def test_resolver_and_domain_input() -> None:
 def test_every_lab_case_is_described_in_both_languages() -> None:
     for c in CASES:
         assert i18n.t(f"domain.case.{c.name}", lang="en") and i18n.t(f"domain.case.{c.name}", lang="ja")
+
+
+def test_every_cause_code_speaks_both_languages_with_the_same_placeholders() -> None:
+    from smtp_doctor.domain.diagnose import causes
+
+    for code in causes():
+        for part in ("verdict", "explanation", "fix"):
+            key = f"finding.{code}.{part}"
+            assert i18n.has(key), key
+            entry = i18n.catalogue()[key]
+            assert i18n.placeholders(entry["en"]) == i18n.placeholders(entry["ja"]), key
+            assert "サーバ" not in entry["ja"].replace("サーバー", ""), key  # house style: サーバー

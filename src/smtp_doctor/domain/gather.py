@@ -94,6 +94,8 @@ async def gather(domain: str, opts: DomainOptions) -> DomainFacts:
         raise UserError("domain.error.resolver_silent", ExitCode.UNREACHABLE, resolver=client.label)
     if mx_answer.rcode == "NXDOMAIN":
         raise UserError("domain.error.nxdomain", ExitCode.UNREACHABLE, domain=domain)
+    if mx_answer.state == "error":  # SERVFAIL that is not a validation failure, or no answer: not "no MX"
+        raise UserError("domain.error.mx_failed", ExitCode.UNREACHABLE, domain=domain, rcode=mx_answer.rcode)
     records = _mx_records(mx_answer)
     if records == [(0, "")] or records == [(0, ".")]:
         facts.null_mx = True  # RFC 7505: this domain accepts no mail

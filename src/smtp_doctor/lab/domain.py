@@ -180,7 +180,9 @@ class Lab:
                                 f"ns.test. {NS_TTL} IN A 127.0.0.1"]),
                  ZoneSpec("test.", [f"test. {NS_TTL} IN SOA ns.test. hostmaster.test. 1 3600 600 86400 {TTL}",
                                     f"test. {NS_TTL} IN NS ns.test.", f"ns.test. {NS_TTL} IN A 127.0.0.1"]
-                          + [f"{c.domain}. {NS_TTL} IN NS ns.test." for c in self.cases])]
+                          + [f"{c.domain}. {NS_TTL} IN NS ns.test." for c in self.cases]
+                          # a lame delegation: its name server does not exist, so the resolver SERVFAILs
+                          + [f"lame.test. {NS_TTL} IN NS ns.lame.invalid."])]
         zones += [_zone(c, certs, next_key, other_key) for c in self.cases]
         for c in self.cases:
             if c.policy is not None:

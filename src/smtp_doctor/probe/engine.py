@@ -15,26 +15,18 @@ import ssl
 import time
 from dataclasses import dataclass
 
-from ..facts import Mode, Outcome, PortFacts, TLSError, TLSFacts
+from ..facts import Mode, Outcome, PortFacts, TLSFacts
 from ..smtp.dialogue import Dialogue
 from ..smtp.ehlo import parse_ehlo
 from ..smtp.reply import ProtocolError, Reply, looks_like_smtp
 from ..x509.hostname import match_hostname
 from ..x509.verify import cert_info_cached, certifi_source, system_source, user_source, verify_chain, verify_known
-from .channel import Channel, ConnectError, TLSFailure, probe_tls_context
+from .channel import Channel, ConnectError, TLSFailure
 from .options import ProbeOptions
+from .wire import KEEP_FIRST, Closed, PhaseTimeout, command, connect, read_reply, sni_for, start_tls
 
-KEEP_FIRST = 512
-
-
-class Closed(Exception):
-    """The server closed the connection where a reply was due."""
-
-
-class PhaseTimeout(Exception):
-    def __init__(self, phase: str) -> None:
-        super().__init__(phase)
-        self.phase = phase
+__all__ = ["KEEP_FIRST", "Closed", "PhaseTimeout", "command", "connect", "probe_port", "read_reply", "sni_for",
+           "start_tls"]
 
 
 @dataclass
@@ -51,49 +43,6 @@ class _TLS:
     channel: Channel | None = None
     dialogue: Dialogue | None = None
     failure: BaseException | None = None
-
-
-async def read_reply(ch: Channel, dlg: Dialogue, phase: str, seconds: float, first: bytearray | None = None
-                      ) -> Reply:
-    try:
-        async with asyncio.timeout(seconds):
-            while (reply := dlg.next_reply()) is None:
-                data = await ch.read()
-                if not data:
-                    raise Closed(phase)
-                if first is not None and len(first) < KEEP_FIRST:
-                    first += data[: KEEP_FIRST - len(first)]
-                dlg.receive(data)
-            return reply
-    except TimeoutError:
-        raise PhaseTimeout(phase) from None
-
-
-async def command(ch: Channel, dlg: Dialogue, line: str, phase: str, opts: ProbeOptions) -> Reply:
-    await ch.write(dlg.command(line))
-    return await read_reply(ch, dlg, phase, opts.phase(opts.command_timeout))
-
-
-def sni_for(host: str, opts: ProbeOptions) -> str | None:
-    name = opts.servername or host
-    return None if name.replace(".", "").isdigit() or ":" in name else name
-
-
-async def connect(address: str, port: int, opts: ProbeOptions) -> Channel:
-    try:
-        async with asyncio.timeout(opts.phase(opts.connect_timeout)):
-            return await Channel.connect(address, port)
-    except TimeoutError:
-        raise ConnectError(Outcome.TIMEOUT, "no answer to the connection attempt") from None
-
-
-async def start_tls(ch: Channel, host: str, opts: ProbeOptions, context: ssl.SSLContext | None = None) -> None:
-    """The TLS handshake under its deadline; the probe's accept-anything context unless one is given."""
-    try:
-        async with asyncio.timeout(opts.phase(opts.tls_timeout)):
-            await ch.start_tls(context or probe_tls_context(), sni_for(host, opts))
-    except TimeoutError:
-        raise TLSFailure(TLSError("timeout", "no answer to the TLS ClientHello")) from None
 
 
 async def _open_plain(address: str, port: int, opts: ProbeOptions, out: _Plain) -> None:

@@ -17,8 +17,8 @@ from ..facts import Mode, VersionSupport
 from ..smtp.dialogue import Dialogue
 from ..smtp.reply import ProtocolError
 from .channel import ConnectError, TLSFailure
-from .engine import Closed, PhaseTimeout, command, connect, read_reply, start_tls
 from .options import ProbeOptions
+from .wire import Closed, PhaseTimeout, command, connect, read_reply, start_tls
 
 VERSIONS = ("TLSv1", "TLSv1.1", "TLSv1.2", "TLSv1.3")
 

@@ -33,6 +33,7 @@ class FarmInfo:
     host: str
     ca_file: Path
     listeners: tuple[tuple[int, str], ...]  #: (port, kind)
+    pids: tuple[int, ...] = ()  #: the farm's processes (a benchmark reads their CPU time)
 
     def ports(self, kind: str) -> list[int]:
         return [p for p, k in self.listeners if k == kind]
@@ -167,7 +168,7 @@ def farm(directory: Path, count: int, kinds: tuple[str, ...] = KINDS, processes:
             if not parent.poll(0):
                 raise RuntimeError(f"farm process {proc.name} did not start (exit code {proc.exitcode})")
             listeners += parent.recv()
-        yield FarmInfo(HOST, ca_file, tuple(listeners))
+        yield FarmInfo(HOST, ca_file, tuple(listeners), tuple(p.pid for p, _ in children if p.pid))
     finally:
         for _proc, parent in children:
             with contextlib.suppress(OSError):

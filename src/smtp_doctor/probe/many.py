@@ -19,9 +19,10 @@ from dataclasses import dataclass
 
 from ..facts import Mode, Outcome, PortFacts
 from ..smtp.dialogue import Dialogue
+from ..smtp.ehlo import parse_ehlo
 from ..smtp.reply import ProtocolError, looks_like_smtp
-from .channel import ConnectError, TLSFailure
-from .engine import Closed, PhaseTimeout, _session, _tls_facts, connect, probe_port, read_reply, start_tls
+from .channel import Channel, ConnectError, TLSFailure
+from .engine import Closed, PhaseTimeout, _note_failure, _tls_facts, command, connect, probe_port, read_reply, start_tls
 from .options import ProbeOptions
 from .resolve import ResolveError, resolve
 
@@ -164,7 +165,7 @@ async def quick_port(target: Target, addresses: tuple[str, ...], opts: ProbeOpti
                 else:
                     facts.greeting = await read_reply(ch, dlg, "greeting", opts.phase(opts.greeting_timeout), first)
                     facts.mode = Mode.PLAINTEXT
-                await _session(facts, ch, dlg, host, opts, implicit)
+                await _quick_session(facts, ch, dlg, host, opts, implicit, first)
             except TLSFailure as exc:
                 facts.tls_error = exc.error
                 got = exc.error.received
@@ -188,6 +189,36 @@ async def quick_port(target: Target, addresses: tuple[str, ...], opts: ProbeOpti
         facts.timed_out = facts.timed_out or "total"
     facts.detect_seconds = facts.total_seconds = round(time.monotonic() - started, 4)
     return facts
+
+
+async def _quick_session(facts: PortFacts, ch: Channel, dlg: Dialogue, host: str, opts: ProbeOptions,
+                         implicit: bool, first: bytearray) -> None:
+    """The quick check set and nothing more: EHLO and STARTTLS (or the greeting inside implicit TLS), the
+    handshake and the certificate, then QUIT without waiting for its answer. No EHLO inside TLS: AUTH
+    and what TLS changes in EHLO are the full probe's business. Three round trips fewer per port.
+    """
+    if implicit:
+        facts.greeting = await read_reply(ch, dlg, "greeting", opts.phase(opts.greeting_timeout), first)
+    elif facts.greeting is not None and facts.greeting.code == 220:
+        phase = "ehlo"
+        try:
+            ehlo = await command(ch, dlg, f"EHLO {opts.ehlo_name}", phase, opts)
+            facts.ehlo_reply_plain = ehlo
+            facts.ehlo_plain = parse_ehlo(ehlo) if ehlo.code == 250 else None
+            facts.mode = Mode.STARTTLS if facts.ehlo_plain and facts.ehlo_plain.starttls else Mode.PLAINTEXT
+            if facts.mode is Mode.STARTTLS:
+                phase = "starttls"
+                facts.starttls_reply = await command(ch, dlg, "STARTTLS", phase, opts)
+                if facts.starttls_reply.code == 220:
+                    facts.bytes_after_starttls = dlg.restart_after_tls()
+                    phase = "tls"
+                    await start_tls(ch, host, opts)
+                    facts.tls = await _tls_facts(ch, host, opts)
+        except (PhaseTimeout, Closed, ProtocolError, TLSFailure, ConnectError) as exc:
+            _note_failure(facts, exc, phase)  # what the full probe's session records, phase by phase
+            return
+    with contextlib.suppress(Exception):
+        await ch.write(dlg.command("QUIT"))
 
 
 async def _aiter(targets: Iterable[Target] | AsyncIterable[Target]) -> AsyncIterator[Target]:

@@ -258,8 +258,16 @@ class Lab:
                 body = info.policies[host] if status == 200 else b"moved or missing\n"
                 port = writer.get_extra_info("sockname")[1]
                 extra = f"Location: {c.policy.location.format(port=port)}\r\n" if c.policy.location else ""
-            writer.write(f"HTTP/1.1 {status} X\r\nContent-Type: {ctype}\r\nContent-Length: {len(body)}\r\n"
-                         f"{extra}Connection: close\r\n\r\n".encode() + body)
+            head = (f"HTTP/1.1 {status} X\r\nContent-Type: {ctype}\r\nContent-Length: {len(body)}\r\n"
+                    f"{extra}Connection: close\r\n\r\n").encode()
+            if c is not None and c.policy is not None and c.policy.drip:
+                writer.write(head)
+                for i in range(min(len(body), 150)):  # bounded: at most 60 s
+                    writer.write(body[i:i + 1])
+                    await writer.drain()
+                    await asyncio.sleep(0.4)
+                return
+            writer.write(head + body)
             await writer.drain()
         except (OSError, asyncio.IncompleteReadError, asyncio.LimitOverrunError, TimeoutError, IndexError):
             pass

@@ -36,6 +36,7 @@ class PolicySpec:
     pad: int = 0  #: bytes of comment lines appended (oversize)
     cert: str = "good"
     down: bool = False
+    drip: bool = False  #: sends the body one byte every 0.4 s (a host that never finishes)
 
 
 @dataclass(frozen=True)
@@ -89,6 +90,8 @@ CASES: tuple[DomainCase, ...] = (
        sts_txt=("v=STSv1; id=2026-11-24 12:00;",)),
     _c("sts-fetch-fail", {"sts_fetch_failed"}, "nothing answers at mta-sts.<domain>",
        policy=PolicySpec(down=True)),
+    _c("sts-drip", {"sts_fetch_failed"}, "the policy host sends one byte every 0.4 s and never finishes",
+       policy=PolicySpec(drip=True)),
     _c("sts-policy-cert", {"sts_policy_cert"}, "the policy host's certificate is for another name",
        policy=PolicySpec(cert="wrong-name")),
     _c("sts-redirect", {"sts_policy_redirect"}, "the policy URL answers 301 to another host",

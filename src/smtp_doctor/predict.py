@@ -145,6 +145,8 @@ def predict(plan: ConnectionPlan, facts: PortFacts, *, sender: str = "") -> Pred
         if r.at == "startup":
             return Prediction(Verdict.FAILS, r.mode, "startup", None, True, r.text, r.source, "check.why.startup",
                               base | {"where": str(r.origin) if r.origin else plan.source})
+    if not (plan.host or facts.host) or not (plan.port or facts.port):  # config_for without its YAML, code …
+        return Prediction(Verdict.UNKNOWN, why="check.why.target_unknown", params=base | {"where": plan.source})
     if facts.outcome is not Outcome.CONNECTED:
         row = next((r for r in knowledge()["reach"] if r["outcome"] == facts.outcome.value), None)
         failure = row["failure"] if row else "connect_failed_unspecified"

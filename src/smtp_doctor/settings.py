@@ -78,6 +78,9 @@ class RawConfig:
     framework_version: str | None = None
     notes: list[str] = field(default_factory=list)  #: catalogue keys of reader remarks
     version_from: str | None = None  #: the lock file framework_version was read from (readers/versions.py)
+    #: the trust variables (SSL_CERT_FILE …) of the app's environment as given with the config (--env);
+    #: frameworks/apptrust.py adds this process's own
+    app_env: dict[str, str] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)

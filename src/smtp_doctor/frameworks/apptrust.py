@@ -16,6 +16,7 @@ from dataclasses import dataclass, replace
 
 from ..facts import PortFacts, Verification
 from ..plan import ConnectionPlan, framework_facts, knowledge
+from ..settings import RawConfig
 
 #: every variable some runtime reads for trust; one set but not read by this app's runtime is reported
 TRUST_VARS = ("SSL_CERT_FILE", "SSL_CERT_DIR", "NODE_EXTRA_CA_CERTS", "REQUESTS_CA_BUNDLE", "CURL_CA_BUNDLE")
@@ -47,6 +48,11 @@ def ca_state(path: str) -> str:
         return "unreadable"
     return "readable" if b"-----BEGIN CERTIFICATE-----" in head or b"-----BEGIN TRUSTED CERTIFICATE" in head \
         else "empty"
+
+
+def app_environ(raw: RawConfig) -> dict[str, str]:
+    """The app's trust variables: this process's, overridden by the --env file read with the config."""
+    return {**{k: os.environ[k] for k in TRUST_VARS if os.environ.get(k)}, **raw.app_env}
 
 
 def app_trust(plan: ConnectionPlan, environ: Mapping[str, str]) -> AppTrust:

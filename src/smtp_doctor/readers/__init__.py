@@ -13,6 +13,7 @@ from collections.abc import Callable, Mapping
 from pathlib import Path
 
 from ..errors import UserError
+from ..frameworks.apptrust import TRUST_VARS
 from ..settings import RawConfig
 from ._common import MAX_BYTES, read_text
 from .envfile import load_env_file, read_env
@@ -96,6 +97,8 @@ def read_file(path: Path, *, framework: str | None = None,
     for config in configs:
         if config.framework_version is None and (found := detect(path, config.framework)) is not None:
             config.framework_version, config.version_from = found.version, found.file
+        if env:
+            config.app_env = {k: env[k] for k in TRUST_VARS if env.get(k)}
     return configs
 
 

@@ -13,6 +13,7 @@ import ssl
 import subprocess
 from collections import Counter
 from collections.abc import Iterator
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
@@ -73,7 +74,8 @@ def test_dane_verdicts_agree_with_ldns_on_every_lab_case(lab: DomainLabInfo, tmp
     compared: Counter[str] = Counter()
     disagreements = []
     for case in CASES:
-        report = check_domain_sync(case.domain, opts)
+        # the drip-feeding policy host is cut at 3 x timeout; DANE does not depend on it
+        report = check_domain_sync(case.domain, replace(opts, timeout=1) if case.name == "sts-drip" else opts)
         ids = {f.id for f in report.findings}
         for mx in report.facts.mx:
             if mx.tlsa is None or not mx.tlsa.records or not mx.probes or mx.probes[0].tls is None:

@@ -89,3 +89,21 @@ def apply(facts: PortFacts, trust: AppTrust) -> PortFacts:
     best = next((r for r in results if r.ok), results[0])
     others = tuple(v for v in facts.tls.verifications if v.source != "system")
     return replace(facts, tls=replace(facts.tls, verifications=(best, *others)))
+
+
+def version_line(raw: RawConfig) -> tuple[str, dict[str, str]] | None:
+    """(catalogue key, params) saying which version of the deciding package the prediction assumed and why:
+    read from the app's lock file, or the model's assumption when there is none."""
+    from . import model
+
+    m = model(raw.framework)
+    if not m.version_of:
+        return None
+    if raw.framework_version and raw.version_from:
+        return "check.cli.version_from", {"package": m.version_of, "version": raw.framework_version,
+                                          "file": os.path.basename(raw.version_from)}
+    if raw.framework_version:
+        return None  # given with --framework-version: the user knows
+    if not m.assume_version:
+        return None
+    return "check.cli.version_assumed", {"package": m.version_of, "version": m.assume_version}

@@ -45,7 +45,7 @@ def _injection(pa: PortAudit, subject: str) -> list[Finding]:
     inj = pa.injection
     if inj is None:
         return []
-    tries = tuple((f"try.{t.payload}", _show_try(t.unsolicited, t.quit_replies, t.starttls_code, t.error))
+    tries = tuple((f"try.{t.payload or 'sanity'}", _show_try(t.unsolicited, t.quit_replies, t.starttls_code, t.error))
                   for t in (inj.sanity, *inj.tries))
     check = {Verdict.VULNERABLE: "starttls_injection", Verdict.INCONCLUSIVE: "starttls_injection_inconclusive",
              Verdict.NOT_VULNERABLE: "starttls_injection_ok"}[inj.verdict]

@@ -6,6 +6,7 @@ from rich.console import Console
 
 from ..findings import Finding
 from ..i18n import t
+from ..lab.attack import UNSAFE, AttackReport
 from ..render.inert import escape
 from ..render.text import ICON
 from . import AuditResult, PortAudit
@@ -51,3 +52,15 @@ def render_text(result: AuditResult, console: Console) -> None:
     for p in result.ports:
         _port(console, p)
     console.print(t("audit.summary", count=len(result.findings), worst=t(f"label.{result.worst}")))
+
+
+def render_client(report: AttackReport, console: Console) -> None:
+    """One line per connection the attacker lab saw: the scenario and what the client did."""
+    if not report.captures:
+        console.print(t("audit.client.none"))
+    for cap in report.captures:
+        verdict = cap.verdict()
+        style = "bold red" if verdict in UNSAFE else "green"
+        row = t("audit.client.row", scenario=t(f"audit.client.scenario.{cap.scenario}"),
+                verdict=t(f"audit.client.verdict.{verdict}"))
+        console.print(f"  [{style}]{row}[/] [dim](:{cap.port})[/]")

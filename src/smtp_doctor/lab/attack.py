@@ -15,7 +15,7 @@ import asyncio
 import contextlib
 import ssl
 import threading
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import SupportsIndex
@@ -224,3 +224,32 @@ def attack_lab_in_thread(directory: Path, host: str = "127.0.0.1") -> Iterator[A
 
         loop.run_until_complete(rest())
         loop.close()
+
+
+UNSAFE = ("auth_in_clear", "auth_to_impostor", "used_injected")
+
+
+@dataclass
+class AttackReport:
+    """What every client connection to the attacker lab did (``--client``'s typed result)."""
+
+    ports: dict[str, int]
+    ca_file: Path
+    captures: list[Capture]
+
+    @property
+    def unsafe(self) -> bool:
+        return any(c.verdict() in UNSAFE for c in self.captures)
+
+    def to_dict(self) -> dict[str, object]:
+        return {"ports": dict(self.ports), "ca_file": str(self.ca_file), "unsafe": self.unsafe,
+                "connections": [c.to_dict() for c in self.captures]}
+
+
+async def serve(directory: Path, seconds: float, ready: Callable[[AttackLabInfo], None]) -> AttackReport:
+    """Run the attacker lab for ``seconds`` (or until cancelled, e.g. Ctrl-C) and report what came in."""
+    async with AttackLab(directory) as info:
+        ready(info)
+        with contextlib.suppress(asyncio.CancelledError):
+            await asyncio.sleep(seconds)
+        return AttackReport(dict(info.ports), info.ca_file, list(info.captures))

@@ -127,7 +127,7 @@ def test_every_verdict_matches_the_farm_port(lab_farm: FarmInfo, tmp_path: Path,
 
 def test_cli_interrupted_scan_resumes_without_repeating_work(lab_farm: FarmInfo, tmp_path: Path) -> None:
     targets, out = tmp_path / "targets.txt", tmp_path / "scan.jsonl"
-    lines = _lines(lab_farm, 60)  # 2400 targets
+    lines = ["not a target!"] + _lines(lab_farm, 60)  # 2400 targets and a bad line, recorded once too
     targets.write_text("\n".join(lines) + "\n")
     argv = CLI + ["scan", str(targets), "-o", str(out), "--quick", "--concurrency", "8", "--ca-file",
                   str(lab_farm.ca_file), "--implicit-ports", ",".join(map(str, lab_farm.ports("implicit"))), *OPEN]

@@ -83,15 +83,15 @@ def plan(stream: Iterable[str], ports: tuple[int, ...], config: ScanConfig, done
     if mx:
         from .mx import expand
 
-        source = expand(source, emit)
+        source = expand(source, emit, done)
     for item in source:
-        if item.target is None:
-            emit(dumps(problem_record(item.text, "invalid_target", item.problem or "")))
-            continue
-        key = item.target.key
+        key = item.target.key if item.target is not None else item.text
         if key in done:
             continue
         done.add(key)
+        if item.target is None:
+            emit(dumps(problem_record(item.text, "invalid_target", item.problem or "")))
+            continue
         if config.exclude and config.exclude.excluded(item.target):
             emit(dumps(problem_record(item.text, "excluded", "opt-out list", item.target)))
             continue

@@ -38,7 +38,8 @@ def _lookup(domain: str) -> tuple[list[str], str | None]:
     return list(dict.fromkeys(hosts)), None
 
 
-def expand(source: Iterable[Item], emit: Callable[[str], None]) -> Iterator[Item]:
+def expand(source: Iterable[Item], emit: Callable[[str], None], done: set[str]) -> Iterator[Item]:
+    """Domains → their MX hosts as targets; a domain with none gets one record (once, also when resumed)."""
     try:
         import dns.resolver  # noqa: F401
     except ImportError:
@@ -53,7 +54,8 @@ def expand(source: Iterable[Item], emit: Callable[[str], None]) -> Iterator[Item
                     yield item
                     continue
                 hosts, error = found[item.target.host]
-                if error:
+                if error and item.text not in done:
+                    done.add(item.text)
                     emit(dumps(problem_record(item.text, error, item.target.host)))
                 for host in hosts:
                     yield replace(item, target=Target(host, item.target.port, provider=_provider(host)))

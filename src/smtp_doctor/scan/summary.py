@@ -40,4 +40,5 @@ class ScanSummary:
 
     @property
     def reachable(self) -> bool:
-        return self.status["ok"] + self.status["rate_limited"] > 0 or self.targets == self.status["excluded"]
+        """False only when targets were probed and not one answered (exit 3, as for probe)."""
+        return self.status["ok"] + self.status["rate_limited"] > 0 or self.status["unreachable"] == 0

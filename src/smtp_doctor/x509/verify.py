@@ -11,6 +11,7 @@ from __future__ import annotations
 import os
 import re
 import ssl
+import threading
 import warnings
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -102,9 +103,20 @@ def _mtime(*paths: str | None) -> float:
     return sum(os.path.getmtime(p) for p in paths if p and os.path.exists(p))
 
 
-@lru_cache(maxsize=16)
 def _store(cafile: str | None, capath: str | None, mtime: float) -> tuple[crypto.X509Store, int]:
-    """One X509Store per trust source, built once: filling it with 140 roots costs more than a handshake."""
+    """One X509Store per trust source, built once: filling it with 140 roots costs more than a handshake.
+
+    Under a lock: a scan starts hundreds of probes at once, and they must not all build the same store.
+    """
+    with _BUILDING:
+        return _store_once(cafile, capath, mtime)
+
+
+_BUILDING = threading.Lock()
+
+
+@lru_cache(maxsize=16)
+def _store_once(cafile: str | None, capath: str | None, mtime: float) -> tuple[crypto.X509Store, int]:
     anchors, count = _anchors(cafile, capath, mtime)
     store = crypto.X509Store()
     for anchor in anchors:
@@ -154,7 +166,8 @@ def _verify(chain: tuple[bytes, ...], source: TrustSource, when: datetime | None
     if when is None:
         store, count = _store(source.cafile, source.capath, mtime)
     else:
-        anchors, count = _anchors(source.cafile, source.capath, mtime)
+        with _BUILDING:
+            anchors, count = _anchors(source.cafile, source.capath, mtime)
         store = crypto.X509Store()
         for anchor in anchors:
             store.add_cert(anchor)

@@ -24,7 +24,7 @@ from smtp_doctor.probe.send import build_message, send_test
 from smtp_doctor.render.json import host_json
 from smtp_doctor.render.text import render_host
 
-from .budget import NETWORK, count
+from .budget import NETWORK, NETWORK_EXAMPLES, count
 
 OPTS = ProbeOptions(timeout=3, connect_timeout=1, greeting_timeout=1, command_timeout=0.5, tls_timeout=0.5)
 CREDS = Credentials("fuzz", "fuzz-Secret-1")
@@ -110,3 +110,24 @@ def test_send_against_random_replies(server: RandomServer, script: list[bytes], 
     findings = delivery_findings(delivery, "fuzz")
     assert findings and all(f.verdict("en") and f.verdict("ja") for f in findings)
     assert delivery.queued or delivery.failed_phase is not None
+
+
+def test_send_cli_against_random_replies_never_exits_70(server: RandomServer) -> None:
+    """The command itself (argument parsing, probe, AUTH, delivery, rendering) on seeded random scripts."""
+    import os
+    import random
+    import subprocess
+    import sys
+
+    rng = random.Random(17)
+    env = {**os.environ, "FUZZ_PW": "fuzz-Secret-1"}
+    for i in range(max(4, NETWORK_EXAMPLES // 5)):
+        count("server:send-cli")
+        server.script = [_VALID[0], _VALID[1]] + [rng.choice(_VALID + [CLOSE, RESET, rng.randbytes(40)])
+                                                  for _ in range(rng.randrange(12))]
+        login = ["--user", "fuzz", "--password-env", "FUZZ_PW", "--allow-cleartext-credentials"] if i % 2 else []
+        r = subprocess.run([sys.executable, "-m", "smtp_doctor", "send", f"127.0.0.1:{server.port}", "--from",
+                            "a@b.example", "--to", "c@d.example", "--timeout", "3", *login],
+                           capture_output=True, text=True, timeout=60, env=env)
+        assert r.returncode in (0, 1, 3), (server.script, r.returncode, r.stderr)
+        assert "internal error" not in r.stderr and "fuzz-Secret-1" not in r.stdout + r.stderr

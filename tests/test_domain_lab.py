@@ -133,6 +133,17 @@ def test_japanese_output(lab: DomainLabInfo) -> None:
     assert "証明書" in result.output and "保留" in result.output
 
 
+def test_an_mx_with_an_aaaa_record_is_probed_on_both_addresses(lab: DomainLabInfo) -> None:
+    opts = DomainOptions(resolver=lab.resolver, port=lab.smtp_port, policy_port=lab.https_port,
+                         ca_file=str(lab.ca_file), timeout=5)
+    report = check_domain_sync("mx-ipv6.test", opts)
+    mx1 = report.facts.mx[0]
+    if "::1" not in mx1.addresses:
+        pytest.skip("no IPv6 loopback on this machine")
+    assert [p.address for p in mx1.probes] == ["127.0.0.2", "::1"]
+    assert all(p.tls is not None and p.tls.hostname_ok for p in mx1.probes)
+
+
 def test_every_mx_address_is_probed_concurrently(lab: DomainLabInfo) -> None:
     opts = DomainOptions(resolver=lab.resolver, port=lab.smtp_port, policy_port=lab.https_port,
                          ca_file=str(lab.ca_file), timeout=5)

@@ -12,6 +12,7 @@ import asyncio
 import contextlib
 import hashlib
 import logging
+import socket
 import ssl
 import threading
 from collections.abc import Iterator
@@ -114,12 +115,21 @@ class _Certs:
         return default
 
 
+def _has_ipv6_loopback() -> bool:
+    try:
+        with socket.socket(socket.AF_INET6) as probe:
+            probe.bind(("::1", 0))
+    except OSError:
+        return False
+    return True
+
+
 def _mx_host(c: DomainCase, mx: MXSpec) -> str:
     return f"{mx.label}.{c.domain}" if mx.label else c.domain
 
 
 def _zone(c: DomainCase, certs: _Certs, next_key: ec.EllipticCurvePublicKey,
-          other_key: ec.EllipticCurvePublicKey) -> ZoneSpec:
+          other_key: ec.EllipticCurvePublicKey, ipv6: bool) -> ZoneSpec:
     d = c.domain + "."
     rec = [f"{d} {NS_TTL} IN SOA ns.test. hostmaster.test. 1 3600 600 86400 {TTL}", f"{d} {NS_TTL} IN NS ns.test."]
     if c.null_mx:
@@ -131,6 +141,8 @@ def _zone(c: DomainCase, certs: _Certs, next_key: ec.EllipticCurvePublicKey,
         address = DOWN_ADDRESS if mx.down else PLAIN_ADDRESS if mx.plaintext else MX_ADDRESSES[i % 2]
         if not mx.no_address:
             rec.append(f"{host}. {TTL} IN A {address}")
+        if mx.ipv6 and ipv6:
+            rec.append(f"{host}. {TTL} IN AAAA ::1")
         leaf = certs.add(host, mx.cert)
         leaf_cert = x509.load_pem_x509_certificate(leaf.cert_chain_pems[0].bytes())
         ta_cert = x509.load_pem_x509_certificate(certs.intermediate.cert_pem.bytes())
@@ -183,7 +195,8 @@ class Lab:
                           + [f"{c.domain}. {NS_TTL} IN NS ns.test." for c in self.cases]
                           # a lame delegation: its name server does not exist, so the resolver SERVFAILs
                           + [f"lame.test. {NS_TTL} IN NS ns.lame.invalid."])]
-        zones += [_zone(c, certs, next_key, other_key) for c in self.cases]
+        ipv6 = _has_ipv6_loopback()
+        zones += [_zone(c, certs, next_key, other_key, ipv6) for c in self.cases]
         for c in self.cases:
             if c.policy is not None:
                 certs.add(f"mta-sts.{c.domain}", c.policy.cert)
@@ -230,6 +243,8 @@ class Lab:
             try:
                 rest.append(await loop.create_server(factory, MX_ADDRESSES[1], port))
                 rest.append(await loop.create_server(lambda: factory(False), PLAIN_ADDRESS, port))
+                if _has_ipv6_loopback():
+                    rest.append(await loop.create_server(factory, "::1", port))
             except OSError:
                 for srv in (first, *rest):
                     srv.close()

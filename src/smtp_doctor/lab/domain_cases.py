@@ -24,6 +24,7 @@ class MXSpec:
     down: bool = False  #: the address has no server
     plaintext: bool = False  #: served by the lab's SMTP server without STARTTLS
     no_address: bool = False  #: no A record at all
+    ipv6: bool = False  #: also an AAAA record (::1, same port) when the machine has IPv6 loopback
 
 
 @dataclass(frozen=True)
@@ -73,6 +74,8 @@ CASES: tuple[DomainCase, ...] = (
        implicit_mx=True, mx=(MXSpec(""),), policy=PolicySpec(body=CLEAN_POLICY.replace("*.{domain}", "{domain}"))),
     _c("mx-down", {"mx_unreachable"}, "the second MX does not answer",
        mx=(MXSpec("mx1"), MXSpec("mx2", 20, down=True))),
+    _c("mx-ipv6", set(), "mx1 has an AAAA record too: both of its addresses are probed",
+       mx=(MXSpec("mx1", ipv6=True), MXSpec("mx2", 20))),
     _c("mx-no-address", {"mx_no_address"}, "the second MX name has no A/AAAA record",
        mx=(MXSpec("mx1"), MXSpec("mx2", 20, tlsa=(), no_address=True))),
     _c("mx-no-starttls", {"mx_no_starttls"}, "enforce, and the second MX offers no STARTTLS",

@@ -85,6 +85,15 @@ _RULES: tuple[tuple[re.Pattern[str], str | Callable[[re.Match[str]], str]], ...]
     (re.compile(r"(\bmachine\s+\S+.*?\bpassword\s+)\S+", re.IGNORECASE), rf"\1{MASK}"),
 )
 
+#: For each rule, words one of which its match must contain (lower case): the rule is skipped without them.
+_KEYWORDS = ("pass", "secret", "key", "token", "credential")
+_MARKERS = ("c:", ">>>", "send:", "[client]", "->")
+_TRIGGERS: tuple[tuple[str, ...], ...] = (
+    ("://",), ("authorization",), ("bearer", "basic"), ("auth",), ("auth=",), _MARKERS, _MARKERS,
+    ("-ap", "--"), ("-u", "--user", "--proxy-user"), ("static:",), _KEYWORDS, _KEYWORDS, _KEYWORDS,
+    ("pass",), ("machine",),
+)
+
 _CHALLENGE = re.compile(r"(?:^|[\s:>'\"])334(?:[ -]|$)")
 #: The client's answer to a challenge: a bare base64 line, maybe behind a transcript marker.
 _CLIENT_B64 = re.compile(r"^(\s*(?:C:|>>>|>|->|CLIENT -> SERVER:|send:|\[client\])?\s*[b'\"]*)(" + _B64 +
@@ -109,8 +118,10 @@ def redact(text: str) -> str:
     """``text`` with every credential we recognise by its shape replaced by ``***``."""
     if not text:
         return text
-    for rx, repl in _RULES:
-        text = rx.sub(repl, text)
+    low = text.lower()
+    for (rx, repl), triggers in zip(_RULES, _TRIGGERS, strict=True):
+        if any(word in low for word in triggers):  # a cheap test first: most text holds no secret at all
+            text = rx.sub(repl, text)
     return _after_challenges(text)
 
 

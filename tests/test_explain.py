@@ -82,7 +82,7 @@ def test_port_in_text_moves_confidence() -> None:
     on_465 = explain("Net::ReadTimeout with #<TCPSocket:(closed)> smtp.example.com:465")
     on_587 = explain("Net::ReadTimeout with #<TCPSocket:(closed)> smtp.example.com:587")
     assert on_465.best is not None and on_465.best.mode.id == "plain_on_implicit_port"
-    assert on_465.best.confidence >= 0.8
+    assert on_465.best.confidence >= 0.7  # the port is evidence, not proof: a silent server on 465 reads alike
     assert on_587.best is not None and on_587.best.mode.id == "greeting_timeout"
 
 
@@ -233,5 +233,7 @@ def test_every_real_framework_text_against_the_lab_is_classified() -> None:
         best = exp.best.mode
         if best.id == cell.expect or (best.generic and best.category == kb.modes[cell.expect].category):
             continue
+        if best.id == "greeting_timeout" and cell.expect in {m.mode.id for m in exp.matches}:
+            continue  # no port or setting in the text: both causes are named (issue 11, kind 1)
         twins = {c.expect for cl, c, t in cases if t == text and cl == client and c is not cell}
         assert best.id in twins and cell.expect in {m.mode.id for m in exp.matches}, (client, cell.id, best.id)

@@ -57,13 +57,36 @@ def test_the_same_text_against_an_implicit_tls_port_is_not_confirmed(lab: LabInf
     assert "mode.implicit_tls" in {f["id"] for f in probe["findings"]}
 
 
-def test_a_read_timeout_with_target_is_confirmed_by_an_implicit_tls_port(lab: LabInfo) -> None:
+def test_a_read_timeout_with_target_is_reranked_by_an_implicit_tls_port(lab: LabInfo) -> None:
+    """The text alone is a greeting timeout with two causes; the live server speaks implicit TLS, so the
+    answer becomes "plaintext client on an implicit-TLS port" and says the live server showed it."""
     server = lab.servers["implicit"]
     doc = probe_json(lab, RUBY_TIMEOUT, "--target", server.address)
     probe = doc["probe"]
     assert isinstance(probe, dict)
-    assert probe["status"] == "confirmed"
+    assert probe["status"] == "reranked" and doc["best"] == "plain_on_implicit_port"
+    assert "mode.implicit_tls" in {f["id"] for f in probe["findings"]}
     assert probe["target"] == server.address
+
+
+def test_a_read_timeout_against_a_silent_server_is_not_called_use_465(lab: LabInfo) -> None:
+    """A silent server: the live check shows no implicit TLS, so "use 465" is never confirmed."""
+    server = lab.hostile["silent"]
+    doc = probe_json(lab, RUBY_TIMEOUT, "--target", server.address)
+    probe = doc["probe"]
+    assert isinstance(probe, dict)
+    assert doc["best"] != "plain_on_implicit_port"
+    assert not (probe["status"] == "confirmed" and doc["best"] == "plain_on_implicit_port")
+
+
+def test_probe_takes_host_and_port_from_a_pasted_command_line(lab: LabInfo) -> None:
+    server = lab.servers["implicit"]
+    text = (f"$ swaks --server {server.host} --port {server.port} --tls\n=== Trying {server.host}:{server.port}...\n"
+            f"=== Connected to {server.host}.\n<** Timeout (5 secs) waiting for server response")
+    doc = probe_json(lab, text)
+    probe = doc["probe"]
+    assert isinstance(probe, dict) and probe["target"] == server.address
+    assert doc["best"] == "plain_on_implicit_port" and probe["status"] in ("confirmed", "reranked")
 
 
 def test_an_expired_certificate_is_confirmed_in_text_and_markdown(lab: LabInfo) -> None:

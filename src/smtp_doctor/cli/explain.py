@@ -14,7 +14,7 @@ import click
 from ..errors import ExitCode, UserError
 from ..explain import FRAMEWORKS, explain
 from ..explain.engine import MAX_TEXT
-from ..explain.live import ProbeCheck, confirm
+from ..explain.live import ProbeCheck, confirm, rerank
 from ..explain.render import (
     explanation_dict,
     render_markdown,
@@ -96,9 +96,9 @@ def command(text: tuple[str, ...], log: bool, fmt: str, as_json: bool, framework
         exp.fields.host, exp.fields.port = exp.fields.host or host, exp.fields.port or port
         if fmt == "text":
             click.echo(t("explain.probe.probing", target=f"{host}:{port}"), err=True)
-        check = confirm(exp.best.mode, host, port, ProbeOptions(timeout=timeout, ca_file=ca_file,
-                                                                connect_timeout=min(5.0, timeout),
-                                                                greeting_timeout=min(20.0, timeout)))
+        check = rerank(exp, confirm(exp.best.mode, host, port, ProbeOptions(timeout=timeout, ca_file=ca_file,
+                                                                            connect_timeout=min(5.0, timeout),
+                                                                            greeting_timeout=min(20.0, timeout))))
     if fmt == "json":
         doc = redact_json(explanation_dict(exp, framework, check))
         click.echo(json_inert(json.dumps(doc, indent=2, ensure_ascii=False)))

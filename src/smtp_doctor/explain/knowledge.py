@@ -10,6 +10,7 @@ import re
 import tomllib
 from collections.abc import Callable
 from dataclasses import dataclass
+from dataclasses import field as dataclass_field
 from functools import cache
 from importlib import resources
 from typing import Any
@@ -40,6 +41,16 @@ class Pattern:
 
 
 @dataclass(frozen=True)
+class When:
+    """A mode shown by the session's facts: all of ``all`` hold and none of ``none``."""
+
+    all: frozenset[str]
+    none: frozenset[str]
+    conf: float
+    source: str
+
+
+@dataclass(frozen=True)
 class Mode:
     id: str
     category: str
@@ -51,6 +62,11 @@ class Mode:
     also_consider: tuple[str, ...]
     probe_confirms: tuple[str, ...]
     patterns: tuple[Pattern, ...]
+    #: [[fact]] ids (structure.py) that make this mode more likely (+0.15 each) or contradict it (-0.35 each)
+    support: tuple[str, ...] = ()
+    contradict: tuple[str, ...] = ()
+    clients: tuple[str, ...] = ()  #: only these clients print it (empty: any); another detected client: -0.3
+    when: tuple[When, ...] = ()  #: matched by facts about the session, not by words (unsafe successes)
 
 
 @dataclass(frozen=True)
@@ -58,6 +74,15 @@ class Client:
     id: str
     regex: re.Pattern[str]
     frameworks: tuple[str, ...]
+    source: str
+
+
+@dataclass(frozen=True)
+class Fact:
+    """Something the text shows about the session (who printed it, what it was set to, how far it got)."""
+
+    id: str
+    regex: re.Pattern[str]
     source: str
 
 
@@ -74,6 +99,9 @@ class Knowledge:
     framework_hints: tuple[tuple[str, re.Pattern[str]], ...]
     fields: tuple[FieldRule, ...]
     needles: tuple[str, ...]
+    facts: tuple[Fact, ...] = ()
+    #: openssl's X.509 verify result codes (s_client "Verify return code: N") -> mode id
+    verify_codes: dict[int, str] = dataclass_field(default_factory=dict)
     #: True when some [[field]] rule may match the text: one RE2 pass (the rules with their lookarounds
     #: dropped, so a superset) spares the ~30 Python regexes on the many log lines that name no host or port
     field_screen: Callable[[str], bool] = lambda _text: True
@@ -125,7 +153,11 @@ def parse(data: dict[str, Any]) -> Knowledge:
         pats = tuple(_pattern(mid, i, p) for i, p in enumerate(raw.get("pattern", [])))
         modes[mid] = Mode(mid, raw["category"], raw["fix"], raw.get("next", "none"), bool(raw.get("generic")),
                           frozenset(raw.get("ports_likely", ())), frozenset(raw.get("ports_unlikely", ())),
-                          tuple(raw.get("also_consider", ())), tuple(raw.get("probe_confirms", ())), pats)
+                          tuple(raw.get("also_consider", ())), tuple(raw.get("probe_confirms", ())), pats,
+                          tuple(raw.get("support", ())), tuple(raw.get("contradict", ())),
+                          tuple(raw.get("clients", ())),
+                          tuple(When(frozenset(w.get("all", ())), frozenset(w.get("none", ())), float(w["conf"]),
+                                     w["source"]) for w in raw.get("when", [])))
     for m in modes.values():
         unknown = [a for a in m.also_consider if a not in modes]
         if unknown:
@@ -134,7 +166,7 @@ def parse(data: dict[str, Any]) -> Knowledge:
     # as another mode's alternative; the probe (probe_confirms) is what tells it apart.
     named = {a for m in modes.values() for a in m.also_consider}
     for m in modes.values():
-        if not m.patterns and m.id not in named:
+        if not m.patterns and not m.when and m.id not in named:
             raise ValueError(f"errors.toml: mode {m.id} has no pattern and is no mode's alternative")
     clients = tuple(Client(c["id"], _compile(c["re"], f"client {c['id']}"), tuple(c.get("frameworks", ())),
                            c.get("source", "")) for c in data["client"])
@@ -144,8 +176,19 @@ def parse(data: dict[str, Any]) -> Knowledge:
             raise ValueError(f"errors.toml: framework_hint {fid} is not one of {FRAMEWORKS}")
     fields = tuple(FieldRule(_compile(f["re"], f"field {i}"), f.get("source", ""))
                    for i, f in enumerate(data["field"]))
+    facts = tuple(Fact(f["id"], _compile(f["re"], f"fact {f['id']}"), f["source"]) for f in data.get("fact", []))
+    known = {f.id for f in facts}
+    for m in modes.values():
+        unknown = [x for x in (*m.support, *m.contradict, *(f for w in m.when for f in w.all | w.none))
+                   if x not in known]
+        if unknown:
+            raise ValueError(f"errors.toml: mode {m.id} names unknown facts {unknown}")
+    verify = {int(v["code"]): v["mode"] for v in data.get("verify_code", [])}
+    for code, mode in verify.items():
+        if mode not in modes:
+            raise ValueError(f"errors.toml: verify_code {code} names unknown mode {mode}")
     return Knowledge(modes, clients, hints, fields, tuple(n.lower() for n in data["scan"]["needles"]),
-                     _screen(fields))
+                     facts, verify, _screen(fields))
 
 
 @cache

@@ -12,13 +12,14 @@ from typing import Any
 from ..findings import Severity
 from ..i18n import t
 from ..probe import ProbeOptions
+from .engine import Explanation, Match
 from .knowledge import Mode
 
 
 @dataclass
 class ProbeCheck:
     target: str
-    status: str  #: "confirmed", "not_confirmed", "not_applicable"
+    status: str  #: "confirmed", "reranked" (another candidate confirmed: now the answer), "not_confirmed", …
     findings: list[tuple[str, str, str]] = field(default_factory=list)  #: (id, severity, verdict)
     confirming: frozenset[str] = frozenset()  #: the finding ids that confirm the mode
 
@@ -51,3 +52,20 @@ def confirm(mode: Mode, host: str, port: int, options: ProbeOptions | None = Non
         status = "not_confirmed"
     target = f"[{host}]:{port}" if ":" in host else f"{host}:{port}"
     return ProbeCheck(target, status, found, frozenset(ids & set(mode.probe_confirms)))
+
+
+def rerank(exp: Explanation, check: ProbeCheck) -> ProbeCheck:
+    """Live evidence re-ranks the answer: when the server confirms another candidate (an alternative of the
+    text, such as a greeting timeout's "plaintext on an implicit-TLS port"), that candidate becomes the
+    answer and the headline says what the live server showed. A mode the live check does not show is never
+    reported as confirmed."""
+    if check.status == "confirmed" or not exp.matches:
+        return check
+    ids = {i for i, _, _ in check.findings}
+    for m in exp.matches[1:]:
+        hit = ids & set(m.mode.probe_confirms)
+        if hit:
+            exp.matches.remove(m)
+            exp.matches.insert(0, Match(m.mode, max(0.85, m.confidence), m.evidence))
+            return ProbeCheck(check.target, "reranked", check.findings, frozenset(hit))
+    return check

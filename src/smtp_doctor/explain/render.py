@@ -100,10 +100,22 @@ def explanation_dict(exp: Explanation, framework: str | None = None, probe: Prob
                                                   else "explain.text.not_recognised_weak"),
         "fields": exp.fields.to_dict(),
         "matches": [match_dict(m, exp, framework) for m in exp.matches],
+        # "failure", "unsafe_success" (it worked, unsafely: a security warning), "succeeded", "unrecognised"
+        "outcome": outcome(exp),
+        "security_warning": exp.best is not None and exp.best.mode.category == "unsafe",
+        "client_setting": exp.reading.tls_setting,
     }
+    if exp.succeeded:
+        out["message"] = t("explain.outcome.succeeded")
     if probe is not None:
         out["probe"] = probe.to_dict()
     return out
+
+
+def outcome(exp: Explanation) -> str:
+    if exp.best is not None:
+        return "unsafe_success" if exp.best.mode.category == "unsafe" else "failure"
+    return "succeeded" if exp.succeeded else "unrecognised"
 
 
 def group_dict(g: Group) -> dict[str, Any]:
@@ -133,11 +145,17 @@ def _heading(console: Console, key: str) -> None:
 def render_text(console: Console, exp: Explanation, framework: str | None = None,
                 probe: ProbeCheck | None = None) -> None:
     best = exp.best
+    if best is None and exp.succeeded:
+        _heading(console, "explain.heading.verdict")
+        console.print(f"[bold green]✔[/] {escape(t('explain.outcome.succeeded'))}", highlight=False)
+        return
     if best is None:
         _render_unrecognised(console, exp)
         return
     _heading(console, "explain.heading.verdict")
-    console.print(f"[bold red]✖[/] [bold]{escape(mode_text(best.mode.id, 'verdict'))}[/]  "
+    mark = f"[bold yellow]⚠ {escape(t('explain.outcome.warning'))}:[/]" if best.mode.category == "unsafe" \
+        else "[bold red]✖[/]"
+    console.print(f"{mark} [bold]{escape(mode_text(best.mode.id, 'verdict'))}[/]  "
                   f"[dim]— {escape(level(best))}[/]", highlight=False)
     _heading(console, "explain.heading.explanation")
     _print(console, mode_text(best.mode.id, "explanation"))
@@ -250,6 +268,8 @@ def _md(text: str) -> str:
 def render_markdown(exp: Explanation, framework: str | None = None, probe: ProbeCheck | None = None) -> str:
     best = exp.best
     lines: list[str] = []
+    if best is None and exp.succeeded:
+        return f"**{t('explain.heading.verdict')}:** {t('explain.outcome.succeeded')}\n"
     if best is None:
         lines.append(f"**{t('explain.heading.verdict')}:** "
                      f"{t('explain.text.not_recognised' if not exp.matches else 'explain.text.not_recognised_weak')}")
@@ -257,6 +277,8 @@ def render_markdown(exp: Explanation, framework: str | None = None, probe: Probe
             lines += ["", f"**{t('explain.heading.candidates')}:**", ""]
             lines += [f"- {mode_text(m.mode.id, 'verdict')} ({level(m)})" for m in exp.matches]
         return "\n".join(lines) + "\n"
+    if best.mode.category == "unsafe":
+        lines += [f"> ⚠ **{t('explain.outcome.warning')}**", ""]
     lines += [f"### {mode_text(best.mode.id, 'verdict')}", "", f"*{level(best)}*", "",
               f"**{t('explain.heading.explanation')}:** {mode_text(best.mode.id, 'explanation')}", "",
               f"**{t('explain.heading.check')}:** {mode_text(best.mode.id, 'check')}", "",

@@ -196,6 +196,10 @@ def _dane(facts: DomainFacts, out: list[Finding], sections: dict[str, object]) -
             out.append(_f("dane_tlsa_unusable", f"_25._tcp.{mx.host}", host=mx.host,
                           records=", ".join(r.short() for r in records)))
             continue
+        plain = [p for p in mx.probes if _connected(p) and p.tls is None]
+        if plain:  # RFC 7672 §2.2: usable TLSA and no TLS is a delivery failure, not a key mismatch
+            out.append(_f("dane_no_starttls", mx.host, host=mx.host, address=plain[0].address or "-"))
+            continue
         matched = _match_all(mx, usable, row)
         if matched is False:
             out.append(_f("dane_tlsa_mismatch", mx.host, host=mx.host,

@@ -159,4 +159,4 @@ apt_install libjakarta-mail-java
 # NSD serves the lab's signed zones, Unbound validates them (one instance with the lab's root key, one
 # without); ldns-dane (ldnsutils) and drill are the second DANE/DNSSEC implementation the tests agree with.
 # Services blocked: both packages would otherwise start a system daemon on port 53.
-with_services_blocked apt_install nsd unbound ldnsutils gnutls-bin
+with_services_blocked apt_install nsd unbound ldnsutils

@@ -139,3 +139,31 @@ def test_every_cause_code_speaks_both_languages_with_the_same_placeholders() -> 
             entry = i18n.catalogue()[key]
             assert i18n.placeholders(entry["en"]) == i18n.placeholders(entry["ja"]), key
             assert "サーバ" not in entry["ja"].replace("サーバー", ""), key  # house style: サーバー
+
+
+def test_server_text_is_printed_inert() -> None:
+    """A policy host or a TXT record cannot drive the terminal: escapes are shown, never sent."""
+    import io
+
+    from rich.console import Console
+
+    from smtp_doctor.domain.diagnose import diagnose
+    from smtp_doctor.domain.model import DnsAnswer, DomainFacts, DomainReport, PolicyFetch
+    from smtp_doctor.domain.render import render_text, to_json
+
+    evil = "\x1b]0;pwned\x07\x1b[2J"
+    facts = DomainFacts("example.test", "127.0.0.1:53", validating=True,
+                        mx_answer=DnsAnswer("example.test", "MX", "NOERROR", (), "secure"),
+                        sts_txt=DnsAnswer("_mta-sts.example.test", "TXT", "NOERROR", ('"v=STSv1; id=1;"',), "secure"),
+                        policy=PolicyFetch("https://mta-sts.example.test/.well-known/mta-sts.txt", "127.0.0.1",
+                                           status=200, content_type="text/plain",
+                                           body=f"version: STSv1\nmode: {evil}\nmax_age: 1\n".encode()),
+                        tlsrpt_txt=DnsAnswer("_smtp._tls.example.test", "TXT", "NOERROR",
+                                             (f'"v=TLSRPTv1; rua=mailto:{evil}"',), "secure"))
+    findings, sections = diagnose(facts)
+    assert "sts_policy_mode" in {f.id for f in findings}
+    buf = io.StringIO()
+    render_text(Console(file=buf, width=200), DomainReport(facts, findings, sections))
+    text = buf.getvalue()
+    assert "\x1b" not in text and "\x07" not in text and "\\x1b" in text
+    assert "\x1b" not in to_json(DomainReport(facts, findings, sections))

@@ -15,8 +15,9 @@ from pathlib import Path
 from .address import parse_target
 from .errors import ExitCode, UserError
 from .facts import PortFacts
-from .findings import Finding
+from .findings import Finding, Severity
 from .frameworks import to_settings
+from .frameworks.apptrust import app_environ, app_trust, apply, with_app_trust
 from .lint import lint
 from .plan import ConnectionPlan, plan
 from .predict import Fix, Prediction, Verdict, fix_for, predict
@@ -82,14 +83,13 @@ def check(configs: list[RawConfig], probe_target: str | None, ca_file: str | Non
     jobs: dict[ProbeKey, None] = {}
     for raw in configs:
         s = to_settings(raw)
-        c = Checked(raw, s, plan(s), lint(raw))
+        p = plan(s)
+        c = Checked(raw, s, with_app_trust(p, app_trust(p, app_environ(raw), raw.app_env)), lint(raw))  # its trust
         out.append(c)
-        if any(r.at == "startup" for r in c.plan.refusals):
-            continue
         host = (override[0] if override else None) or c.plan.host
         port = (override[1] if override and override[1] else None) or c.plan.port
-        if not host or not port:
-            raise UserError("check.cli.no_target")
+        if not host or not port:  # settings elsewhere (config_for without its YAML …): predict says so
+            continue  # a startup refusal is still probed: fix needs the port's facts for its lines
         servername = c.plan.host if override and c.plan.host and c.plan.host != host else None
         c.target = (host, port)
         jobs[(host, port, app_ca(c.plan, ca_file), servername)] = None
@@ -101,6 +101,7 @@ def check(configs: list[RawConfig], probe_target: str | None, ca_file: str | Non
         host, port = c.target
         servername = c.plan.host if override and c.plan.host and c.plan.host != host else None
         c.facts = _with_candidate(facts[(host, port, app_ca(c.plan, ca_file), servername)], ca_file)
+        c.facts = apply(c.facts, app_trust(c.plan, app_environ(c.raw)))  # SSL_CERT_FILE … as the app reads them
         sender = c.settings.sender.value if c.settings.sender else "app@example.com"
         c.prediction = predict(c.plan, c.facts, sender=sender)
         c.fix = fix_for(c.plan, c.prediction, c.facts, present(c.raw))
@@ -114,7 +115,8 @@ def _unprobed(c: Checked) -> PortFacts:
 def exit_code(results: list[Checked]) -> ExitCode:
     """1 when any config fails or cannot be told, else 3 when a server cannot be reached, else 0."""
     verdicts = {c.prediction.verdict for c in results if c.prediction}
-    if Verdict.FAILS in verdicts or Verdict.UNKNOWN in verdicts:
+    lint_error = any(f.severity.rank >= Severity.ERROR.rank for c in results for f in c.findings)
+    if Verdict.FAILS in verdicts or Verdict.UNKNOWN in verdicts or lint_error:  # docs/exit-codes.md: lint error
         return ExitCode.PROBLEMS
     if Verdict.UNREACHABLE in verdicts:
         return ExitCode.UNREACHABLE

@@ -108,6 +108,8 @@ def repair(raw: RawConfig, env: dict[str, str] | None, probe_target: str | None,
                 result.env = fix.env
                 break
             if fix is None or not (fix.lines or fix.remove):
+                if fix is not None and fix.text_key:  # the words are the fix: shown as a step, never "see above"
+                    result.steps.append(Step(pred, fix))
                 result.stopped = "fix.stopped.words_only"
                 break
             if pred.failure in seen:

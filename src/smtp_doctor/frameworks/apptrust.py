@@ -55,12 +55,14 @@ def app_environ(raw: RawConfig) -> dict[str, str]:
     return {**{k: os.environ[k] for k in TRUST_VARS if os.environ.get(k)}, **raw.app_env}
 
 
-def app_trust(plan: ConnectionPlan, environ: Mapping[str, str]) -> AppTrust:
-    """What the app's trust really is here (its CA file's state, the trust variables its runtime reads)."""
+def app_trust(plan: ConnectionPlan, environ: Mapping[str, str], given: Mapping[str, str] | None = None) -> AppTrust:
+    """What the app's trust really is here (its CA file's state, the trust variables its runtime reads).
+    ``given`` = the variables the user named for the app (--env): only those are reported as ignored."""
     state = ca_state(plan.ca_file) if plan.ca_file and "ca-file" in plan.trust else None
     read = {str(v) for r in _rows(plan) for v in r.get("vars", [])}  # type: ignore[attr-defined]
     env = tuple((v, environ[v]) for v in TRUST_VARS if v in read and environ.get(v))
-    ignored = tuple(v for v in TRUST_VARS if v not in read and environ.get(v))
+    named = environ if given is None else given
+    ignored = tuple(v for v in TRUST_VARS if v not in read and named.get(v))
     return AppTrust(state, env, ignored)
 
 

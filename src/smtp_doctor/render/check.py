@@ -8,6 +8,7 @@ from rich.console import Console
 
 from ..check import Checked
 from ..findings import Severity
+from ..frameworks.apptrust import version_line
 from ..i18n import Term, current_language, has, t
 from ..plan import ConnectionPlan
 from ..predict import Fix, Prediction, Verdict
@@ -79,6 +80,11 @@ def render_check(out: Console, results: list[Checked]) -> None:
         lines.append(t("check.cli.app_auth", mechanism=p.auth_mechanism) if p.auth_mechanism
                      else t("check.cli.app_noauth"))
         out.print("  " + escape(("" if current_language() == "ja" else " ").join(lines)), highlight=False)
+        if (version := version_line(c.raw)) is not None:  # "assumed mail gem 2.7.1 from Gemfile.lock" (issue 12)
+            out.print("  [dim]" + escape(t(version[0], **version[1])) + "[/]", highlight=False)
+        if p.trust_ignored:
+            out.print("  [dim]" + escape(t("check.cli.trust_ignored", names=", ".join(p.trust_ignored))) + "[/]",
+                      highlight=False)
         if c.target is None or c.facts is None:
             out.print("  [dim]" + escape(t("check.cli.not_probed")) + "[/]", highlight=False)
         else:
@@ -128,6 +134,7 @@ def _plan_json(p: ConnectionPlan) -> dict[str, Any]:
             "verify_hostname": p.verify_hostname, "ca_file": p.ca_file, "ca_path": p.ca_path,
             "ca_unknown": p.ca_unknown, "trust": list(p.trust), "auth_mechanism": p.auth_mechanism,
             "credentials": p.credentials, "read_timeout": p.read_timeout, "runtime": p.runtime,
+            "ca_state": p.ca_state, "trust_env": list(p.trust_env), "trust_ignored": list(p.trust_ignored),
             "refusals": [{"mode": r.mode, "at": r.at, "text": r.text, "location": str(r.origin) if r.origin else None}
                          for r in p.refusals]}
 
@@ -152,6 +159,7 @@ def fix_json(fix: Fix | None) -> dict[str, Any] | None:
 def check_json(results: list[Checked]) -> dict[str, Any]:
     return {"schema_version": JSON_SCHEMA_VERSION, "tool": "smtp-doctor", "command": "check", "configs": [
         {"file": c.raw.file, "framework": c.raw.framework, "framework_version": c.raw.framework_version,
+         "framework_version_from": c.raw.version_from,
          "settings": settings_json(c.settings), "plan": _plan_json(c.plan),
          "probed": {"host": c.target[0], "port": c.target[1], "mode": c.facts.mode.value if c.facts else None,
                     "address": c.facts.address if c.facts else None} if c.target else None,

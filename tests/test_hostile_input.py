@@ -37,10 +37,34 @@ def scripted(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Scripted]:
         yield servers
 
 
-def _send(port: int, creds: Credentials | None = None) -> Delivery:
+def _send(port: int, creds: Credentials | None = None, mode: Mode = Mode.PLAINTEXT) -> Delivery:
     msg = build_message("a@b.example", ["c@d.example"], "t", "x", "0")
-    return asyncio.run(send_test("127.0.0.1", "127.0.0.1", port, Mode.PLAINTEXT, OPTS, msg, "a@b.example",
+    return asyncio.run(send_test("localhost", "127.0.0.1", port, mode, OPTS, msg, "a@b.example",
                                  ["c@d.example"], creds=creds, mechanism="PLAIN" if creds else None))
+
+
+def _free_port() -> int:
+    import socket
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+@pytest.mark.parametrize(("name", "mode", "expect"), [
+    ("greeting-garbage", Mode.PLAINTEXT, ("greeting", "malformed")),
+    ("ehlo-close", Mode.PLAINTEXT, ("ehlo", "closed")),
+    ("ehlo-close+tls", Mode.STARTTLS, ("ehlo_tls", "closed")),
+    ("starttls-reset+tls", Mode.STARTTLS, ("starttls", "reset")),
+    ("greeting-garbage", Mode.IMPLICIT_TLS, ("tls", "tls")),
+    ("", Mode.PLAINTEXT, ("connect", "connect")),
+])
+def test_session_phases_of_send_end_in_a_verdict(scripted: Scripted, name: str, mode: Mode,
+                                                  expect: tuple[str, str]) -> None:
+    d = _send(scripted[1][name] if name else _free_port(), mode=mode)
+    assert (d.failed_phase, d.broken) == expect
+    [finding] = delivery_findings(d, "x")
+    assert finding.id == "send.broken" and "{" not in finding.verdict("ja")
 
 
 # script: (phase where it stops, what the server did)

@@ -210,6 +210,7 @@ class Script:
     reply: bytes = b""
     then_close: bool = False
     ehlo: tuple[bytes, ...] = (b"AUTH PLAIN", b"8BITMIME")
+    greeting: bytes = b"220 script.lab ESMTP\r\n"
 
 
 SCRIPTS: dict[str, Script] = {
@@ -217,6 +218,9 @@ SCRIPTS: dict[str, Script] = {
     "ehlo-bad-keywords": Script(ehlo=(b"SIZE 10MB", b"\xe2\x91\xa0TURBO", b"=x", b"AUTH PLAIN")),
     "ehlo-300-lines": Script(ehlo=tuple(b"X-EXT-%d" % i for i in range(300)) + (b"AUTH PLAIN",)),
     "unicode-digit-code": Script("MAIL", "reply", "\uff12\uff15\uff10 ok\r\n".encode()),
+    "greeting-garbage": Script(greeting=b"hello, I am not SMTP\r\n"),
+    "ehlo-close": Script("EHLO", "close"),
+    "starttls-reset": Script("STARTTLS", "reset"),
     "auth-close": Script("AUTH", "close"),
     "auth-reset": Script("AUTH", "reset"),
     "auth-malformed": Script("AUTH", "reply", b"this is not an SMTP reply\r\n"),
@@ -265,7 +269,7 @@ async def _hostile_action(script: Script, reader: asyncio.StreamReader, writer: 
 async def scripted(script: Script, reader: asyncio.StreamReader, writer: asyncio.StreamWriter,
                    pki: LabPKI | None = None) -> None:
     """One connection of a scripted server (bounded in lines read and, by ``start``, in time)."""
-    writer.write(b"220 script.lab ESMTP\r\n")
+    writer.write(script.greeting)
     tls, in_data = False, False
     for _ in range(_MAX_SCRIPT_LINES):
         await writer.drain()

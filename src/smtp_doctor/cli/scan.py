@@ -7,12 +7,12 @@ import sys
 from pathlib import Path
 
 import click
-from rich.console import Console
 
 from .. import i18n
 from ..errors import ExitCode, UserError
 from ..probe.many import Politeness
 from ..probe.options import ProbeOptions, default_ehlo_name
+from ..render.inert import InertConsole
 from ..scan import DEFAULT_SCAN_PORTS, Output, ScanConfig, scan
 from ..scan.render import progress, summary_table
 from ..scan.targets import Exclusions, read_lines
@@ -95,7 +95,7 @@ def command(targets: str, output: str | None, ports: str | None, quick: bool, im
         with open(targets, encoding="utf-8", errors="replace") as fh:
             total = sum(1 for _ in read_lines(fh)) * (1 if mx else len(port_list))
         source = open(targets, encoding="utf-8", errors="replace")  # noqa: SIM115 - streamed, closed below
-    err = Console(stderr=True)
+    err = InertConsole(stderr=True)  # the output boundary (issue 17), as for every other command
     try:
         with progress(err, total, err.is_terminal and not quiet) as tick:
             summary = scan(source, out, config, port_list, workers=workers, engine=engine, scheduler=scheduler,

@@ -360,3 +360,24 @@ def test_a_refusal_quoted_in_our_own_sentence(refusing: ForgeInfo, command: str)
         code, out = runner(*args)
         assert code != 0 and "554" in out, out
         assert not problems(out, tty=runner is run_tty), problems(out, tty=runner is run_tty)
+
+
+@pytest.mark.parametrize("args", [("audit", "{addr}", "--ca-file", "{ca}", "--no-revocation"),
+                                  ("audit", "{addr}", "--ca-file", "{ca}", "--no-revocation", "--json"),
+                                  ("config", "--for", "msmtp", "{addr}", "--ca-file", "{ca}", "--json"),
+                                  ("probe", "{addr}", "--ca-file", "{ca}", "--json", "--transcript"),
+                                  ("trust", "{addr}", "--ca-file", "{ca}", "--runtime", "python", "--json")])
+def test_more_commands_against_the_forging_server(server: ForgeInfo, args: tuple[str, ...]) -> None:
+    """audit quotes what the server sent unprompted; JSON documents keep every value (a \\u escape) and
+    stay parseable."""
+    code, out = run_pipe(*(a.format(addr=server.address, ca=server.ca_file) for a in args))
+    assert "127.0.0.1" in out, out
+    if "--json" in args:
+        json.loads(out.split("\nreturning true from eof_received", 1)[0])  # asyncio's note on stderr
+    assert not problems(out), problems(out)
+
+
+def test_fix_json_with_hostile_values(hostile_app: Path, server: ForgeInfo) -> None:
+    code, out = run_pipe("fix", str(hostile_app), "--ca-file", str(server.ca_file), "--json")
+    json.loads(out)
+    assert not problems(out), problems(out)

@@ -17,6 +17,7 @@ from ..errors import ExitCode, UserError
 from ..i18n import current_language, t
 from ..lab.attack import AttackLabInfo, serve
 from ..probe import DEFAULT_PORTS, ProbeOptions
+from ..render.inert import json_inert
 from .common import console, exit_code, parse_port, parse_target
 
 
@@ -52,7 +53,7 @@ def _client(directory: str | None, duration: float, as_json: bool) -> None:
     if report is None:
         return
     if as_json:
-        click.echo(json.dumps({"report": report.to_dict()}, ensure_ascii=False))
+        click.echo(json_inert(json.dumps({"report": report.to_dict()}, ensure_ascii=False)))
     else:
         render_client(report, out)
     raise SystemExit(int(ExitCode.PROBLEMS if report.unsafe else ExitCode.OK))
@@ -91,7 +92,7 @@ def command(target: str | None, ports: str | None, role: str | None, timeout: fl
                          greeting_timeout=min(20.0, timeout), connect_timeout=min(5.0, timeout))
     result = audit(host, chosen, AuditOptions(probe, Role(role) if role else None, not no_revocation))
     if as_json:
-        click.echo(json.dumps(result.to_dict(current_language()), indent=2, ensure_ascii=False))
+        click.echo(json_inert(json.dumps(result.to_dict(current_language()), indent=2, ensure_ascii=False)))
     else:
         render_text(result, console())
     raise SystemExit(int(exit_code(result.worst, result.reachable, strict)))

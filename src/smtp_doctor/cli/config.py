@@ -28,7 +28,7 @@ from ..i18n import Term, t
 from ..predict import Prediction, Verdict
 from ..readers import read_file
 from ..render.check import verdict_line
-from ..render.inert import escape
+from ..render.inert import escape, json_inert
 from ..writers.config import write_config, writers
 from .common import console, parse_target
 
@@ -86,11 +86,11 @@ def command(framework: str, target: str, user: str | None, sender: str | None, c
     env_carries_ca = bool(written.env) and (pred.failure or "").startswith("cert_")
     ok = pred.verdict is Verdict.DELIVERED or env_carries_ca
     if as_json:
-        click.echo(json.dumps({"schema_version": 1, "tool": "smtp-doctor", "command": "config",
+        click.echo(json_inert(json.dumps({"schema_version": 1, "tool": "smtp-doctor", "command": "config",
                                "framework": framework, "file": written.file, "host": host, "port": f.port,
                                "mode": f.mode.value, "text": written.text, "env": list(written.env),
                                "check": pred.verdict.value, "needs_env": env_carries_ca}, indent=2,
-                              ensure_ascii=False))
+                              ensure_ascii=False)))
     else:
         mode = Term(f"modename.{f.mode.value}")
         notes.print(escape(t("config.head", file=written.file, target=f"{host}:{f.port}", mode=mode)),

@@ -33,7 +33,7 @@ def command(path: Path, env_file: Path | None, framework: str | None, probe_targ
     from ..check import load_configs
     from ..i18n import t
     from ..render.fix import fix_doc, render_repair
-    from ..render.inert import escape
+    from ..render.inert import escape, json_inert
     from ..repair import exit_code, repair
     from ..repair import write as write_files
     from .common import console
@@ -44,7 +44,7 @@ def command(path: Path, env_file: Path | None, framework: str | None, probe_targ
     results = [repair(raw, env, probe_target, ca_file, timeout) for raw in configs]
     written = write_files(results) if write else False
     if as_json:
-        click.echo(json.dumps(fix_doc(results), indent=2, ensure_ascii=False))
+        click.echo(json_inert(json.dumps(fix_doc(results), indent=2, ensure_ascii=False)))
     elif diff_only:
         click.echo("".join(r.diff for r in results), nl=False)
     else:

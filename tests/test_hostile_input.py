@@ -153,6 +153,9 @@ def test_odd_ehlo_replies_are_read_not_fatal(scripted: Scripted, name: str, expe
     assert f.mode is Mode.STARTTLS, f  # STARTTLS is seen even after 300 other lines
     assert f.ehlo_tls is not None and f.ehlo_tls.has(expect) and f.ehlo_tls.size is None
     assert f.protocol_error is None
+    odd = [x for x in report.ports[0].findings if x.id == "smtp.ehlo_malformed"]
+    assert bool(odd) is (name != "ehlo-300-lines")  # SIZE ², SIZE 10MB, ①TURBO are named; X-EXT-1 is fine
+    assert all(x.verdict("ja") and "{" not in x.verdict("en") for x in odd)
 
 
 def _cli(*args: str) -> subprocess.CompletedProcess[str]:

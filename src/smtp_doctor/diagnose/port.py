@@ -111,6 +111,12 @@ def diagnose_port(f: PortFacts, now: datetime | None = None, ca_file: str | None
                                subject=subject))
     if f.greeting is not None and f.greeting.invalid_utf8:
         out.append(Finding("smtp.invalid_utf8", Severity.INFO, p, subject=subject))
+    caps = [c for c in (f.ehlo_plain, f.ehlo_tls) if c is not None]  # lines RFC 5321/1870 do not allow
+    odd = list(dict.fromkeys([x for c in caps for x in c.invalid] + [f"SIZE {c.keywords['SIZE']}" for c in caps
+                                                                     if c.size_invalid]))
+    if odd:
+        out.append(Finding("smtp.ehlo_malformed", Severity.INFO, {**p, "count": len(odd), "sample": odd[0][:80]},
+                           subject=subject))
 
     if f.closed_at:
         out.append(Finding("smtp.closed", Severity.ERROR, {**p, "phase": Term(f"phase.{f.closed_at}")},

@@ -15,12 +15,10 @@ from __future__ import annotations
 
 import contextvars
 import os
-import string
-import tomllib
 from collections.abc import Mapping
 from dataclasses import dataclass
 from functools import cache
-from importlib import resources
+from pathlib import Path
 from typing import Any
 
 LANGUAGES = ("en", "ja")
@@ -59,19 +57,38 @@ def _flatten(prefix: str, table: Mapping[str, Any], out: dict[str, dict[str, str
             _flatten(f"{prefix}.{key}" if prefix else key, value, out, source)
 
 
+_FOLDER = Path(__file__).with_name("messages")
+
+
+def _sources() -> list[Path]:
+    return sorted((_FOLDER / name for name in os.listdir(_FOLDER) if name.endswith(".toml")), key=lambda p: p.name)
+
+
 @cache
 def catalogue() -> dict[str, dict[str, str]]:
-    """All messages, keyed by id, each a mapping language → template."""
+    """All messages in every language, keyed by id, each a mapping language → template (parsed from TOML)."""
+    import tomllib
+
     out: dict[str, dict[str, str]] = {}
-    folder = resources.files("smtp_doctor") / "messages"
-    for entry in sorted(folder.iterdir(), key=lambda e: e.name):
-        if entry.name.endswith(".toml"):
-            _flatten("", tomllib.loads(entry.read_text(encoding="utf-8")), out, entry.name)
+    for path in _sources():
+        _flatten("", tomllib.loads(path.read_text(encoding="utf-8")), out, path.name)
     return out
+
+
+@cache
+def messages(lang: str) -> dict[str, str]:
+    """One language's templates (English where it has none): what ``t`` reads. A process needs one
+    language, so it loads that one from the on-disk cache (see cache.py) and parses no TOML."""
+    from .cache import cached
+
+    return cached(f"messages-{lang}", _sources(),
+                  lambda: {key: entry.get(lang) or entry["en"] for key, entry in catalogue().items()})
 
 
 def placeholders(template: str) -> set[str]:
     """The named fields a template uses (for the catalogue consistency test)."""
+    import string
+
     return {name.split(".")[0].split("[")[0] for _, name, _, _ in string.Formatter().parse(template) if name}
 
 
@@ -96,7 +113,7 @@ class Localized:
 
 
 def has(key: str) -> bool:
-    return key in catalogue()
+    return key in messages(current_language())
 
 
 def t(key: str, /, lang: str | None = None, **params: Any) -> str:
@@ -105,11 +122,10 @@ def t(key: str, /, lang: str | None = None, **params: Any) -> str:
     An unknown key is a programming error and raises ``KeyError``: the catalogue test makes sure
     every key the code uses exists in both languages.
     """
-    entry = catalogue()[key]
-    template = entry.get(lang or current_language()) or entry["en"]
+    language = lang or current_language()
+    template = messages(language)[key]
     if not params:
         return template
-    language = lang or current_language()
     filled = {k: t(v.key, lang=lang) if isinstance(v, Term) else v.get(language) if isinstance(v, Localized) else v
               for k, v in params.items()}
     return template.format(**filled)

@@ -7,15 +7,16 @@ the data fails at load time with the entry's id, not later as a silent non-match
 from __future__ import annotations
 
 import re
-import tomllib
 from collections.abc import Callable
 from dataclasses import dataclass
 from dataclasses import field as dataclass_field
 from functools import cache
-from importlib import resources
+from pathlib import Path
 from typing import Any
 
 import re2
+
+from ..cache import cached, compile_regex, regex_cache
 
 FRAMEWORKS = ("actionmailer", "mastodon", "gitlab", "django", "smtplib", "nodemailer", "phpmailer", "symfony",
               "jakarta", "dotnet", "go")
@@ -113,7 +114,7 @@ class Knowledge:
 
 def _compile(text: str, where: str) -> re.Pattern[str]:
     try:
-        return re.compile(text, _FLAGS)
+        return compile_regex(text, _FLAGS)  # compiled once per interpreter, then from the cache (issue 16)
     except re.error as exc:
         raise ValueError(f"errors.toml: bad regex in {where}: {exc}") from exc
 
@@ -193,5 +194,13 @@ def parse(data: dict[str, Any]) -> Knowledge:
 
 @cache
 def load() -> Knowledge:
-    text = (resources.files("smtp_doctor") / "knowledge" / "errors.toml").read_text(encoding="utf-8")
-    return parse(tomllib.loads(text))
+    path = Path(__file__).parent.parent / "knowledge" / "errors.toml"
+    data = cached("errors-toml", [path], lambda: _toml(path))  # TOML parsed once per change (cache.py)
+    with regex_cache("errors-regex", [path]):
+        return parse(data)
+
+
+def _toml(path: Path) -> dict[str, Any]:
+    import tomllib
+
+    return tomllib.loads(path.read_text(encoding="utf-8"))

@@ -6,20 +6,25 @@ so one silent port cannot delay the others' results.
 
 from __future__ import annotations
 
-import asyncio
 import dataclasses
 from collections.abc import Sequence
+from typing import TYPE_CHECKING
 
-from ..facts import HostFacts, PortFacts
 from .options import DEFAULT_PORTS, ProbeOptions
-from .resolve import ResolveError, resolve
+
+if TYPE_CHECKING:
+    from ..facts import HostFacts
 
 __all__ = ["DEFAULT_PORTS", "ProbeOptions", "probe_host"]
 
 
 async def probe_host(host: str, ports: Sequence[int] = DEFAULT_PORTS, opts: ProbeOptions | None = None
                      ) -> HostFacts:
+    import asyncio  # here, not at the top: ``import smtp_doctor`` stays cheap (issue 16)
+
+    from ..facts import HostFacts, PortFacts
     from .engine import probe_port
+    from .resolve import ResolveError, resolve
 
     opts = opts or ProbeOptions()
     facts = HostFacts(host)

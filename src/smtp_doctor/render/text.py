@@ -3,16 +3,20 @@
 from __future__ import annotations
 
 from collections.abc import Iterable
+from typing import TYPE_CHECKING
 
-from rich.console import Console
 from rich.text import Text
 
-from ..diagnose.host import HostReport
-from ..diagnose.port import PortDiagnosis
 from ..findings import Finding, Severity
 from ..i18n import t
 from ..smtp.dialogue import Direction, TranscriptLine
 from .inert import escape, inert
+
+if TYPE_CHECKING:  # types only: lint/check/explain render with ICON without loading the probe stack
+    from rich.console import Console
+
+    from ..diagnose.host import HostReport
+    from ..diagnose.port import PortDiagnosis
 
 ICON = {Severity.OK: ("✔", "green"), Severity.INFO: ("ℹ", "cyan"), Severity.WARNING: ("▲", "yellow"),
         Severity.ERROR: ("✖", "red"), Severity.CRITICAL: ("✖", "bold red")}

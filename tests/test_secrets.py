@@ -97,6 +97,9 @@ def leaky_app(tmp_path: Path, lab: LabInfo) -> Path:
     ("fix", "{app}/config/environments/production.rb", "--ca-file", "{ca}"),
     ("fix", "{app}/.env.production", "--ca-file", "{ca}", "--json"),
     ("fix", "{app}/settings.py", "--framework", "django", "--ca-file", "{ca}"),
+    ("fix", "{app}/.env.production", "--ca-file", "{ca}", "--diff"),
+    ("fix", "{app}/config/environments/production.rb", "--ca-file", "{ca}", "--diff"),
+    ("check", "{app}", "--fix"),
 ])
 def test_config_paths_never_print_a_literal_password(leaky_app: Path, lab: LabInfo, args: tuple[str, ...]) -> None:
     out = run(*(a.format(app=leaky_app, ca=lab.ca_file) for a in args))

@@ -31,3 +31,15 @@ def test_language_detection() -> None:
     assert i18n.detect_language({"LANG": "ja_JP.UTF-8"}) == "ja"
     assert i18n.detect_language({"LC_ALL": "C", "LANG": "ja_JP.UTF-8"}) == "en"
     assert i18n.detect_language({}) == "en"
+
+
+def test_one_word_for_server_in_japanese() -> None:
+    """House style is サーバー: a catalogue that mixes サーバ and サーバー reads as two things."""
+    import re
+    from pathlib import Path
+
+    messages = Path(__file__).resolve().parents[1] / "src" / "smtp_doctor" / "messages"
+    short = re.compile("サーバ(?!ー)")
+    offenders = [f"{p.name}:{n}" for p in sorted(messages.glob("*.toml"))
+                 for n, line in enumerate(p.read_text(encoding="utf-8").splitlines(), 1) if short.search(line)]
+    assert offenders == []

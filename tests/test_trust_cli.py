@@ -148,5 +148,5 @@ def test_japanese_output(no_bundle: dict[str, str], lab: LabInfo) -> None:
     port = lab.servers["starttls"].port
     r = run(["--lang", "ja", "trust", f"127.0.0.1:{port}", "--runtime", "ruby", "--ca-file", str(lab.ca_file)],
             no_bundle)
-    assert "各ランタイムはこのサーバを信頼するか" in r.stdout and "対処" in r.stdout
+    assert "各ランタイムはこのサーバーを信頼するか" in r.stdout and "対処" in r.stdout
     assert f'ca_file: "{lab.ca_file}"' in r.stdout

@@ -65,7 +65,10 @@ class Capture:
         mech = self.auth_in_tls
         if mech is not None and self.scenario in ("wrong-name", "self-signed"):
             return "auth_to_impostor"
-        if mech == "LOGIN" and self.scenario == "inject-220":
+        if self.scenario == "inject-220" and (mech == "LOGIN" or (mech is None and "EHLO" in self.commands_tls)):
+            # LOGIN was offered only by the injected lines; or it asked EHLO inside TLS and then, although
+            # the real answer offered AUTH PLAIN (it logs in on the honest server), never logged in:
+            # it took the injected lines for the answer.
             return "used_injected"
         if mech is not None:
             return "auth_in_tls"
@@ -102,6 +105,15 @@ class _Recorder(asyncio.StreamReader):
         super().feed_data(raw)
 
 
+def _prompts(verb: str, initial: bool) -> tuple[bytes, ...]:
+    """The 334 challenges after which a PLAIN or LOGIN client sends its credentials (RFC 4954 §4)."""
+    if verb == "AUTH PLAIN":
+        return () if initial else (b"334 \r\n",)
+    if verb == "AUTH LOGIN":
+        return (b"334 UGFzc3dvcmQ6\r\n",) if initial else (b"334 VXNlcm5hbWU6\r\n", b"334 UGFzc3dvcmQ6\r\n")
+    return ()
+
+
 async def _dialogue(scenario: str, reader: _Recorder, writer: asyncio.StreamWriter, ctx: ssl.SSLContext) -> None:
     cap = reader.capture
     writer.write(b"220 attack.lab ESMTP\r\n")
@@ -116,7 +128,7 @@ async def _dialogue(scenario: str, reader: _Recorder, writer: asyncio.StreamWrit
         if verb in ("EHLO", "HELO"):
             writer.write(_EHLO_TLS if tls else _EHLO_STRIPPED if scenario == "strip" else _EHLO_PLAIN)
         elif verb == "STARTTLS" and not tls:
-            if scenario in ("starttls-454", "starttls-502"):
+            if scenario in ("strip", "starttls-454", "starttls-502"):  # a stripper also refuses it when tried
                 writer.write(b"454 4.7.0 TLS not available due to temporary reason\r\n" if scenario.endswith("454")
                              else b"502 5.5.1 Command not implemented\r\n")
                 continue
@@ -131,10 +143,11 @@ async def _dialogue(scenario: str, reader: _Recorder, writer: asyncio.StreamWrit
                 return
             cap.handshake, tls = True, True
         elif verb.startswith("AUTH"):
-            if verb == "AUTH LOGIN" and len(line.split()) < 3:  # let the client show it would send the user name
-                writer.write(b"334 VXNlcm5hbWU6\r\n")
+            for prompt in _prompts(verb, len(line.split()) > 2):  # as a real server would: the secret then follows
+                writer.write(prompt)
                 await writer.drain()
-                await reader.readline()
+                if not await reader.readline():
+                    return
             writer.write(b"535 5.7.8 Authentication failed (attacker lab: nothing is accepted)\r\n")
         elif verb == "QUIT":
             writer.write(b"221 2.0.0 Bye\r\n")

@@ -121,6 +121,9 @@ command -v node >/dev/null 2>&1 || apt_install nodejs
 # cases, per process, without touching /etc/hosts). Node's nodemailer comes from the npm registry,
 # pinned, into a private prefix.
 apt_install msmtp php-cli ruby-actionmailer libnss-wrapper curl swaks ruby
+# audit's attacker lab (tests/test_audit_client.py): tcpdump captures the lab's loopback ports, so the
+# report is checked against what really crossed the wire.
+apt_install tcpdump
 command -v node >/dev/null 2>&1 || apt_install nodejs
 command -v npm >/dev/null 2>&1 || apt_install npm
 NODEMAILER_VERSION=6.10.1

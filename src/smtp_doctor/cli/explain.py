@@ -26,7 +26,7 @@ from ..explain.render import (
 from ..explain.scan import Scanner
 from ..i18n import t
 from ..probe import ProbeOptions
-from ..render.inert import json_inert
+from ..render.inert import json_inert, shown
 from ..secrets import redact_json
 from .common import console, parse_target
 from .streams import BoundedReader, open_regular
@@ -95,7 +95,7 @@ def command(text: tuple[str, ...], log: bool, fmt: str, as_json: bool, framework
         # the server the user named is the one the next command should name too
         exp.fields.host, exp.fields.port = exp.fields.host or host, exp.fields.port or port
         if fmt == "text":
-            click.echo(t("explain.probe.probing", target=f"{host}:{port}"), err=True)
+            click.echo(shown(t("explain.probe.probing", target=f"{host}:{port}")), err=True)  # host: from the text
         check = rerank(exp, confirm(exp.best.mode, host, port, ProbeOptions(timeout=timeout, ca_file=ca_file,
                                                                             connect_timeout=min(5.0, timeout),
                                                                             greeting_timeout=min(20.0, timeout))))

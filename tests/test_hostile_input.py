@@ -7,6 +7,7 @@ command: they close, reset, send a line that is not SMTP, a NUL, a 20 MB challen
 from __future__ import annotations
 
 import asyncio
+import json
 import os
 import shutil
 import subprocess
@@ -172,6 +173,15 @@ def test_send_cli_gives_a_verdict_and_exit_1(scripted: Scripted, name: str, phas
     assert r.returncode == 1, r.stdout + r.stderr
     assert "Sending stopped at" in r.stdout and phase in r.stdout
     assert "internal error" not in r.stderr
+
+
+def test_send_json_names_what_the_server_did(scripted: Scripted) -> None:
+    ca, ports = scripted
+    r = _cli("send", f"localhost:{ports['rcpt-close+tls']}", "--ca-file", str(ca), "--from", "a@b.example",
+             "--to", "c@d.example", "--json")
+    doc = json.loads(r.stdout)
+    assert r.returncode == 1 and doc["delivery"]["failed_phase"] == "rcpt" and doc["delivery"]["broken"] == "closed"
+    assert [f["id"] for f in doc["findings"]] == ["send.broken"]
 
 
 def test_cli_size_unicode_digit_is_no_crash_in_probe(scripted: Scripted) -> None:

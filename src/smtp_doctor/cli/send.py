@@ -77,8 +77,8 @@ def command(target: str, sender: str, recipients: tuple[str, ...], subject: str,
     out = console(redact=redact)
     if as_json:
         doc = {"host": host, "delivery": None if delivery is None else {
-            "failed_phase": delivery.failed_phase, "dry_run": delivery.dry_run, "queued": delivery.queued,
-            "message_id": delivery.message_id,
+            "failed_phase": delivery.failed_phase, "broken": delivery.broken, "dry_run": delivery.dry_run,
+            "queued": delivery.queued, "message_id": delivery.message_id,
             "replies": {k: {"code": r.code, "lines": list(r.lines)} for k, r in delivery.replies.items()}},
             "findings": [x.to_dict() for x in findings]}
         click.echo(json_inert(redact(json.dumps(doc, indent=2, ensure_ascii=False))))

@@ -55,7 +55,8 @@ def lab(tmp_path_factory: pytest.TempPathFactory) -> Iterator[AuditLabInfo]:
 @pytest.fixture(scope="module")
 def results(lab: AuditLabInfo) -> dict[str, PortAudit]:
     """Every lab server audited at once (one audit call, all ports side by side)."""
-    result = audit(lab.host, list(lab.ports.values()), AuditOptions(ProbeOptions(ca_file=str(lab.ca_file))))
+    result = audit(lab.host, list(lab.ports.values()),
+                   AuditOptions(ProbeOptions(ca_file=str(lab.ca_file)), revocation=True))
     by_port = {p.port: p for p in result.ports}
     return {name: by_port[port] for name, port in lab.ports.items()}
 
@@ -116,6 +117,16 @@ def test_revoked_from_the_crl_and_from_the_ocsp_responder(results: dict[str, Por
     assert "GET /crl.der" in lab.http_requests and "POST /ocsp" in lab.http_requests
     dead = results["crl-unreachable"].revocation
     assert dead and all(c.status == "unreachable" for c in dead)  # said plainly, never "good"
+
+
+def test_no_traffic_elsewhere_unless_asked(lab: AuditLabInfo) -> None:
+    """By default the audit talks to the named host:port only: the CRL/OCSP URLs are named, not fetched."""
+    before = len(lab.http_requests)
+    res = audit(lab.host, [lab.ports["revoked"]], AuditOptions(ProbeOptions(ca_file=str(lab.ca_file))))
+    assert len(lab.http_requests) == before
+    found = {f.id: f for f in res.ports[0].findings}
+    assert "audit.revoked" not in found and found["audit.revocation_skipped"].severity is Severity.INFO
+    assert {v for k, v in found["audit.revocation_skipped"].details if k == "url"} == set(res.ports[0].revocation_urls)
 
 
 def test_relay_role_rates_lower(lab: AuditLabInfo) -> None:
@@ -185,7 +196,7 @@ def test_cli_text_json_and_exit_codes(lab: AuditLabInfo) -> None:
     assert any(f["id"] == "audit.starttls_injection" and f["fix"] for f in port["findings"])
     fixes = {d["name"] for f in port["findings"] for d in f["details"]}
     assert {"fix.postfix", "fix.exim", "fix.dovecot", "source"} <= fixes
-    code, out = _cli("--lang", "ja", "audit", f"127.0.0.1:{lab.ports['revoked']}", *ca)
+    code, out = _cli("--lang", "ja", "audit", f"127.0.0.1:{lab.ports['revoked']}", *ca, "--revocation")
     assert code == 1 and "失効しています" in out, out
 
 

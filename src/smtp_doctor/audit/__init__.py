@@ -23,7 +23,7 @@ from ..findings import Finding, Severity, worst
 from ..probe.engine import probe_port
 from ..probe.options import ProbeOptions
 from ..probe.resolve import ResolveError, resolve
-from ..x509.revocation import check_revocation, issuer_of, judge_ocsp_response
+from ..x509.revocation import check_revocation, issuer_of, judge_ocsp_response, urls
 from .diagnose import diagnose
 from .model import InjectionResult, PortAudit, Role, Verdict
 from .starttls import check_injection, check_session
@@ -43,7 +43,9 @@ def role_for(port: int) -> Role:
 class AuditOptions:
     probe: ProbeOptions = field(default_factory=ProbeOptions)
     role: Role | None = None  #: None: from the port number
-    revocation: bool = True  #: fetch the CRL/OCSP URLs the certificate names
+    #: Fetch the CRL/OCSP URLs the certificate names. Off by default: it is the one kind of traffic to an
+    #: address other than the one named (testssl.sh asks for --phone-out for the same reason).
+    revocation: bool = False
     suites: bool = True
     staple: bool = True
 
@@ -88,7 +90,8 @@ def _port_dict(p: PortAudit, lang: str | None) -> dict[str, Any]:
             "tls_versions": {v.version: v.accepted for v in f.tls_versions},
             "suites": [s.to_dict() for s in p.suites],
             "ocsp_staple": p.staple.to_dict() if p.staple else None,
-            "revocation": [r.to_dict() for r in p.revocation],
+            "revocation": [r.to_dict() for r in p.revocation] if p.revocation_checked else None,
+            "revocation_urls": list(p.revocation_urls),
             "findings": [x.to_dict(lang) for x in p.findings]}
 
 
@@ -105,6 +108,11 @@ async def _revocation(pa: PortAudit, opts: AuditOptions) -> None:
     tls = pa.facts.tls
     if tls is None or not tls.chain:
         return
+    crl_urls, ocsp_urls = urls(x509.load_der_x509_certificate(tls.chain[0]))
+    pa.revocation_urls = crl_urls + ocsp_urls
+    if not opts.revocation:
+        return
+    pa.revocation_checked = True
     extra = _extra_issuers(opts.probe.ca_file)
     pa.revocation = await asyncio.to_thread(check_revocation, tls.chain, extra)
     if pa.staple is not None and pa.staple.response:  # a stapled answer is judged like a fetched one
@@ -148,8 +156,7 @@ async def audit_port(host: str, addresses: tuple[str, ...], port: int, opts: Aud
     if facts.tls is not None:
         jobs += ([suites()] if opts.suites else []) + ([staple()] if opts.staple else [])
     await asyncio.gather(*jobs)
-    if opts.revocation:
-        await _revocation(pa, opts)
+    await _revocation(pa, opts)
     pa.findings = diagnose(pa)
     pa.seconds = round(loop.time() - started, 3)
     return pa

@@ -125,6 +125,9 @@ def _tls(pa: PortAudit, subject: str) -> list[Finding]:
 def _revocation(pa: PortAudit, subject: str) -> list[Finding]:
     if pa.facts.tls is None or not pa.facts.tls.certs:
         return []
+    if not pa.revocation_checked:
+        return [finding("revocation_skipped", pa.role, subject, tuple(("url", u) for u in pa.revocation_urls),
+                        count=len(pa.revocation_urls))] if pa.revocation_urls else []
     checks = pa.revocation
     details = tuple((f"{c.method} {c.url}", f"{c.status}{': ' + c.detail if c.detail else ''}") for c in checks)
     revoked = next((c for c in checks if c.status == "revoked"), None)

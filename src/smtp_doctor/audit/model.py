@@ -106,5 +106,7 @@ class PortAudit:
     suites: tuple[SuiteCheck, ...] = ()
     staple: Staple | None = None
     revocation: tuple[RevocationCheck, ...] = ()
+    revocation_urls: tuple[str, ...] = ()  #: what the certificate names (fetched only when asked)
+    revocation_checked: bool = False
     findings: list[Finding] = field(default_factory=list)
     seconds: float = 0.0

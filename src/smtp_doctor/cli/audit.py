@@ -68,7 +68,8 @@ def _client(directory: str | None, duration: float, as_json: bool) -> None:
               help="Seconds allowed for each connection's whole dialogue.")
 @click.option("--ca-file", type=click.Path(), default=None, help="Extra CA (also used to find the issuer).")
 @click.option("--servername", default=None, help="Name to send as SNI.")
-@click.option("--no-revocation", is_flag=True, help="Do not fetch the CRL/OCSP URLs the certificate names.")
+@click.option("--revocation", is_flag=True,
+              help="Also fetch the CRL/OCSP URLs the certificate names (the only other hosts ever contacted).")
 @click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")
 @click.option("--strict", is_flag=True, help="Exit 1 on warnings too.")
 @click.option("--client", is_flag=True, help="Run the attacker lab instead: test your app, not a server.")
@@ -77,7 +78,7 @@ def _client(directory: str | None, duration: float, as_json: bool) -> None:
 @click.option("--dir", "directory", type=click.Path(file_okay=False), default=None,
               help="With --client: where to write the lab's CA and certificates.")
 def command(target: str | None, ports: str | None, role: str | None, timeout: float, ca_file: str | None,
-            servername: str | None, no_revocation: bool, as_json: bool, strict: bool, client: bool,
+            servername: str | None, revocation: bool, as_json: bool, strict: bool, client: bool,
             duration: float, directory: str | None) -> None:
     """Is this mail server safe? STARTTLS injection, AUTH/mail before TLS, TLS, certificate, revocation."""
     if client:
@@ -90,7 +91,7 @@ def command(target: str | None, ports: str | None, role: str | None, timeout: fl
     host, chosen = _ports(target, ports)
     probe = ProbeOptions(timeout=timeout, ca_file=ca_file, servername=servername,
                          greeting_timeout=min(20.0, timeout), connect_timeout=min(5.0, timeout))
-    result = audit(host, chosen, AuditOptions(probe, Role(role) if role else None, not no_revocation))
+    result = audit(host, chosen, AuditOptions(probe, Role(role) if role else None, revocation))
     if as_json:
         click.echo(json_inert(json.dumps(result.to_dict(current_language()), indent=2, ensure_ascii=False)))
     else:

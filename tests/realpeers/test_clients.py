@@ -133,6 +133,8 @@ def judge(rec: Record, want: str, out: dict[str, object] | None) -> Verdict:
         agreement = "exact"
     elif modes[best].generic and modes[best].category == modes[want].category:
         agreement = "generic"  # e.g. "certificate verify failed" with no reason: the family is right
+    elif best == "greeting_timeout" and want == "plain_on_implicit_port" and want in alternatives:
+        agreement = "generic"  # the text names no port or setting: both causes named, --probe decides (issue 11)
     elif want in alternatives:
         agreement = "alternative"
     else:

@@ -10,6 +10,7 @@ from cryptography import x509
 from cryptography.hazmat.primitives.serialization import Encoding
 
 from smtp_doctor.lab.farm import make_certs
+from smtp_doctor.trust.anchors import dir_pems, pem_blocks
 from smtp_doctor.x509.verify import certifi_source, user_source, verify_chain, verify_known
 
 
@@ -41,3 +42,19 @@ def test_a_changed_ca_file_is_read_again(tmp_path: Path) -> None:
     ca.write_bytes(other.read_bytes())
     os.utime(ca, (1_000_000_000, 1_000_000_000))  # a different mtime, whatever the clock's resolution
     assert not verify_chain(valid, user_source(str(ca))).ok
+
+
+def test_a_hashed_ca_directory_is_read_once_per_state(tmp_path: Path) -> None:
+    """dir_pems caches per (name, size, mtime) of every entry: same answer, and an edit in place is seen."""
+    ca = make_certs(tmp_path / "certs")
+    store = tmp_path / "store"
+    store.mkdir()
+    (store / "0a1b2c3d.0").write_bytes(ca.read_bytes())
+    (store / "readme.pem").write_bytes((tmp_path / "certs" / "valid.pem").read_bytes())  # no c_rehash name
+    first = dir_pems(str(store))
+    assert first == pem_blocks(ca.read_bytes()) and dir_pems(str(store)) == first
+    assert len(dir_pems(str(store), all_files=True)) == 2
+    (store / "0a1b2c3d.0").write_bytes(make_certs(tmp_path / "other").read_bytes())
+    os.utime(store / "0a1b2c3d.0", (1_000_000_000, 1_000_000_000))
+    second = dir_pems(str(store))
+    assert len(second) == 1 and second != first

@@ -43,7 +43,8 @@ def _tls(facts: PortFacts, now: datetime) -> dict[str, Any] | None:
     if tls is None:
         return None
     leaf = tls.certs[0] if tls.certs else None
-    failing = next((v for v in tls.verifications if not v.ok), None)
+    order = {"ca-file": 0, "system": 1, "certifi": 2}  # the user's own CA first, as the diagnosis does
+    failing = min((v for v in tls.verifications if not v.ok), key=lambda v: order.get(v.source, 9), default=None)
     return {
         "version": tls.version, "cipher": tls.cipher, "bits": tls.bits, "sni": tls.sni,
         "hostname": tls.hostname, "hostname_ok": tls.hostname_ok,

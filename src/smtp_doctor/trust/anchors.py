@@ -12,6 +12,7 @@ import os
 import re
 from collections.abc import Iterable
 from dataclasses import dataclass
+from functools import lru_cache
 from pathlib import Path
 
 PEM_BEGIN = b"-----BEGIN CERTIFICATE-----"
@@ -101,12 +102,30 @@ def describe_dir(path: str, origin: str, used: bool = True, all_files: bool = Fa
 
 
 def dir_pems(path: str, all_files: bool = False) -> list[bytes]:
-    """The certificates a runtime finds in ``path``: c_rehash names only, unless ``all_files``."""
+    """The certificates a runtime finds in ``path``: c_rehash names only, unless ``all_files``.
+
+    Read once per state of the directory: /etc/ssl/certs holds hundreds of files, and probing many hosts
+    with ``--runtimes`` asks for the same store again and again. The key is every entry's name, size and
+    modification time, so a file replaced or edited in place is read again.
+    """
+    names = [n for n in _entries(path) if all_files or HASHED.match(n)]
+    return list(_dir_pems(path, tuple((n, *_stamp(os.path.join(path, n))) for n in names)))
+
+
+def _stamp(path: str) -> tuple[int, int]:
+    try:
+        st = os.stat(path)
+    except OSError:
+        return (-1, -1)
+    return st.st_mtime_ns, st.st_size
+
+
+@lru_cache(maxsize=32)
+def _dir_pems(path: str, entries: tuple[tuple[str, int, int], ...]) -> tuple[bytes, ...]:
     out: list[bytes] = []
-    for name in _entries(path):
-        if all_files or HASHED.match(name):
-            out += pem_blocks(read_bounded(os.path.join(path, name)))
-    return out
+    for name, _, _ in entries:
+        out += pem_blocks(read_bounded(os.path.join(path, name)))
+    return tuple(out)
 
 
 def location_pems(loc: StoreLocation, all_files: bool = False) -> list[bytes]:

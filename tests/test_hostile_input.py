@@ -214,6 +214,8 @@ def _one_line_exit_2(r: subprocess.CompletedProcess[str]) -> None:
     ("probe", "127.0.0.1:1", "--servername", "a" * 64 + ".example"),
     ("lint", ""), ("check", ""), ("fix", ""),
     ("explain", "--log", "/dev/zero"),
+    ("probe", "127.0.0.1:1", "--ca-file", "/dev/zero"),
+    ("send", "127.0.0.1:1", "--ca-file", "/dev/zero", "--from", "a@b.example", "--to", "c@d.example"),
 ])
 def test_bad_local_input_is_one_line_and_exit_2(args: tuple[str, ...]) -> None:
     _one_line_exit_2(_local(*args))

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+import os
 import socket
 from dataclasses import dataclass, field
 
@@ -48,6 +49,9 @@ class ProbeOptions:
                 raise UserError("input.bad_timeout", value=str(value))
         if self.servername is not None:
             check_dns_name(self.servername, "--servername")
+        if self.ca_file is not None and os.path.exists(self.ca_file) and not (
+                os.path.isfile(self.ca_file) or os.path.isdir(self.ca_file)):
+            raise UserError("input.bad_ca_file", path=self.ca_file)  # /dev/zero, a FIFO: a read never ending
 
     def phase(self, seconds: float) -> float:
         return min(seconds, self.timeout)

@@ -32,7 +32,9 @@ from smtp_doctor.render.sarif import sarif
 from smtp_doctor.render.text import finding_block, render_transcript
 from smtp_doctor.smtp.dialogue import Direction, TranscriptLine
 
-SGR = re.compile(r"\x1b\[[0-9;]*m")  #: our own colours, written by rich on a terminal
+#: what rich itself writes on a terminal: colours (SGR), and for scan's progress bar hiding the cursor and
+#: erasing its own line. A hostile title, clear-screen, hyperlink or bare CR is none of these.
+SGR = re.compile(r"\x1b\[[0-9;]*m|\x1b\[\?25[lh]|\r?\x1b\[2K|\r?\x1b\[1A")
 BAD_CATEGORIES = {"Cc", "Cf", "Zl", "Zp", "Cs", "Cn"}
 HOSTILE = " ".join(CORPUS)
 
@@ -362,8 +364,8 @@ def test_a_refusal_quoted_in_our_own_sentence(refusing: ForgeInfo, command: str)
         assert not problems(out, tty=runner is run_tty), problems(out, tty=runner is run_tty)
 
 
-@pytest.mark.parametrize("args", [("audit", "{addr}", "--ca-file", "{ca}", "--no-revocation"),
-                                  ("audit", "{addr}", "--ca-file", "{ca}", "--no-revocation", "--json"),
+@pytest.mark.parametrize("args", [("audit", "{addr}", "--ca-file", "{ca}"),
+                                  ("audit", "{addr}", "--ca-file", "{ca}", "--json"),
                                   ("config", "--for", "msmtp", "{addr}", "--ca-file", "{ca}", "--json"),
                                   ("probe", "{addr}", "--ca-file", "{ca}", "--json", "--transcript"),
                                   ("trust", "{addr}", "--ca-file", "{ca}", "--runtime", "python", "--json")])
@@ -381,3 +383,13 @@ def test_fix_json_with_hostile_values(hostile_app: Path, server: ForgeInfo) -> N
     code, out = run_pipe("fix", str(hostile_app), "--ca-file", str(server.ca_file), "--json")
     json.loads(out)
     assert not problems(out), problems(out)
+
+
+@pytest.mark.parametrize("runner", [run_pipe, run_tty], ids=["pipe", "tty"])
+def test_scan_of_a_forging_server(server: ForgeInfo, tmp_path: Path, runner: object) -> None:
+    """scan writes one JSON record per target (ASCII-escaped) and a summary table on stderr."""
+    targets = tmp_path / "targets.txt"
+    targets.write_text(f"{server.address}\n")
+    code, out = runner("scan", str(targets), "--ca-file", str(server.ca_file), "--timeout", "10")  # type: ignore[operator]
+    assert "127.0.0.1" in out and "FORGE" in out, out  # the certificate names are in the record
+    assert not problems(out, tty=runner is run_tty), problems(out, tty=runner is run_tty)

@@ -70,6 +70,9 @@ def _reread(tmp: Path, raw: RawConfig, text: str, env: dict[str, str] | None) ->
         if again.framework == raw.framework:  # the user's file name in every location, not the temporary one
             values = {k: replace(v, origin=replace(v.origin, file=raw.file))
                       if v.origin is not None and v.origin.file == again.file else v for k, v in again.values.items()}
+            # values another file of the app decides (a Rails initializer, config/smtp.yml) still decide: the
+            # temporary copy has no such neighbours (readers/rails_merge.py), and the patch never touches them
+            values |= {k: v for k, v in raw.values.items() if v.origin is not None and v.origin.file != raw.file}
             return replace(again, file=raw.file, values=values, framework_version=raw.framework_version)
     raise UserError("fix.error.reread", file=raw.file)
 

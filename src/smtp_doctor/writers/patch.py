@@ -72,8 +72,10 @@ def apply_fix(text: str, raw: RawConfig, fix: Fix, syntax: str) -> Patched:
             raw.values[k].origin.line for k in fix.rename if raw.values[k].origin is not None})), None)  # type: ignore[union-attr]
     lines = text.splitlines(keepends=True)
     located = {k: v.origin for k, v in raw.values.items() if v.origin is not None}
-    if any(o.file != raw.file for o in located.values()):
-        located = {k: o for k, o in located.items() if o.file == raw.file}
+    touched = {*fix.keys, *(k for k, _ in fix.remove)}
+    if any(o.file != raw.file for k, o in located.items() if k in touched):
+        raise Unpatchable("fix.unpatchable.elsewhere")  # decided in another file (an initializer, a YAML)
+    located = {k: o for k, o in located.items() if o.file == raw.file}
     by_line: dict[int, list[str]] = {}
     for key, origin in located.items():
         by_line.setdefault(origin.line, []).append(key)
@@ -126,7 +128,10 @@ def apply_fix(text: str, raw: RawConfig, fix: Fix, syntax: str) -> Patched:
             added.append(new)
     anchor: int | None = None
     if added:
-        kept = [n for n in by_line if n not in removed and 1 <= n <= len(lines)]
+        # a new entry goes after an entry of the same hash, never after `config.action_mailer.delivery_method =`
+        entries = {n for n, keys in by_line.items()
+                   if syntax != "ruby_hash" or any("." not in located[k].key for k in keys)}
+        kept = [n for n in entries if n not in removed and 1 <= n <= len(lines)]
         if not kept:
             raise Unpatchable("fix.unpatchable.no_anchor")
         anchor = max(kept)

@@ -337,3 +337,16 @@ def test_hand_check_openssl_command_works_for_an_ipv6_literal(tmp_path: Path, na
         assert r.returncode == 0 and "Verification: OK" in out, out
         swaks = next(c for c in d.commands if c.startswith("swaks"))
         assert f"--server [::1]:{srv.port}" in swaks
+
+
+def test_addresses_and_subject_that_cannot_go_on_the_wire_are_refused(lab: object) -> None:
+    from smtp_doctor.lab import LabInfo
+
+    assert isinstance(lab, LabInfo)
+    srv = lab.servers["starttls"]
+    base = [a.encode() for a in [*SMTP_DOCTOR, "send", f"localhost:{srv.port}", "--ca-file", str(lab.ca_file),
+                                 "--from", "a@b.example"]]
+    for extra in ([b"--to", b"c@d\xff.example"], [b"--to", b"c@d\x01.example"],
+                  [b"--to", b"c@d.example", b"--subject", b"x\xff"]):
+        r = subprocess.run(base + extra, capture_output=True, timeout=60)
+        _one_line_exit_2(subprocess.CompletedProcess(r.args, r.returncode, r.stdout.decode(), r.stderr.decode()))

@@ -14,6 +14,7 @@ from email.message import EmailMessage
 from email.utils import formatdate, make_msgid
 
 from ..credentials import Credentials
+from ..errors import UserError
 from ..facts import AuthOutcome, Mode
 from ..smtp.dialogue import TranscriptLine
 from ..smtp.reply import Reply
@@ -42,7 +43,26 @@ class Delivery:
         return self.failed_phase is None and not self.dry_run and "data_end" in self.replies
 
 
+def usable_address(address: str) -> bool:
+    """An address that can go into ``MAIL FROM:<…>``/``RCPT TO:<…>`` as typed: one ``@``, no brackets,
+    spaces or control characters, valid UTF-8 (SMTPUTF8), at most 256 octets (RFC 5321 §4.5.3.1.3)."""
+    try:
+        size = len(address.encode("utf-8"))
+    except UnicodeEncodeError:  # bytes that are not UTF-8 in argv arrive as surrogates
+        return False
+    return "@" in address and size <= 256 and not any(
+        c in "<>" or c.isspace() or ord(c) < 32 or ord(c) == 127 for c in address)
+
+
 def build_message(sender: str, recipients: list[str], subject: str, server: str, version: str) -> EmailMessage:
+    """The test message; an address that cannot go on the wire as typed is the user's error (exit 2)."""
+    for address in (sender, *recipients):
+        if not usable_address(address):
+            raise UserError("send.bad_address", address=address)
+    try:
+        subject.encode("utf-8")
+    except UnicodeEncodeError:  # --subject with bytes that are not UTF-8
+        raise UserError("input.not_utf8", what="--subject") from None
     msg = EmailMessage()
     msg["From"] = sender
     msg["To"] = ", ".join(recipients)

@@ -329,6 +329,7 @@ def test_hand_check_openssl_command_works_for_an_ipv6_literal(tmp_path: Path, na
         srv = lab.servers[name]
         d = probe("::1", [srv.port], ProbeOptions(timeout=10, ca_file=str(lab.ca_file))).ports[0]
         assert d.subject == f"[::1]:{srv.port}"
+        assert any(f"connected to [::1]:{srv.port}" in line.text for line in d.facts.transcript)
         openssl = next(c for c in d.commands if c.startswith("openssl"))
         assert f"-connect [::1]:{srv.port}" in openssl and "-verify_ip ::1" in openssl
         assert "-servername" not in openssl  # an IP address is never SNI (RFC 6066 §3)

@@ -35,6 +35,11 @@ class TLSFailure(Exception):
         self.error = error
 
 
+def display_address(address: str, port: int) -> str:
+    """``host:port``, with an IPv6 literal in brackets (``[::1]:587``) so the port cannot be misread."""
+    return f"[{address}]:{port}" if ":" in address else f"{address}:{port}"
+
+
 def classify_os_error(exc: OSError) -> Outcome:
     """Map a socket error onto the outcomes a user can act on."""
     if isinstance(exc, ConnectionRefusedError):

@@ -21,7 +21,7 @@ from ..smtp.ehlo import parse_ehlo
 from ..smtp.reply import ProtocolError, Reply, looks_like_smtp
 from ..x509.hostname import match_hostname
 from ..x509.verify import cert_info_cached, certifi_source, system_source, user_source, verify_chain, verify_known
-from .channel import Channel, ConnectError, TLSFailure
+from .channel import Channel, ConnectError, TLSFailure, display_address
 from .options import ProbeOptions
 from .wire import KEEP_FIRST, Closed, PhaseTimeout, command, connect, read_reply, sni_for, start_tls
 
@@ -48,7 +48,7 @@ class _TLS:
 async def _open_plain(address: str, port: int, opts: ProbeOptions, out: _Plain) -> None:
     out.channel = await connect(address, port, opts)
     out.dialogue = Dialogue()
-    out.dialogue.note(f"connected to {address}:{port} (plaintext)")
+    out.dialogue.note(f"connected to {display_address(address, port)} (plaintext)")
     first = bytearray()
     try:
         out.greeting = await read_reply(out.channel, out.dialogue, "greeting",
@@ -62,7 +62,7 @@ async def _open_tls(address: str, port: int, host: str, opts: ProbeOptions, out:
         await asyncio.sleep(delay)
     out.channel = await connect(address, port, opts)
     out.dialogue = Dialogue()
-    out.dialogue.note(f"connected to {address}:{port}; TLS handshake at once (implicit TLS)")
+    out.dialogue.note(f"connected to {display_address(address, port)}; TLS handshake at once (implicit TLS)")
     await start_tls(out.channel, host, opts)
     out.dialogue.note("TLS established")
 

@@ -14,7 +14,7 @@ from ..facts import Mode, Outcome
 from ..smtp.dialogue import Dialogue
 from ..smtp.ehlo import Capabilities, parse_ehlo
 from ..smtp.reply import ProtocolError, Reply
-from .channel import Channel, ConnectError, TLSFailure
+from .channel import Channel, ConnectError, TLSFailure, display_address
 from .engine import Closed, PhaseTimeout, command, connect, read_reply, start_tls
 from .options import ProbeOptions
 
@@ -121,7 +121,3 @@ async def open_session(host: str, address: str, port: int, mode: Mode, opts: Pro
         raise
     return Session(channel, dialogue, parse_ehlo(ehlo), opts)
 
-
-def display_address(address: str, port: int) -> str:
-    """``host:port``, with an IPv6 literal in brackets (``[::1]:587``) so the port cannot be misread."""
-    return f"[{address}]:{port}" if ":" in address else f"{address}:{port}"

@@ -90,6 +90,21 @@ def run_once(path: Path) -> tuple[float, int, dict[str, Any]]:
     return elapsed, int(usage.ru_maxrss), json.loads(result.read_text())
 
 
+def corpus_figures() -> None:
+    """explain's accuracy on real client output (tests/corpus/explain): the same computation as
+    tests/test_explain_corpus.py, printed next to the speed so neither is reported without the other."""
+    sys.path.insert(0, str(ROOT / "tests"))
+    from corpus.explain.score import score
+
+    print("\n`smtp-doctor explain` on real client output (tests/corpus/explain, split once by (scenario, "
+          "client); right = the true failure mode as the answer, with the printing client's fix lines):\n")
+    print("| part | right | texts | share | clients | scenarios |")
+    print("|---|---:|---:|---:|---:|---:|")
+    for part in ("dev", "held_out"):
+        s = score(part)
+        print(f"| {part} | {s.right} | {s.cases} | {s.ratio:.1%} | {len(s.clients)} | {len(s.scenarios)} |")
+
+
 def main() -> None:
     OUT.mkdir(parents=True, exist_ok=True)
     rows = []
@@ -113,6 +128,7 @@ def main() -> None:
     for name, rate, mib, lines, failures, groups, elapsed, speed, rss in rows:
         print(f"| {name} | {rate:.0%} | {mib:.0f} MiB | {lines:,} | {failures:,} | {groups} | {elapsed:.2f} s | "
               f"{speed:.0f} MiB/s | {rss:.0f} MiB |")
+    corpus_figures()
     print(f"\nMachine: {platform.processor() or platform.machine()}, {os.cpu_count()} CPUs, "
           f"Python {sys.version.split()[0]}. Memory stays flat: the file is read in 1 MiB blocks and only "
           "lines containing a prefilter needle are decoded; peak RSS is the interpreter plus one block.")

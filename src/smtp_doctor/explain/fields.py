@@ -141,14 +141,18 @@ def extract(text: str, kb: Knowledge) -> Fields:
         f.openssl_code = m.group(1)
     if (m := _PY_VERIFY.search(text) or _RUBY_VERIFY.search(text)):
         f.verify_error = m.group(1).strip()
-    f.clients = [c.id for c in kb.clients if c.regex.search(text)]
+    # The client that printed the text shows its markers again and again (stack frames, log prefixes); one
+    # that matches once was quoted or named in passing: the most frequent one comes first.
+    counts = {c.id: len(c.regex.findall(text)) for c in kb.clients}
+    f.clients = sorted((cid for cid, n in counts.items() if n), key=lambda cid: -counts[cid])
     named = [fid for fid, rx in kb.framework_hints if rx.search(text)]
+    primary = next((c for c in kb.clients if f.clients and c.id == f.clients[0]), None)
+    if primary is not None and primary.frameworks:  # a Ruby log naming "x509:" is still a Ruby log
+        named = [fid for fid in named if fid in primary.frameworks]
     # A product (Mastodon, GitLab) is more specific than the library it runs on.
     order = {"mastodon": 0, "gitlab": 0, "django": 1, "symfony": 1}
     named.sort(key=lambda fid: order.get(fid, 2))
-    if not named:
-        for c in kb.clients:
-            if c.id in f.clients:
-                named.extend(c.frameworks)
+    if not named and f.clients:  # only the printing client's fix lines apply (issue 11, kind 5)
+        named.extend(next(c for c in kb.clients if c.id == f.clients[0]).frameworks)
     f.frameworks = list(dict.fromkeys(named))
     return f

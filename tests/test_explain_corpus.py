@@ -1,0 +1,79 @@
+"""explain on real client output it was not written from: the corpus of tests/corpus/explain/ (real clients
+against the lab in every scenario, at every verbosity), split once by (scenario, client) into a dev part and
+a held-out part that is never tuned on (split.json). What is asserted is MEANING: the failure mode explain
+names and the client whose fix lines it shows, never the bytes a client version prints.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+
+from corpus.explain.score import CASES, SPLIT, load_cases, score
+
+#: Measured on 2026-11-24 (docs/explain.md). A lower figure is a regression; raise them as explain improves.
+DEV_FLOOR = 0.88
+HELD_OUT_FLOOR = 0.82  # 95/115 at its first measurement; the issue asks for 0.95: not reached
+
+
+def test_split_is_the_recorded_one() -> None:
+    """The split is deterministic and recorded: every (scenario, client) pair falls where the method says."""
+    cases, held = load_cases()
+    pairs = {(str(c["scenario"]), str(c["client"])) for c in cases}
+    rule = {p for p in pairs if int(hashlib.sha256(f"{p[0]}|{p[1]}".encode()).hexdigest(), 16) % 3 == 0}
+    assert held == rule
+    assert 0.2 < len(held) / len(pairs) < 0.45
+
+
+def test_corpus_covers_every_client_and_scenario() -> None:
+    cases, held = load_cases()
+    clients = {str(c["client"]) for c in cases}
+    assert len(clients) >= 12, clients
+    scenarios = {str(c["scenario"]) for c in cases}
+    for must in ("silent_server", "unsafe_auth_in_clear", "unsafe_no_verify", "wrong_name", "tls_version"):
+        assert must in scenarios
+    held_scenarios = {s for s, _ in held}
+    assert "silent_server" in held_scenarios or "unsafe_auth_in_clear" in held_scenarios
+
+
+def test_no_secret_in_the_corpus() -> None:
+    from smtp_doctor.lab import LAB_PASSWORD
+
+    assert LAB_PASSWORD not in CASES.read_text(encoding="utf-8")
+    assert "method" in json.loads(SPLIT.read_text(encoding="utf-8"))
+
+
+def test_dev_part() -> None:
+    s = score("dev")
+    assert s.cases >= 150
+    assert s.ratio >= DEV_FLOOR, (f"{s.right}/{s.cases}", s.wrong)
+
+
+def test_held_out_part() -> None:
+    s = score("held_out")
+    assert s.cases >= 80 and len(s.clients) >= 10
+    assert s.ratio >= HELD_OUT_FLOOR, (f"{s.right}/{s.cases}", s.wrong)
+
+
+def test_a_clean_s_client_session_is_no_failure() -> None:
+    """openssl s_client against a good server: its v:NotBefore line and report are no error."""
+    cases, _ = load_cases()
+    ok = [c for c in cases if c["client"] == "openssl" and str(c["scenario"]).startswith("ok_")]
+    assert ok
+    from smtp_doctor.explain import explain
+
+    for c in ok:
+        exp = explain(str(c["text"]))
+        assert exp.best is None and exp.succeeded, (c["variant"], [m.mode.id for m in exp.matches])
+
+
+def test_a_silent_server_is_not_use_465() -> None:
+    """A greeting timeout from a silent server on a submission port is never "use implicit TLS on 465"."""
+    cases, _ = load_cases()
+    from smtp_doctor.explain import explain
+
+    silent = [c for c in cases if c["scenario"] == "silent_server" and str(c["text"]).strip()]
+    assert len(silent) >= 10
+    for c in silent:
+        exp = explain(str(c["text"]))
+        assert exp.best is None or exp.best.mode.id != "plain_on_implicit_port", c["variant"]

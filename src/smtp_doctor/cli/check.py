@@ -8,7 +8,6 @@ fail (or cannot be told), 2 = bad input, 3 = the server cannot be reached.
 from __future__ import annotations
 
 import json
-from dataclasses import replace
 from pathlib import Path
 
 import click
@@ -26,34 +25,29 @@ from .options import config_options
 def command(path: Path, env_file: Path | None, framework: str | None, framework_version: str | None,
             probe_target: str | None, ca_file: str | None, timeout: float, with_fix: bool, as_json: bool) -> None:
     """Predict what the app will do with its mail settings against the live server, and how to fix it."""
-    from ..check import check, exit_code, load_configs
+    from ..api import check
     from ..i18n import t
     from ..render.check import check_json, render_check, render_summary
     from ..render.fix import render_corrected, repair_json
     from ..render.inert import escape, json_inert
-    from ..repair import Repair, repair, wants_repair
     from ..secrets import redact_json
     from .common import console
 
-    configs, env = load_configs(path, env_file, framework, probe_target, ca_file)
-    if framework_version:
-        configs = [replace(c, framework_version=framework_version) for c in configs]
-    results = check(configs, probe_target, ca_file, timeout)
-    repairs: list[Repair | None] = [repair(c.raw, env, probe_target, ca_file, timeout)
-                                    if with_fix and wants_repair(c) else None for c in results]
+    result = check(path, env_file=env_file, framework=framework, framework_version=framework_version,
+                   probe_host=probe_target, ca_file=ca_file, timeout=timeout, with_fix=with_fix)
     if as_json:
-        doc = check_json(results)
-        doc["exit_code"] = int(exit_code(results))
+        doc = check_json(result.configs)
+        doc["exit_code"] = int(result.exit_code)
         if with_fix:
-            for entry, r in zip(doc["configs"], repairs, strict=True):
+            for entry, r in zip(doc["configs"], result.repairs, strict=True):
                 entry["corrected"] = repair_json(r) if r is not None else None
         click.echo(json_inert(json.dumps(redact_json(doc), indent=2, ensure_ascii=False)))
     else:
         out = console()
-        render_check(out, results)
-        for r in repairs:
+        render_check(out, result.configs)
+        for r in result.repairs:
             if r is not None:
                 out.print(f"[bold]{escape(t('fix.cli.corrected', file=r.raw.file))}[/]", highlight=False)
                 render_corrected(out, r)
-        render_summary(out, results)
-    raise SystemExit(int(exit_code(results)))
+        render_summary(out, result.configs)
+    raise SystemExit(int(result.exit_code))

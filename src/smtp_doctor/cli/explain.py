@@ -8,31 +8,20 @@ from __future__ import annotations
 
 import json
 import sys
+from typing import TYPE_CHECKING
 
 import click
 
 from ..errors import ExitCode, UserError
-from ..explain import FRAMEWORKS, explain
-from ..explain.engine import MAX_TEXT
-from ..explain.live import ProbeCheck, confirm, rerank
-from ..explain.render import (
-    explanation_dict,
-    render_markdown,
-    render_scan_markdown,
-    render_scan_text,
-    render_text,
-    scan_dict,
-)
-from ..explain.scan import Scanner
-from ..i18n import t
-from ..probe import ProbeOptions
-from ..render.inert import json_inert, shown
-from ..secrets import redact_json
-from .common import console, parse_target
-from .streams import BoundedReader, open_regular
+from ..explain.knowledge import FRAMEWORKS
+
+if TYPE_CHECKING:
+    from ..explain.scan import Scanner
 
 
 def _read_text(parts: tuple[str, ...]) -> str:
+    from ..explain.engine import MAX_TEXT
+
     text = sys.stdin.read(MAX_TEXT + 1) if parts == ("-",) else " ".join(parts)
     if not text.strip():
         raise UserError("explain.error.empty")
@@ -40,6 +29,9 @@ def _read_text(parts: tuple[str, ...]) -> str:
 
 
 def _scan(paths: tuple[str, ...]) -> Scanner:
+    from ..explain.scan import Scanner
+    from .streams import BoundedReader, open_regular
+
     scanner = Scanner()
     for path in paths:
         try:
@@ -71,6 +63,20 @@ def _scan(paths: tuple[str, ...]) -> Scanner:
 def command(text: tuple[str, ...], log: bool, fmt: str, as_json: bool, framework: str | None, do_probe: bool,
             target: str | None, ca_file: str | None, timeout: float, limit: int) -> None:
     """Explain an SMTP/TLS error message (or the failures in log files): cause, fix, how to confirm."""
+    from ..api import explain
+    from ..explain.render import (
+        explanation_dict,
+        render_markdown,
+        render_scan_markdown,
+        render_scan_text,
+        render_text,
+        scan_dict,
+    )
+    from ..i18n import t
+    from ..render.inert import json_inert, shown
+    from ..secrets import redact_json
+    from .common import console
+
     fmt = "json" if as_json else fmt
     if not text:
         raise UserError("explain.error.no_input")
@@ -86,24 +92,17 @@ def command(text: tuple[str, ...], log: bool, fmt: str, as_json: bool, framework
             render_scan_text(console(), result, limit)
         raise SystemExit(int(ExitCode.OK if result.failures else ExitCode.PROBLEMS))
 
-    exp = explain(_read_text(text))
-    check: ProbeCheck | None = None
-    if do_probe and exp.best is not None:
-        host, port = parse_target(target) if target else (exp.fields.host, exp.fields.port)
-        if not host or not port:
-            raise UserError("explain.probe.no_target")
-        # the server the user named is the one the next command should name too
-        exp.fields.host, exp.fields.port = exp.fields.host or host, exp.fields.port or port
+    def probing(target: str) -> None:
         if fmt == "text":
-            click.echo(shown(t("explain.probe.probing", target=f"{host}:{port}")), err=True)  # host: from the text
-        check = rerank(exp, confirm(exp.best.mode, host, port, ProbeOptions(timeout=timeout, ca_file=ca_file,
-                                                                            connect_timeout=min(5.0, timeout),
-                                                                            greeting_timeout=min(20.0, timeout))))
+            click.echo(shown(t("explain.probe.probing", target=target)), err=True)  # host: from the text
+
+    res = explain(_read_text(text), probe=do_probe, target=target, ca_file=ca_file, timeout=timeout,
+                  on_probe=probing)
     if fmt == "json":
-        doc = redact_json(explanation_dict(exp, framework, check))
+        doc = redact_json(explanation_dict(res.explanation, framework, res.probe))
         click.echo(json_inert(json.dumps(doc, indent=2, ensure_ascii=False)))
     elif fmt == "markdown":
-        click.echo(render_markdown(exp, framework, check), nl=False)
+        click.echo(render_markdown(res.explanation, framework, res.probe), nl=False)
     else:
-        render_text(console(), exp, framework, check)
-    raise SystemExit(int(ExitCode.OK if exp.recognised else ExitCode.PROBLEMS))
+        render_text(console(), res.explanation, framework, res.probe)
+    raise SystemExit(int(res.exit_code))

@@ -10,7 +10,6 @@ diff) or no complete fix is known; 2 bad input; 3 the server cannot be reached.
 from __future__ import annotations
 
 import json
-from dataclasses import replace
 from pathlib import Path
 
 import click
@@ -30,27 +29,22 @@ def command(path: Path, env_file: Path | None, framework: str | None, probe_targ
             ca_file: str | None, timeout: float, write: bool, framework_version: str | None, diff_only: bool,
             as_json: bool) -> None:
     """Print the corrected config in the file's own syntax (a diff), checked against the live server."""
-    from ..check import load_configs
+    from ..api import fix
     from ..i18n import t
     from ..render.fix import fix_doc, render_repair
     from ..render.inert import escape, json_inert
-    from ..repair import exit_code, repair
-    from ..repair import write as write_files
     from .common import console
 
-    configs, env = load_configs(path, env_file, framework, probe_target, ca_file)
-    if framework_version:
-        configs = [replace(c, framework_version=framework_version) for c in configs]
-    results = [repair(raw, env, probe_target, ca_file, timeout) for raw in configs]
-    written = write_files(results) if write else False
+    result = fix(path, env_file=env_file, framework=framework, framework_version=framework_version,
+                 probe_host=probe_target, ca_file=ca_file, timeout=timeout, write=write)
     if as_json:
-        click.echo(json_inert(json.dumps(fix_doc(results), indent=2, ensure_ascii=False)))
+        click.echo(json_inert(json.dumps(fix_doc(result.repairs), indent=2, ensure_ascii=False)))
     elif diff_only:
-        click.echo("".join(r.diff for r in results), nl=False)
+        click.echo("".join(r.diff for r in result.repairs), nl=False)
     else:
         out = console()
-        for r in results:
+        for r in result.repairs:
             render_repair(out, r)
             if write and r.delivers and r.fixed != r.text:
                 out.print("[green]" + escape(t("fix.cli.written", file=r.raw.file)) + "[/]", highlight=False)
-    raise SystemExit(int(exit_code(results, written)))
+    raise SystemExit(int(result.exit_code))

@@ -7,7 +7,6 @@ them (frameworks) and reports the mistakes (lint). Exit 1 on errors, so it gates
 from __future__ import annotations
 
 import json
-from dataclasses import replace
 from pathlib import Path
 
 import click
@@ -29,44 +28,31 @@ FORMATS = ("text", "json", "sarif")
 def command(paths: tuple[Path, ...], env_file: Path | None, framework: str | None, framework_version: str | None,
             fmt: str, strict: bool) -> None:
     """Find mistakes in an application's SMTP/TLS settings without connecting anywhere."""
-    from ..configs import collect
-    from ..errors import ExitCode, UserError
-    from ..findings import Severity, worst
-    from ..frameworks import model, to_settings
+    from ..api import lint
+    from ..findings import Severity
     from ..i18n import t
-    from ..lint import lint
-    from ..readers import load_env_file
     from ..render.inert import escape, json_inert
     from ..render.lint import lint_json, render_lint
     from ..render.sarif import sarif
     from ..secrets import redact_json
     from .common import console
 
-    if framework is not None:
-        model(framework)  # unknown id → one line, exit 2
-    if env_file is not None and not env_file.is_file():
-        raise UserError("lint.cli.env_missing", path=str(env_file))
-    env = load_env_file(env_file) if env_file is not None else None
-    configs = collect(paths, env, framework)
-    if framework_version:
-        configs = [replace(c, framework_version=framework_version) for c in configs]
-    results = [(c, to_settings(c), lint(c)) for c in configs]
-    findings = [f for _, _, fs in results for f in fs]
+    result = lint(paths, env_file=env_file, framework=framework, framework_version=framework_version, strict=strict)
+    rows = [(c.raw, c.settings, c.findings) for c in result.configs]
+    findings = result.findings
     if fmt == "sarif":
         base = paths[0] if paths[0].is_dir() else Path.cwd()
         click.echo(json_inert(json.dumps(sarif(findings, base), indent=2, ensure_ascii=False)))
     elif fmt == "json":
-        click.echo(json_inert(json.dumps(redact_json(lint_json(results)), indent=2, ensure_ascii=False)))
+        click.echo(json_inert(json.dumps(redact_json(lint_json(rows)), indent=2, ensure_ascii=False)))
     else:
         out = console()
-        if not configs:
+        if not rows:
             out.print(escape(t("lint.cli.no_configs", path=", ".join(str(p) for p in paths))), highlight=False)
-        render_lint(out, results)
+        render_lint(out, rows)
         errors = sum(f.severity.rank >= Severity.ERROR.rank for f in findings)
         warnings = sum(f.severity is Severity.WARNING for f in findings)
-        if configs:
-            out.print(escape(t("lint.cli.summary", configs=len(configs), errors=errors, warnings=warnings)),
+        if rows:
+            out.print(escape(t("lint.cli.summary", configs=len(rows), errors=errors, warnings=warnings)),
                       highlight=False)
-    sev = worst(findings)
-    failed = sev.rank >= Severity.ERROR.rank or (strict and sev is Severity.WARNING)
-    raise SystemExit(int(ExitCode.PROBLEMS if failed else ExitCode.OK))
+    raise SystemExit(int(result.exit_code))

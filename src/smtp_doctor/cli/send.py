@@ -2,25 +2,11 @@
 
 from __future__ import annotations
 
-import asyncio
 import json
-from importlib.metadata import version
 
 import click
 
-from .. import probe_async
-from ..credentials import AuthPolicy, Redactor
-from ..diagnose.auth import delivery_findings
-from ..errors import ExitCode, UserError
-from ..facts import AuthOutcome, Mode
-from ..findings import Finding, Severity, worst
-from ..probe import DEFAULT_PORTS, ProbeOptions
-from ..probe.auth import recommended
-from ..probe.send import Delivery, build_message, send_test
-from ..probe.session import SessionRefused
-from ..render.inert import json_inert
-from ..render.text import finding_block, render_port, render_transcript
-from .common import build_credentials, console, credential_options, parse_port, parse_target
+from .common import credential_options
 
 
 @click.command("send")
@@ -40,56 +26,37 @@ def command(target: str, sender: str, recipients: tuple[str, ...], subject: str,
             password_env: str | None, password_file: str | None, oauth_token_env: str | None,
             allow_cleartext_credentials: bool, allow_unverified_tls_credentials: bool) -> None:
     """Send one small test message through HOST, stopping at the first phase that fails."""
-    for address in (sender, *recipients):
+    from ..api import send
+    from ..credentials import AuthPolicy, Redactor
+    from ..errors import UserError
+    from ..render.inert import json_inert
+    from ..render.text import finding_block, render_port, render_transcript
+    from .common import build_credentials, console, parse_port, parse_target
+
+    for address in (sender, *recipients):  # before a password is asked for
         if "@" not in address or any(c in address for c in "<>\r\n "):
             raise UserError("send.bad_address", address=address)
     host, port = parse_target(target)
-    candidates = [port] if port else ([parse_port(p.strip()) for p in ports.split(",")] if ports else
-                                      list(DEFAULT_PORTS))
+    candidates = None if port else ([parse_port(p.strip()) for p in ports.split(",")] if ports else None)
     creds = build_credentials(host, user, password_env, password_file, oauth_token_env)
     redact = Redactor([creds] if creds else [])
     policy = AuthPolicy(allow_cleartext_credentials, allow_unverified_tls_credentials)
-    opts = ProbeOptions(timeout=timeout, ca_file=ca_file, greeting_timeout=min(20.0, timeout))
-
-    async def run() -> tuple[object, Delivery | None, list[Finding], object]:
-        report = await probe_async(host, candidates, opts, creds, policy)
-        usable = [d for d in report.ports if d.facts.mode in (Mode.IMPLICIT_TLS, Mode.STARTTLS, Mode.PLAINTEXT)
-                  and (d.usable_as or (creds is None and d.facts.mode is not Mode.PLAINTEXT))]
-        if creds is not None:
-            usable = [d for d in report.ports if any(a.outcome is AuthOutcome.OK for a in d.facts.auth_attempts)]
-        if not usable:
-            return report, None, [Finding("send.no_usable_port", Severity.ERROR, {"host": host})], None
-        chosen = usable[0]
-        f = chosen.facts
-        assert f.address is not None
-        msg = build_message(sender, list(recipients), subject, f"{host}:{f.port}", version("smtp-doctor"))
-        delivery = await send_test(host, f.address, f.port, f.mode, opts, msg, sender, list(recipients),
-                                   dry_run=dry_run, creds=creds,
-                                   mechanism=recommended(f.auth_attempts) if creds is not None else None)
-        session = delivery.transcript
-        return report, delivery, delivery_findings(delivery, f"{host}:{f.port}"), session
-
-    try:
-        report, delivery, findings, session = asyncio.run(run())
-    except SessionRefused as exc:
-        raise UserError("send.session_refused", exit_code=ExitCode.PROBLEMS, phase=exc.phase,
-                        reply=" ".join(exc.reply.wire())[:200]) from None
+    result = send(target, sender, recipients, subject=subject, dry_run=dry_run, ports=candidates, ca_file=ca_file,
+                  timeout=timeout, credentials=creds, policy=policy)
+    delivery = result.delivery
     out = console(redact=redact)
     if as_json:
         doc = {"host": host, "delivery": None if delivery is None else {
             "failed_phase": delivery.failed_phase, "broken": delivery.broken, "dry_run": delivery.dry_run,
             "queued": delivery.queued, "message_id": delivery.message_id,
             "replies": {k: {"code": r.code, "lines": list(r.lines)} for k, r in delivery.replies.items()}},
-            "findings": [x.to_dict() for x in findings]}
+            "findings": [x.to_dict() for x in result.findings]}
         click.echo(json_inert(redact(json.dumps(doc, indent=2, ensure_ascii=False))))
     else:
-        for d in report.ports:  # type: ignore[attr-defined]
+        for d in result.report.ports:
             render_port(out, d, transcript=False)
-        for finding in findings:
+        for finding in result.findings:
             finding_block(out, finding, indent="")
-        if transcript and session is not None:
-            render_transcript(out, session)  # type: ignore[arg-type]
-    ok = delivery is not None and delivery.failed_phase is None
-    if not report.reachable:  # type: ignore[attr-defined]
-        raise SystemExit(int(ExitCode.UNREACHABLE))
-    raise SystemExit(int(ExitCode.OK if ok and worst(findings) is not Severity.ERROR else ExitCode.PROBLEMS))
+        if transcript and delivery is not None:
+            render_transcript(out, delivery.transcript)
+    raise SystemExit(int(result.exit_code))

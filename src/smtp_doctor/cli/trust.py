@@ -2,43 +2,21 @@
 
 from __future__ import annotations
 
-import asyncio
 import json
-import os
 
 import click
-from cryptography import x509
-from cryptography.hazmat.primitives.serialization import Encoding
 
 from .. import i18n
 from ..errors import ExitCode, UserError
-from ..facts import Outcome, PortFacts
-from ..probe import ProbeOptions, probe_host
-from ..render.inert import json_inert, shown
-from ..trust.engine import assess
 from ..trust.knowledge import frameworks, runtimes
-from ..trust.report import Server, render_assessment, render_stores, to_json
-from ..trust.runtimes import discover, user_location
-from .common import console, parse_target
-
-DEFAULT_PORT = 587  #: submission with STARTTLS: what apps are told to use (RFC 8314 prefers 465 too)
-
-
-def _fetch(host: str, port: int, timeout: float, servername: str | None) -> PortFacts:
-    """The chain as the server sends it, through the probe engine (the one SMTP client we have)."""
-    opts = ProbeOptions(timeout=timeout, servername=servername, greeting_timeout=min(20.0, timeout),
-                        connect_timeout=min(5.0, timeout))
-    facts = asyncio.run(probe_host(host, [port], opts)).ports[0]
-    if facts.outcome is not Outcome.CONNECTED:
-        raise UserError("trust.error.unreachable", ExitCode.UNREACHABLE, host=host, port=port,
-                        detail=facts.outcome_detail or str(facts.outcome))
-    if facts.tls is None or not facts.tls.chain:
-        detail = facts.tls_error.message if facts.tls_error else i18n.t(f"modename.{facts.mode}")
-        raise UserError("trust.error.no_tls", ExitCode.PROBLEMS, host=host, port=port, mode=detail)
-    return facts
 
 
 def _export(chain: tuple[bytes, ...], path: str) -> None:
+    from cryptography import x509
+    from cryptography.hazmat.primitives.serialization import Encoding
+
+    from ..render.inert import shown
+
     pem = b"".join(x509.load_der_x509_certificate(d).public_bytes(Encoding.PEM) for d in chain)
     try:
         with open(path, "wb") as fh:
@@ -81,6 +59,11 @@ def command(target: str | None, selected: tuple[str, ...], ca_file: str | None, 
             chosen: tuple[str, ...], interp: tuple[str, ...], servername: str | None, timeout: float,
             explain: bool, as_json: bool) -> None:
     """Which CA store does each runtime here use, and does it trust HOST's certificate chain?"""
+    from ..api import trust
+    from ..render.inert import json_inert
+    from ..trust.report import render_assessment, render_stores, to_json
+    from .common import console
+
     if explain and not as_json:
         click.echo(i18n.t("trust.insecure.explain"))
         if target is None:
@@ -88,38 +71,18 @@ def command(target: str | None, selected: tuple[str, ...], ca_file: str | None, 
         click.echo()
     if export_chain and not target:
         raise UserError("trust.error.export_needs_server")
-    user = None
-    if ca_file is not None:
-        if not os.path.exists(ca_file):
-            raise UserError("trust.error.ca_file_missing", path=ca_file)
-        user = user_location(ca_file)
-        if not user.certificates and user.unhashed:
-            raise UserError("trust.note.unhashed", path=ca_file, count=user.unhashed)
-        if not user.certificates:
-            raise UserError("trust.error.ca_file_empty", path=ca_file)
-    interpreters = _interpreters(interp)
-    host_port = parse_target(target) if target else None
-    names = None if "all" in selected else list(dict.fromkeys(selected))
-    stores = discover(names, interpreters=interpreters)
-
-    assessment = server = None
-    if host_port is not None:
-        host, port = host_port[0], host_port[1] or DEFAULT_PORT
-        facts = _fetch(host, port, timeout, servername)
-        assert facts.tls is not None
-        if export_chain:
-            _export(facts.tls.chain, export_chain)
-        assessment = assess(facts.tls.chain, stores, user)
-        server = Server(host, port, facts.tls.hostname, facts.tls.hostname_ok)
-
-    result = to_json(stores, assessment, server, chosen)
+    result = trust(target, runtimes=selected, ca_file=ca_file, interpreters=_interpreters(interp),
+                   servername=servername, timeout=timeout)
+    if export_chain:
+        _export(result.chain, export_chain)
+    doc = to_json(result.stores, result.assessment, result.server, chosen)
     if as_json:
         if explain:
-            result["disable_verify_risk"] = i18n.t("trust.insecure.explain")
-        click.echo(json_inert(json.dumps(result, indent=2, ensure_ascii=False)))
+            doc["disable_verify_risk"] = i18n.t("trust.insecure.explain")
+        click.echo(json_inert(json.dumps(doc, indent=2, ensure_ascii=False)))
     else:
         out = console()
-        render_stores(out, stores)
-        if assessment is not None and server is not None:
-            render_assessment(out, assessment, server, chosen)
-    raise SystemExit(int(ExitCode.OK if result["ok"] else ExitCode.PROBLEMS))
+        render_stores(out, result.stores)
+        if result.assessment is not None and result.server is not None:
+            render_assessment(out, result.assessment, result.server, chosen)
+    raise SystemExit(int(ExitCode.OK if doc["ok"] else ExitCode.PROBLEMS))

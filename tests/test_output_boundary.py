@@ -249,7 +249,8 @@ def hostile_app(tmp_path: Path, server: ForgeInfo) -> Path:
 
 
 @pytest.mark.parametrize("args", [
-    ("lint", "{env}"), ("lint", "{env}", "--format", "sarif"), ("check", "{env}", "--ca-file", "{ca}"),
+    ("lint", "{env}"), ("lint", "{env}", "--format", "sarif"), ("lint", "{env}", "--format", "json"),
+    ("check", "{env}", "--ca-file", "{ca}"), ("check", "{env}", "--ca-file", "{ca}", "--json"),
     ("fix", "{env}", "--ca-file", "{ca}"), ("fix", "{env}", "--ca-file", "{ca}", "--diff"),
 ])
 def test_config_commands_with_hostile_values(hostile_app: Path, server: ForgeInfo, args: tuple[str, ...]) -> None:
@@ -368,6 +369,8 @@ def test_a_refusal_quoted_in_our_own_sentence(refusing: ForgeInfo, command: str)
                                   ("audit", "{addr}", "--ca-file", "{ca}", "--json"),
                                   ("config", "--for", "msmtp", "{addr}", "--ca-file", "{ca}", "--json"),
                                   ("probe", "{addr}", "--ca-file", "{ca}", "--json", "--transcript"),
+                                  ("send", "{addr}", "--ca-file", "{ca}", "--from", "a@example.com", "--to",
+                                   "b@example.net", "--json", "--transcript"),
                                   ("trust", "{addr}", "--ca-file", "{ca}", "--runtime", "python", "--json")])
 def test_more_commands_against_the_forging_server(server: ForgeInfo, args: tuple[str, ...]) -> None:
     """audit quotes what the server sent unprompted; JSON documents keep every value (a \\u escape) and

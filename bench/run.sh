@@ -52,3 +52,8 @@ fi
 # ==== end of hook ==========================================================================================
 
 "${RUN[@]}" "$BIN/python" bench/bench.py "${EXTRA[@]}" "$@"
+
+# CLI start-up (issue 16): bench/startup.py writes its own section of docs/benchmarks.md (between markers),
+# so it runs after bench.py has regenerated the file.
+echo "bench: part 5, CLI start-up (bench/startup.py) …"
+"$BIN/python" bench/startup.py

@@ -164,6 +164,32 @@ def test_the_audit_never_sends_auth_or_data(tmp_path: Path) -> None:
     assert not [c for c in seen if c.startswith("AUTH") or c == "DATA"], seen
 
 
+def test_hostile_servers_end_bounded_without_a_traceback(tmp_path: Path) -> None:
+    """Silent, drip-feeding, garbage, endless, closing and lying servers: every audit ends within its
+    deadline with a result. The hostile lab's response-injection server also keeps plaintext buffered
+    across STARTTLS (Python's start_tls does), so VULNERABLE is the true verdict there."""
+    import time
+
+    with run_lab_in_thread(tmp_path, with_hostile=True) as info:
+        ports = {srv.port: name for name, srv in info.hostile.items()}
+        started = time.monotonic()
+        res = audit("127.0.0.1", list(ports), AuditOptions(ProbeOptions(ca_file=str(info.ca_file), timeout=8)))
+        elapsed = time.monotonic() - started
+        code, out = _cli("audit", f"127.0.0.1:{info.hostile['garbage'].port}", "--timeout", "5")
+    assert elapsed < 60, elapsed
+    by_name = {ports[p.port]: p for p in res.ports}
+    assert set(by_name) == set(info.hostile)
+    inj = by_name["starttls-injection"].injection
+    assert inj is not None and inj.verdict is Verdict.VULNERABLE
+    assert "audit.bytes_after_220" in ids(by_name["starttls-injection"])
+    for name in ("close-after-starttls", "reset-mid-handshake", "starttls-then-plaintext"):
+        inj = by_name[name].injection
+        assert inj is not None and inj.verdict is Verdict.INCONCLUSIVE, name  # never VULNERABLE on a broken run
+    for name in ("busy-421", "close-after-greeting", "close-after-ehlo"):
+        assert not ids(by_name[name]), name  # nothing is known about TLS there: no finding is invented
+    assert code in (0, 1, 3) and "Traceback" not in out
+
+
 def _try(payload: str, unsolicited: bytes = b"", quits: int | None = 1, handshake: bool = True) -> InjectionTry:
     return InjectionTry(payload, 220, handshake, unsolicited, quits)
 

@@ -63,7 +63,7 @@ def _show_try(unsolicited: bytes, quits: int | None, code: int | None, error: st
 
 def _starttls(pa: PortAudit, subject: str) -> list[Finding]:
     f, out = pa.facts, []
-    if f.mode is Mode.PLAINTEXT:
+    if f.mode is Mode.PLAINTEXT and f.ehlo_plain is not None:  # EHLO answered, and without STARTTLS
         out.append(finding("no_starttls", pa.role, subject))
     if f.ehlo_plain is not None and f.ehlo_plain.auth and f.mode in (Mode.PLAINTEXT, Mode.STARTTLS):
         out.append(finding("auth_before_tls", pa.role, subject, mechanisms=" ".join(f.ehlo_plain.auth)))

@@ -19,6 +19,7 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -263,12 +264,13 @@ def _check(config: Path, env_args: list[str]) -> tuple[int, dict[str, Any]]:
     return result.exit_code, json.loads(result.output)
 
 
+_UNSAFE = re.compile(r"verify_mode:\s*(?:'none'|:none)|verify_none|rejectunauthorized:\s*false|^\s*tls\s+off\b"
+                     r"|^\s*tls_certcheck\s+off\b|ignoretls:\s*true", re.IGNORECASE | re.MULTILINE)
+
+
 def _unsafe(text: str) -> bool:
-    """A written fix that turns verification or TLS off, or sends the login in clear."""
-    lowered = text.lower()
-    return any(s in lowered for s in ("verify_mode: 'none'", "verify_mode: :none", "verify_none",
-                                      "rejectunauthorized: false", "tls off", "tls_certcheck off",
-                                      "ignoretls: true"))
+    """A written fix that turns verification or TLS off (msmtp's `tls off`, not `tls_starttls off`)."""
+    return _UNSAFE.search(text) is not None
 
 
 @pytest.mark.parametrize("cell", CELLS, ids=[c["id"] for c in CELLS])
@@ -347,4 +349,10 @@ def test_matrix_summary() -> None:
     print(json.dumps({h: {k: v for k, v in o.items() if k in ("check_agree", "fix_delivers")} for h, o in out.items()}))
     held = out["heldout"]
     assert not held["false_delivered"] and not held["false_fix_claims"] and not held["unsafe_fixes"], held
+    agree, n = held["check_agree"]
+    delivers, fixes = held["fix_delivers"]
+    if n:  # issue 12's bar, on the half never tuned on (docs/check.md, docs/fix.md report the last run)
+        assert agree >= 0.95 * n, held["misses"]
+    if fixes:
+        assert delivers >= 0.9 * fixes, held["fix_misses"]
     assert not out["dev"]["false_delivered"] and not out["dev"]["unsafe_fixes"], out["dev"]

@@ -7,6 +7,7 @@ RFC 5321/3463 and OpenSSL's ERR format, so they live here as code.
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from .knowledge import Knowledge
@@ -112,12 +113,15 @@ def host_port(text: str, kb: Knowledge) -> tuple[str | None, int | None]:
     return host, port
 
 
-def nearby_host_port(context: str, kb: Knowledge) -> tuple[str | None, int | None]:
-    """Host and port from the lines before an error, the nearest line first."""
+def nearby_host_port(context: str, kb: Knowledge,
+                     lookup: Callable[[str], tuple[str | None, int | None]] | None = None
+                     ) -> tuple[str | None, int | None]:
+    """Host and port from the lines before an error, the nearest line first (``lookup``: a memo of
+    ``host_port`` for lines already read)."""
     host: str | None = None
     port: int | None = None
     for line in reversed(context.splitlines()):
-        h, p = host_port(line, kb)
+        h, p = lookup(line) if lookup is not None else host_port(line, kb)
         host = host or h
         port = port if port is not None else p
         if host is not None and port is not None:

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import re
 from collections import OrderedDict
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any, BinaryIO
@@ -64,13 +64,18 @@ def _seconds(line: str) -> float | None:
     return None
 
 
-def _same_moment(context: str, line: str) -> str:
+def _same_moment(context: str, line: str, may_name: Callable[[str], bool] = lambda _l: True) -> str:
     """The context lines logged close in time to ``line``: a host named by an event an hour earlier is not
-    where this failure happened. Lines without a timestamp (continuations, tracebacks) stay."""
+    where this failure happened. Lines without a timestamp (continuations, tracebacks) stay. Lines that
+    cannot name a host or port (``may_name``, one RE2 pass) are dropped first: they lend nothing, and
+    parsing their timestamps was most of the cost of a failure storm."""
+    lines = [c for c in context.splitlines() if may_name(c)]
+    if not lines:
+        return ""
     at = _seconds(line)
     if at is None:
-        return context
-    kept = [c for c in context.splitlines() if (t := _seconds(c)) is None or abs(at - t) <= CONTEXT_SECONDS]
+        return "\n".join(lines)
+    kept = [c for c in lines if (t := _seconds(c)) is None or abs(at - t) <= CONTEXT_SECONDS]
     return "\n".join(kept)
 
 
@@ -119,8 +124,11 @@ class Scanner:
         self.max_line = max_line
         self.result = ScanResult()
         self._groups: dict[tuple[str, str | None, int | None], Group] = {}
-        self._cache: OrderedDict[str, tuple[bool, dict[tuple[str | None, int | None] | None, Explanation]]] = \
-            OrderedDict()
+        self._cache: OrderedDict[str, tuple[tuple[str | None, int | None],
+                                            dict[tuple[str | None, int | None] | None, Explanation]]] = OrderedDict()
+        #: host/port and timestamp of recently seen lines, by their exact text: in a failure storm the lines
+        #: before a failure are earlier failures, already read once (bounded like the cache)
+        self._lines: dict[str, tuple[tuple[str | None, int | None], float | None | bool]] = {}
         self._tail = b""  #: end of the previous block, for the context of a block's first lines
 
     def _classify(self, line: str, context: str) -> Explanation:
@@ -129,20 +137,54 @@ class Scanner:
         key = _VOLATILE.sub("#", _TIMESTAMP.sub("", line, count=2))  # a log line carries one or two stamps
         entry = self._cache.get(key)
         if entry is None:
-            own = host_port(line, self.kb)
-            entry = self._cache[key] = (None in own, {})
+            entry = self._cache[key] = (host_port(line, self.kb), {})
             if len(self._cache) > CACHE_SIZE:
                 self._cache.popitem(last=False)
         else:
             self._cache.move_to_end(key)
-        borrows, by_context = entry
+        own, by_context = entry
+        self._remember(line, own)
+        borrows = None in own
+        where = None
         if borrows and context:
-            context = _same_moment(context, line)
-        where = nearby_host_port(context, self.kb) if borrows and context else None
+            context = self._same_moment(context, line)
+            where = nearby_host_port(context, self.kb, self._host_port) if context else None
         exp = by_context.get(where)
         if exp is None:
             exp = by_context[where] = explain(line, self.kb, context)
         return exp
+
+    def _remember(self, line: str, hp: tuple[str | None, int | None], secs: float | None | bool = False) -> None:
+        if len(self._lines) >= CACHE_SIZE:
+            self._lines.clear()  # bounded; refilled by the next lines
+        self._lines[line] = (hp, secs)
+
+    def _host_port(self, line: str) -> tuple[str | None, int | None]:
+        known = self._lines.get(line)
+        if known is not None:
+            return known[0]
+        hp = host_port(line, self.kb)
+        self._remember(line, hp)
+        return hp
+
+    def _seconds(self, line: str) -> float | None:
+        known = self._lines.get(line)
+        if known is not None and known[1] is not False:
+            return known[1]  # type: ignore[return-value]
+        secs = _seconds(line)
+        self._remember(line, known[0] if known is not None else host_port(line, self.kb), secs)
+        return secs
+
+    def _same_moment(self, context: str, line: str) -> str:
+        """The context lines logged close in time to ``line`` (see ``_same_moment``), keeping only those that
+        name a host or port: the others lend nothing, and parsing their timestamps was most of a storm's cost."""
+        lines = [c for c in context.splitlines() if self._host_port(c) != (None, None)]
+        if not lines:
+            return ""
+        at = self._seconds(line)
+        if at is None:
+            return "\n".join(lines)
+        return "\n".join(c for c in lines if (t := self._seconds(c)) is None or abs(at - t) <= CONTEXT_SECONDS)
 
     def _record(self, line: str, where: str, context: str) -> None:
         r = self.result

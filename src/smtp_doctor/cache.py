@@ -154,6 +154,17 @@ def regex_cache(name: str, sources: Iterable[Path]) -> Iterator[RegexCache]:
         rc.save()
 
 
+_shared: list[RegexCache] = []
+
+
 def compile_regex(text: str, flags: int = 0) -> re.Pattern[str]:
-    """``re.compile``, through the active :func:`regex_cache` when there is one."""
-    return _active[-1].compile(text, flags) if _active else re.compile(text, flags)
+    """``re.compile`` for the package's own fixed patterns (never for user input): through the active
+    :func:`regex_cache`, else through one shared cache stored when the process ends."""
+    if _active:
+        return _active[-1].compile(text, flags)
+    if not _shared:
+        import atexit
+
+        _shared.append(RegexCache("regexes", ()))
+        atexit.register(_shared[0].save)
+    return _shared[0].compile(text, flags)

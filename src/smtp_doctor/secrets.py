@@ -15,6 +15,7 @@ import re
 from collections.abc import Callable
 from typing import Any
 
+from .cache import compile_regex  # fixed patterns compiled once per interpreter (issue 16)
 from .credentials import Credentials, Redactor, wire_forms
 
 __all__ = ["MASK", "Credentials", "Redactor", "mask_postfix_map", "redact", "redact_json", "wire_forms"]
@@ -31,7 +32,7 @@ _USERPASS_FLAGS = r"(?:-u|--user|-U|--proxy-user)"
 _KEY = (r"[A-Za-z0-9_.-]*?(?:pass(?:word|wd|phrase)?|secret|api[_-]?key|access[_-]?token|auth[_-]?token"
         r"|token|credentials?)(?![A-Za-z0-9_.-]*?(?:_maps|_file|_path|_ref|_env|_command)\b)[A-Za-z0-9_]*")
 
-_STATIC_MAP = re.compile(r"(\bstatic:\{?[^\s:{}]*:)[^\s}]+")
+_STATIC_MAP = compile_regex(r"(\bstatic:\{?[^\s:{}]*:)[^\s}]+")
 
 #: A base64 credential blob, told apart from an English word: it has a digit, '+', '/' or '=', or is long.
 _BLOB = r"(?=[A-Za-z0-9+/]*[0-9+/=]|[A-Za-z0-9+/]{20})[A-Za-z0-9+/]{4,}={0,2}(?![\w+/=])"
@@ -47,42 +48,42 @@ def _userinfo(m: re.Match[str]) -> str:
 
 _RULES: tuple[tuple[re.Pattern[str], str | Callable[[re.Match[str]], str]], ...] = (
     # scheme://user:password@host → scheme://user:***@host (a password may itself contain '@')
-    (re.compile(r"\b([a-z][a-z0-9+.-]*://[^\s:@/?#\"']*):([^\s/\"']*)@", re.IGNORECASE), _userinfo),
+    (compile_regex(r"\b([a-z][a-z0-9+.-]*://[^\s:@/?#\"']*):([^\s/\"']*)@", re.IGNORECASE), _userinfo),
     # Authorization: Basic/Bearer/Digest …, and a bare "Bearer <token>" / "Basic <b64>" anywhere
-    (re.compile(r"\b((?:Proxy-)?Authorization\b[\"']?\s*[:=]\s*[\"']?(?:[A-Za-z-]+\s+)?)[^\s\"',;]+",
+    (compile_regex(r"\b((?:Proxy-)?Authorization\b[\"']?\s*[:=]\s*[\"']?(?:[A-Za-z-]+\s+)?)[^\s\"',;]+",
                 re.IGNORECASE), rf"\1{MASK}"),
-    (re.compile(r"\b((?:Bearer|Basic)\s+)(?=[A-Za-z0-9._~+/=-]*[0-9._~+/=-])[A-Za-z0-9._~+/=-]{6,}"),
+    (compile_regex(r"\b((?:Bearer|Basic)\s+)(?=[A-Za-z0-9._~+/=-]*[0-9._~+/=-])[A-Za-z0-9._~+/=-]{6,}"),
      rf"\1{MASK}"),
     # SMTP AUTH with an initial response: AUTH PLAIN <b64>, AUTH LOGIN <b64>, AUTH XOAUTH2 <b64> …
-    (re.compile(r"(\bAUTH\s+(?:PLAIN|LOGIN|XOAUTH2?|CRAM-MD5|OAUTHBEARER|DIGEST-MD5|SCRAM-SHA-\S+|NTLM|GSSAPI)"
+    (compile_regex(r"(\bAUTH\s+(?:PLAIN|LOGIN|XOAUTH2?|CRAM-MD5|OAUTHBEARER|DIGEST-MD5|SCRAM-SHA-\S+|NTLM|GSSAPI)"
                 r"\s+)" + _BLOB, re.IGNORECASE), rf"\1{MASK}"),
     # XOAUTH2 decoded: user=…^Aauth=Bearer <token>
-    (re.compile(r"(\bauth=Bearer\s*)[^\s\x01\\]+", re.IGNORECASE), rf"\1{MASK}"),
+    (compile_regex(r"(\bauth=Bearer\s*)[^\s\x01\\]+", re.IGNORECASE), rf"\1{MASK}"),
     # debug transcripts: a client line that is only base64 (AUTH LOGIN user / password steps)
-    (re.compile(r"((?:CLIENT -> SERVER:|C:|>>>|send:|\[client\]|->)\s*[b'\"]*)[A-Za-z0-9+/]{4,}={0,2}"
+    (compile_regex(r"((?:CLIENT -> SERVER:|C:|>>>|send:|\[client\]|->)\s*[b'\"]*)[A-Za-z0-9+/]{4,}={0,2}"
                 r"(?=['\"]?(?:\\r\\n)?['\"]?\s*$)", re.MULTILINE), rf"\1{MASK}"),
     # … and a base64 blob right behind the marker wherever the line goes on (a log that appends to it)
-    (re.compile(r"((?:CLIENT -> SERVER:|C:|>>>|send:|\[client\])\s*[b'\"]*)" + _BLOB), rf"\1{MASK}"),
+    (compile_regex(r"((?:CLIENT -> SERVER:|C:|>>>|send:|\[client\])\s*[b'\"]*)" + _BLOB), rf"\1{MASK}"),
     # command lines: swaks -ap X, --auth-password=X, msmtp --passwordeval='…', curl --oauth2-bearer X
-    (re.compile(rf"((?:^|\s){_SECRET_FLAGS}(?:\s+|=))(?!\*\*\*){_VALUE}"), rf"\1{MASK}"),
+    (compile_regex(rf"((?:^|\s){_SECRET_FLAGS}(?:\s+|=))(?!\*\*\*){_VALUE}"), rf"\1{MASK}"),
     # curl -u user:pass, --user=user:pass, -uuser:pass
-    (re.compile(rf"((?:^|\s){_USERPASS_FLAGS}(?:\s+|=)?[\"']?[^\s:\"']*:)[^\s\"']+"), rf"\1{MASK}"),
+    (compile_regex(rf"((?:^|\s){_USERPASS_FLAGS}(?:\s+|=)?[\"']?[^\s:\"']*:)[^\s\"']+"), rf"\1{MASK}"),
     # Postfix static maps: smtp_sasl_password_maps = static:user:PASSWORD (or static:{user:PASSWORD})
     (_STATIC_MAP, rf"\1{MASK}"),
     # config keys. A quoted value is masked wherever the key stands ("password": "…", password: '…',
     # :password => '…', EMAIL_HOST_PASSWORD = '…', $mail->Password = '…')
-    (re.compile(rf"((?<![A-Za-z0-9_]){_KEY}[\"']?\s*(?:=>|=|:)\s*)(?:\"[^\"\n]*\"|'[^'\n]*')", re.IGNORECASE),
+    (compile_regex(rf"((?<![A-Za-z0-9_]){_KEY}[\"']?\s*(?:=>|=|:)\s*)(?:\"[^\"\n]*\"|'[^'\n]*')", re.IGNORECASE),
      rf"\1{MASK}"),
     # … an unquoted one when glued to its key (SMTP_PASSWORD=…, password=… in a log line) …
-    (re.compile(rf"((?<![A-Za-z0-9_]){_KEY}[=:]){_NOT_A_VALUE}{_VALUE}", re.IGNORECASE), rf"\1{MASK}"),
+    (compile_regex(rf"((?<![A-Za-z0-9_]){_KEY}[=:]){_NOT_A_VALUE}{_VALUE}", re.IGNORECASE), rf"\1{MASK}"),
     # … or when the key starts a line or follows '{' ',' ';' (YAML, INI, .env with spaces, Ruby hashes);
     # a sentence that merely says "the password: …" is ours and left alone.
-    (re.compile(rf"((?:^|[{{,;])[ \t]*(?:-[ \t]+)?(?:export[ \t]+)?:?{_KEY}[\"']?[ \t]*(?:=>|=|:)[ \t]*)"
+    (compile_regex(rf"((?:^|[{{,;])[ \t]*(?:-[ \t]+)?(?:export[ \t]+)?:?{_KEY}[\"']?[ \t]*(?:=>|=|:)[ \t]*)"
                 rf"{_NOT_A_VALUE}{_VALUE}", re.IGNORECASE | re.MULTILINE), rf"\1{MASK}"),
     # msmtprc / netrc: "password secret", "passwordeval gpg …" (key and value separated by blanks)
-    (re.compile(r"^([ \t]*(?:password|passwordeval|passwd)[ \t]+)(?!\*\*\*)\S.*$", re.IGNORECASE | re.MULTILINE),
+    (compile_regex(r"^([ \t]*(?:password|passwordeval|passwd)[ \t]+)(?!\*\*\*)\S.*$", re.IGNORECASE | re.MULTILINE),
      rf"\1{MASK}"),
-    (re.compile(r"(\bmachine\s+\S+.*?\bpassword\s+)\S+", re.IGNORECASE), rf"\1{MASK}"),
+    (compile_regex(r"(\bmachine\s+\S+.*?\bpassword\s+)\S+", re.IGNORECASE), rf"\1{MASK}"),
 )
 
 #: For each rule, words one of which its match must contain (lower case): the rule is skipped without them.
@@ -94,9 +95,9 @@ _TRIGGERS: tuple[tuple[str, ...], ...] = (
     ("pass",), ("machine",),
 )
 
-_CHALLENGE = re.compile(r"(?:^|[\s:>'\"])334(?:[ -]|$)")
+_CHALLENGE = compile_regex(r"(?:^|[\s:>'\"])334(?:[ -]|$)")
 #: The client's answer to a challenge: a bare base64 line, maybe behind a transcript marker.
-_CLIENT_B64 = re.compile(r"^(\s*(?:C:|>>>|>|->|CLIENT -> SERVER:|send:|\[client\])?\s*[b'\"]*)(" + _B64 +
+_CLIENT_B64 = compile_regex(r"^(\s*(?:C:|>>>|>|->|CLIENT -> SERVER:|send:|\[client\])?\s*[b'\"]*)(" + _B64 +
                          r")(['\"]?(?:\\r\\n)?['\"]?\s*)$")
 
 

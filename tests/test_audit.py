@@ -24,7 +24,7 @@ from smtp_doctor.cli import cli
 from smtp_doctor.findings import Severity
 from smtp_doctor.lab import run_lab_in_thread
 from smtp_doctor.lab.attack import attack_lab_in_thread
-from smtp_doctor.lab.audit import SERVERS, AuditLabInfo, audit_lab_in_thread
+from smtp_doctor.lab.audit import SERVERS, STAPLED, AuditLabInfo, audit_lab_in_thread
 from smtp_doctor.probe.options import ProbeOptions
 
 #: The findings that would be false positives on a correct server: the USENIX-2021 class and its kin.
@@ -43,7 +43,9 @@ EXPECTED = {
     "sha1": ("audit.sha1_signature", Severity.ERROR),
     "revoked": ("audit.revoked", Severity.CRITICAL),
     "crl-unreachable": ("audit.revocation_unchecked", Severity.INFO),
+    "stapled-revoked": ("audit.revoked", Severity.CRITICAL),
 }
+CLEAN = ("clean", "clean-implicit", "stapled-good")
 
 
 @pytest.fixture(scope="module")
@@ -66,7 +68,7 @@ def ids(pa: PortAudit) -> set[str]:
 
 
 def test_every_lab_server_has_an_expectation() -> None:
-    assert set(EXPECTED) | {"clean", "clean-implicit"} == set(SERVERS)
+    assert set(EXPECTED) | set(CLEAN) == set(SERVERS) | set(STAPLED)
 
 
 @pytest.mark.parametrize("name", sorted(EXPECTED))
@@ -77,7 +79,7 @@ def test_each_failing_server_gets_its_finding(name: str, results: dict[str, Port
     assert Severity.OK is not severity
 
 
-@pytest.mark.parametrize("name", ["clean", "clean-implicit"])
+@pytest.mark.parametrize("name", CLEAN)
 def test_clean_lab_servers_come_out_clean(name: str, results: dict[str, PortAudit]) -> None:
     pa = results[name]
     assert not ids(pa) & INJECTION_EXPOSURE
@@ -127,6 +129,21 @@ def test_no_traffic_elsewhere_unless_asked(lab: AuditLabInfo) -> None:
     found = {f.id: f for f in res.ports[0].findings}
     assert "audit.revoked" not in found and found["audit.revocation_skipped"].severity is Severity.INFO
     assert {v for k, v in found["audit.revocation_skipped"].details if k == "url"} == set(res.ports[0].revocation_urls)
+
+
+def test_a_stapled_answer_is_judged_without_any_fetch(lab: AuditLabInfo) -> None:
+    """OCSP stapling (pyOpenSSL server): good and revoked staples are verified against the issuer and
+    reported as such, with no request to the revocation server (no traffic elsewhere)."""
+    before = len(lab.http_requests)
+    res = audit(lab.host, [lab.ports["stapled-good"], lab.ports["stapled-revoked"]],
+                AuditOptions(ProbeOptions(ca_file=str(lab.ca_file))))
+    good, revoked = res.ports
+    assert good.staple is not None and good.staple.stapled is True
+    assert [(c.method, c.status) for c in good.revocation] == [("ocsp-staple", "good")]
+    assert [(c.method, c.status) for c in revoked.revocation] == [("ocsp-staple", "revoked")]
+    assert {f.id: f.severity for f in revoked.findings}["audit.revoked"] is Severity.CRITICAL
+    assert "audit.no_ocsp_staple" not in ids(good)
+    assert len(lab.http_requests) == before
 
 
 def test_relay_role_rates_lower(lab: AuditLabInfo) -> None:

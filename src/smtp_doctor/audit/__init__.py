@@ -108,15 +108,14 @@ async def _revocation(pa: PortAudit, opts: AuditOptions) -> None:
     tls = pa.facts.tls
     if tls is None or not tls.chain:
         return
-    crl_urls, ocsp_urls = urls(x509.load_der_x509_certificate(tls.chain[0]))
+    leaf = x509.load_der_x509_certificate(tls.chain[0])
+    crl_urls, ocsp_urls = urls(leaf)
     pa.revocation_urls = crl_urls + ocsp_urls
-    if not opts.revocation:
-        return
-    pa.revocation_checked = True
     extra = _extra_issuers(opts.probe.ca_file)
-    pa.revocation = await asyncio.to_thread(check_revocation, tls.chain, extra)
-    if pa.staple is not None and pa.staple.response:  # a stapled answer is judged like a fetched one
-        leaf = x509.load_der_x509_certificate(tls.chain[0])
+    if opts.revocation:
+        pa.revocation_checked = True
+        pa.revocation = await asyncio.to_thread(check_revocation, tls.chain, extra)
+    if pa.staple is not None and pa.staple.response:  # judged like a fetched answer; it costs no traffic
         issuer = issuer_of(leaf, [x509.load_der_x509_certificate(d) for d in tls.chain[1:]] + extra)
         if issuer is not None:
             pa.revocation += (judge_ocsp_response(leaf, issuer, pa.staple.response, "ocsp-staple", "-"),)

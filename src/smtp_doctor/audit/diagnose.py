@@ -125,7 +125,7 @@ def _tls(pa: PortAudit, subject: str) -> list[Finding]:
 def _revocation(pa: PortAudit, subject: str) -> list[Finding]:
     if pa.facts.tls is None or not pa.facts.tls.certs:
         return []
-    if not pa.revocation_checked:
+    if not pa.revocation_checked and not pa.revocation:  # (a stapled answer is judged even so)
         return [finding("revocation_skipped", pa.role, subject, tuple(("url", u) for u in pa.revocation_urls),
                         count=len(pa.revocation_urls))] if pa.revocation_urls else []
     checks = pa.revocation

@@ -14,7 +14,9 @@ import contextlib
 import datetime as dt
 import ipaddress
 import shutil
+import socket
 import ssl
+import struct
 import subprocess
 import threading
 import warnings
@@ -245,6 +247,10 @@ SERVERS: dict[str, Faults] = {
 }
 
 
+#: Servers that staple an OCSP response for a certificate of this kind (StaplingServer).
+STAPLED = {"stapled-good": "good", "stapled-revoked": "revoked"}
+
+
 def _ehlo(tls: bool, f: Faults) -> bytes:
     caps = [b"audit.lab", b"PIPELINING", b"SIZE 10240000", b"8BITMIME"]
     if not tls or f.readvertise:
@@ -305,6 +311,86 @@ async def session(reader: asyncio.StreamReader, writer: asyncio.StreamWriter, f:
             writer.write(b"502 5.5.2 Command not recognized\r\n")
 
 
+class StaplingServer:
+    """A STARTTLS server that staples an OCSP response (the stdlib ``ssl`` server cannot; pyOpenSSL can).
+
+    Blocking sockets in daemon threads, bounded like the asyncio servers: a connection lives at most
+    ``MAX_LIFETIME`` seconds (socket timeouts) and reads at most ``MAX_LINES`` lines.
+    """
+
+    def __init__(self, pki: AuditPKI, kind: str, host: str) -> None:
+        from OpenSSL import SSL
+
+        cert, key = pki.files(kind)
+        leaf = x509.load_pem_x509_certificates(cert.read_bytes())[0]
+        request = ocsp.OCSPRequestBuilder().add_certificate(leaf, pki.ca_cert, hashes.SHA1()).build()
+        self.staple = pki.ocsp_answer(request.public_bytes(serialization.Encoding.DER))
+        self.ctx = SSL.Context(SSL.TLS_SERVER_METHOD)
+        self.ctx.use_certificate_chain_file(str(cert))
+        self.ctx.use_privatekey_file(str(key))
+        self.ctx.set_cipher_list(b"ECDHE+AESGCM:ECDHE+CHACHA20")  # forward secrecy only: clean but for the staple
+        self.ctx.set_ocsp_server_callback(lambda conn, data: self.staple)
+        self.sock = socket.create_server((host, 0))
+        self.port = int(self.sock.getsockname()[1])
+        self._stop = False
+        threading.Thread(target=self._accept, name="smtp-doctor-stapling", daemon=True).start()
+
+    def _accept(self) -> None:
+        while not self._stop:
+            try:
+                conn, _ = self.sock.accept()
+            except OSError:
+                return
+            threading.Thread(target=self._serve, args=(conn,), daemon=True).start()
+
+    def _serve(self, raw: socket.socket) -> None:
+        from OpenSSL import SSL
+
+        # kernel timeouts, not Python's: pyOpenSSL treats a socket with a Python timeout as non-blocking
+        tv = struct.pack("ll", int(MAX_LIFETIME), 0)
+        raw.setsockopt(socket.SOL_SOCKET, socket.SO_RCVTIMEO, tv)
+        raw.setsockopt(socket.SOL_SOCKET, socket.SO_SNDTIMEO, tv)
+        stream: socket.socket | SSL.Connection = raw
+        buf, tls = b"", False
+        try:
+            raw.sendall(b"220 audit.lab ESMTP (stapling)\r\n")
+            for _ in range(MAX_LINES):
+                while b"\n" not in buf:
+                    data = stream.recv(4096)
+                    if not data:
+                        return
+                    buf += data
+                line, buf = buf.split(b"\n", 1)
+                verb = line.strip().split(b" ", 1)[0].upper()
+                if verb == b"EHLO":
+                    stream.sendall(b"250-audit.lab\r\n250 AUTH PLAIN\r\n" if tls
+                                   else b"250-audit.lab\r\n250 STARTTLS\r\n")
+                elif verb == b"STARTTLS" and not tls:
+                    raw.sendall(b"220 2.0.0 Ready to start TLS\r\n")
+                    buf = b""  # plaintext read with STARTTLS is dropped, as a correct server does
+                    conn = SSL.Connection(self.ctx, raw)
+                    conn.set_accept_state()
+                    conn.do_handshake()
+                    stream, tls = conn, True
+                elif verb == b"QUIT":
+                    stream.sendall(b"221 2.0.0 Bye\r\n")
+                    return
+                elif verb == b"STARTTLS":
+                    stream.sendall(b"503 5.5.1 TLS already active\r\n")
+                elif verb == b"MAIL" and not tls:
+                    stream.sendall(b"530 5.7.0 Must issue a STARTTLS command first\r\n")
+                else:
+                    stream.sendall(b"250 2.0.0 Ok\r\n")
+        except (OSError, SSL.Error):
+            return
+        finally:
+            raw.close()
+
+    def close(self) -> None:
+        self._stop = True
+        self.sock.close()
+
+
 @dataclass
 class AuditLabInfo:
     host: str
@@ -320,6 +406,7 @@ class AuditLab:
     def __init__(self, directory: Path, host: str = "127.0.0.1") -> None:
         self.directory, self.host = directory, host
         self._servers: list[asyncio.Server] = []
+        self._staplers: list[StaplingServer] = []
 
     async def __aenter__(self) -> AuditLabInfo:
         http = RevocationServer()
@@ -331,6 +418,10 @@ class AuditLab:
         pki = AuditPKI(self.directory, f"http://{self.host}:{_port(srv)}", f"http://{self.host}:{dead_port}")
         http.pki = pki
         info = AuditLabInfo(self.host, pki.ca_file, revocation_port=_port(srv), http_requests=http.requests)
+        for name, kind in STAPLED.items():
+            stapler = StaplingServer(pki, kind, self.host)
+            self._staplers.append(stapler)
+            info.ports[name] = stapler.port
         for name, faults in SERVERS.items():
             ctx = pki.context(faults.cert, faults.versions)
 
@@ -354,7 +445,10 @@ class AuditLab:
     async def __aexit__(self, *exc: object) -> None:
         for srv in self._servers:
             srv.close()
+        for stapler in self._staplers:
+            stapler.close()
         self._servers.clear()
+        self._staplers.clear()
 
 
 def _port(server: asyncio.Server) -> int:

@@ -396,3 +396,16 @@ def test_scan_of_a_forging_server(server: ForgeInfo, tmp_path: Path, runner: obj
     code, out = runner("scan", str(targets), "--ca-file", str(server.ca_file), "--timeout", "10")  # type: ignore[operator]
     assert "127.0.0.1" in out and "FORGE" in out, out  # the certificate names are in the record
     assert not problems(out, tty=runner is run_tty), problems(out, tty=runner is run_tty)
+
+
+def test_fix_diff_is_inert_on_a_terminal_and_exact_in_a_pipe(tmp_path: Path, server: ForgeInfo) -> None:
+    """``fix --diff | patch -p1`` needs the file's bytes; a terminal must not obey them."""
+    env = tmp_path / ".env.production"
+    env.write_text(f"SMTP_SERVER=127.0.0.1\nSMTP_PORT={server.port}\nSMTP_LOGIN=app\nSMTP_PASSWORD=x\n"
+                   f"SMTP_ENABLE_STARTTLS=always\n# {forge.OSC_TITLE} {forge.BIDI} note\n", encoding="utf-8")
+    args = ("fix", str(env), "--ca-file", str(server.ca_file), "--diff")
+    _, piped = run_pipe(*args)
+    assert "+SMTP_CA_FILE=" in piped and forge.OSC_TITLE in piped  # the context line, byte for byte
+    _, shown_ = run_tty(*args)
+    assert "+SMTP_CA_FILE=" in shown_ and "\\x1b]0;pwned-title" in shown_
+    assert not problems(shown_, tty=True), problems(shown_, tty=True)

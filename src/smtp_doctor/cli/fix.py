@@ -10,6 +10,7 @@ diff) or no complete fix is known; 2 bad input; 3 the server cannot be reached.
 from __future__ import annotations
 
 import json
+import sys
 from pathlib import Path
 
 import click
@@ -32,7 +33,7 @@ def command(path: Path, env_file: Path | None, framework: str | None, probe_targ
     from ..api import fix
     from ..i18n import t
     from ..render.fix import fix_doc, render_repair
-    from ..render.inert import escape, json_inert
+    from ..render.inert import escape, inert_block, json_inert
     from .common import console
 
     result = fix(path, env_file=env_file, framework=framework, framework_version=framework_version,
@@ -40,7 +41,9 @@ def command(path: Path, env_file: Path | None, framework: str | None, probe_targ
     if as_json:
         click.echo(json_inert(json.dumps(fix_doc(result.repairs), indent=2, ensure_ascii=False)))
     elif diff_only:
-        click.echo("".join(r.diff for r in result.repairs), nl=False)
+        text = "".join(r.diff for r in result.repairs)
+        # piped into patch: the file's bytes as they are; on a terminal: its escapes shown, not obeyed
+        click.echo(inert_block(text) if sys.stdout.isatty() else text, nl=False)
     else:
         out = console()
         for r in result.repairs:

@@ -45,7 +45,8 @@ TARGETS = ("smtp-doctor --help", 'smtp-doctor explain "…"')
 
 def _env() -> dict[str, str]:
     env = dict(os.environ, LANG="C.UTF-8", COLUMNS="100")
-    env.pop("PYTHONPROFILEIMPORTTIME", None)
+    for var in ("PYTHONPROFILEIMPORTTIME", "PYTHONDONTWRITEBYTECODE"):  # an installed package has its .pyc files
+        env.pop(var, None)
     return env
 
 

@@ -20,7 +20,6 @@ from typing import TYPE_CHECKING, Any
 # The light ``probe`` subpackage first: were it imported later, the import system would set the package's
 # ``probe`` attribute to the subpackage, over the ``probe()`` function defined below.
 from . import probe as _probe_package  # noqa: F401
-from .probe.options import DEFAULT_PORTS, ProbeOptions
 
 if TYPE_CHECKING:
     from .credentials import AuthPolicy, Credentials
@@ -28,13 +27,15 @@ if TYPE_CHECKING:
     from .diagnose.port import PortDiagnosis
     from .facts import HostFacts, Mode, Outcome, PortFacts
     from .findings import Finding, Severity
+    from .probe.options import DEFAULT_PORTS, ProbeOptions
 
 __all__ = [
     "DEFAULT_PORTS", "AuthPolicy", "Credentials", "Finding", "HostFacts", "HostReport", "Mode", "Outcome",
     "PortDiagnosis", "PortFacts", "ProbeOptions", "Severity", "probe", "probe_async",
 ]
 
-_LAZY = {"AuthPolicy": "credentials", "Credentials": "credentials", "HostReport": "diagnose.host",
+_LAZY = {"DEFAULT_PORTS": "probe.options", "ProbeOptions": "probe.options",
+         "AuthPolicy": "credentials", "Credentials": "credentials", "HostReport": "diagnose.host",
          "PortDiagnosis": "diagnose.port", "HostFacts": "facts", "Mode": "facts", "Outcome": "facts",
          "PortFacts": "facts", "Finding": "findings", "Severity": "findings"}
 
@@ -47,17 +48,19 @@ def __getattr__(name: str) -> Any:
     raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 
-async def probe_async(host: str, ports: Sequence[int] = DEFAULT_PORTS, options: ProbeOptions | None = None,
+async def probe_async(host: str, ports: Sequence[int] | None = None, options: ProbeOptions | None = None,
                       credentials: Credentials | None = None, policy: AuthPolicy | None = None) -> HostReport:
     """Probe ``host`` on ``ports`` concurrently and diagnose what was seen.
 
     With ``credentials``, every AUTH mechanism each port offers is then tried on its own fresh
-    connection — only over verified TLS unless ``policy`` explicitly allows otherwise.
+    connection — only over verified TLS unless ``policy`` explicitly allows otherwise. ``ports`` defaults
+    to ``DEFAULT_PORTS`` (587, 465, 25).
     """
     from .credentials import AuthPolicy
     from .diagnose.host import diagnose_host
     from .facts import Outcome
     from .probe import probe_host
+    from .probe.options import ProbeOptions
 
     options = options or ProbeOptions()
     facts = await probe_host(host, ports, options)
@@ -71,7 +74,7 @@ async def probe_async(host: str, ports: Sequence[int] = DEFAULT_PORTS, options: 
     return diagnose_host(facts, ca_file=options.ca_file)
 
 
-def probe(host: str, ports: Sequence[int] = DEFAULT_PORTS, options: ProbeOptions | None = None,
+def probe(host: str, ports: Sequence[int] | None = None, options: ProbeOptions | None = None,
           credentials: Credentials | None = None, policy: AuthPolicy | None = None) -> HostReport:
     """Blocking form of :func:`probe_async` (starts its own event loop)."""
     import asyncio

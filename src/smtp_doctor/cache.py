@@ -34,12 +34,12 @@ def cache_dir() -> Path | None:
     return Path(base) / "smtp-doctor" if os.path.isabs(base) else None
 
 
-def stamp(sources: Iterable[Path]) -> tuple[Any, ...]:
+def stamp(sources: Iterable[str | os.PathLike[str]]) -> tuple[Any, ...]:
     """What the cached value was built from: this interpreter and each source's path, size and mtime."""
     files = []
     for p in sources:
-        st = p.stat()
-        files.append((str(p), st.st_size, st.st_mtime_ns))
+        st = os.stat(p)
+        files.append((os.fspath(p), st.st_size, st.st_mtime_ns))
     return (_FORMAT, sys.hexversion, sys.implementation.cache_tag, tuple(files))
 
 
@@ -70,7 +70,7 @@ def write(name: str, key: tuple[Any, ...], value: Any) -> None:
             tmp.unlink()
 
 
-def cached(name: str, sources: Iterable[Path], build: Callable[[], T]) -> T:
+def cached(name: str, sources: Iterable[str | os.PathLike[str]], build: Callable[[], T]) -> T:
     """``build()``, or its stored result when ``sources`` are unchanged. ``T`` must be marshal-able."""
     try:
         key = stamp(sources)
@@ -93,7 +93,7 @@ def cached(name: str, sources: Iterable[Path], build: Callable[[], T]) -> T:
 class RegexCache:
     """``compile(text, flags)`` from stored C-engine arguments when this interpreter compiled it before."""
 
-    def __init__(self, name: str, sources: Iterable[Path]) -> None:
+    def __init__(self, name: str, sources: Iterable[str | os.PathLike[str]]) -> None:
         self.name, self.changed = name, False
         try:
             self.key: tuple[Any, ...] | None = stamp(sources)
@@ -143,7 +143,7 @@ _active: list[RegexCache] = []
 
 
 @contextlib.contextmanager
-def regex_cache(name: str, sources: Iterable[Path]) -> Iterator[RegexCache]:
+def regex_cache(name: str, sources: Iterable[str | os.PathLike[str]]) -> Iterator[RegexCache]:
     """While active, :func:`compile_regex` uses (and fills) the cache ``name``; stored when the block ends."""
     rc = RegexCache(name, sources)
     _active.append(rc)

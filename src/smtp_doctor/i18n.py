@@ -18,7 +18,6 @@ import os
 from collections.abc import Mapping
 from dataclasses import dataclass
 from functools import cache
-from pathlib import Path
 from typing import Any
 
 LANGUAGES = ("en", "ja")
@@ -57,11 +56,11 @@ def _flatten(prefix: str, table: Mapping[str, Any], out: dict[str, dict[str, str
             _flatten(f"{prefix}.{key}" if prefix else key, value, out, source)
 
 
-_FOLDER = Path(__file__).with_name("messages")
+_FOLDER = os.path.join(os.path.dirname(__file__), "messages")
 
 
-def _sources() -> list[Path]:
-    return sorted((_FOLDER / name for name in os.listdir(_FOLDER) if name.endswith(".toml")), key=lambda p: p.name)
+def _sources() -> list[str]:
+    return [os.path.join(_FOLDER, name) for name in sorted(os.listdir(_FOLDER)) if name.endswith(".toml")]
 
 
 @cache
@@ -71,7 +70,8 @@ def catalogue() -> dict[str, dict[str, str]]:
 
     out: dict[str, dict[str, str]] = {}
     for path in _sources():
-        _flatten("", tomllib.loads(path.read_text(encoding="utf-8")), out, path.name)
+        with open(path, encoding="utf-8") as fh:
+            _flatten("", tomllib.loads(fh.read()), out, os.path.basename(path))
     return out
 
 

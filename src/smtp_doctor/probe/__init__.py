@@ -6,27 +6,36 @@ so one silent port cannot delay the others' results.
 
 from __future__ import annotations
 
-import dataclasses
 from collections.abc import Sequence
-from typing import TYPE_CHECKING
-
-from .options import DEFAULT_PORTS, ProbeOptions
+from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
     from ..facts import HostFacts
+    from .options import DEFAULT_PORTS, ProbeOptions
 
 __all__ = ["DEFAULT_PORTS", "ProbeOptions", "probe_host"]
 
 
-async def probe_host(host: str, ports: Sequence[int] = DEFAULT_PORTS, opts: ProbeOptions | None = None
+def __getattr__(name: str) -> Any:
+    """``DEFAULT_PORTS`` and ``ProbeOptions`` on first use: ``import smtp_doctor`` loads no socket layer."""
+    if name in ("DEFAULT_PORTS", "ProbeOptions"):
+        from . import options
+
+        return getattr(options, name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
+
+async def probe_host(host: str, ports: Sequence[int] | None = None, opts: ProbeOptions | None = None
                      ) -> HostFacts:
     import asyncio  # here, not at the top: ``import smtp_doctor`` stays cheap (issue 16)
 
     from ..facts import HostFacts, PortFacts
     from .engine import probe_port
+    from .options import DEFAULT_PORTS, ProbeOptions
     from .resolve import ResolveError, resolve
 
     opts = opts or ProbeOptions()
+    ports = DEFAULT_PORTS if ports is None else ports
     facts = HostFacts(host)
     try:
         facts.addresses = await resolve(host, opts.phase(opts.connect_timeout))
@@ -41,6 +50,8 @@ async def probe_host(host: str, ports: Sequence[int] = DEFAULT_PORTS, opts: Prob
 
 def _add_runtime_verifications(facts: HostFacts, selected: Sequence[str]) -> None:
     """Verify each chain against every selected runtime's own store (asked of the interpreter itself)."""
+    import dataclasses
+
     from ..trust.engine import assess
     from ..trust.runtimes import discover
 

@@ -343,7 +343,12 @@ def test_matrix_summary() -> None:
                      "false_fix_claims": [r.cell for r in rows if r.fix_claimed and not r.fix_delivers],
                      "unsafe_fixes": [r.cell for r in rows if r.fix_unsafe],
                      "misses": {r.cell: [r.said, r.real, *r.notes] for r in rows if not r.agree},
-                     "fix_misses": {r.cell: r.notes for r in rows if r.fix_delivers is False}}
+                     "fix_misses": {r.cell: r.notes for r in rows if r.fix_delivers is False},
+                     "by_runner": {runner: [*_rate([r for r in rows if r.runner == runner], "agree"),
+                                            *_rate([r for r in rows if r.runner == runner], "fix_delivers")]
+                                   for runner in sorted({r.runner for r in rows})},
+                     "cells": {r.cell: {"check": r.said, "real": r.real, "fix_delivers": r.fix_delivers}
+                               for r in rows}}
     report = Path(os.environ.get("SMTP_DOCTOR_MATRIX_REPORT", "/tmp/smtp-doctor-matrix.json"))
     report.write_text(json.dumps(out, indent=2, ensure_ascii=False))
     print(json.dumps({h: {k: v for k, v in o.items() if k in ("check_agree", "fix_delivers")} for h, o in out.items()}))

@@ -187,7 +187,8 @@ def write(results: list[Repair]) -> bool:
 
 
 def exit_code(results: list[Repair], written: bool) -> ExitCode:
-    if any(r.first.prediction and r.first.prediction.verdict is Verdict.UNREACHABLE for r in results):
+    if any(r.first.prediction and r.first.prediction.verdict is Verdict.UNREACHABLE and not r.delivers
+           for r in results):  # unreachable as written and no change reaches it (string keys: the change does)
         return ExitCode.UNREACHABLE
     if all(r.first.prediction and r.first.prediction.verdict is Verdict.DELIVERED and not r.steps
            for r in results):

@@ -279,3 +279,12 @@ def test_cli_client_mode_reports_what_arrived(tmp_path: Path) -> None:
     verdicts = [c["verdict"] for c in doc["connections"] if c["scenario"] == "strip"]
     assert verdicts == ["auth_in_clear"]
     assert "not-a-real-password" not in out and "bm90LWEtcmVhbC1wYXNzd29yZA" not in out
+
+
+def test_the_attack_report_records_verbs_never_arguments() -> None:
+    from smtp_doctor.lab.attack import _verb
+
+    assert _verb(b"AUTH PLAIN AGxhYgBwdw==\r\n") == "AUTH PLAIN"
+    assert _verb(b"bGFiLXVzZXI=\r\n") == "(other)"  # a stray base64 line (a credential) is never kept
+    assert _verb(b"AUTH c2VjcmV0\r\n") == "AUTH (other)"
+    assert _verb(b"MAIL FROM:<a@b>\r\n") == "MAIL"

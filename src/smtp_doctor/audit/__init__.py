@@ -29,9 +29,8 @@ from .model import InjectionResult, PortAudit, Role, Verdict
 from .starttls import check_injection, check_session
 from .tls import ocsp_staple, weak_suites
 
-__all__ = ["AuditOptions", "AuditResult", "PortAudit", "Role", "Verdict", "audit", "audit_async", "role_for"]
-
-SUBMISSION_PORTS = (465, 587)
+__all__ = ["AuditOptions", "AuditResult", "InjectionResult", "PortAudit", "Role", "Verdict", "audit", "audit_async",
+           "role_for"]
 
 
 def role_for(port: int) -> Role:
@@ -177,5 +176,3 @@ def audit(host: str, ports: Sequence[int], opts: AuditOptions | None = None) -> 
     """The library entry point: audit ``ports`` of ``host`` and return the typed result."""
     return asyncio.run(audit_async(host, ports, opts))
 
-
-_ = InjectionResult  # re-exported type for callers that inspect ``PortAudit.injection``

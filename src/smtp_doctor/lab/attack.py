@@ -81,12 +81,22 @@ class Capture:
                 "tls_error": self.tls_error or None, "verdict": self.verdict()}
 
 
+#: Verbs recorded by name; any other line (a stray base64 credential, say) is recorded as "(other)".
+KNOWN_VERBS = frozenset({"EHLO", "HELO", "STARTTLS", "AUTH", "MAIL", "RCPT", "DATA", "RSET", "NOOP", "QUIT", "VRFY",
+                         "EXPN", "HELP", "BDAT"})
+MECHANISMS = frozenset({"PLAIN", "LOGIN", "CRAM-MD5", "XOAUTH2", "OAUTHBEARER", "SCRAM-SHA-1", "SCRAM-SHA-256",
+                        "DIGEST-MD5", "NTLM", "GSSAPI", "ANONYMOUS", "EXTERNAL"})
+
+
 def _verb(line: bytes) -> str:
-    """The command word (and AUTH's mechanism): never the argument, which may be a credential."""
+    """The command word (and AUTH's mechanism): never an argument, which may be a credential."""
     words = line.strip().split(b" ")
-    verb = words[0].split(b":", 1)[0].upper().decode("ascii", "replace")[:12]
+    verb = words[0].split(b":", 1)[0].upper().decode("ascii", "replace")
+    if verb not in KNOWN_VERBS:
+        return "(other)"
     if verb == "AUTH" and len(words) > 1:
-        return f"AUTH {words[1].upper().decode('ascii', 'replace')[:20]}"
+        mech = words[1].upper().decode("ascii", "replace")
+        return f"AUTH {mech if mech in MECHANISMS else '(other)'}"
     return verb
 
 

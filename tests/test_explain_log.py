@@ -193,3 +193,58 @@ def test_stream_object_scanning_does_not_need_a_file() -> None:
     scanner = Scanner()
     scanner.feed(io.BytesIO(b"curl: (6) Could not resolve host: smtp.exmaple.com\n"), "<mem>")
     assert scanner.finish().groups[0].mode == "dns_failure"
+
+
+def _scan_text(text: str) -> list[tuple[str, str | None]]:
+    import io
+
+    from smtp_doctor.explain.scan import Scanner
+
+    scanner = Scanner()
+    scanner.feed(io.BytesIO(text.encode()), "pasted.log")
+    return [(g.mode, g.first_ts) for g in scanner.finish().groups]
+
+
+def test_real_client_output_is_one_failure_one_group() -> None:
+    """Real clients' output (tests/corpus/explain, dev part) in --log: a stack trace, an error object's fields
+    (Node's `code: 'ETIMEDOUT'` after a greeting timeout) and debug lines are one failure, not groups of their
+    own; the one group is explain's answer for the whole text."""
+    from corpus.explain.score import NOT_PASTEABLE, load_cases
+
+    from smtp_doctor.explain import explain
+
+    cases, held = load_cases()
+    total = one = 0
+    for c in cases:
+        text = str(c["text"])
+        if (c["scenario"], c["client"]) in held or text.strip() in NOT_PASTEABLE or c["expect"] == "none" \
+                or str(c["expect"]).startswith("unsafe"):
+            continue
+        best = explain(text).best
+        if best is None:
+            continue
+        total += 1
+        groups = _scan_text(text)
+        one += len(groups) == 1 and groups[0][0] == best.mode.id
+    assert total >= 150
+    assert one / total >= 0.9, (one, total)
+
+
+def test_node_timeout_side_line_is_not_a_blocked_port() -> None:
+    from corpus.explain.score import load_cases
+
+    cases, _ = load_cases()
+    node = [c for c in cases if c["scenario"] == "silent_server" and c["variant"] == "nodemailer 10 debug"]
+    assert node and "ETIMEDOUT" in str(node[0]["text"])
+    assert [m for m, _ in _scan_text(str(node[0]["text"]))] == ["greeting_timeout"]
+
+
+def test_first_seen_is_never_a_certificate_date() -> None:
+    from corpus.explain.score import load_cases
+
+    cases, _ = load_cases()
+    s_client = [c for c in cases if c["client"] == "openssl" and c["scenario"] == "expired"]
+    assert s_client and any("NotAfter" in str(c["text"]) for c in s_client)
+    for c in s_client:
+        for _, first in _scan_text(str(c["text"])):
+            assert first is None or "2021" not in first and "2020" not in first, first

@@ -32,6 +32,9 @@ CONTEXT_SECONDS = 120  #: and only lines logged this close in time (when both ca
 CACHE_SIZE = 4096
 MAX_GROUPS = 1000
 MAX_UNCLASSIFIED_SAMPLES = 5
+MAX_FAILURE_LINES = 12  #: lines read as one failure at most (a longer stack trace is cut)
+FOLLOW_LINES = 8  #: a line this close after a failure's last line, with no stamp of its own, belongs to it
+LEADING = 40  #: a log line's own timestamp starts within this many characters
 
 _TIMESTAMP = re.compile(
     r"\d{4}-\d{2}-\d{2}[T ]\d{2}:\d{2}:\d{2}(?:[.,]\d+)?(?:Z|[+-]\d{2}:?\d{2}| UTC)?"  # ISO 8601 / Rails / Python
@@ -45,6 +48,12 @@ _VOLATILE = re.compile(
     r"#\d+|\b(?:[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}"
     r"|0x[0-9a-fA-F]+|(?=[0-9a-fA-F]*\d)[0-9a-fA-F]{8,}\b|\d{6,}\b|\d+(?:\.\d+)?\s?ms\b|pid=\d+"
     r"|[\w.+-]++@[\w-]+(?:\.[\w-]+)+)")  # addresses: one rejected recipient is like another
+
+
+def _leading_timestamp(line: str) -> str | None:
+    """The timestamp the log line starts with (after a level letter or a bracket), else None."""
+    m = _TIMESTAMP.search(line, 0, LEADING + 40)
+    return m.group(0) if m is not None and m.start() < LEADING else None
 
 
 def _seconds(line: str) -> float | None:
@@ -130,6 +139,11 @@ class Scanner:
         #: before a failure are earlier failures, already read once (bounded like the cache)
         self._lines: dict[str, tuple[tuple[str | None, int | None], float | None | bool]] = {}
         self._tail = b""  #: end of the previous block, for the context of a block's first lines
+        #: the failure being read: its lines, where it starts, the lines before it, its last line number.
+        #: Lines with no timestamp of their own right after it (a stack trace, Node's `code: 'ETIMEDOUT'`,
+        #: JavaMail's debug lines) are part of it: one failure, one group.
+        self._pending: list[str] = []
+        self._pending_at = ("", "", -10)
 
     def _classify(self, line: str, context: str) -> Explanation:
         """Cached by the line with its volatile parts masked. A line that names no host or port borrows them
@@ -188,7 +202,6 @@ class Scanner:
 
     def _record(self, line: str, where: str, context: str) -> None:
         r = self.result
-        r.candidate_lines += 1
         exp = self._classify(line, context)
         best = exp.best
         if best is None:
@@ -197,6 +210,7 @@ class Scanner:
                 r.unclassified_samples.append(line[:300])
             return
         r.failures += 1
+        line = line.split("\n", 1)[0]  # a failure's own first line is its sample and its time
         key = (best.mode.id, exp.fields.host, exp.fields.port)
         group = self._groups.get(key)
         if group is None:
@@ -208,10 +222,10 @@ class Scanner:
             r.groups.append(group)
         group.count += 1
         group.last_where = where
-        ts = _TIMESTAMP.search(line)
+        ts = _leading_timestamp(line)  # the log's own stamp: never a date quoted in the message (a certificate's)
         if ts:
-            group.first_ts = group.first_ts or ts.group(0)
-            group.last_ts = ts.group(0)
+            group.first_ts = group.first_ts or ts
+            group.last_ts = ts
 
     def feed(self, stream: BinaryIO, name: str) -> None:
         """Scan one binary stream, block by block."""
@@ -237,6 +251,7 @@ class Scanner:
             self._scan_block(block, name, lineno)
             self._tail = (self._tail + block)[-CONTEXT_BYTES:]
             lineno += block.count(b"\n") + (0 if block.endswith(b"\n") else 1)
+        self._flush()
         r.lines += lineno
 
     def _scan_block(self, block: bytes, name: str, lineno: int) -> None:
@@ -255,9 +270,29 @@ class Scanner:
                 before = (self._tail + before)[-CONTEXT_BYTES:]
             # the same lines whatever the block boundaries: the last CONTEXT_LINES before the hit
             before = b"\n".join(before.split(b"\n")[-CONTEXT_LINES - 1:])
-            context = before.decode("utf-8", "replace")
-            self._record(raw.decode("utf-8", "replace").rstrip("\r"), f"{name}:{lineno + 1}", context)
+            self._take(raw.decode("utf-8", "replace").rstrip("\r"), name, lineno, before)
             m = search(block, end + 1) if end + 1 < len(block) else None  # the next line with a needle
+
+    def _take(self, line: str, name: str, lineno: int, before: bytes) -> None:
+        """A candidate line: part of the failure being read, or the start of the next one."""
+        self.result.candidate_lines += 1
+        last = self._pending_at[2]
+        # a line of the same failure: close after it, with no stamp of its own (a stack frame, an error object's
+        # fields); a stamped line is a new log record, even in the same second
+        if self._pending and lineno - last <= FOLLOW_LINES and len(self._pending) < MAX_FAILURE_LINES \
+                and _leading_timestamp(line) is None:
+            self._pending.append(line)
+            self._pending_at = (self._pending_at[0], self._pending_at[1], lineno)
+            return
+        self._flush()
+        self._pending = [line]
+        self._pending_at = (f"{name}:{lineno + 1}", before.decode("utf-8", "replace"), lineno)
+
+    def _flush(self) -> None:
+        if self._pending:
+            where, context, _ = self._pending_at
+            self._record("\n".join(self._pending), where, context)
+            self._pending = []
 
     def finish(self) -> ScanResult:
         self.result.groups.sort(key=lambda g: -g.count)

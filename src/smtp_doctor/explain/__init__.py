@@ -7,10 +7,23 @@
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING, Any
+
 from .engine import Evidence, Explanation, Match, explain
 from .fields import Fields
 from .knowledge import FRAMEWORKS, load
-from .scan import Group, Scanner, ScanResult, scan_files
+
+if TYPE_CHECKING:
+    from .scan import Group, Scanner, ScanResult, scan_files
 
 __all__ = ["FRAMEWORKS", "Evidence", "Explanation", "Fields", "Group", "Match", "ScanResult", "Scanner",
            "explain", "load", "scan_files"]
+
+
+def __getattr__(name: str) -> Any:
+    """The log scanner loads on first use (``explain --log``), not for one text (issue 16)."""
+    if name in ("Group", "Scanner", "ScanResult", "scan_files"):
+        from . import scan
+
+        return getattr(scan, name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

@@ -10,21 +10,22 @@ import re
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
+from ..cache import compile_regex  # fixed patterns compiled once per interpreter (issue 16)
 from .knowledge import Knowledge
 
 #: "535-5.7.8", "530 5.7.0", "(535, b'5.7.8 …')" (Python drops the code from continuation lines)
-_REPLY_ENH = re.compile(r"(?<![\d.])([2-5]\d\d)[ -]([245]\.\d{1,3}\.\d{1,3})(?![\d.])")
-_REPLY_PY = re.compile(r"\(([2-5]\d\d), b?['\"](?:([245]\.\d{1,3}\.\d{1,3}) )?")
+_REPLY_ENH = compile_regex(r"(?<![\d.])([2-5]\d\d)[ -]([245]\.\d{1,3}\.\d{1,3})(?![\d.])")
+_REPLY_PY = compile_regex(r"\(([2-5]\d\d), b?['\"](?:([245]\.\d{1,3}\.\d{1,3}) )?")
 #: a bare code where a library quotes the server: "response=421 …", "but got code \"535\"", "[530 …"
-_REPLY_CTX = re.compile(
+_REPLY_CTX = compile_regex(
     r"(?:response[=:]\s*\[?|got code \"|response \[|^|\s-\s|: |\[)([45][0-5]\d)(?=[ \"-][A-Za-z<#\]])", re.MULTILINE)
-_ENH_ONLY = re.compile(r"(?<![\d.])([45])\.(\d{1,3})\.(\d{1,3})(?![\d.])")
+_ENH_ONLY = compile_regex(r"(?<![\d.])([45])\.(\d{1,3})\.(\d{1,3})(?![\d.])")
 #: OpenSSL: "error:0A00010B:SSL routines:ssl3_get_record:wrong version number[:file:line:]"
-_OSSL = re.compile(r"error:([0-9A-Fa-f]{8}):([A-Za-z0-9 ]+ routines):([A-Za-z0-9_]*):([^:\n]+)")
+_OSSL = compile_regex(r"error:([0-9A-Fa-f]{8}):([A-Za-z0-9 ]+ routines):([A-Za-z0-9_]*):([^:\n]+)")
 #: Python: "[SSL: WRONG_VERSION_NUMBER] wrong version number (_ssl.c:1006)"
-_PYSSL = re.compile(r"\[SSL: ([A-Z0-9_]+)\] ([^(\n]+?)\s*\(_ssl\.c:(\d+)\)")
-_PY_VERIFY = re.compile(r"certificate verify failed: ([^(\n]+?)\s*\(_ssl\.c")
-_RUBY_VERIFY = re.compile(r"certificate verify failed \(([^)\n]+)\)")
+_PYSSL = compile_regex(r"\[SSL: ([A-Z0-9_]+)\] ([^(\n]+?)\s*\(_ssl\.c:(\d+)\)")
+_PY_VERIFY = compile_regex(r"certificate verify failed: ([^(\n]+?)\s*\(_ssl\.c")
+_RUBY_VERIFY = compile_regex(r"certificate verify failed \(([^)\n]+)\)")
 
 
 @dataclass(frozen=True)

@@ -5,7 +5,7 @@ every piece of the user's input echoed back goes through ``redact``."""
 from __future__ import annotations
 
 import re
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from rich.console import Console
 
@@ -15,7 +15,9 @@ from .engine import Explanation, Match
 from .knowledge import FRAMEWORKS
 from .live import ProbeCheck
 from .redact import redact
-from .scan import Group, ScanResult
+
+if TYPE_CHECKING:  # types only: explaining one text does not load the log scanner (issue 16)
+    from .scan import Group, ScanResult
 
 MAX_FIX_FRAMEWORKS = 3
 

@@ -210,7 +210,6 @@ def test_real_client_output_is_one_failure_one_group() -> None:
     (Node's `code: 'ETIMEDOUT'` after a greeting timeout) and debug lines are one failure, not groups of their
     own; the one group is explain's answer for the whole text."""
     from corpus.explain.score import NOT_PASTEABLE, load_cases
-
     from smtp_doctor.explain import explain
 
     cases, held = load_cases()

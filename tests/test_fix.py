@@ -312,3 +312,68 @@ def test_provider_port_prefers_the_implicit_tls_port(tmp_path: Path) -> None:
     [(key, params, fix)] = provider_fixes(raw, to_settings(raw), {})
     assert key == "fix.provider.port" and params["new"] == 465
     assert fix.lines == ("SMTP_PORT=465", "SMTP_TLS=true", "SMTP_ENABLE_STARTTLS=never")
+
+
+# -- issue 12: the writers for Nodemailer, msmtp, Flask-Mail and the mail gem's string keys -------------------
+
+
+def _lines_for(framework: str, group: str, port_mode: str, ca: str = "/etc/ssl/lab ca.pem") -> Fix:
+    from smtp_doctor.plan import framework_facts
+    from smtp_doctor.predict import fix_row, row_lines
+
+    row = fix_row(framework, group, port_mode)
+    assert row is not None, (framework, group)
+    syntax = framework_facts(framework).get("syntax", "dotenv")
+    params = {"ca_file": ca, "ca_file_q": "'" + ca + "'"}
+    keys = (*row.get("set", {}), *row.get("code", {}))
+    return Fix(group, row_lines(row, params, syntax), tuple((k, "") for k in row.get("remove", [])), keys=keys)
+
+
+def test_nodemailer_lines_are_js_and_the_ca_is_read_from_the_file(tmp_path: Path) -> None:
+    from smtp_doctor.frameworks import to_settings
+
+    js = tmp_path / "mailer.js"
+    js.write_text("module.exports = require('nodemailer').createTransport({\n  host: 'mx.example.com',\n"
+                  "  port: 587,\n  secure: 'false',\n  tls: { ca: [require('fs').readFileSync('/old/ca.pem')] }\n});\n")
+    [raw] = read_file(js)
+    fix = _lines_for("nodemailer", "plain_port", "starttls")
+    fix = Fix(fix.group, fix.lines, tuple(r for r in fix.remove if r[0] in raw.values), keys=fix.keys)
+    text = apply_fix(js.read_text(), raw, fix, "js_object").text
+    assert "  secure: false,\n" in text and "requireTLS: true," in text
+    trust = _lines_for("nodemailer", "trust_ca", "starttls")
+    js.write_text(text)
+    [raw] = read_file(js)
+    trust = Fix(trust.group, trust.lines, (("tls.ca", ""),), keys=trust.keys)
+    js.write_text(apply_fix(js.read_text(), raw, trust, "js_object").text)
+    [again] = read_file(js)  # still JavaScript the reader (and node) can read, the CA now the new file
+    assert to_settings(again).ca_file.value == "/etc/ssl/lab ca.pem"  # type: ignore[union-attr]
+    assert js.read_text().count("tls:") == 1
+
+
+def test_msmtp_lines_keep_the_file_format(tmp_path: Path) -> None:
+    rc = tmp_path / "msmtprc"
+    rc.write_text("account lab\nhost mx.example.com\nport 587\ntls on\ntls_starttls off\n\naccount default : lab\n")
+    raw = [c for c in read_file(rc) if "host" in c.values][0]  # "account default : lab" is the same account
+    text = apply_fix(rc.read_text(), raw, _lines_for("msmtp", "plain_port", "starttls"), "msmtprc").text
+    assert "tls_starttls on\n" in text and "tls_starttls off" not in text
+    assert text.rstrip().endswith("account default : lab")
+
+
+def test_flask_mail_exclusive_follows_the_port() -> None:
+    implicit, starttls = _lines_for("flask_mail", "exclusive", "implicit_tls"), _lines_for("flask_mail", "exclusive",
+                                                                                          "starttls")
+    assert implicit.lines == ("MAIL_USE_SSL = True", "MAIL_USE_TLS = False")
+    assert starttls.lines == ("MAIL_USE_TLS = True", "MAIL_USE_SSL = False")
+
+
+def test_string_keys_become_symbols_and_a_secret_is_never_touched(tmp_path: Path) -> None:
+    from smtp_doctor.remedy import key_style_fixes
+
+    path, raw = _rails(tmp_path, "config.action_mailer.smtp_settings = {\n  'address' => 'h',\n"
+                                 "  \"password\" => 'hunter2-secret',\n  port: 587\n}\n"
+                                 "config.action_mailer.smtp_settings['port'] = 2525\n")
+    [(key, params, fix)] = key_style_fixes(raw)
+    assert key == "fix.convention.string_keys" and set(fix.rename) == {"address", "password", "port"}
+    text = apply_fix(path.read_text(), raw, fix, "ruby_hash").text
+    assert "  address: 'h',\n" in text and "  password: 'hunter2-secret',\n" in text
+    assert "smtp_settings[:port] = 2525" in text

@@ -237,3 +237,21 @@ def test_every_real_framework_text_against_the_lab_is_classified() -> None:
             continue  # no port or setting in the text: both causes are named (issue 11, kind 1)
         twins = {c.expect for cl, c, t in cases if t == text and cl == client and c is not cell}
         assert best.id in twins and cell.expect in {m.mode.id for m in exp.matches}, (client, cell.id, best.id)
+
+
+def test_unsafe_successes_are_security_warnings_and_safe_ones_are_not() -> None:
+    """AUTH answered 235 with no TLS before it is a security warning; the same on the implicit-TLS port
+    (TLS from the first byte, which a debug transcript does not print) is a session that worked."""
+    from smtp_doctor.explain.render import explanation_dict, render_markdown
+
+    clear = ("connect: to ('mail.example.com', 587) None\nreply: b'220 mail.example.com ESMTP\\r\\n'\n"
+             "send: 'AUTH PLAIN ********\\r\\n'\nreply: b'235 2.7.0 Authentication successful\\r\\n'\n"
+             "reply: b'250 2.0.0 Ok: queued as 4F2A\\r\\n'")
+    exp = explain(clear)
+    assert exp.best is not None and exp.best.mode.id == "unsafe_auth_in_clear"
+    doc = explanation_dict(exp)
+    assert doc["security_warning"] is True and doc["outcome"] == "unsafe_success"
+    assert "⚠" in render_markdown(exp)
+    on_465 = explain(clear.replace("587", "465"))
+    assert on_465.best is None and on_465.succeeded
+    assert explanation_dict(on_465)["outcome"] == "succeeded"

@@ -8,6 +8,7 @@ start-up, or certain at connect). Pure: no I/O; the facts come from knowledge/pr
 
 from __future__ import annotations
 
+import contextlib
 import tomllib
 from dataclasses import dataclass, field
 from functools import cache
@@ -57,6 +58,7 @@ class ConnectionPlan:
     ca_state: str | None = None
     trust_env: tuple[str, ...] = ()  #: trust variables of the app's environment its runtime reads
     trust_ignored: tuple[str, ...] = ()  #: trust variables set that its runtime does not read
+    ignored_keys: tuple[str, ...] = ()  #: written, but never read by the framework (mail gem: string keys)
 
     @property
     def target(self) -> str:
@@ -123,7 +125,16 @@ def plan(settings: Settings) -> ConnectionPlan:
     origins = {name: s.origin for name in ("host", "port", "tls_mode", "verify_peer", "verify_hostname", "ca_file",
                                              "auth_mechanism", "username", "read_timeout")
                if (s := getattr(settings, name)) is not None}
+    ignored: tuple[str, ...] = ()
+    if settings.raw is not None:
+        from .frameworks import model
+        from .frameworks.conditions import string_key
+
+        with contextlib.suppress(UserError):
+            if model(settings.raw.framework).string_keys == "ignored":
+                ignored = tuple(k for k, v in settings.raw.values.items() if string_key(v))
     return ConnectionPlan(
+        ignored_keys=ignored,
         framework=settings.framework, source=settings.source, host=_value(settings.host),
         port=_value(settings.port), mode=_value(settings.tls_mode), verify_peer=_value(settings.verify_peer),
         verify_hostname=_value(settings.verify_hostname), ca_file=ca_file, ca_path=ca_path,

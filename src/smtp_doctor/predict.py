@@ -151,8 +151,10 @@ def predict(plan: ConnectionPlan, facts: PortFacts, *, sender: str = "") -> Pred
         row = next((r for r in knowledge()["reach"] if r["outcome"] == facts.outcome.value), None)
         failure = row["failure"] if row else "connect_failed_unspecified"
         text, source = error_text(plan, failure, base)
-        return Prediction(Verdict.UNREACHABLE, failure, "connect", None, True, text, source,
-                          "check.why.unreachable", base | {"detail": facts.outcome_detail or facts.outcome.value})
+        why = "check.why.unreachable_ignored_keys" if plan.ignored_keys else "check.why.unreachable"
+        return Prediction(Verdict.UNREACHABLE, failure, "connect", None, True, text, source, why,
+                          base | {"detail": facts.outcome_detail or facts.outcome.value,
+                                  "keys": ", ".join(plan.ignored_keys)})
     if plan.mode is None:
         return Prediction(Verdict.UNKNOWN, why="check.why.mode_unknown", params=base)
 
@@ -323,6 +325,8 @@ def fix_for(plan: ConnectionPlan, prediction: Prediction, facts: PortFacts,
 
     if prediction.failure is None:
         return None
+    if plan.ignored_keys and prediction.stage in ("connect", "greeting"):  # the defaults it went to: not the server
+        return Fix("string_keys", text_key="check.fix.string_keys", rename=plan.ignored_keys)
     mode = load().modes.get(prediction.failure)
     group = mode.fix if mode else None
     if group is None:

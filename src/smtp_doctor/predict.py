@@ -347,8 +347,10 @@ def fix_for(plan: ConnectionPlan, prediction: Prediction, facts: PortFacts,
     if offered:
         params["mechanism"] = offered[0]
     row = fix_row(plan.framework, group, facts.mode.value)
+    syntax = framework_facts(plan.framework).get("syntax", "dotenv")
+    if syntax == "properties" and not plan.source.endswith(".properties"):
+        row = None  # Spring's application.yml nests these keys: words, not lines
     if row is not None:
-        syntax = framework_facts(plan.framework).get("syntax", "dotenv")
         values = {**row.get("set", {}), **row.get("env", {}), **row.get("code", {})}
         wanted = {name for v in values.values() if isinstance(v, str)
                   for name in re.findall(r"{(\w+)}", v.replace("{ ", "").replace(" }", ""))}

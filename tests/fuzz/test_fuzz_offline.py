@@ -3,6 +3,7 @@ the renderers. Each must end normally or with its documented typed error, for an
 
 from __future__ import annotations
 
+import base64
 import contextlib
 import io
 import json
@@ -26,7 +27,7 @@ from smtp_doctor.smtp.dialogue import Direction, TranscriptLine
 from smtp_doctor.smtp.ehlo import parse_ehlo
 from smtp_doctor.smtp.reply import ProtocolError, Reply, ReplyParser
 
-from .budget import FAST, count
+from .budget import FAST, SLOW, batch, count
 
 #: Text without lone surrogates (what a str decoded from bytes or argv holds after our UTF-8 checks).
 TEXT = st.text(st.characters(codec="utf-8"), max_size=400)
@@ -46,12 +47,7 @@ def _quiet_console() -> Console:
     return Console(file=io.StringIO(), width=100, highlight=False, emoji=False)
 
 
-@FAST
-@given(st.lists(REPLY_LINE, max_size=30), st.integers(min_value=1, max_value=64))
-@example([b"250-x\r\n", b"250 SIZE \xc2\xb2\r\n"], 3)
-@example([b"\xef\xbc\x92\xef\xbc\x95\xef\xbc\x90 full-width\r\n"], 5)
-def test_reply_and_ehlo_parsers(lines: list[bytes], chunk: int) -> None:
-    count("reply+ehlo")
+def _parse(lines: list[bytes], chunk: int) -> None:
     data = b"".join(lines)
     parser = ReplyParser()
     with contextlib.suppress(ProtocolError):
@@ -65,28 +61,40 @@ def test_reply_and_ehlo_parsers(lines: list[bytes], chunk: int) -> None:
 
 
 @FAST
-@given(st.lists(TEXT, min_size=1, max_size=40))
-@example(["mx", "SIZE \u00b2", "STARTTLS"])
-@example(["mx", "SIZE " + "9" * 5000])
-@example(["mx", "AUTH=\u0130 PLAIN", "\u2460"])
-def test_ehlo_on_any_text(lines: list[str]) -> None:
-    count("ehlo")
-    caps = parse_ehlo(Reply(250, tuple(lines)))
-    json.dumps(caps.to_dict())
-    assert all(k.isascii() for k in caps.keywords)
+@given(batch(st.tuples(st.lists(REPLY_LINE, max_size=30), st.integers(min_value=1, max_value=64))))
+@example([([b"250-x\r\n", b"250 SIZE \xc2\xb2\r\n"], 3)])  # once exit 70 in probe, send and check
+@example([(["\uff12\uff15\uff10 full-width\r\n".encode()], 5)])
+def test_reply_and_ehlo_parsers(inputs: list[tuple[list[bytes], int]]) -> None:
+    count("reply+ehlo", len(inputs))
+    for lines, chunk in inputs:
+        _parse(lines, chunk)
 
 
 @FAST
-@given(st.sampled_from(sasl.SUPPORTED), TEXT, TEXT, st.lists(st.one_of(TEXT, st.binary().map(
-    lambda b: __import__("base64").b64encode(b).decode())), max_size=10))
-def test_sasl_clients_answer_any_challenge(mechanism: str, user: str, secret: str, challenges: list[str]) -> None:
-    count("sasl")
-    client = sasl.client(mechanism, user, password=secret, token=secret)
-    initial = client.initial_response()
-    assert initial is None or initial.isascii()
-    for challenge in challenges:
-        answer = client.respond(challenge)
-        assert answer.isascii() and "\r" not in answer and "\n" not in answer
+@given(batch(st.lists(TEXT, min_size=1, max_size=40)))
+@example([["mx", "SIZE \u00b2", "STARTTLS"], ["mx", "SIZE " + "9" * 5000], ["mx", "AUTH=\u0130 PLAIN", "\u2460"]])
+def test_ehlo_on_any_text(inputs: list[list[str]]) -> None:
+    count("ehlo", len(inputs))
+    for lines in inputs:
+        caps = parse_ehlo(Reply(250, tuple(lines)))
+        json.dumps(caps.to_dict())
+        assert all(k.isascii() for k in caps.keywords)
+
+
+_CHALLENGE = st.one_of(TEXT, st.binary(max_size=200).map(lambda b: base64.b64encode(b).decode()))
+
+
+@FAST
+@given(batch(st.tuples(st.sampled_from(sasl.SUPPORTED), TEXT, TEXT, st.lists(_CHALLENGE, max_size=10))))
+def test_sasl_clients_answer_any_challenge(inputs: list[tuple[str, str, str, list[str]]]) -> None:
+    count("sasl", len(inputs))
+    for mechanism, user, secret, challenges in inputs:
+        client = sasl.client(mechanism, user, password=secret, token=secret)
+        initial = client.initial_response()
+        assert initial is None or initial.isascii()
+        for challenge in challenges:
+            answer = client.respond(challenge)
+            assert answer.isascii() and "\r" not in answer and "\n" not in answer
 
 
 _SYNTAX_FILES = {"ruby": "production.rb", "python": "settings.py", "env": ".env", "yaml": "application.yml",
@@ -99,18 +107,22 @@ _FRAGMENTS = ["smtp_settings = {", "address: ", "port: ", "EMAIL_PORT = ", "MAIL
               "[mailer]\nSMTP_PORT = ", "\n", "}", ")", "\"", "'", ":"]
 
 
+_PARTS = st.lists(st.one_of(st.sampled_from(_FRAGMENTS), TEXT), max_size=20)
+
+
 @pytest.mark.parametrize("syntax", sorted(_SYNTAX_FILES))
 @FAST
-@given(parts=st.lists(st.one_of(st.sampled_from(_FRAGMENTS), TEXT), max_size=20))
-@example(parts=["MAILER_DSN=smtp://u:p@h:", "9" * 4400])  # once exit 70 (int() of 4400 digits)
-@example(parts=["spring:\n  mail:\n    port: ", "9" * 4400])
-@example(parts=["MAILER_DSN=smtp://u:p@h:", "\u00b2"])  # once exit 70 ("²".isdigit())
-def test_every_config_reader(syntax: str, parts: list[str]) -> None:
-    count(f"reader:{syntax}")
+@given(inputs=batch(_PARTS))
+@example(inputs=[["MAILER_DSN=smtp://u:p@h:", "9" * 4400],  # once exit 70 (int() of 4400 digits)
+                 ["spring:\n  mail:\n    port: ", "9" * 4400],
+                 ["MAILER_DSN=smtp://u:p@h:", "\u00b2"]])  # once exit 70 ("²".isdigit())
+def test_every_config_reader(syntax: str, inputs: list[list[str]]) -> None:
+    count(f"reader:{syntax}", len(inputs))
     reader, _ = _FORMATS[syntax]
-    with contextlib.suppress(UserError):
-        for raw in reader(Path("/nonexistent") / _SYNTAX_FILES[syntax], "".join(parts), None, {"X": "1"}):
-            assert raw.file
+    for parts in inputs:
+        with contextlib.suppress(UserError):
+            for raw in reader(Path("/nonexistent") / _SYNTAX_FILES[syntax], "".join(parts), None, {"X": "1"}):
+                assert raw.file
 
 
 _ERRORS = ["SSL_connect returned=1 errno=0 state=error: certificate verify failed", "Net::ReadTimeout",
@@ -119,8 +131,11 @@ _ERRORS = ["SSL_connect returned=1 errno=0 state=error: certificate verify faile
            "9" * 5000, "port ", ":", "[", "]"]
 
 
-@FAST
-@given(st.lists(st.one_of(st.sampled_from(_ERRORS), TEXT), min_size=1, max_size=12))
+_SHORT = st.text(st.characters(codec="utf-8"), max_size=120)
+
+
+@SLOW
+@given(st.lists(st.one_of(st.sampled_from(_ERRORS), _SHORT), min_size=1, max_size=8))
 @example(["connect to mail.example.com[1.2.3.4]:", "9" * 5000, ": Connection timed out"])
 def test_explain_engine_and_its_renderers(parts: list[str]) -> None:
     count("explain")
@@ -130,8 +145,8 @@ def test_explain_engine_and_its_renderers(parts: list[str]) -> None:
     render_markdown(exp)
 
 
-@FAST
-@given(st.lists(st.one_of(st.sampled_from([e.encode() for e in _ERRORS]), st.binary(max_size=300)), max_size=20))
+@SLOW
+@given(st.lists(st.one_of(st.sampled_from([e.encode() for e in _ERRORS]), st.binary(max_size=200)), max_size=12))
 def test_log_scanner_and_its_renderers(parts: list[bytes]) -> None:
     count("scan")
     scanner = Scanner()
@@ -141,18 +156,18 @@ def test_log_scanner_and_its_renderers(parts: list[bytes]) -> None:
     render_scan_markdown(result)
 
 
-@FAST
-@given(TEXT, SUBJECT, st.sampled_from(list(Severity)), st.lists(st.tuples(TEXT, TEXT), max_size=3))
-def test_renderers_make_any_value_inert(value: str, subject: str, severity: Severity,
-                                        details: list[tuple[str, str]]) -> None:
-    count("render")
-    for out in (inert(value), shown(value), escape(value)):
-        assert "\x1b" not in out and "\n" not in out and "\u202e" not in out
-    md_code(value)
-    json.loads(json_inert(json.dumps({"v": value}, ensure_ascii=False)))
-    finding = Finding("auth.rejected_credentials", severity, {"port": value, "mechanism": value, "reply": value},
-                      tuple(details), subject)
-    console = _quiet_console()
-    finding_block(console, finding, details=True)
-    render_transcript(console, [TranscriptLine(0.0, Direction.SERVER, value)])
-    json.dumps(sarif([finding], Path("/")))
+@SLOW  # rich renders each value: ~7 ms an input
+@given(batch(st.tuples(TEXT, SUBJECT, st.sampled_from(list(Severity)), st.lists(st.tuples(TEXT, TEXT), max_size=3))))
+def test_renderers_make_any_value_inert(inputs: list[tuple[str, str, Severity, list[tuple[str, str]]]]) -> None:
+    count("render", len(inputs))
+    for value, subject, severity, details in inputs:
+        for out in (inert(value), shown(value), escape(value)):
+            assert "\x1b" not in out and "\n" not in out and "\u202e" not in out
+        md_code(value)
+        json.loads(json_inert(json.dumps({"v": value}, ensure_ascii=False)))
+        finding = Finding("auth.rejected_credentials", severity,
+                          {"port": value, "mechanism": value, "reply": value}, tuple(details), subject)
+        console = _quiet_console()
+        finding_block(console, finding, details=True)
+        render_transcript(console, [TranscriptLine(0.0, Direction.SERVER, value)])
+        json.dumps(sarif([finding], Path("/")))

@@ -101,7 +101,7 @@ def corpus_figures() -> None:
           "client); right = the true failure mode as the answer, with the printing client's fix lines):\n")
     print("| part | right | texts | share | clients | scenarios |")
     print("|---|---:|---:|---:|---:|---:|")
-    for part in ("dev", "held_out"):
+    for part in ("dev", "held_out", "second"):
         s = score(part)
         print(f"| {part} | {s.right} | {s.cases} | {s.ratio:.1%} | {len(s.clients)} | {len(s.scenarios)} |")
 

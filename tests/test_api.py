@@ -229,6 +229,8 @@ def test_the_cache_rebuilds_on_change_and_survives_damage(tmp_path: Path, monkey
     assert cached("d", [source], build) == "two!" and len(calls) == 3
     monkeypatch.setenv("SMTP_DOCTOR_CACHE_DIR", "")
     assert cached("d", [source], build) == "two!" and len(calls) == 4
+    monkeypatch.setenv("SMTP_DOCTOR_CACHE_DIR", str(source / "not-a-folder"))  # cannot be created: no cache
+    assert cached("d", [source], build) == "two!" and len(calls) == 5
 
 
 # -- the functions --------------------------------------------------------------------------------------------------

@@ -19,14 +19,14 @@ def send(lab: LabInfo, *args: str, password: str | None = None) -> subprocess.Co
 
 
 def test_send_delivers_after_login(lab: LabInfo) -> None:
-    before = len(lab.mailbox.messages)
+    before = lab.mailbox.received
     srv = lab.servers["starttls"]
     r = send(lab, srv.address, "--from", "app@example.com", "--to", "ops@example.net", "--ca-file",
              str(lab.ca_file), "--user", lab.user, "--password-env", "SD_TEST_PW", "--json", password=lab.password)
     assert r.returncode == 0, r.stdout + r.stderr
     doc = json.loads(r.stdout)
     assert doc["delivery"]["queued"] and doc["delivery"]["replies"]["data_end"]["code"] == 250
-    assert len(lab.mailbox.messages) == before + 1
+    assert lab.mailbox.received == before + 1
     envelope = lab.mailbox.messages[-1]
     assert envelope.mail_from == "app@example.com" and envelope.rcpt_tos == ["ops@example.net"]
     body = envelope.content.decode() if isinstance(envelope.content, bytes) else str(envelope.content)
@@ -34,13 +34,13 @@ def test_send_delivers_after_login(lab: LabInfo) -> None:
 
 
 def test_dry_run_stops_before_data(lab: LabInfo) -> None:
-    before = len(lab.mailbox.messages)
+    before = lab.mailbox.received
     srv = lab.servers["implicit"]
     r = send(lab, srv.address, "--from", "app@example.com", "--to", "a@example.net", "--to", "b@example.net",
              "--ca-file", str(lab.ca_file), "--user", lab.user, "--password-env", "SD_TEST_PW", "--dry-run",
              password=lab.password)
     assert r.returncode == 0, r.stdout + r.stderr
-    assert "dry run" in r.stdout and len(lab.mailbox.messages) == before
+    assert "dry run" in r.stdout and lab.mailbox.received == before
 
 
 def test_send_refuses_a_bad_address(lab: LabInfo) -> None:

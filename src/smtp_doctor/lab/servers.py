@@ -75,10 +75,12 @@ class Mailbox:
 
     def __init__(self, keep: int = 100) -> None:
         self.messages: deque[Envelope] = deque(maxlen=keep)
+        self.received = 0  #: every message ever accepted: the deque forgets, this count does not
         self._ids = itertools.count(1)
 
     async def handle_DATA(self, server: SMTP, session: Session, envelope: Envelope) -> str:
         self.messages.append(envelope)
+        self.received += 1
         return f"250 2.0.0 Ok: queued as LAB{next(self._ids):06d}"
 
     async def auth_CRAM__MD5(self, server: SMTP, args: list[str]) -> AuthResult:

@@ -9,7 +9,6 @@ whole output through it, so even a server echoing a secret back cannot make it a
 from __future__ import annotations
 
 import base64
-import netrc
 import os
 from collections.abc import Iterable
 from dataclasses import dataclass, field
@@ -64,6 +63,8 @@ def load_password(*, env: str | None, file: str | None, host: str, user: str,
             raise UserError("auth.password_file_unreadable", path=file, error=exc.strerror or str(exc)) from None
         except UnicodeDecodeError:
             raise UserError("input.not_utf8", what=f"--password-file {file}") from None
+    import netrc  # here: every command that masks output imports this module, few read ~/.netrc (issue 16)
+
     try:
         entry = netrc.netrc(netrc_file).authenticators(host) if (netrc_file or _has_netrc()) else None
     except (netrc.NetrcParseError, OSError, UnicodeDecodeError) as exc:

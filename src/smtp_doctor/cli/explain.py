@@ -6,7 +6,6 @@ Exit codes (docs/exit-codes.md): 0 the input was explained (log: at least one SM
 
 from __future__ import annotations
 
-import json
 import sys
 from typing import TYPE_CHECKING
 
@@ -63,6 +62,8 @@ def _scan(paths: tuple[str, ...]) -> Scanner:
 def command(text: tuple[str, ...], log: bool, fmt: str, as_json: bool, framework: str | None, do_probe: bool,
             target: str | None, ca_file: str | None, timeout: float, limit: int) -> None:
     """Explain an SMTP/TLS error message (or the failures in log files): cause, fix, how to confirm."""
+    import json
+
     from ..api import explain
     from ..explain.render import (
         explanation_dict,

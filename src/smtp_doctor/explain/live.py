@@ -7,13 +7,15 @@ with the mode's ``probe_confirms`` list (data, errors.toml).
 from __future__ import annotations
 
 from dataclasses import dataclass, field, replace
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from ..findings import Severity
 from ..i18n import t
-from ..probe import ProbeOptions
 from .engine import Explanation, Match
 from .knowledge import Mode
+
+if TYPE_CHECKING:  # explaining a text needs no socket layer; --probe imports it (issue 16)
+    from ..probe import ProbeOptions
 
 
 @dataclass
@@ -37,6 +39,7 @@ class ProbeCheck:
 
 def confirm(mode: Mode, host: str, port: int, options: ProbeOptions | None = None) -> ProbeCheck:
     from .. import probe as probe_report  # the library entry point (blocking)
+    from ..probe import ProbeOptions
 
     options = options or ProbeOptions(timeout=20.0)
     if any(i.startswith("tls.") for i in mode.probe_confirms):  # a version mismatch shows only when each is tried

@@ -25,7 +25,9 @@ if TYPE_CHECKING:
     from .diagnose.host import HostReport
     from .explain import Explanation
     from .explain.live import ProbeCheck
+    from .facts import TLSFacts
     from .findings import Finding, Severity
+    from .probe.options import ProbeOptions
     from .probe.send import Delivery
     from .repair import Repair
     from .settings import RawConfig, Settings
@@ -250,7 +252,7 @@ def trust(target: str | None = None, *, runtimes: Sequence[str] = ("all",), ca_f
                        tls.chain)
 
 
-def _server_chain(host: str, port: int, timeout: float, servername: str | None):  # type: ignore[no-untyped-def]
+def _server_chain(host: str, port: int, timeout: float, servername: str | None) -> TLSFacts:
     """The chain as the server sends it, through the probe engine (the one SMTP client we have)."""
     import asyncio
 
@@ -317,18 +319,16 @@ def send(target: str, sender: str, recipients: Sequence[str], *, subject: str = 
                         reply=" ".join(exc.reply.wire())[:200]) from None
 
 
-async def _send(host: str, candidates: list[int], opts: object, sender: str, recipients: list[str], subject: str,
+async def _send(host: str, candidates: list[int], opts: ProbeOptions, sender: str, recipients: list[str], subject: str,
                 dry_run: bool, creds: Credentials | None, policy: AuthPolicy) -> SendResult:
     from importlib.metadata import version
 
     from .diagnose.auth import delivery_findings
     from .facts import AuthOutcome, Mode
     from .findings import Finding, Severity
-    from .probe import ProbeOptions
     from .probe.auth import recommended
     from .probe.send import build_message, send_test
 
-    assert isinstance(opts, ProbeOptions)
     report = await probe_async(host, candidates, opts, creds, policy)
     usable = [d for d in report.ports if d.facts.mode in (Mode.IMPLICIT_TLS, Mode.STARTTLS, Mode.PLAINTEXT)
               and (d.usable_as or (creds is None and d.facts.mode is not Mode.PLAINTEXT))]

@@ -57,6 +57,10 @@ def command(show_all: bool) -> None:
                                   f"{d.facts.detect_seconds or 0:.3f}")
                 out.print(table)
                 await _story(out, lab, Path(tmp))
+            # the receiving side, after the sending lab is stopped (lab/demo_domain.py)
+            from ..lab.demo_domain import show_domain_demo
+
+            await show_domain_demo(out, Path(tmp) / "domain")
 
     asyncio.run(run())
 

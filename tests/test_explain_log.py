@@ -112,7 +112,8 @@ def test_the_cache_never_changes_a_verdict(tmp_path: Path) -> None:
     log.write_text("\n".join(lines) + "\n")
 
     class Uncached(Scanner):
-        def _classify(self, line: str, context: str) -> scan.Explanation:
+        def _classify(self, line: str, before: bytes, stamp: str | None = None) -> scan.Explanation:
+            context = b"\n".join(before.split(b"\n")[-scan.CONTEXT_LINES - 1:]).decode("utf-8", "replace")
             return scan.explain(line, self.kb, context)
 
     def summary(scanner: Scanner) -> list[tuple[str, str | None, int | None, int]]:

@@ -143,12 +143,14 @@ class Scanner:
         #: Lines with no timestamp of their own right after it (a stack trace, Node's `code: 'ETIMEDOUT'`,
         #: JavaMail's debug lines) are part of it: one failure, one group.
         self._pending: list[str] = []
-        self._pending_at = ("", "", -10)
+        self._pending_at: tuple[str, bytes, int, str | None] = ("", b"", -10, None)  #: where, before, last, stamp
 
-    def _classify(self, line: str, context: str) -> Explanation:
+    def _classify(self, line: str, before: bytes, stamp: str | None = None) -> Explanation:
         """Cached by the line with its volatile parts masked. A line that names no host or port borrows them
-        from the lines before it, so for such a line what those lines name is part of the key."""
-        key = _VOLATILE.sub("#", _TIMESTAMP.sub("", line, count=2))  # a log line carries one or two stamps
+        from the lines before it (``before``, decoded only then), so for such a line what those lines name is
+        part of the key."""
+        # the line's own leading stamp is known: dropping it is a string replace, not a regex pass
+        key = _VOLATILE.sub("#", line.replace(stamp, "", 1) if stamp else _TIMESTAMP.sub("", line, count=2))
         entry = self._cache.get(key)
         if entry is None:
             entry = self._cache[key] = (host_port(line, self.kb), {})
@@ -160,7 +162,10 @@ class Scanner:
         self._remember(line, own)
         borrows = None in own
         where = None
-        if borrows and context:
+        context = ""
+        if borrows and before:
+            # the same lines whatever the block boundaries: the last CONTEXT_LINES before the failure
+            context = b"\n".join(before.split(b"\n")[-CONTEXT_LINES - 1:]).decode("utf-8", "replace")
             context = self._same_moment(context, line)
             where = nearby_host_port(context, self.kb, self._host_port) if context else None
         exp = by_context.get(where)
@@ -200,9 +205,9 @@ class Scanner:
             return "\n".join(lines)
         return "\n".join(c for c in lines if (t := self._seconds(c)) is None or abs(at - t) <= CONTEXT_SECONDS)
 
-    def _record(self, line: str, where: str, context: str) -> None:
+    def _record(self, line: str, where: str, before: bytes, stamp: str | None) -> None:
         r = self.result
-        exp = self._classify(line, context)
+        exp = self._classify(line, before, stamp)
         best = exp.best
         if best is None:
             r.unclassified += 1
@@ -222,7 +227,7 @@ class Scanner:
             r.groups.append(group)
         group.count += 1
         group.last_where = where
-        ts = _leading_timestamp(line)  # the log's own stamp: never a date quoted in the message (a certificate's)
+        ts = stamp  # the log's own leading stamp: never a date quoted in the message (a certificate's)
         if ts:
             group.first_ts = group.first_ts or ts
             group.last_ts = ts
@@ -268,30 +273,29 @@ class Scanner:
             before = block[max(0, start - CONTEXT_BYTES):start]
             if len(before) < CONTEXT_BYTES:
                 before = (self._tail + before)[-CONTEXT_BYTES:]
-            # the same lines whatever the block boundaries: the last CONTEXT_LINES before the hit
-            before = b"\n".join(before.split(b"\n")[-CONTEXT_LINES - 1:])
             self._take(raw.decode("utf-8", "replace").rstrip("\r"), name, lineno, before)
             m = search(block, end + 1) if end + 1 < len(block) else None  # the next line with a needle
 
     def _take(self, line: str, name: str, lineno: int, before: bytes) -> None:
         """A candidate line: part of the failure being read, or the start of the next one."""
         self.result.candidate_lines += 1
-        last = self._pending_at[2]
+        where, context, last, first_stamp = self._pending_at
+        stamp = _leading_timestamp(line)
         # a line of the same failure: close after it, with no stamp of its own (a stack frame, an error object's
         # fields); a stamped line is a new log record, even in the same second
         if self._pending and lineno - last <= FOLLOW_LINES and len(self._pending) < MAX_FAILURE_LINES \
-                and _leading_timestamp(line) is None:
+                and stamp is None:
             self._pending.append(line)
-            self._pending_at = (self._pending_at[0], self._pending_at[1], lineno)
+            self._pending_at = (where, context, lineno, first_stamp)
             return
         self._flush()
         self._pending = [line]
-        self._pending_at = (f"{name}:{lineno + 1}", before.decode("utf-8", "replace"), lineno)
+        self._pending_at = (f"{name}:{lineno + 1}", before, lineno, stamp)
 
     def _flush(self) -> None:
         if self._pending:
-            where, context, _ = self._pending_at
-            self._record("\n".join(self._pending), where, context)
+            where, before, _, stamp = self._pending_at
+            self._record("\n".join(self._pending), where, before, stamp)
             self._pending = []
 
     def finish(self) -> ScanResult:

@@ -131,7 +131,8 @@ def test_cli_interrupted_scan_resumes_without_repeating_work(lab_farm: FarmInfo,
     targets.write_text("\n".join(lines) + "\n")
     argv = CLI + ["scan", str(targets), "-o", str(out), "--quick", "--concurrency", "8", "--ca-file",
                   str(lab_farm.ca_file), "--implicit-ports", ",".join(map(str, lab_farm.ports("implicit"))), *OPEN]
-    proc = subprocess.Popen(argv, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    proc = subprocess.Popen(argv, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,  # SIGINT as at a
+                            preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))  # terminal (see bench)
     deadline = time.monotonic() + 60
     while time.monotonic() < deadline and (not out.exists() or out.read_text().count("\n") < 300):
         time.sleep(0.05)

@@ -263,7 +263,7 @@ def test_docs_api_examples_run_against_the_lab(index: int, lab: LabInfo, tmp_pat
 
 def test_examples_cover_every_command() -> None:
     code = "\n".join(_examples())
-    for name in ("lint", "check", "fix", "explain", "trust", "send"):
+    for name in ("lint", "check", "fix", "explain", "trust", "send", "config"):
         assert f"api.{name}(" in code
     assert "smtp_doctor.probe(" in code
 

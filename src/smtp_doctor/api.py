@@ -27,6 +27,7 @@ if TYPE_CHECKING:
     from .explain.live import ProbeCheck
     from .facts import TLSFacts
     from .findings import Finding, Severity
+    from .predict import Prediction
     from .probe.options import ProbeOptions
     from .probe.send import Delivery
     from .repair import Repair
@@ -34,9 +35,10 @@ if TYPE_CHECKING:
     from .trust.engine import Assessment
     from .trust.report import Server
     from .trust.runtimes import RuntimeStore
+    from .writers.config import Written
 
-__all__ = ["CheckResult", "ExplainResult", "FixResult", "LintResult", "LintedConfig", "SendResult", "TrustResult",
-           "check", "explain", "fix", "lint", "probe", "probe_async", "send", "trust"]
+__all__ = ["CheckResult", "ConfigResult", "ExplainResult", "FixResult", "LintResult", "LintedConfig", "SendResult",
+           "TrustResult", "check", "config", "explain", "fix", "lint", "probe", "probe_async", "send", "trust"]
 
 StrPath = str | os.PathLike[str]
 
@@ -124,14 +126,19 @@ def _load(path: StrPath, env_file: StrPath | None, framework: str | None, framew
 
 def check(path: StrPath, *, env_file: StrPath | None = None, framework: str | None = None,
           framework_version: str | None = None, probe_host: str | None = None, ca_file: str | None = None,
-          timeout: float = 30.0, with_fix: bool = False) -> CheckResult:
+          timeout: float = 30.0, with_fix: bool = False, login: bool = True,
+          envelope: tuple[str, str] | None = None) -> CheckResult:
     """Predict what the app configured at ``path`` will do against the live server (``probe_host``
-    stands in for the server the config names), and what to change; ``with_fix`` adds the repaired file."""
+    stands in for the server the config names), and what to change; ``with_fix`` adds the repaired file.
+    ``login``: log in with the app's own password where it is available and safe; ``envelope`` (sender,
+    recipient): ask the server's MAIL FROM / RCPT TO answers (never DATA)."""
     from .check import check as check_configs
+    from .login import envelope_of
     from .repair import repair, wants_repair
 
+    asked = envelope_of(envelope)  # a bad address is exit 2 before anything is read
     configs, env = _load(path, env_file, framework, framework_version, probe_host, ca_file)
-    results = check_configs(configs, probe_host, ca_file, timeout)
+    results = check_configs(configs, probe_host, ca_file, timeout, env=env, login=login, envelope=asked)
     repairs = [repair(c.raw, env, probe_host, ca_file, timeout) if with_fix and wants_repair(c) else None
                for c in results]
     return CheckResult(results, repairs)
@@ -270,6 +277,95 @@ def _server_chain(host: str, port: int, timeout: float, servername: str | None) 
         detail = facts.tls_error.message if facts.tls_error else i18n.t(f"modename.{facts.mode}")
         raise UserError("trust.error.no_tls", ExitCode.PROBLEMS, host=host, port=port, mode=detail)
     return facts.tls
+
+
+# -- config -----------------------------------------------------------------------------------------------------
+
+#: AUTH mechanisms in the order an app should prefer them (inside TLS), in the frameworks' spelling.
+MECHANISMS = {"PLAIN": "plain", "LOGIN": "login", "CRAM-MD5": "cram_md5"}
+
+
+@dataclass
+class ConfigResult:
+    report: HostReport  #: the probe of the candidate ports
+    written: Written | None = None  #: the config (``.file``, ``.text``, ``.env``); None: no port usable as it is
+    prediction: Prediction | None = None  #: ``check`` of the written config, read back by the framework's reader
+    needs_env: bool = False  #: the CA goes into the app's environment, which the read-back check cannot see
+    host: str = ""
+    port: int | None = None  #: the port the config uses
+    mode: str | None = None  #: what that port speaks (implicit_tls / starttls)
+
+    @property
+    def blocking(self) -> list[Finding]:
+        """With no usable port: what stands in the way on each."""
+        from .findings import Severity
+
+        return [f for d in self.report.ports for f in d.findings if f.severity.rank >= Severity.ERROR.rank]
+
+    @property
+    def exit_code(self) -> ExitCode:
+        from .predict import Verdict
+
+        ok = self.prediction is not None and (self.prediction.verdict is Verdict.DELIVERED or self.needs_env)
+        return ExitCode.OK if ok else ExitCode.PROBLEMS
+
+
+def config(target: str, framework: str, *, user: str | None = None, sender: str | None = None,
+           ca_file: str | None = None, timeout: float = 30.0) -> ConfigResult:
+    """Probe ``target`` and write ``framework``'s mail config for it from scratch: the port and mode found
+    usable (implicit TLS preferred, RFC 8314), the CA file only when it alone verifies the server, an AUTH
+    mechanism the server offers; then read it back and check it against the same server."""
+    from .address import parse_target
+    from .facts import Outcome
+    from .probe.options import ProbeOptions
+    from .writers.config import write_config, writers
+
+    if framework not in writers():
+        raise UserError("config.unknown_framework", name=framework, names=", ".join(sorted(writers())))
+    host, port = parse_target(target)
+    if ca_file is not None and not os.path.exists(ca_file):
+        raise UserError("check.cli.ca_file_missing", path=ca_file)
+    ca_file = os.path.abspath(ca_file) if ca_file else None  # written into the config: relative to nothing
+    opts = ProbeOptions(timeout=timeout, ca_file=ca_file, greeting_timeout=min(20.0, timeout),
+                        connect_timeout=min(5.0, timeout))
+    report = probe(host, [port] if port else [465, 587], opts)
+    if all(d.facts.outcome is not Outcome.CONNECTED for d in report.ports):
+        raise UserError("config.unreachable", ExitCode.UNREACHABLE, target=target)
+    usable = sorted((d for d in report.ports if d.usable_as), key=lambda d: d.usable_as != "implicit_tls")
+    if not usable:
+        return ConfigResult(report, host=host)
+    f = usable[0].facts
+    assert f.tls is not None
+    publicly = any(v.ok for v in f.tls.verifications if v.source in ("system", "certifi"))
+    offered = sorted((m for m in (f.ehlo_tls.auth if f.ehlo_tls else ()) if m in MECHANISMS),
+                     key=list(MECHANISMS).index)
+    written = write_config(framework, host, f.port, f.mode.value, user=user, sender=sender,
+                           ca_file=None if publicly else ca_file,
+                           mechanism=MECHANISMS[offered[0]] if offered else None)
+    pred = _read_back(written.file, written.text, framework, f"{host}:{f.port}", ca_file, timeout)
+    # check reads the file only; where the CA goes into the environment (SSL_CERT_FILE) it cannot see it,
+    # and the probe already verified the chain with that very CA file
+    return ConfigResult(report, written, pred, bool(written.env) and (pred.failure or "").startswith("cert_"),
+                        host, f.port, f.mode.value)
+
+
+def _read_back(file: str, text: str, framework: str, target: str, ca_file: str | None, timeout: float
+               ) -> Prediction:
+    """Read the written config back with the framework's reader and check it against the server."""
+    import tempfile
+
+    from .check import check as check_configs
+    from .predict import Prediction, Verdict
+    from .readers import read_file
+
+    with tempfile.TemporaryDirectory(prefix="smtp-doctor-config-") as tmp:
+        path = Path(tmp) / Path(file).name
+        path.write_text(text, encoding="utf-8")
+        raws = [r for r in read_file(path, framework=framework) if r.framework == framework]
+        if not raws:
+            return Prediction(Verdict.UNKNOWN)
+        [c] = check_configs(raws[:1], target, ca_file, timeout)
+    return c.prediction or Prediction(Verdict.UNKNOWN)
 
 
 # -- send -------------------------------------------------------------------------------------------------------

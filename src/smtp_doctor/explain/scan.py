@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import re
 from collections import OrderedDict
-from collections.abc import Callable, Iterable
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any, BinaryIO
@@ -21,7 +21,7 @@ from typing import Any, BinaryIO
 import re2
 
 from .engine import Explanation, explain
-from .fields import host_port, nearby_host_port
+from .fields import host_port
 from .knowledge import Knowledge, load
 
 BLOCK = 1 << 20
@@ -71,21 +71,6 @@ def _seconds(line: str) -> float | None:
             continue
         return when.replace(tzinfo=when.tzinfo or UTC).timestamp()
     return None
-
-
-def _same_moment(context: str, line: str, may_name: Callable[[str], bool] = lambda _l: True) -> str:
-    """The context lines logged close in time to ``line``: a host named by an event an hour earlier is not
-    where this failure happened. Lines without a timestamp (continuations, tracebacks) stay. Lines that
-    cannot name a host or port (``may_name``, one RE2 pass) are dropped first: they lend nothing, and
-    parsing their timestamps was most of the cost of a failure storm."""
-    lines = [c for c in context.splitlines() if may_name(c)]
-    if not lines:
-        return ""
-    at = _seconds(line)
-    if at is None:
-        return "\n".join(lines)
-    kept = [c for c in lines if (t := _seconds(c)) is None or abs(at - t) <= CONTEXT_SECONDS]
-    return "\n".join(kept)
 
 
 @dataclass
@@ -164,14 +149,40 @@ class Scanner:
         where = None
         context = ""
         if borrows and before:
-            # the same lines whatever the block boundaries: the last CONTEXT_LINES before the failure
-            context = b"\n".join(before.split(b"\n")[-CONTEXT_LINES - 1:]).decode("utf-8", "replace")
-            context = self._same_moment(context, line)
-            where = nearby_host_port(context, self.kb, self._host_port) if context else None
+            context, where = self._borrow(line, before)
         exp = by_context.get(where)
         if exp is None:
             exp = by_context[where] = explain(line, self.kb, context)
         return exp
+
+    def _borrow(self, line: str, before: bytes) -> tuple[str, tuple[str | None, int | None] | None]:
+        """The host and port a failure borrows from the last CONTEXT_LINES lines before it, nearest first,
+        from lines logged close in time (a host named by an event an hour earlier is not where this failure
+        happened; lines without a timestamp stay); stops at the first line that completes both. Returns the
+        lines used (the context explain gets) and what they name."""
+        used: list[str] = []
+        host: str | None = None
+        port: int | None = None
+        at: float | None | bool = False  # the failure's own time, parsed only if a line names something
+        for raw in reversed(before.split(b"\n")[-CONTEXT_LINES - 1:]):
+            if not raw.strip():
+                continue
+            text = raw.decode("utf-8", "replace")
+            h, pt = self._host_port(text)
+            if h is None and pt is None:
+                continue
+            if at is False:
+                at = self._seconds(line)
+            if isinstance(at, float) and (t := self._seconds(text)) is not None and abs(at - t) > CONTEXT_SECONDS:
+                continue
+            used.append(text)
+            host = host or h
+            port = port if port is not None else pt
+            if host is not None and port is not None:
+                break
+        if not used:
+            return "", None
+        return "\n".join(reversed(used)), (host, port)
 
     def _remember(self, line: str, hp: tuple[str | None, int | None], secs: float | None | bool = False) -> None:
         if len(self._lines) >= CACHE_SIZE:
@@ -193,17 +204,6 @@ class Scanner:
         secs = _seconds(line)
         self._remember(line, known[0] if known is not None else host_port(line, self.kb), secs)
         return secs
-
-    def _same_moment(self, context: str, line: str) -> str:
-        """The context lines logged close in time to ``line`` (see ``_same_moment``), keeping only those that
-        name a host or port: the others lend nothing, and parsing their timestamps was most of a storm's cost."""
-        lines = [c for c in context.splitlines() if self._host_port(c) != (None, None)]
-        if not lines:
-            return ""
-        at = self._seconds(line)
-        if at is None:
-            return "\n".join(lines)
-        return "\n".join(c for c in lines if (t := self._seconds(c)) is None or abs(at - t) <= CONTEXT_SECONDS)
 
     def _record(self, line: str, where: str, before: bytes, stamp: str | None) -> None:
         r = self.result

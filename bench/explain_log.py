@@ -104,6 +104,9 @@ def corpus_figures() -> None:
     for part in ("dev", "held_out", "second"):
         s = score(part)
         print(f"| {part} | {s.right} | {s.cases} | {s.ratio:.1%} | {len(s.clients)} | {len(s.scenarios)} |")
+    print("\nThe clean held-out figure is the first measurement of each held-out part: held_out 95/115 (82.6 %), "
+          "second 141/174 (81.0 %). The held_out row above includes one later fix found among its misses "
+          "(docs/explain.md says which); the issue's target, 95 %, is not reached.")
 
 
 def main() -> None:
@@ -132,6 +135,11 @@ def main() -> None:
               f"{speed:.0f} MiB/s | {cpu:.2f} s | {cpu_speed:.0f} MiB/s | {rss:.0f} MiB |")
     print(f"\nLoad average during the run: {os.getloadavg()[0]:.1f} (wall time counts other processes' load; "
           "CPU time does not). Both include the CLI's start-up.")
+    goals = {"typical": 100, "storm": 50}  # MiB/s, issue 11
+    print("Targets (issue 11): " + "; ".join(
+        f"{row[0]} ≥ {goals[row[0]]} MiB/s: {'met' if row[10] >= goals[row[0]] else 'NOT met'} per CPU second "
+        f"({row[10]:.0f}), {'met' if row[7] >= goals[row[0]] else 'not met'} in wall time ({row[7]:.0f})"
+        for row in rows) + ".")
     corpus_figures()
     print(f"\nMachine: {platform.processor() or platform.machine()}, {os.cpu_count()} CPUs, "
           f"Python {sys.version.split()[0]}. Memory stays flat: the file is read in 1 MiB blocks and only "

@@ -37,10 +37,54 @@ if TYPE_CHECKING:
     from .trust.runtimes import RuntimeStore
     from .writers.config import Written
 
-__all__ = ["CheckResult", "ConfigResult", "ExplainResult", "FixResult", "LintResult", "LintedConfig", "SendResult",
-           "TrustResult", "check", "config", "explain", "fix", "lint", "probe", "probe_async", "send", "trust"]
+__all__ = ["CheckResult", "ConfigResult", "ExplainResult", "FixResult", "LintResult", "LintedConfig", "ProbeResult",
+           "SendResult", "TrustResult", "check", "config", "exit_code_for", "explain", "fix", "lint", "probe",
+           "probe_async", "probe_hosts", "send", "trust"]
 
 StrPath = str | os.PathLike[str]
+
+
+# -- probe ------------------------------------------------------------------------------------------------------
+
+
+def exit_code_for(severity: Severity, reachable: bool, strict: bool = False) -> ExitCode:
+    """The exit code of probe, scan, domain and audit: 3 when a server cannot be reached, 1 for an error
+    (or a warning with ``strict``), else 0."""
+    from .findings import Severity
+
+    if not reachable:
+        return ExitCode.UNREACHABLE
+    if severity.rank >= Severity.ERROR.rank or (strict and severity is Severity.WARNING):
+        return ExitCode.PROBLEMS
+    return ExitCode.OK
+
+
+@dataclass
+class ProbeResult:
+    reports: list[HostReport]  #: one per host, in the order given
+    strict: bool = False  #: warnings fail too
+
+    @property
+    def exit_code(self) -> ExitCode:
+        from .findings import Severity
+
+        worst = max((r.severity for r in self.reports), key=lambda s: s.rank, default=Severity.OK)
+        return exit_code_for(worst, all(r.reachable for r in self.reports), self.strict)
+
+
+def probe_hosts(ports: Mapping[str, Sequence[int]], options: ProbeOptions | None = None,
+                credentials: Mapping[str, Credentials | None] | None = None, policy: AuthPolicy | None = None,
+                strict: bool = False) -> ProbeResult:
+    """Probe every host on its ports, all at once (``smtp-doctor probe HOST… ``); ``probe`` does one host."""
+    import asyncio
+
+    creds = credentials or {}
+
+    async def run() -> list[HostReport]:
+        return list(await asyncio.gather(*(probe_async(h, p, options, creds.get(h), policy)
+                                           for h, p in ports.items())))
+
+    return ProbeResult(asyncio.run(run()), strict)
 
 
 # -- lint -------------------------------------------------------------------------------------------------------

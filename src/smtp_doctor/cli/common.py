@@ -12,9 +12,9 @@ import click
 from rich.console import Console
 
 from ..address import parse_port, parse_target
+from ..api import exit_code_for as exit_code  # the policy lives in the library
 from ..credentials import Credentials, load_password
-from ..errors import ExitCode, UserError
-from ..findings import Severity
+from ..errors import UserError
 from ..render.inert import InertConsole
 
 __all__ = ["build_credentials", "console", "credential_options", "exit_code", "parse_port", "parse_target"]
@@ -84,11 +84,3 @@ def build_credentials(host: str, user: str | None, password_env: str | None, pas
     if password is None and token is None:
         raise UserError("auth.no_secret")
     return Credentials(user, password, token)
-
-
-def exit_code(severity: Severity, reachable: bool, strict: bool = False) -> ExitCode:
-    if not reachable:
-        return ExitCode.UNREACHABLE
-    if severity.rank >= Severity.ERROR.rank or (strict and severity is Severity.WARNING):
-        return ExitCode.PROBLEMS
-    return ExitCode.OK

@@ -2,23 +2,12 @@
 
 from __future__ import annotations
 
-import asyncio
 import json
 import os
 
 import click
 
-from .. import probe_async
-from ..credentials import AuthPolicy, Redactor
-from ..diagnose.host import HostReport
-from ..errors import UserError
-from ..findings import Severity
-from ..probe import DEFAULT_PORTS, ProbeOptions
-from ..render.inert import json_inert
-from ..render.json import host_json
-from ..render.text import render_host
-from ..trust.knowledge import runtimes as trust_runtimes
-from .common import build_credentials, console, credential_options, exit_code, parse_port, parse_target
+from .common import credential_options
 
 
 @click.command("probe")
@@ -46,6 +35,16 @@ def command(targets: tuple[str, ...], ports: str | None, timeout: float, ca_file
             user: str | None, password_env: str | None, password_file: str | None, oauth_token_env: str | None,
             allow_cleartext_credentials: bool, allow_unverified_tls_credentials: bool) -> None:
     """Work out what each SMTP port really speaks, and check its TLS, certificate and AUTH."""
+    from ..api import probe_hosts
+    from ..credentials import AuthPolicy, Redactor
+    from ..errors import UserError
+    from ..probe import DEFAULT_PORTS, ProbeOptions
+    from ..render.inert import json_inert
+    from ..render.json import host_json
+    from ..render.text import render_host
+    from ..trust.knowledge import runtimes as trust_runtimes
+    from .common import build_credentials, console, parse_port, parse_target
+
     default_ports = tuple(parse_port(p.strip()) for p in ports.split(",") if p.strip()) if ports else DEFAULT_PORTS
     if not default_ports:
         raise UserError("probe.bad_port", port=ports)
@@ -67,11 +66,8 @@ def command(targets: tuple[str, ...], ports: str | None, timeout: float, ca_file
     creds = {h: build_credentials(h, user, password_env, password_file, oauth_token_env) for h in plan}
     redact = Redactor(c for c in creds.values() if c)
     policy = AuthPolicy(allow_cleartext_credentials, allow_unverified_tls_credentials)
-
-    async def run() -> list[HostReport]:
-        return list(await asyncio.gather(*(probe_async(h, p, opts, creds[h], policy) for h, p in plan.items())))
-
-    reports = asyncio.run(run())
+    result = probe_hosts(plan, opts, creds, policy, strict)
+    reports = result.reports
     if as_json:
         objs = [host_json(r, transcript) for r in reports]
         if len(objs) == 1:
@@ -83,5 +79,4 @@ def command(targets: tuple[str, ...], ports: str | None, timeout: float, ca_file
         out = console(redact=redact)
         for report in reports:
             render_host(out, report, transcript, details)
-    severity = max((r.severity for r in reports), key=lambda s: s.rank, default=Severity.OK)
-    raise SystemExit(int(exit_code(severity, all(r.reachable for r in reports), strict)))
+    raise SystemExit(int(result.exit_code))

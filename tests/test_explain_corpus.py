@@ -12,7 +12,7 @@ import json
 from corpus.explain.score import CASES, SPLIT, load_cases, score
 
 #: Measured on 2026-11-24 (docs/explain.md). A lower figure is a regression; raise them as explain improves.
-DEV_FLOOR = 0.88
+DEV_FLOOR = 0.89  # 188/209 = 89.95 %
 HELD_OUT_FLOOR = 0.82  # 95/115 at its first measurement; the issue asks for 0.95: not reached
 SECOND_FLOOR = 0.80  # corpus 2 (7 scenarios nobody had looked at), all held out: 141/174 at its first measurement
 

@@ -45,6 +45,7 @@ def _read(path: str) -> list[str]:
               help="--quick: ports where TLS starts at once.")
 @click.option("--tls-versions", is_flag=True, help="Full probe: also try each TLS version alone.")
 @click.option("--mx", is_flag=True, help="A line without port is a domain: scan its MX hosts (needs dnspython).")
+@click.option("--nameserver", default=None, metavar="ADDR[:PORT]", help="--mx: ask this DNS resolver.")
 @click.option("--concurrency", type=click.IntRange(1, 5000), default=200, show_default=True,
               help="Probes in flight per worker.")
 @click.option("--per-ip", type=click.IntRange(0), default=4, show_default=True, help="Connections per IP (0: no cap).")
@@ -66,7 +67,7 @@ def _read(path: str) -> list[str]:
 @click.option("--quiet", "-q", is_flag=True, help="No progress and no summary.")
 @click.option("--strict", is_flag=True, help="Exit 1 on warnings too.")
 def command(targets: str, output: str | None, ports: str | None, quick: bool, implicit_ports: str,
-            tls_versions: bool, mx: bool,
+            tls_versions: bool, mx: bool, nameserver: str | None,
             concurrency: int, per_ip: int, per_provider: int, rate: float, ip_rate: float, ehlo_name: str | None,
             exclude: str | None, timeout: float, ca_file: str | None, workers: int, engine: str,
             scheduler: str | None, shard_size: int, quiet: bool, strict: bool) -> None:
@@ -80,7 +81,7 @@ def command(targets: str, output: str | None, ports: str | None, quick: bool, im
                              connect_timeout=min(5.0, timeout)),
         politeness=Politeness(per_ip=per_ip, per_provider=per_provider, rate=rate, ip_rate=ip_rate),
         quick=quick, implicit_ports=frozenset(_ports(implicit_ports)), concurrency=concurrency,
-        exclude=Exclusions(_read(exclude) if exclude else ()))
+        exclude=Exclusions(_read(exclude) if exclude else ()), nameserver=nameserver)
     out = Output(Path(output) if output else None)
     if output:
         try:

@@ -37,6 +37,7 @@ class ScanConfig:
     race_delay: float = 1.0  #: full probe: the implicit-TLS racing connection waits this long for a greeting
     exclude: Exclusions = field(default_factory=Exclusions)
     implicit_ports: frozenset[int] = IMPLICIT_PORTS  #: quick probe: ports where TLS starts at once
+    nameserver: str | None = None  #: --mx: ask this resolver for MX records (default: the system's)
 
 
 Job = tuple[Target, str]  #: a target and the input line it came from
@@ -95,7 +96,7 @@ def plan(stream: Iterable[str], ports: tuple[int, ...], config: ScanConfig, done
     if mx:
         from .mx import expand
 
-        source = expand(source, emit, done)
+        source = expand(source, emit, done, config.nameserver)
     for item in source:
         key = item.target.key if item.target is not None else item.text
         if key in done:

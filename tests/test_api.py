@@ -231,6 +231,10 @@ def test_the_cache_rebuilds_on_change_and_survives_damage(tmp_path: Path, monkey
     assert cached("d", [source], build) == "two!" and len(calls) == 4
     monkeypatch.setenv("SMTP_DOCTOR_CACHE_DIR", str(source / "not-a-folder"))  # cannot be created: no cache
     assert cached("d", [source], build) == "two!" and len(calls) == 5
+    monkeypatch.delenv("SMTP_DOCTOR_CACHE_DIR")
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "gone" / "home" / ".cache"))  # a home that is not there
+    assert cached("d", [source], build) == "two!" and len(calls) == 6
+    assert not (tmp_path / "gone").exists()  # is not created
 
 
 # -- the functions --------------------------------------------------------------------------------------------------

@@ -62,7 +62,8 @@ def write(name: str, key: tuple[Any, ...], value: Any) -> None:
         return
     tmp = folder / f".{name}.{os.getpid()}.tmp"
     try:
-        folder.mkdir(mode=0o700, parents=True, exist_ok=True)
+        folder.parent.mkdir(mode=0o700, exist_ok=True)  # ~/.cache at most: never a missing home's parents
+        folder.mkdir(mode=0o700, exist_ok=True)
         tmp.write_bytes(marshal.dumps((key, value)))
         os.replace(tmp, folder / f"{name}.marshal")
     except (OSError, ValueError):

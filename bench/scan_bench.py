@@ -18,6 +18,7 @@ import json
 import os
 import platform
 import re
+import shutil
 import signal
 import subprocess
 import sys
@@ -69,9 +70,11 @@ class Run:
     ok: int
     note: str = ""
     farm_cpu: float = 0.0  #: CPU seconds the farm spent during this run
+    load: float = 0.0  #: the machine's 1-minute load average when the run ended (other users included)
 
     def __post_init__(self) -> None:
         self.farm_cpu = LAST_FARM_CPU[0]
+        self.load = os.getloadavg()[0]
 
     @property
     def rate(self) -> float:
@@ -206,18 +209,20 @@ def markdown(runs: list[Run], s_rate: float, s_note: str, cores: int, farm_note:
              f"(CPU = user + system of the process and its children; RSS = the largest single process). "
              f"{cores} CPU cores, shared by the farm and the scanner.")
     w.append("")
-    w.append("| tool | targets | wall s | targets/s | CPU ms/target | peak RSS MB | verified | farm busy | note |")
-    w.append("|---|---:|---:|---:|---:|---:|---:|---:|---|")
+    w.append("| tool | targets | wall s | targets/s | CPU ms/target | peak RSS MB | verified | farm busy | load "
+             "| note |")
+    w.append("|---|---:|---:|---:|---:|---:|---:|---:|---:|---|")
     for r in runs:
         busy = 100 * r.farm_cpu / r.wall if r.wall else 0
         w.append(f"| {r.tool} | {r.targets} | {r.wall:.1f} | {r.rate:.0f} | {r.cpu_ms:.2f} | {r.rss_mb:.0f} | "
-                 f"{r.ok} | {busy:.0f} % | {r.note} |")
-    w.append(f"| `openssl s_time -new` (handshakes only, one listener) | - | - | {s_rate:.0f} | - | - | - | - | "
+                 f"{r.ok} | {busy:.0f} % | {r.load:.1f} | {r.note} |")
+    w.append(f"| `openssl s_time -new` (handshakes only, one listener) | - | - | {s_rate:.0f} | - | - | - | - | - | "
              f"{s_note} |")
     w.append("")
     w.append("*verified*: records with STARTTLS done and the chain verified (smtp-doctor: against the farm CA given "
              "with --ca-file; sslyze: certificate scan completed). *farm busy*: the farm's CPU time over the wall "
-             "time, in % of one core (100 % per farm process means the farm was the bottleneck).")
+             "time, in % of one core (100 % per farm process means the farm was the bottleneck). *load*: the machine's "
+             "1-minute load average at the end of the run — other work on the same cores included.")
     w.append("")
     one = max((r for r in runs if r.tool.endswith("1 worker")), key=lambda r: r.targets, default=None)
     many = max((r for r in runs if "workers" in r.tool), key=lambda r: r.targets, default=None)
@@ -294,6 +299,7 @@ def main() -> int:
             print(f"scan_bench: {args.big} targets, interrupted and resumed …", file=sys.stderr)
             big = big_run(targets_file(work, ports, args.big), args.big, info.ca_file, cores, work)
             print(f"  {big}", file=sys.stderr)
+    shutil.rmtree(work, ignore_errors=True)  # targets and records: up to ~200 MB with --big 100000
     note = farm_note + f"; Python {platform.python_version()}"
     text = markdown(runs, s_rate, s_note, cores, note, big)
     (ROOT / "bench" / "out").mkdir(exist_ok=True)

@@ -300,3 +300,19 @@ def test_lint_strict_fails_on_warnings_only_when_asked(tmp_path: Path) -> None:
     result = api.lint([django])
     assert result.configs and result.findings
     assert api.lint(django, strict=True).exit_code == ExitCode.PROBLEMS
+
+
+def test_probe_hosts_probes_each_host_once_with_the_cli_exit_code(lab: LabInfo) -> None:
+    import socket
+
+    from smtp_doctor import ProbeOptions
+
+    starttls, implicit = lab.servers["starttls"], lab.servers["implicit"]
+    result = api.probe_hosts({lab.host: [starttls.port, implicit.port]}, ProbeOptions(ca_file=str(lab.ca_file)))
+    [report] = result.reports
+    assert [p.facts.mode for p in report.ports] == ["starttls", "implicit_tls"]
+    assert result.exit_code == api.exit_code_for(report.severity, True)
+    with socket.socket() as s:  # a port that was just free: nothing listens there
+        s.bind(("127.0.0.1", 0))
+        closed = s.getsockname()[1]
+    assert api.probe_hosts({"127.0.0.1": [closed]}, ProbeOptions(timeout=5)).exit_code == ExitCode.UNREACHABLE

@@ -31,6 +31,7 @@ HOSTILE = [
     "`id`", "#{`id`}", "<?php system('id'); ?>", "x', address: 'evil.example', y: '", 'x", EVIL="1', "{user}",
     "{ca_file_q}", " padded ", '"quoted"', "ünïcode コード", "a\\'b", "line\nEVIL=1", "tab\there", "esc\x1b[2J",
     "rlo\u202etxt", "nul-free\x7f", "ls\u2028sep",
+    "12345", "\u00b2",  # digits stay a string (a numeric login is not a port); "²" passes isdigit(), not int()
 ]
 FRAMEWORKS = sorted(writers())
 SYNTAX = {"actionmailer": "ruby", "gitlab": "ruby", "django": "python", "nodemailer": "js", "msmtp": "msmtprc",

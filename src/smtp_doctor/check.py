@@ -11,6 +11,7 @@ import asyncio
 import os
 from dataclasses import dataclass, replace
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from .address import parse_target
 from .errors import ExitCode, UserError
@@ -22,6 +23,11 @@ from .lint import lint
 from .plan import ConnectionPlan, plan
 from .predict import Fix, Prediction, Verdict, fix_for, predict
 from .settings import RawConfig, Settings
+
+if TYPE_CHECKING:
+    from collections.abc import Mapping
+
+    from .login import Asked, Envelope
 
 ProbeKey = tuple[str, int, str | None, str | None]  #: host, port, CA file, server name (SNI)
 
@@ -38,6 +44,7 @@ class Checked:
     facts: PortFacts | None = None
     prediction: Prediction | None = None
     fix: Fix | None = None
+    asked: Asked | None = None  #: the login and envelope check asked the server (login.py)
 
 
 def app_ca(p: ConnectionPlan, ca_file: str | None) -> str | None:
@@ -76,8 +83,11 @@ def present(raw: RawConfig) -> dict[str, str]:
     return {k: str(v.origin) if v.origin else raw.file for k, v in raw.values.items()}
 
 
-def check(configs: list[RawConfig], probe_target: str | None, ca_file: str | None, timeout: float) -> list[Checked]:
-    """Plan, probe (each distinct target once, concurrently) and predict every configuration."""
+def check(configs: list[RawConfig], probe_target: str | None, ca_file: str | None, timeout: float, *,
+          env: Mapping[str, str] | None = None, login: bool = True, envelope: Envelope | None = None
+          ) -> list[Checked]:
+    """Plan, probe (each distinct target once, concurrently) and predict every configuration; then ask the
+    server what only it can say (the app's login, ``envelope``) and let its answers decide."""
     override = parse_target(probe_target) if probe_target else None
     out: list[Checked] = []
     jobs: dict[ProbeKey, None] = {}
@@ -104,8 +114,83 @@ def check(configs: list[RawConfig], probe_target: str | None, ca_file: str | Non
         c.facts = apply(c.facts, app_trust(c.plan, app_environ(c.raw)))  # SSL_CERT_FILE … as the app reads them
         sender = c.settings.sender.value if c.settings.sender else "app@example.com"
         c.prediction = predict(c.plan, c.facts, sender=sender)
-        c.fix = fix_for(c.plan, c.prediction, c.facts, present(c.raw))
+    _ask_all(out, env, login, envelope, override is not None, timeout)
+    for c in out:
+        if c.facts is not None and c.prediction is not None:
+            c.fix = fix_for(c.plan, c.prediction, c.facts, present(c.raw))
     return out
+
+
+def _askable(c: Checked) -> bool:
+    """The app gets as far as its login and MAIL: delivered so far, or the 530 that is only a guess."""
+    pred = c.prediction
+    return pred is not None and c.facts is not None and pred.channel is not None and (
+        pred.verdict is Verdict.DELIVERED or (pred.verdict is Verdict.FAILS and not pred.certain
+                                              and pred.stage == "mail"))
+
+
+def _ask_all(out: list[Checked], env: Mapping[str, str] | None, login: bool, envelope: Envelope | None,
+             override: bool, timeout: float) -> None:
+    """Every config's login / envelope session, concurrently; then their answers replace the guesses."""
+    from .credentials import Credentials
+    from .login import Asked, app_password, choose, converse, not_tried
+
+    sessions = []
+    for c in out:
+        if not _askable(c) or (c.plan.auth_mechanism is None and envelope is None):
+            continue
+        assert c.prediction is not None and c.facts is not None and c.prediction.channel is not None
+        asked = Asked(envelope=envelope)
+        creds = mechanism = None
+        if c.plan.auth_mechanism is not None:
+            password = app_password(c.raw, env) if login else None
+            reason = not_tried(c.plan, c.prediction, c.facts, c.settings, password, login)
+            if reason is not None:
+                asked.login, asked.login_reason = "not_tried", reason
+                c.asked = asked
+                if envelope is not None:
+                    asked.asked, asked.asked_reason = "not_asked", "login_not_tried"
+                continue
+            assert c.settings.username is not None and password is not None
+            mechanism = choose(c.plan, c.facts, c.prediction.channel)
+            creds, asked.mechanism = Credentials(str(c.settings.username.value), password), mechanism
+        c.asked = asked
+        servername = c.plan.host if override and c.plan.host and c.plan.host != c.facts.host else None
+        sessions.append(converse(c.facts, c.prediction.channel, servername, timeout, creds, mechanism,
+                                 envelope, asked))
+    if sessions:
+        async def run() -> None:
+            await asyncio.gather(*sessions)
+
+        asyncio.run(run())
+    for c in out:
+        if c.asked is not None:
+            c.prediction = _answered(c)
+
+
+def _answered(c: Checked) -> Prediction:
+    """The prediction once the server has answered: its refusal is the app's failure, in the app's words."""
+    from .predict import refused_by_server
+
+    pred, asked = c.prediction, c.asked
+    assert pred is not None and asked is not None
+    params = {"mechanism": asked.mechanism or "-"}
+    if asked.envelope is not None:
+        params |= {"sender": asked.envelope.sender, "recipient": asked.envelope.recipient}
+    if asked.login == "refused" and asked.auth_reply is not None:
+        return refused_by_server(c.plan, "auth", asked.auth_reply, pred.params, pred.channel, **params)
+    if asked.asked == "refused" and asked.failed_phase in asked.replies:
+        phase = asked.failed_phase or "mail"
+        return refused_by_server(c.plan, phase, asked.replies[phase], pred.params, pred.channel, **params)
+    if asked.asked == "accepted" and pred.verdict is Verdict.FAILS:  # the 530 guess: the server accepts
+        risks = ("plaintext",) if pred.channel == "plaintext" else ()
+        return Prediction(Verdict.DELIVERED, None, "done", pred.channel, True, None, None,
+                          "check.why.delivered_asked", {**pred.params, **params}, risks, pred.verification)
+    if pred.verdict is Verdict.DELIVERED and asked.asked == "accepted":
+        return replace(pred, why="check.why.delivered_asked", params={**pred.params, **params})
+    if pred.verdict is Verdict.DELIVERED and asked.login == "ok":
+        return replace(pred, why="check.why.delivered_login", params={**pred.params, **params})
+    return pred
 
 
 def _unprobed(c: Checked) -> PortFacts:

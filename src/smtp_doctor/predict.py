@@ -18,6 +18,8 @@ from typing import Any
 from .errors import UserError
 from .facts import Mode, Outcome, PortFacts, TLSFacts, Verification
 from .plan import ConnectionPlan, framework_facts, knowledge
+from .settings import TLSMode
+from .smtp.reply import Reply
 
 #: diagnose/cert.py tells a missing intermediate from an unknown root the same way
 UNABLE_TO_GET_ISSUER_LOCALLY = 20
@@ -128,6 +130,11 @@ def _mechanisms(plan: ConnectionPlan, plaintext: bool = False) -> tuple[str, ...
     return ((plan.auth_mechanism or "").upper().replace("_", "-"),)
 
 
+def app_mechanisms(plan: ConnectionPlan, plaintext: bool = False) -> tuple[str, ...]:
+    """The mechanisms the app will use, in its order of preference (login.py logs in with the first offered)."""
+    return _mechanisms(plan, plaintext)
+
+
 def predict(plan: ConnectionPlan, facts: PortFacts, *, sender: str = "") -> Prediction:
     """What the app does when it connects as ``plan`` says to the port ``facts`` describe."""
     base: dict[str, Any] = {"host": plan.host or facts.host, "port": plan.port or facts.port,
@@ -157,6 +164,10 @@ def predict(plan: ConnectionPlan, facts: PortFacts, *, sender: str = "") -> Pred
                                   "keys": ", ".join(plan.ignored_keys)})
     if plan.mode is None:
         return Prediction(Verdict.UNKNOWN, why="check.why.mode_unknown", params=base)
+    refused = facts.greeting is not None and facts.greeting.code >= 400
+    if refused and facts.greeting is not None and not (
+            plan.mode is TLSMode.IMPLICIT and facts.mode is not Mode.IMPLICIT_TLS):  # else its handshake fails first
+        return refused_by_server(plan, "greeting", facts.greeting, base)
 
     row = next((t for t in knowledge()["transport"]
                 if (plan.mode.value in t["plan"] or "*" in t["plan"]) and facts.mode.value in t["port"]), None)
@@ -242,6 +253,50 @@ def predict(plan: ConnectionPlan, facts: PortFacts, *, sender: str = "") -> Pred
     why = "check.why.delivered_auth" if plan.auth_mechanism else "check.why.delivered"
     return Prediction(Verdict.DELIVERED, None, "done", channel, True, None, None, why,
                       base | {"channel": channel}, tuple(risks), verification)
+
+
+#: what each phase waits for (Symfony's "Expected response code …")
+EXPECTED = {"greeting": "220", "auth": "235", "mail": "250", "rcpt": "250, 251, 252"}
+
+
+def reply_text(plan: ConnectionPlan, at: str, reply: Reply, params: Mapping[str, Any]
+               ) -> tuple[str | None, str | None]:
+    """What the app prints when the server answers ``reply`` at ``at`` (predict.toml [[reply]])."""
+    message = reply.lines[0] if reply.lines else ""
+    values = {**params, "reply": f"{reply.code} {message}".rstrip(), "code": reply.code, "message": message,
+              "expected": EXPECTED.get(at, "250")}
+    for row in knowledge().get("reply", []):
+        whose = row.get("framework") == plan.framework if "framework" in row else row.get("runtime") == plan.runtime
+        if whose and at in row["at"] and any(str(reply.code).startswith(c) for c in row.get("codes", [""])):
+            return str(fill_params(row["text"], values)), str(row["source"])
+    return None, None
+
+
+def refusal_mode(at: str, reply: Reply) -> str:
+    """The failure mode of a server's refusal, as explain reads its words (errors.toml), by its code class
+    when explain knows nothing more specific."""
+    from .explain import explain
+
+    best = explain(f"{reply.code} {reply.lines[0] if reply.lines else ''}").best
+    if best is not None and not (at == "mail" and best.mode.id == "relay_denied"):  # relaying is RCPT's
+        return best.mode.id
+    if at == "mail" and reply.code >= 500:
+        return "sender_rejected"
+    if reply.code < 500:
+        return "temp_failure"
+    return "auth_bad_credentials" if at == "auth" else "policy_rejected"
+
+
+def refused_by_server(plan: ConnectionPlan, at: str, reply: Reply, base: Mapping[str, Any],
+                      channel: str | None = None, **params: Any) -> Prediction:
+    """The server itself said no (greeting, AUTH with the app's password, MAIL or RCPT of --envelope):
+    the app fails with its words for that reply; the server's words travel as data, printed inert."""
+    failure = refusal_mode(at, reply)
+    p = {**base, **params, "reply": f"{reply.code} {reply.lines[0] if reply.lines else ''}".rstrip()}
+    text, source = reply_text(plan, at, reply, p)
+    if text is None:
+        text, source = error_text(plan, failure, p)
+    return Prediction(Verdict.FAILS, failure, at, channel, True, text, source, f"check.why.refused_{at}", p)
 
 
 # -- the fix ---------------------------------------------------------------------------------------------------

@@ -12,6 +12,7 @@ from ..frameworks.apptrust import version_line
 from ..i18n import Term, current_language, has, t
 from ..plan import ConnectionPlan
 from ..predict import Fix, Prediction, Verdict
+from ..smtp.reply import Reply
 from .inert import escape
 from .lint import settings_json
 from .text import ICON
@@ -103,7 +104,52 @@ def render_check(out: Console, results: list[Checked]) -> None:
         for risk in pred.risks:
             out.print(f"    [yellow]{escape(t('check.cli.risk'))}:[/] {escape(t(f'check.risk.{risk}'))}",
                       highlight=False)
+        for line in asked_lines(c):
+            out.print("    [dim]" + escape(line) + "[/]", highlight=False)
         print_fix(out, c.fix)
+
+
+def _what(what: str | None) -> str:
+    key = f"auth.reason.{what}"
+    return t(key) if has(key) else str(what or "-")
+
+
+def _reply(r: Reply | None) -> str:
+    return f"{r.code} {r.lines[0] if r.lines else ''}".rstrip() if r is not None else t("check.envelope.not_reached")
+
+
+def asked_lines(c: Checked) -> list[str]:
+    """What check asked the server beyond the probe (login.py): the login, the envelope, or why not."""
+    a = c.asked
+    if a is None:
+        return []
+    lines = []
+    if a.login in ("ok", "refused"):
+        lines.append(t(f"check.login.{a.login}", mechanism=a.mechanism or "-"))
+    elif a.login == "not_tried":
+        lines.append(t("check.login.not_tried", reason=Term(f"check.login.reason.{a.login_reason}")))
+    elif a.login == "broken":
+        lines.append(t("check.login.broken", what=_what(a.login_reason)))
+    if a.envelope is not None and a.asked in ("accepted", "refused"):
+        lines.append(t(f"check.envelope.{a.asked}", sender=a.envelope.sender, recipient=a.envelope.recipient,
+                       mail=_reply(a.replies.get("mail")), rcpt=_reply(a.replies.get("rcpt"))))
+    elif a.envelope is not None and a.asked == "not_asked":
+        lines.append(t("check.envelope.not_asked", reason=Term(f"check.envelope.reason.{a.asked_reason}")))
+    elif a.envelope is not None and a.asked == "broken":
+        lines.append(t("check.envelope.broken", what=_what(a.asked_reason)))
+    return lines
+
+
+def asked_json(c: Checked) -> dict[str, Any] | None:
+    a = c.asked
+    if a is None:
+        return None
+    return {"login": a.login, "login_reason": a.login_reason, "mechanism": a.mechanism,
+            "auth_reply": _reply(a.auth_reply) if a.auth_reply else None,
+            "envelope": {"from": a.envelope.sender, "to": a.envelope.recipient, "answer": a.asked,
+                         "reason": a.asked_reason, "failed_phase": a.failed_phase,
+                         "replies": {k: _reply(r) for k, r in a.replies.items()}} if a.envelope else None,
+            "lines": asked_lines(c)}
 
 
 def render_summary(out: Console, results: list[Checked]) -> None:
@@ -164,5 +210,6 @@ def check_json(results: list[Checked]) -> dict[str, Any]:
          "probed": {"host": c.target[0], "port": c.target[1], "mode": c.facts.mode.value if c.facts else None,
                     "address": c.facts.address if c.facts else None} if c.target else None,
          "lint": [f.to_dict() for f in c.findings],
-         "prediction": _prediction_json(c.prediction) if c.prediction else None, "fix": fix_json(c.fix)}
+         "prediction": _prediction_json(c.prediction) if c.prediction else None, "fix": fix_json(c.fix),
+         "asked": asked_json(c)}
         for c in results]}

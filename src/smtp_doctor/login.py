@@ -1,0 +1,255 @@
+"""Ask the server what the app will hear: its login with the app's own password, and (``--envelope``) its
+MAIL FROM / RCPT TO — never DATA (issue 12, kinds 3 and 4).
+
+Why a second connection after the probe: the probe learns what the port speaks; only the server can say
+whether this password and this envelope are accepted. The password is sent only inside TLS whose
+certificate verified (``probe.auth.refusal``) and only to the very certificate that verified (the leaf is
+pinned), never in clear. The secret lives in a :class:`credentials.Credentials` for the length of one
+session and is never part of a result: the outcome says *whether* it was tried and what the server said.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+
+from .credentials import MAX_SECRET, AuthPolicy, Credentials, Redactor
+from .facts import AuthOutcome, Mode, PortFacts
+from .plan import ConnectionPlan
+from .predict import Prediction, app_mechanisms
+from .settings import RawConfig, RawValue, Settings, ValueKind
+from .smtp.reply import Reply
+
+#: the app's channel (predict) → how the session is opened, as the app opens it
+MODES = {"implicit_tls": Mode.IMPLICIT_TLS, "starttls": Mode.STARTTLS, "plaintext": Mode.PLAINTEXT}
+#: code that reads a secret from a file: Ruby File.read, Python open()/Path().read_text(), Node readFileSync,
+#: msmtp's passwordeval "cat FILE"
+_FILE_READ = re.compile(r"""(?:File\.read|IO\.read|open|Path|readFileSync|cat)\s*\(?\s*['"]?([^'"\s)]+)""")
+
+
+@dataclass(frozen=True)
+class Envelope:
+    sender: str
+    recipient: str
+
+
+@dataclass
+class Asked:
+    """What check asked the server beyond the probe, and what it heard. No secret is ever kept here."""
+
+    login: str = "none"  #: none (the app does not log in) | ok | refused | not_tried | broken
+    login_reason: str | None = None  #: check.login.<reason> when not tried or broken
+    mechanism: str | None = None
+    auth_reply: Reply | None = None
+    envelope: Envelope | None = None
+    asked: str | None = None  #: None (no --envelope) | accepted | refused | not_asked | broken
+    asked_reason: str | None = None  #: check.envelope.<reason> when not asked or broken
+    failed_phase: str | None = None  #: mail | rcpt
+    replies: dict[str, Reply] = field(default_factory=dict)  #: mail, rcpt
+
+
+def _literal_at(rv: RawValue) -> str | None:
+    """The literal written at the password's place in its file (readers drop secrets; this reads it back
+    only here, only for the login, and only when the app itself would read it from that file)."""
+    if rv.origin is None:
+        return None
+    try:
+        lines = Path(rv.origin.file).read_text(encoding="utf-8-sig").splitlines()
+        line = lines[rv.origin.line - 1][rv.origin.column - 1:]
+    except (OSError, UnicodeDecodeError, IndexError):
+        return None
+    if rv.kind is ValueKind.EXPRESSION:  # File.read("/run/secrets/smtp").strip
+        if (m := _FILE_READ.search(line)) is None:
+            return None
+        try:
+            with open(m.group(1), "rb") as fh:
+                return fh.readline(MAX_SECRET).decode("utf-8").strip()
+        except (OSError, UnicodeDecodeError):
+            return None
+    if line[:1] in ("'", '"'):
+        quote, out, i = line[0], [], 1
+        while i < len(line) and line[i] != quote:
+            if line[i] == "\\" and i + 1 < len(line):
+                i += 1
+            out.append(line[i])
+            i += 1
+        return "".join(out) if i < len(line) else None
+    if rv.kind is ValueKind.STRING:  # dotenv, msmtprc, properties: the rest of the line
+        return line.split(" #", 1)[0].strip() or None
+    return None
+
+
+def app_password(raw: RawConfig, env: Mapping[str, str] | None) -> str | None:
+    """The password the app will send, from where the app reads it: its environment (``--env``, then this
+    process's), a literal in its config, or a file its config reads; ``None`` when not available here."""
+    from .errors import UserError
+    from .frameworks import model
+
+    try:
+        keys = model(raw.framework).keys_with_role("password")
+    except UserError:
+        return None
+    for key in keys:
+        rv = raw.values.get(key)
+        if rv is None or rv.kind is ValueKind.NIL:
+            continue
+        if rv.env:
+            value = (env or {}).get(rv.env, os.environ.get(rv.env))
+            return value or None
+        if rv.kind in (ValueKind.STRING, ValueKind.EXPRESSION):
+            return _literal_at(rv)
+        return None
+    return None
+
+
+def not_tried(plan: ConnectionPlan, pred: Prediction, facts: PortFacts, settings: Settings,
+              password: str | None, login: bool) -> str | None:
+    """Why the app's login is not tried (a check.login.<reason> suffix), ``None`` when it may be. Pure."""
+    from .probe.auth import refusal
+    from .smtp import sasl
+
+    if not login:
+        return "opted_out"
+    if pred.channel == "plaintext":
+        return "in_clear"
+    if refusal(facts, AuthPolicy()) is not None:  # no store verifies the chain, or not for this name
+        return "unverified"
+    if not (settings.username and settings.username.value):
+        return "no_user"
+    if password is None:
+        return "no_password"
+    mechanism = choose(plan, facts, pred.channel or "")
+    if mechanism is None or not sasl.supported(mechanism) or sasl.needs_token(mechanism):
+        return "mechanism"
+    return None
+
+
+def choose(plan: ConnectionPlan, facts: PortFacts, channel: str) -> str | None:
+    """The mechanism the app picks among those the server offers on its channel."""
+    caps = facts.ehlo_tls if channel in ("implicit_tls", "starttls") else facts.ehlo_plain
+    offered = caps.auth if caps else ()
+    return next((m for m in app_mechanisms(plan, channel == "plaintext") if m in offered), None)
+
+
+async def converse(facts: PortFacts, channel: str, servername: str | None, timeout: float,
+                   creds: Credentials | None, mechanism: str | None, envelope: Envelope | None,
+                   asked: Asked) -> Asked:
+    """One session as the app opens it: TLS as it does, AUTH when ``creds`` (pinned to the verified leaf),
+    then MAIL/RCPT, RSET and QUIT (``send.deliver`` with ``dry_run``). Never raises for what the server does.
+    A server that quotes the password back in a reply does not get it printed: every reply kept is masked."""
+    try:
+        return await _converse(facts, channel, servername, timeout, creds, mechanism, envelope, asked)
+    finally:
+        if creds is not None:
+            redact = Redactor([creds])
+            asked.auth_reply = _redacted(asked.auth_reply, redact)
+            asked.replies = {k: r for k, r in ((k, _redacted(r, redact)) for k, r in asked.replies.items()) if r}
+
+
+async def _converse(facts: PortFacts, channel: str, servername: str | None, timeout: float,
+                    creds: Credentials | None, mechanism: str | None, envelope: Envelope | None,
+                    asked: Asked) -> Asked:
+    from .probe.auth import authenticate
+    from .probe.options import ProbeOptions
+    from .probe.send import build_message, deliver
+    from .probe.session import BREAKS, Session, SessionBroken, SessionRefused, open_session, what_broke
+
+    opts = ProbeOptions(timeout=timeout, servername=servername, connect_timeout=min(5.0, timeout),
+                        greeting_timeout=min(20.0, timeout))
+    session: Session | None = None
+    if creds is not None:
+        asked.login = "pending"
+    try:
+        async with asyncio.timeout(timeout):
+            session = await open_session(facts.host, facts.address or facts.host, facts.port, MODES[channel], opts)
+            if creds is not None and mechanism is not None:
+                tls = session.channel.tls_object
+                leaf = tls.getpeercert(binary_form=True) if tls is not None else None
+                if facts.tls is None or not facts.tls.chain or leaf != facts.tls.chain[0]:
+                    asked.login, asked.login_reason = "not_tried", "changed"
+                    return _not_asked(asked, "login_not_tried")
+                attempt = await authenticate(session, mechanism, creds, facts.port)
+                asked.auth_reply = attempt.reply
+                if attempt.outcome is AuthOutcome.REJECTED:
+                    asked.login = "refused"
+                    return _not_asked(asked, "login_refused")
+                if attempt.outcome is not AuthOutcome.OK:
+                    asked.login, asked.login_reason = "broken", (attempt.reason or "x.unexpected_reply").split(".")[-1]
+                    return _not_asked(asked, "login_broken")
+                asked.login = "ok"
+            if envelope is not None:
+                from importlib.metadata import version
+
+                msg = build_message(envelope.sender, [envelope.recipient], "smtp-doctor check",
+                                    f"{facts.host}:{facts.port}", version("smtp-doctor"))
+                done = await deliver(session, envelope.sender, [envelope.recipient], msg, dry_run=True)
+                asked.replies = {k.split(":", 1)[0]: r for k, r in done.replies.items()}
+                asked.failed_phase = done.failed_phase
+                if done.broken:
+                    asked.asked, asked.asked_reason = "broken", done.broken
+                else:
+                    asked.asked = "refused" if done.failed_phase else "accepted"
+    except SessionRefused as exc:  # the greeting was refused: predict already says so from the probe
+        asked.replies[exc.phase] = exc.reply
+        _broken(asked, exc.phase)
+    except SessionBroken as exc:
+        _broken(asked, exc.what)
+    except BREAKS as exc:
+        _broken(asked, what_broke(exc))
+    except TimeoutError:
+        _broken(asked, "timeout")
+    finally:
+        if session is not None:
+            await session.quit()
+            session.channel.close()
+    return asked
+
+
+def _redacted(reply: Reply | None, redact: Redactor) -> Reply | None:
+    return replace(reply, lines=tuple(redact(line) for line in reply.lines)) if reply is not None else None
+
+
+def envelope_pair(spec: str | None, sender: str | None, recipient: str | None) -> tuple[str, str] | None:
+    """``--envelope FROM,TO`` or ``--envelope-from``/``--envelope-to`` (both, or neither): exit 2 otherwise."""
+    from .errors import UserError
+
+    if spec is not None:
+        sender_, _, recipient_ = spec.partition(",")
+        sender, recipient = sender or sender_.strip(), recipient or recipient_.strip()
+    if not sender and not recipient:
+        return None
+    if not sender or not recipient:
+        raise UserError("check.cli.envelope_incomplete")
+    return sender, recipient
+
+
+def _not_asked(asked: Asked, reason: str) -> Asked:
+    if asked.envelope is not None:
+        asked.asked, asked.asked_reason = "not_asked", reason
+    return asked
+
+
+def _broken(asked: Asked, what: str) -> None:
+    """The session ended without an answer (closed, reset, timeout …): say so, predict nothing from it."""
+    if asked.login == "pending":
+        asked.login, asked.login_reason = "broken", what
+    if asked.envelope is not None and asked.asked is None:
+        asked.asked, asked.asked_reason = "broken", what
+
+
+
+def envelope_of(pair: tuple[str, str] | None) -> Envelope | None:
+    """``--envelope FROM,TO``: both addresses as they can go on the wire, or exit 2 (send.bad_address)."""
+    from .errors import UserError
+    from .probe.send import usable_address
+
+    if pair is None:
+        return None
+    for address in pair:
+        if not usable_address(address):
+            raise UserError("send.bad_address", address=address)
+    return Envelope(*pair)

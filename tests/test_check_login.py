@@ -1,0 +1,196 @@
+"""`check` asks the server what only it can say (issue 12): the app's own login (kind 3), the envelope with
+--envelope (kind 4), and a greeting that refuses the session (the 554 bug). Real lab servers over real
+sockets and real TLS; the CLI runs as a real process where stdout and stderr are asserted separately."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from smtp_doctor.lab import LabInfo
+from smtp_doctor.lab.forge import running
+from smtp_doctor.login import Envelope, app_password
+from smtp_doctor.readers import read_file
+
+#: not the lab's password: the lab refuses it with 535; it must never be printed anywhere
+CANARY = "canary-Pw-5c1e-never-printed"
+
+
+def _rails(tmp_path: Path, port: int, settings: str, name: str = "app") -> Path:
+    d = tmp_path / name / "config" / "environments"
+    d.mkdir(parents=True)
+    (d / "production.rb").write_text(
+        "Rails.application.configure do\n  config.action_mailer.smtp_settings = {\n"
+        f"    address: '127.0.0.1', port: {port}, {settings}\n  }}\nend\n")
+    return d / "production.rb"
+
+
+def _login(lab: LabInfo, password: str = "ENV['SMTP_PASSWORD']") -> str:
+    return f"user_name: '{lab.user}', password: {password}, authentication: :plain, ca_file: '{lab.ca_file}',"
+
+
+def _env(tmp_path: Path, **values: str) -> Path:
+    path = tmp_path / "app.env"
+    path.write_text("".join(f"{k}={v}\n" for k, v in values.items()))
+    return path
+
+
+def _run(*args: str) -> tuple[int, str, str]:
+    """The real CLI in its own process (stdout and stderr apart), the app's variable not in its environment."""
+    env = {k: v for k, v in os.environ.items() if k not in ("SMTP_PASSWORD", "EMAIL_PASSWORD")}
+    done = subprocess.run([sys.executable, "-m", "smtp_doctor", "--lang", "en", "check", *args],
+                          capture_output=True, text=True, timeout=120, env=env)
+    return done.returncode, done.stdout, done.stderr
+
+
+def _json(*args: str) -> tuple[int, dict[str, Any], str]:
+    code, out, err = _run(*args, "--json")
+    return code, json.loads(out)["configs"][0], out + err
+
+
+@pytest.mark.parametrize(("server", "tls"), [("starttls", "enable_starttls: true,"), ("implicit", "tls: true,")])
+def test_a_wrong_password_is_predicted_as_the_apps_535_failure(lab: LabInfo, tmp_path: Path, server: str,
+                                                               tls: str) -> None:
+    config = _rails(tmp_path, lab.servers[server].port, tls + " " + _login(lab))
+    env = _env(tmp_path, SMTP_PASSWORD=CANARY)
+    code, doc, raw = _json(str(config), "--env", str(env))
+    assert code == 1
+    pred = doc["prediction"]
+    assert (pred["verdict"], pred["failure"], pred["stage"]) == ("fails", "auth_bad_credentials", "auth")
+    assert pred["error_text"].startswith("Net::SMTPAuthenticationError: 535")  # net-smtp's class for 53x
+    assert doc["asked"]["login"] == "refused" and doc["asked"]["mechanism"] == "PLAIN"
+    code, out, err = _run(str(config), "--env", str(env))
+    assert code == 1 and "Login tried as the app does" in out and "535" in out
+    assert CANARY not in raw and CANARY not in out + err
+
+
+def test_the_right_password_is_predicted_as_delivery(lab: LabInfo, tmp_path: Path) -> None:
+    config = _rails(tmp_path, lab.servers["starttls"].port, "enable_starttls: true, " + _login(lab))
+    code, doc, raw = _json(str(config), "--env", str(_env(tmp_path, SMTP_PASSWORD=lab.password)))
+    assert code == 0 and doc["prediction"]["verdict"] == "delivered"
+    assert doc["asked"]["login"] == "ok" and "accepted the app's own login" in doc["prediction"]["why"]
+    assert lab.password not in raw
+
+
+def test_a_literal_or_a_file_the_config_reads_is_the_password(lab: LabInfo, tmp_path: Path) -> None:
+    """Readers drop secrets; login.app_password reads them back from where the app reads them."""
+    secret = tmp_path / "smtp_password"
+    secret.write_text(lab.password + "\n")
+    literal = _rails(tmp_path, lab.servers["implicit"].port, "tls: true, " + _login(lab, f"'{CANARY}'"), "lit")
+    from_file = _rails(tmp_path, lab.servers["implicit"].port,
+                       "tls: true, " + _login(lab, f'File.read("{secret}").strip'), "file")
+    assert app_password(read_file(literal)[0], None) == CANARY
+    assert app_password(read_file(from_file)[0], None) == lab.password
+    code, doc, raw = _json(str(literal))
+    assert code == 1 and doc["prediction"]["failure"] == "auth_bad_credentials" and CANARY not in raw
+    code, doc, raw = _json(str(from_file))
+    assert code == 0 and doc["asked"]["login"] == "ok" and lab.password not in raw
+
+
+def test_a_plaintext_server_is_not_tried_would_be_in_clear(lab: LabInfo, tmp_path: Path) -> None:
+    config = _rails(tmp_path, lab.servers["plain"].port, _login(lab))
+    env = _env(tmp_path, SMTP_PASSWORD=CANARY)
+    code, doc, raw = _json(str(config), "--env", str(env))
+    assert doc["asked"]["login"] == "not_tried" and doc["asked"]["login_reason"] == "in_clear"
+    assert "credentials_in_clear" in doc["prediction"]["risks"]
+    code, out, err = _run(str(config), "--env", str(env))
+    assert "Login not tried: the password would travel in clear" in out
+    assert CANARY not in raw and CANARY not in out + err
+
+
+@pytest.mark.parametrize(("server", "extra", "args", "reason"), [
+    ("starttls", "", ("--no-login",), "opted_out"),
+    ("starttls", "", (), "no_password"),  # ENV['SMTP_PASSWORD'] is set nowhere here
+    ("self-signed", "openssl_verify_mode: 'none',", (), "unverified"),
+])
+def test_when_it_did_not_try_it_says_why(lab: LabInfo, tmp_path: Path, server: str, extra: str,
+                                         args: tuple[str, ...], reason: str) -> None:
+    config = _rails(tmp_path, lab.servers[server].port, f"enable_starttls: true, {extra} " + _login(lab))
+    env_args = ("--env", str(_env(tmp_path, SMTP_PASSWORD=CANARY))) if reason != "no_password" else ()
+    code, doc, raw = _json(str(config), *env_args, *args)
+    assert doc["asked"]["login"] == "not_tried" and doc["asked"]["login_reason"] == reason
+    assert doc["prediction"]["verdict"] == "delivered" and "was not tested" in doc["prediction"]["why"]
+    assert CANARY not in raw
+
+
+def test_a_server_quoting_the_password_back_never_gets_it_printed(tmp_path: Path) -> None:
+    with running(tmp_path / "forge", echo_secrets=True) as forge:
+        config = _rails(tmp_path, forge.port, f"user_name: 'u', password: '{CANARY}', authentication: :plain, "
+                                              f"ca_file: '{forge.ca_file}',")
+        code, doc, raw = _json(str(config))
+        code_text, out, err = _run(str(config))
+    assert doc["asked"]["login"] == "refused" and "535" in doc["prediction"]["error_text"]
+    assert code == code_text == 1
+    assert CANARY not in raw and CANARY not in out + err and "\x1b" not in out
+
+
+def test_django_wrong_password_is_smtplibs_authentication_error(lab: LabInfo, tmp_path: Path) -> None:
+    settings = tmp_path / "settings.py"
+    settings.write_text("import os\nEMAIL_BACKEND = 'django.core.mail.backends.smtp.EmailBackend'\n"
+                        f"EMAIL_HOST = '127.0.0.1'\nEMAIL_PORT = {lab.servers['starttls'].port}\nEMAIL_USE_TLS = True\n"
+                        f"EMAIL_HOST_USER = '{lab.user}'\nEMAIL_HOST_PASSWORD = os.environ['EMAIL_PASSWORD']\n")
+    env = _env(tmp_path, EMAIL_PASSWORD=CANARY, SSL_CERT_FILE=str(lab.ca_file))
+    code, doc, raw = _json(str(settings), "--env", str(env))
+    assert code == 1 and doc["prediction"]["failure"] == "auth_bad_credentials"
+    assert doc["prediction"]["error_text"].startswith("smtplib.SMTPAuthenticationError: (535, b'")
+    assert CANARY not in raw
+
+
+def test_envelope_accepted_is_asked_without_data(lab: LabInfo, tmp_path: Path) -> None:
+    config = _rails(tmp_path, lab.servers["starttls"].port, "enable_starttls: true, " + _login(lab))
+    env = _env(tmp_path, SMTP_PASSWORD=lab.password)
+    before = lab.mailbox.received
+    code, doc, raw = _json(str(config), "--env", str(env), "--envelope", "app@example.com,someone@example.org")
+    assert code == 0 and doc["asked"]["login"] == "ok"
+    assert doc["asked"]["envelope"]["answer"] == "accepted"
+    assert sorted(doc["asked"]["envelope"]["replies"]) == ["mail", "rcpt"]
+    assert lab.mailbox.received == before  # MAIL, RCPT, RSET: never DATA
+
+
+def test_envelope_refused_is_the_apps_failure_with_the_servers_words_inert(tmp_path: Path) -> None:
+    with running(tmp_path / "forge", reject=True) as forge:
+        config = _rails(tmp_path, forge.port, f"ca_file: '{forge.ca_file}',")
+        code, doc, _ = _json(str(config), "--envelope-from", "app@example.com", "--envelope-to", "x@example.org")
+        code_text, out, _ = _run(str(config), "--envelope", "app@example.com,x@example.org")
+    pred = doc["prediction"]
+    assert code == code_text == 1 and (pred["failure"], pred["stage"]) == ("sender_rejected", "mail")
+    assert pred["error_text"].startswith("Net::SMTPFatalError: 550")
+    assert doc["asked"]["envelope"]["failed_phase"] == "mail"
+    assert "\x1b" not in out and "\u202e" not in out and "Asked the server MAIL FROM:<app@example.com>" in out
+
+
+@pytest.mark.parametrize("args", [("--envelope", "only@example.com"), ("--envelope", "a b@example.com,c@x.org"),
+                                  ("--envelope-to", "c@example.org")])
+def test_a_bad_envelope_is_one_line_and_exit_2(tmp_path: Path, args: tuple[str, ...]) -> None:
+    config = _rails(tmp_path, 1, "")
+    code, out, err = _run(str(config), *args)
+    assert code == 2 and len(err.strip().splitlines()) == 1 and "Traceback" not in err
+
+
+@pytest.mark.parametrize(("greeting", "failure", "words"), [
+    (554, "policy_rejected", "Net::SMTPFatalError: 554"), (421, "temp_failure", "Net::SMTPServerBusy: 421")])
+def test_a_refusing_greeting_predicts_failure_in_the_servers_words(tmp_path: Path, greeting: int, failure: str,
+                                                                   words: str) -> None:
+    with running(tmp_path / "forge", greeting=greeting) as forge:
+        config = _rails(tmp_path, forge.port, "")
+        code, doc, _ = _json(str(config))
+        code_text, out, _ = _run(str(config))
+    pred = doc["prediction"]
+    assert code == code_text == 1 and (pred["verdict"], pred["failure"], pred["stage"]) == ("fails", failure,
+                                                                                            "greeting")
+    assert pred["error_text"].startswith(words) and "forge.lab ESMTP" in pred["error_text"]
+    assert "It will deliver" not in out and "\x1b" not in out and "\u202e" not in out
+
+
+def test_envelope_dataclass_is_what_the_cli_passes() -> None:
+    from smtp_doctor.login import envelope_of, envelope_pair
+
+    assert envelope_of(envelope_pair("a@example.com, b@example.org", None, None)) == Envelope("a@example.com",
+                                                                                              "b@example.org")
+    assert envelope_pair(None, None, None) is None

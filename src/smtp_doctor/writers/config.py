@@ -105,7 +105,8 @@ def _js(value: str) -> str:
 def _dotenv(value: str, key: str) -> str:
     """Quoting that Ruby's dotenv (Mastodon), phpdotenv (Laravel) and python-dotenv all read back alike:
     bare when plain, else single quotes (no escapes, no ``${}``), else double quotes when nothing in the
-    value is special there; a line break or a value needing escapes cannot be written for all three."""
+    value is special there; a line break or a value needing escapes cannot be written for all three
+    (read in bkeepers/dotenv lib/dotenv/parser.rb and vlucas/phpdotenv src/Parser/EntryParser.php)."""
     if any(_invisible(c) for c in value):
         raise _refuse("invisible", key, "dotenv")
     if _DOTENV_BARE.fullmatch(value):

@@ -130,11 +130,13 @@ def testssl_verdict(name: str, entries: list[dict[str, str]]) -> str:
     if name == "sha1":
         return "found" if "SHA1" in by_id.get("cert_signatureAlgorithm", {}).get("finding", "").upper() else "MISSED"
     if name in ("revoked", "crl-unreachable", "stapled-revoked"):
-        texts = " ".join(e["finding"] for e in entries if "revoked" in e["finding"].lower()
-                         or e["id"] in ("cert_revocation", "cert_crlRevoked", "cert_ocspRevoked"))
+        texts = " ".join(e["finding"] for e in entries
+                         if e["id"] in ("cert_revocation", "cert_crlRevoked", "cert_ocspRevoked"))
         if "revoked" in texts.lower() and "not revoked" not in texts.lower():
             return "found" if name != "crl-unreachable" else "says revoked"
-        return "not reported" + (f" ({texts[:40]})" if texts else "")
+        if "failed" in texts.lower():
+            return "said plainly (retrieval failed)" if name == "crl-unreachable" else "MISSED (retrieval failed)"
+        return "not reported" if name == "crl-unreachable" else "MISSED"
     if not CHECKS[name][1]:
         bad = sorted({e["id"] for e in entries if e["severity"] in TS_BAD})
         return "clean" if not bad else "rated " + ", ".join(bad)

@@ -94,3 +94,26 @@ def test_the_domain_part_finds_exactly_the_expected_cause_codes(tmp_path: Path) 
              for d, rep in result.reports.items()}
     assert codes == {"clean.test": set(), "sts-mx-cert.test": {"sts_mx_cert_invalid"}}
     assert 0 < result.seconds < 60  # bounded: the demo's domain part must not make the demo slow
+
+
+@pytest.mark.parametrize("lang", ["en", "ja"])
+def test_without_nsd_or_unbound_the_domain_part_is_one_line_why(lang: str, monkeypatch: pytest.MonkeyPatch,
+                                                                 tmp_path: Path) -> None:
+    """The skip branch: which binaries are missing is a PATH fact, so it is set here, not a server faked."""
+    from rich.console import Console
+
+    from smtp_doctor import i18n
+    from smtp_doctor.lab import demo_domain
+
+    monkeypatch.setattr(demo_domain, "binaries_missing", lambda: ["nsd", "unbound"])
+    i18n.set_language(lang)
+    try:
+        out = Console(record=True, width=200)
+        result = asyncio.run(demo_domain.show_domain_demo(out, tmp_path))
+    finally:
+        i18n.set_language(None)
+    text = out.export_text()
+    assert result.skipped == "nsd, unbound" and not result.reports
+    lines = [ln for ln in text.splitlines() if "nsd, unbound" in ln]
+    assert len(lines) == 1 and "scripts/install-system-deps.sh" in lines[0]
+    assert not (tmp_path / "zones").exists()  # no lab was started

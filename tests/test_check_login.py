@@ -194,3 +194,27 @@ def test_envelope_dataclass_is_what_the_cli_passes() -> None:
     assert envelope_of(envelope_pair("a@example.com, b@example.org", None, None)) == Envelope("a@example.com",
                                                                                               "b@example.org")
     assert envelope_pair(None, None, None) is None
+
+
+def test_nodemailer_wrong_password_is_its_invalid_login(lab: LabInfo, tmp_path: Path) -> None:
+    js = tmp_path / "mailer.js"
+    js.write_text("const fs = require('fs');\nconst nodemailer = require('nodemailer');\n"
+                  "module.exports = nodemailer.createTransport({ host: '127.0.0.1',"
+                  f" port: {lab.servers['implicit'].port}, secure: true,"
+                  f" auth: {{ user: '{lab.user}', pass: process.env.SMTP_PASS }},"
+                  f" tls: {{ ca: [fs.readFileSync('{lab.ca_file}')] }} }});\n")
+    code, doc, raw = _json(str(js), "--env", str(_env(tmp_path, SMTP_PASS=CANARY)))
+    assert code == 1 and doc["prediction"]["failure"] == "auth_bad_credentials"
+    said = doc["prediction"]["error_text"]
+    assert said.startswith("Error: Invalid login: 535") and "EAUTH" in said
+    assert CANARY not in raw
+
+
+def test_japanese_says_why_it_did_not_log_in(lab: LabInfo, tmp_path: Path) -> None:
+    config = _rails(tmp_path, lab.servers["plain"].port, _login(lab))
+    env = {k: v for k, v in os.environ.items() if k != "SMTP_PASSWORD"}
+    done = subprocess.run([sys.executable, "-m", "smtp_doctor", "--lang", "ja", "check", str(config), "--env",
+                           str(_env(tmp_path, SMTP_PASSWORD=CANARY))], capture_output=True, text=True, timeout=120,
+                          env=env)
+    assert "ログインは試していません" in done.stdout and "平文" in done.stdout
+    assert CANARY not in done.stdout + done.stderr

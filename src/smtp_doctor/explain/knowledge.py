@@ -66,7 +66,6 @@ class Mode:
     #: [[fact]] ids (structure.py) that make this mode more likely (+0.15 each) or contradict it (-0.35 each)
     support: tuple[str, ...] = ()
     contradict: tuple[str, ...] = ()
-    clients: tuple[str, ...] = ()  #: only these clients print it (empty: any); another detected client: -0.3
     when: tuple[When, ...] = ()  #: matched by facts about the session, not by words (unsafe successes)
 
 
@@ -156,7 +155,6 @@ def parse(data: dict[str, Any]) -> Knowledge:
                           frozenset(raw.get("ports_likely", ())), frozenset(raw.get("ports_unlikely", ())),
                           tuple(raw.get("also_consider", ())), tuple(raw.get("probe_confirms", ())), pats,
                           tuple(raw.get("support", ())), tuple(raw.get("contradict", ())),
-                          tuple(raw.get("clients", ())),
                           tuple(When(frozenset(w.get("all", ())), frozenset(w.get("none", ())), float(w["conf"]),
                                      w["source"]) for w in raw.get("when", [])))
     for m in modes.values():

@@ -19,9 +19,6 @@ from .knowledge import Knowledge
 #: Python traceback source lines: 4 spaces of indent after a ``File "…", line N`` line, and the ^^^ markers
 _PY_SOURCE = compile_regex(r'^(\s*File "[^"\n]+", line \d+[^\n]*\n)((?:[ \t]{4,}[^\n]*\n)+)', re.MULTILINE)
 _CARETS = compile_regex(r"^\s*[~^]+\s*$", re.MULTILINE)
-#: Ruby / Node / Java stack frames: their text is a location, never a message
-_FRAMES = compile_regex(r"^\s*(?:from \S+:\d+:in |at [\w$.<>\[\] ]+\(|at \S+:\d+:\d+\)?$|at (?:node|file):)[^\n]*$",
-                     re.MULTILINE)
 #: openssl s_client: "Verify return code: 10 (certificate has expired)", "verify error:num=64:IP address mismatch"
 _S_VERIFY = compile_regex(r"^\s*Verify return code: (\d+) \(([^)\n]*)\)", re.MULTILINE)
 _S_VERIFY_ERR = compile_regex(r"^verify error:num=(\d+):([^\n]*)$", re.MULTILINE)

@@ -4,10 +4,12 @@ sockets and real TLS; the CLI runs as a real process where stdout and stderr are
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import subprocess
 import sys
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -15,6 +17,7 @@ import pytest
 
 from smtp_doctor.lab import LabInfo
 from smtp_doctor.lab.forge import running
+from smtp_doctor.lab.hostile import scripted_in_thread
 from smtp_doctor.login import Envelope, app_password
 from smtp_doctor.readers import read_file
 
@@ -218,3 +221,74 @@ def test_japanese_says_why_it_did_not_log_in(lab: LabInfo, tmp_path: Path) -> No
                           env=env)
     assert "ログインは試していません" in done.stdout and "平文" in done.stdout
     assert CANARY not in done.stdout + done.stderr
+
+
+def test_a_refusing_greeting_inside_implicit_tls_comes_after_the_handshake(tmp_path: Path) -> None:
+    """Greeted inside TLS: the app verifies the certificate first, then reads the 421."""
+    import asyncio
+    import ssl
+    import threading
+
+    import trustme
+
+    ca = trustme.CA()
+    ca_file = tmp_path / "ca.pem"
+    ca.cert_pem.write_to_path(str(ca_file))
+    ctx = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+    ca.issue_cert("127.0.0.1").configure_cert(ctx)
+    loop = asyncio.new_event_loop()
+
+    async def busy(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        writer.write(b"421 4.7.0 busy.test too many connections, try again later\r\n")
+        await writer.drain()
+        with contextlib.suppress(TimeoutError, OSError, ssl.SSLError):
+            await asyncio.wait_for(reader.readline(), 5)
+        writer.close()
+
+    server = loop.run_until_complete(asyncio.start_server(busy, "127.0.0.1", 0, ssl=ctx))
+    thread = threading.Thread(target=loop.run_forever, daemon=True)
+    thread.start()
+    try:
+        port = server.sockets[0].getsockname()[1]
+        good = _rails(tmp_path, port, f"tls: true, ca_file: '{ca_file}',", "good")
+        code, doc, _ = _json(str(good))
+        pred = doc["prediction"]
+        assert code == 1 and (pred["failure"], pred["stage"], pred["channel"]) == ("temp_failure", "greeting",
+                                                                                  "implicit_tls")
+        assert pred["error_text"].startswith("Net::SMTPServerBusy: 421")
+        untrusted = _rails(tmp_path, port, "tls: true,", "untrusted")  # the system store: the TLS failure first
+        code, doc, _ = _json(str(untrusted))
+        assert code == 1 and doc["prediction"]["failure"].startswith("cert_")
+    finally:
+        loop.call_soon_threadsafe(server.close)
+        loop.call_soon_threadsafe(loop.stop)
+        thread.join(10)
+
+
+@pytest.fixture(scope="module")
+def scripted(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Path, dict[str, int]]]:
+    with scripted_in_thread(tmp_path_factory.mktemp("scripted")) as servers:
+        yield servers
+
+
+@pytest.mark.parametrize(("name", "answer", "failure"), [("rcpt-refuse-close", "refused", "relay_denied"),
+                                                           ("mail-close", "broken", None),
+                                                           ("rcpt-malformed", "broken", None)])
+def test_a_hostile_envelope_answer_is_reported_never_a_traceback(scripted: tuple[Path, dict[str, int]],
+                                                                  tmp_path: Path, name: str, answer: str,
+                                                                  failure: str | None) -> None:
+    config = _rails(tmp_path, scripted[1][name], "")
+    code, doc, raw = _json(str(config), "--envelope", "app@example.com,x@example.org")
+    assert doc["asked"]["envelope"]["answer"] == answer and "Traceback" not in raw
+    assert doc["prediction"]["failure"] == failure and code == (1 if failure else 0)
+
+
+@pytest.mark.parametrize("name", ["auth-close", "auth-reset", "auth-endless-challenges"])
+def test_a_login_the_server_breaks_off_says_so(scripted: tuple[Path, dict[str, int]], tmp_path: Path,
+                                               name: str) -> None:
+    ca_file, ports = scripted
+    config = _rails(tmp_path, ports[f"{name}+tls"], f"enable_starttls: true, user_name: 'u', password: '{CANARY}', "
+                                                    f"authentication: :plain, ca_file: '{ca_file}',")
+    code, doc, raw = _json(str(config))
+    assert doc["asked"]["login"] == "broken" and doc["asked"]["login_reason"] and "Traceback" not in raw
+    assert CANARY not in raw

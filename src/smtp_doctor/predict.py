@@ -164,10 +164,9 @@ def predict(plan: ConnectionPlan, facts: PortFacts, *, sender: str = "") -> Pred
                                   "keys": ", ".join(plan.ignored_keys)})
     if plan.mode is None:
         return Prediction(Verdict.UNKNOWN, why="check.why.mode_unknown", params=base)
-    refused = facts.greeting is not None and facts.greeting.code >= 400
-    if refused and facts.greeting is not None and not (
-            plan.mode is TLSMode.IMPLICIT and facts.mode is not Mode.IMPLICIT_TLS):  # else its handshake fails first
-        return refused_by_server(plan, "greeting", facts.greeting, base)
+    refusing = facts.greeting if facts.greeting is not None and facts.greeting.code >= 400 else None
+    if refusing is not None and facts.mode is not Mode.IMPLICIT_TLS and plan.mode is not TLSMode.IMPLICIT:
+        return refused_by_server(plan, "greeting", refusing, base)  # (on implicit TLS: after the handshake)
 
     row = next((t for t in knowledge()["transport"]
                 if (plan.mode.value in t["plan"] or "*" in t["plan"]) and facts.mode.value in t["port"]), None)
@@ -222,6 +221,8 @@ def predict(plan: ConnectionPlan, facts: PortFacts, *, sender: str = "") -> Pred
                              error=error, names=names, code=code)
             if plan.verify_hostname is False:
                 risks.append("hostname_unchecked")
+        if refusing is not None and channel == "implicit_tls":  # greeted inside TLS: refused after the handshake
+            return refused_by_server(plan, "greeting", refusing, base, channel)
         caps = facts.ehlo_tls
     else:
         caps = facts.ehlo_plain

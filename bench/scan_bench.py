@@ -226,21 +226,20 @@ def markdown(runs: list[Run], s_rate: float, s_note: str, cores: int, farm_note:
     w.append("")
     one = max((r for r in runs if r.tool.endswith("1 worker")), key=lambda r: r.targets, default=None)
     many = max((r for r in runs if "workers" in r.tool), key=lambda r: r.targets, default=None)
-    for limit_label in ("sslyze, defaults", "sslyze, concurrent_server_scans_limit=100"):
-        ref = next((r for r in runs if r.tool == limit_label), None)
-        if ref and ref.rate:
-            best = max((r for r in runs if r.tool.startswith("smtp-doctor") and r.targets == ref.targets),
-                       key=lambda r: r.rate, default=None)
-            if best:
-                w.append(f"- {best.tool} vs {limit_label}: **{best.rate / ref.rate:.1f}×** targets/s, "
-                         f"{ref.cpu_ms / best.cpu_ms:.1f}× less CPU per target ({ref.targets} targets).")
+    for ref in (r for r in runs if r.tool.startswith("sslyze") and r.rate):
+        best = max((r for r in runs if r.tool.startswith("smtp-doctor") and r.targets == ref.targets),
+                   key=lambda r: r.rate, default=None)
+        if best:
+            w.append(f"- {ref.targets} targets: {best.tool} vs {ref.tool}: **{best.rate / ref.rate:.1f}×** "
+                     f"targets/s, {ref.cpu_ms / best.cpu_ms:.1f}× less CPU per target.")
     if one and s_rate:
         w.append(f"- smtp-doctor, 1 worker, against the handshake limit: **{100 * one.rate / s_rate:.0f} %** "
                  f"of `openssl s_time -new`.")
     if one and many:
         same = next((r for r in runs if r.tool.endswith("1 worker") and r.targets == many.targets), one)
-        w.append(f"- Scaling: {many.tool} gives {many.rate / same.rate:.2f}× the single worker's targets/s "
-                 f"({many.targets} targets).")
+        n = int(many.tool.split(",")[1].split()[0])
+        w.append(f"- Scaling: {many.tool}: {many.rate / same.rate:.2f}× the single worker's targets/s "
+                 f"({many.targets} targets; {n} workers should give ≥ {0.8 * n:.1f}× where the cores are free).")
     if big:
         w.append("")
         w.append(f"**{big['targets']} targets, interrupted and resumed.** The scan was stopped with SIGINT after "
@@ -264,7 +263,24 @@ def main() -> int:
     ap.add_argument("--farm-processes", type=int, default=2)
     ap.add_argument("--big", type=int, default=0, help="also run an interrupted and resumed scan of this many")
     ap.add_argument("--markdown", default=None)
+    ap.add_argument("--render", default=None, metavar="JSON",
+                    help="only re-render the Markdown from a previous run's bench/out/scan.json")
     args = ap.parse_args()
+    if args.render:
+        saved = json.loads(Path(args.render).read_text())
+        keep = {f for f in Run.__dataclass_fields__}
+        loaded = []
+        for raw in saved["runs"]:
+            run = Run(**{k: v for k, v in raw.items() if k in keep})
+            run.farm_cpu, run.load = raw["farm_cpu"], raw["load"]
+            loaded.append(run)
+        text = markdown(loaded, saved["s_time"], saved.get("s_note", ""), saved.get("cores", os.cpu_count() or 1),
+                        saved.get("note", ""), saved["big"])
+        if args.markdown:
+            Path(args.markdown).write_text(text)
+        else:
+            print(text)
+        return 0
     cores = os.cpu_count() or 1
     if not Path(args.sslyze_python).exists():
         print(f"scan_bench: installing sslyze into {Path(args.sslyze_python).parents[1]} …", file=sys.stderr)
@@ -304,7 +320,8 @@ def main() -> int:
     text = markdown(runs, s_rate, s_note, cores, note, big)
     (ROOT / "bench" / "out").mkdir(exist_ok=True)
     (ROOT / "bench" / "out" / "scan.json").write_text(json.dumps(
-        {"runs": [r.__dict__ | {"rate": r.rate, "cpu_ms": r.cpu_ms} for r in runs], "s_time": s_rate, "big": big},
+        {"runs": [r.__dict__ | {"rate": r.rate, "cpu_ms": r.cpu_ms} for r in runs], "s_time": s_rate, "big": big,
+         "s_note": s_note, "cores": cores, "note": note},
         indent=2))
     if args.markdown:
         Path(args.markdown).write_text(text)

@@ -351,3 +351,9 @@ def test_addresses_and_subject_that_cannot_go_on_the_wire_are_refused(lab: objec
                   [b"--to", b"c@d.example", b"--subject", b"x\xff"]):
         r = subprocess.run(base + extra, capture_output=True, timeout=60)
         _one_line_exit_2(subprocess.CompletedProcess(r.args, r.returncode, r.stdout.decode(), r.stderr.decode()))
+
+
+def test_a_config_python_warns_about_is_read_without_printing_its_text(tmp_path: Path) -> None:
+    (tmp_path / "settings.py").write_text('EMAIL_HOST = "x"\nEMAIL_PORT = 25if 1 else 2  # \x1b]0;owned\x07\n')
+    r = _local("lint", str(tmp_path / "settings.py"))
+    assert r.returncode in (0, 1) and r.stderr == "", r.stderr

@@ -111,11 +111,13 @@ _PARTS = st.lists(st.one_of(st.sampled_from(_FRAGMENTS), TEXT), max_size=20)
 
 
 @pytest.mark.parametrize("syntax", sorted(_SYNTAX_FILES))
+@pytest.mark.filterwarnings("error")  # a warning would reach stderr with the file's own text (found: ast.parse)
 @FAST
 @given(inputs=batch(_PARTS))
 @example(inputs=[["MAILER_DSN=smtp://u:p@h:", "9" * 4400],  # once exit 70 (int() of 4400 digits)
                  ["spring:\n  mail:\n    port: ", "9" * 4400],
-                 ["MAILER_DSN=smtp://u:p@h:", "\u00b2"]])  # once exit 70 ("²".isdigit())
+                 ["MAILER_DSN=smtp://u:p@h:", "\u00b2"],  # once exit 70 ("²".isdigit())
+                 ["EMAIL_PORT = 25if 1 else 2"]])  # once a SyntaxWarning quoting the file on stderr
 def test_every_config_reader(syntax: str, inputs: list[list[str]]) -> None:
     count(f"reader:{syntax}", len(inputs))
     reader, _ = _FORMATS[syntax]

@@ -9,6 +9,7 @@ the env mapping given. Anything else is kept as ``EXPRESSION``.
 from __future__ import annotations
 
 import ast
+import warnings
 from collections.abc import Mapping
 from pathlib import Path
 
@@ -176,7 +177,9 @@ def _cast(kind: str, ev: Ev, true_strings: set[str]) -> Ev:
 def read_python(path: Path, text: str, framework: str | None, env: Mapping[str, str] | None) -> list[RawConfig]:
     """Module-level settings (one config per framework found) and one config per Flask config class."""
     try:
-        tree = ast.parse(text, filename=str(path))
+        with warnings.catch_warnings():  # CPython prints SyntaxWarnings with the file's own line: never ours to show
+            warnings.simplefilter("ignore")
+            tree = ast.parse(text, filename=str(path))
     except SyntaxError as exc:
         raise syntax_error(path, exc.lineno or 1, exc.offset or 1) from None
     except (MemoryError, RecursionError):  # CPython's parser stack overflows on absurd nesting

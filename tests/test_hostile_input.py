@@ -357,3 +357,13 @@ def test_a_config_python_warns_about_is_read_without_printing_its_text(tmp_path:
     (tmp_path / "settings.py").write_text('EMAIL_HOST = "x"\nEMAIL_PORT = 25if 1 else 2  # \x1b]0;owned\x07\n')
     r = _local("lint", str(tmp_path / "settings.py"))
     assert r.returncode in (0, 1) and r.stderr == "", r.stderr
+
+
+def test_nul_only_input_ends(tmp_path: Path) -> None:
+    zeros = tmp_path / "zeros.log"
+    zeros.write_bytes(b"\x00" * (8 << 20))  # 8 MiB of NUL: one enormous line
+    r = _local("explain", "--log", str(zeros))
+    assert r.returncode == 1 and r.stderr == "", r.stderr  # read to the end: no failure found
+    with zeros.open("rb") as fh:
+        r = _local("explain", "-", stdin=fh)
+    assert r.returncode in (1, 2) and "internal error" not in r.stderr

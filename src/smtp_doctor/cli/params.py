@@ -13,7 +13,7 @@ class NonEmptyPath(click.Path):
 
     def convert(self, value: Any, param: click.Parameter | None, ctx: click.Context | None) -> Any:
         if isinstance(value, str) and not value.strip():
-            from ..i18n import t
+            from ..errors import UserError
 
-            self.fail(t("input.empty_path"), param, ctx)
+            raise UserError("input.empty_path")  # one line, exit 2, like every other bad input
         return super().convert(value, param, ctx)

@@ -10,7 +10,6 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-import threading
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -18,6 +17,7 @@ from pathlib import Path
 from . import hostile, servers
 from .certs import LabPKI
 from .servers import LAB_OAUTH_TOKEN, LAB_PASSWORD, LAB_USER, SPECS, Mailbox, Spec
+from .thread import run_in_thread
 
 
 @dataclass(frozen=True)
@@ -91,36 +91,5 @@ def _port(server: asyncio.Server) -> int:
 @contextlib.contextmanager
 def run_lab_in_thread(directory: Path, host: str = "127.0.0.1", with_hostile: bool = True) -> Iterator[LabInfo]:
     """Run the lab on its own event loop in a daemon thread for as long as the ``with`` block."""
-    loop = asyncio.new_event_loop()
-    started = threading.Event()
-    box: dict[str, object] = {}
-    lab = Lab(directory, host, with_hostile)
-
-    def run() -> None:
-        asyncio.set_event_loop(loop)
-        try:
-            box["info"] = loop.run_until_complete(lab.__aenter__())
-        except BaseException as exc:  # noqa: BLE001 - handed to the caller's thread
-            box["error"] = exc
-        started.set()
-        if "info" in box:
-            loop.run_forever()
-            loop.run_until_complete(lab.__aexit__(None, None, None))
-            leftover = asyncio.all_tasks(loop)  # connection handlers still running: end them first
-            for task in leftover:
-                task.cancel()
-            loop.run_until_complete(asyncio.gather(*leftover, return_exceptions=True))
-            loop.run_until_complete(loop.shutdown_asyncgens())
-        loop.close()
-
-    thread = threading.Thread(target=run, name="smtp-doctor-lab", daemon=True)
-    thread.start()
-    if not started.wait(60):
-        raise RuntimeError("the lab did not start within 60 s")
-    if "error" in box:
-        raise box["error"]  # type: ignore[misc]
-    try:
-        yield box["info"]  # type: ignore[misc]
-    finally:
-        loop.call_soon_threadsafe(loop.stop)
-        thread.join(10)
+    with run_in_thread(Lab(directory, host, with_hostile), "smtp-doctor-lab") as info:
+        yield info

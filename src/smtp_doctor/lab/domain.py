@@ -14,7 +14,6 @@ import hashlib
 import logging
 import socket
 import ssl
-import threading
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -29,6 +28,7 @@ from .certs import WRONG_NAME, LabPKI
 from .dns import DNSServers, ZoneSpec, build_zones, start_dns
 from .domain_cases import CASES, DomainCase, MXSpec
 from .servers import Mailbox
+from .thread import run_in_thread
 
 MX_ADDRESSES = ("127.0.0.2", "127.0.0.3")
 PLAIN_ADDRESS = "127.0.0.4"  #: an MX without STARTTLS, same port
@@ -307,35 +307,6 @@ DomainLab = Lab
 def run_domain_lab_in_thread(directory: Path, cases: tuple[DomainCase, ...] = CASES, mx_port: int = 0
                              ) -> Iterator[DomainLabInfo]:
     """The domain lab on its own event loop in a daemon thread, for synchronous callers (tests)."""
-    loop = asyncio.new_event_loop()
-    started = threading.Event()
-    box: dict[str, object] = {}
-    lab = Lab(directory, cases, mx_port)
-
-    def run() -> None:
-        asyncio.set_event_loop(loop)
-        try:
-            box["info"] = loop.run_until_complete(lab.__aenter__())
-        except BaseException as exc:  # noqa: BLE001 - handed to the caller's thread
-            box["error"] = exc
-        started.set()
-        if "info" in box:
-            loop.run_forever()
-            loop.run_until_complete(lab.__aexit__(None, None, None))
-            leftover = asyncio.all_tasks(loop)
-            for task in leftover:
-                task.cancel()
-            loop.run_until_complete(asyncio.gather(*leftover, return_exceptions=True))
-        loop.close()
-
-    thread = threading.Thread(target=run, name="smtp-doctor-domain-lab", daemon=True)
-    thread.start()
-    if not started.wait(120):
-        raise RuntimeError("the domain lab did not start within 120 s")
-    if "error" in box:
-        raise box["error"]  # type: ignore[misc]
-    try:
-        yield box["info"]  # type: ignore[misc]
-    finally:
-        loop.call_soon_threadsafe(loop.stop)
-        thread.join(15)
+    with run_in_thread(Lab(directory, cases, mx_port), "smtp-doctor-domain-lab", start_timeout=120,
+                       join_timeout=15) as info:
+        yield info

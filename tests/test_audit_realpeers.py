@@ -25,7 +25,7 @@ from smtp_doctor.probe.options import ProbeOptions
 pytestmark = pytest.mark.realpeers
 
 FALSE_POSITIVES = {"audit.starttls_injection", "audit.starttls_injection_inconclusive", "audit.bytes_after_220",
-                   "audit.starttls_readvertised", "audit.second_starttls"}
+                   "audit.starttls_readvertised", "audit.second_starttls", "audit.session_kept"}
 ROLES = {"submission": Role.SUBMISSION, "smtps": Role.SUBMISSION, "smtp": Role.RELAY}
 
 
@@ -63,6 +63,7 @@ def test_no_injection_or_exposure_finding(server: str, role: str, peers: dict[st
     if pa.facts.mode is Mode.STARTTLS:
         assert pa.injection is not None and pa.injection.verdict is Verdict.NOT_VULNERABLE, pa.injection
         assert pa.session is not None and pa.session.second_starttls not in (None, 220), pa.session
+        assert pa.session.rcpt_after_tls in (None, 503), pa.session  # None: MAIL or STARTTLS refused first
 
 
 def test_postfix_submission_is_clean_where_it_should_be(peers: dict[str, RealPeer]) -> None:

@@ -26,7 +26,7 @@ from ..probe.resolve import ResolveError, resolve
 from ..x509.revocation import check_revocation, issuer_of, judge_ocsp_response, urls
 from .diagnose import diagnose
 from .model import InjectionResult, PortAudit, Role, Verdict
-from .starttls import check_injection, check_session
+from .starttls import check_fixation, check_injection, check_session
 from .tls import ocsp_staple, weak_suites
 
 __all__ = ["AuditOptions", "AuditResult", "InjectionResult", "PortAudit", "Role", "Verdict", "audit", "audit_async",
@@ -137,7 +137,9 @@ async def audit_port(host: str, addresses: tuple[str, ...], port: int, opts: Aud
         pa.injection = await check_injection(host, address, port, probe_opts)
 
     async def session() -> None:
-        pa.session = await check_session(host, address, port, probe_opts)
+        facts_, kept = await asyncio.gather(check_session(host, address, port, probe_opts),
+                                            check_fixation(host, address, port, probe_opts))
+        pa.session = dataclasses.replace(facts_, rcpt_after_tls=kept)
 
     async def suites() -> None:
         accepted = tuple(v.version for v in facts.tls_versions if v.accepted)

@@ -82,6 +82,8 @@ def _starttls(pa: PortAudit, subject: str) -> list[Finding]:
         out.append(finding("starttls_readvertised", pa.role, subject))
     if s.second_starttls == 220:
         out.append(finding("second_starttls", pa.role, subject))
+    if s.rcpt_after_tls in (250, 251):  # 503 is the reset RFC 3207 §4.2 asks for; other codes prove nothing
+        out.append(finding("session_kept", pa.role, subject, (("rcpt_after_tls", str(s.rcpt_after_tls)),)))
     return out
 
 

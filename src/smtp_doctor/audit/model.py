@@ -62,12 +62,15 @@ class SessionFacts:
     starttls_in_tls_ehlo: bool | None = None  #: STARTTLS listed again in the EHLO reply inside TLS
     second_starttls: int | None = None  #: reply code to a second STARTTLS inside TLS
     error: str = ""
+    #: reply code to RCPT inside TLS after a MAIL FROM accepted before STARTTLS (own connection): 503 means
+    #: the transaction was reset as RFC 3207 §4.2 requires, 250 that it survived (session fixation)
+    rcpt_after_tls: int | None = None
 
     def to_dict(self) -> dict[str, object]:
         return {"mail_before_tls": self.mail_before_tls,
                 "late_bytes_after_220": self.late_bytes_after_220.decode("latin-1") or None,
                 "starttls_in_tls_ehlo": self.starttls_in_tls_ehlo, "second_starttls": self.second_starttls,
-                "error": self.error or None}
+                "rcpt_after_tls": self.rcpt_after_tls, "error": self.error or None}
 
 
 @dataclass(frozen=True)

@@ -28,6 +28,7 @@ LISTEN = 1.5
 #: Bytes kept of anything unsolicited (enough to show the reply, bounded against a flood).
 KEEP = 2048
 PROBE_SENDER = "audit-probe@example.invalid"  #: RFC 2606 name: a MAIL FROM no one receives
+PROBE_RECIPIENT = "postmaster"  #: RFC 5321 §4.5.1: every server knows it; never followed by DATA
 
 _ERRORS = (ConnectError, TLSFailure, PhaseTimeout, Closed, ProtocolError, OSError)
 
@@ -146,5 +147,38 @@ async def check_session(host: str, address: str, port: int, opts: ProbeOptions) 
         return SessionFacts(mail_code, late, again, second)
     except _ERRORS as exc:
         return SessionFacts(mail_code, error=f"{type(exc).__name__}: {exc}"[:200])
+    finally:
+        ch.close()
+
+
+async def check_fixation(host: str, address: str, port: int, opts: ProbeOptions) -> int | None:
+    """MAIL FROM in clear, STARTTLS, EHLO, RCPT TO inside TLS: does the plaintext transaction survive?
+
+    Its own connection: some servers refuse STARTTLS while a transaction is open, which would spoil the
+    other checks. The reply code to RCPT, or None when the question cannot be asked (MAIL refused before
+    TLS, as a submission port should, or STARTTLS refused mid-transaction). RSET after; never DATA.
+    """
+    try:
+        ch = await connect(address, port, opts)
+    except ConnectError:
+        return None
+    dlg = Dialogue()
+    try:
+        if not await _greet_ehlo(ch, dlg, opts):
+            return None
+        if (await command(ch, dlg, f"MAIL FROM:<{PROBE_SENDER}>", "mail", opts)).code != 250:
+            return None
+        if (await command(ch, dlg, "STARTTLS", "starttls", opts)).code != 220:
+            return None
+        dlg.restart_after_tls()
+        await start_tls(ch, host, opts)
+        await command(ch, dlg, f"EHLO {opts.ehlo_name}", "ehlo_tls", opts)
+        code = (await command(ch, dlg, f"RCPT TO:<{PROBE_RECIPIENT}>", "rcpt", opts)).code
+        with contextlib.suppress(*_ERRORS):
+            await command(ch, dlg, "RSET", "rset", opts)
+            await command(ch, dlg, "QUIT", "quit", opts)
+        return code
+    except _ERRORS:
+        return None
     finally:
         ch.close()

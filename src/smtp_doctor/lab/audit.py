@@ -225,6 +225,7 @@ class Faults:
     readvertise: bool = False  #: STARTTLS still listed in the EHLO reply inside TLS
     second_starttls: bool = False  #: a second STARTTLS inside TLS answered 220
     talk_after_tls: bool = False  #: an unprompted line after every handshake (the sanity run catches it)
+    keep_state: bool = False  #: a MAIL transaction begun in clear survives STARTTLS (session fixation)
     cert: str = "good"
     versions: tuple[str, str] | None = None
     implicit: bool = False
@@ -239,6 +240,7 @@ SERVERS: dict[str, Faults] = {
     "mail-before-tls": Faults(mail_before_tls=True),
     "starttls-readvertised": Faults(readvertise=True, second_starttls=True),
     "talks-after-tls": Faults(talk_after_tls=True),
+    "session-fixation": Faults(mail_before_tls=True, keep_state=True),
     "tls10-only": Faults(versions=("TLSv1", "TLSv1")),
     "rsa1024": Faults(cert="rsa1024"),
     "sha1": Faults(cert="sha1"),
@@ -273,7 +275,7 @@ async def session(reader: asyncio.StreamReader, writer: asyncio.StreamWriter, f:
         verb = line.split(b" ", 1)[0].split(b":", 1)[0].strip().upper()
         if verb in (b"EHLO", b"HELO"):
             writer.write(_ehlo(tls, f) if verb == b"EHLO" else b"250 audit.lab\r\n")
-            mail = False
+            mail = mail and f.keep_state  # RFC 5321 §4.1.4: EHLO resets the transaction (unless the fault)
         elif verb == b"STARTTLS":
             if tls and not f.second_starttls:
                 writer.write(b"503 5.5.1 TLS already active\r\n")
@@ -287,7 +289,7 @@ async def session(reader: asyncio.StreamReader, writer: asyncio.StreamWriter, f:
                 if not f.buffer_leak:  # what aiosmtpd 1.4.6 and Postfix do: plaintext read so far is dropped
                     getattr(reader, "_buffer").clear()  # noqa: B009 - StreamReader keeps it private
                 await writer.start_tls(ctx)
-                tls, mail = True, False
+                tls, mail = True, mail and f.keep_state
                 if f.talk_after_tls:
                     writer.write(b"250 audit.lab says hello unprompted\r\n")
         elif verb == b"MAIL":

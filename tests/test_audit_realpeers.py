@@ -94,3 +94,12 @@ def test_exim_auth_before_tls_is_found(peers: dict[str, RealPeer]) -> None:
     pa = _audit(peers["exim"], "submission")
     got = {f.id: f.severity for f in pa.findings}
     assert "audit.auth_before_tls" in got and str(got["audit.auth_before_tls"]) == "critical", got
+
+
+@pytest.mark.parametrize("server,role", [("postfix", "smtp"), ("exim", "submission"), ("exim", "smtp")])
+def test_real_servers_reset_the_transaction_at_starttls(server: str, role: str, peers: dict[str, RealPeer]) -> None:
+    """Where MAIL is accepted in clear, the session-fixation probe really runs: both servers answer the RCPT
+    inside TLS with 503 (no transaction), the reset RFC 3207 §4.2 asks for."""
+    pa = _audit(peers[server], role)
+    assert pa.session is not None and pa.session.mail_before_tls == 250
+    assert pa.session.rcpt_after_tls == 503, pa.session

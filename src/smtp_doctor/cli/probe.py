@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+from typing import Any
 
 import click
 
@@ -24,20 +25,25 @@ from .common import credential_options
                    "or all): will the app's runtime trust the server?")
 @click.option("--tls-versions", is_flag=True,
               help="Also try TLS 1.0, 1.1, 1.2 and 1.3 one by one (four more connections per TLS port).")
+@click.option("--audit", "with_audit", is_flag=True,
+              help="Also run the security audit on the same ports (STARTTLS injection, TLS, …; see `audit`).")
 @click.option("--transcript", is_flag=True, help="Show the raw dialogue (credentials are masked).")
 @click.option("--details", is_flag=True, help="Show technical details of each finding.")
 @click.option("--json", "as_json", is_flag=True, help="Machine-readable output (docs/json-schema.md).")
 @click.option("--strict", is_flag=True, help="Exit 1 on warnings too.")
 @credential_options
 def command(targets: tuple[str, ...], ports: str | None, timeout: float, ca_file: str | None,
-            servername: str | None, runtimes: str | None, tls_versions: bool, transcript: bool, details: bool,
+            servername: str | None, runtimes: str | None, tls_versions: bool, with_audit: bool, transcript: bool,
+            details: bool,
             as_json: bool, strict: bool,
             user: str | None, password_env: str | None, password_file: str | None, oauth_token_env: str | None,
             allow_cleartext_credentials: bool, allow_unverified_tls_credentials: bool) -> None:
     """Work out what each SMTP port really speaks, and check its TLS, certificate and AUTH."""
     from ..api import probe_hosts
+    from ..audit.render import render_text as render_audit
     from ..credentials import AuthPolicy, Redactor
     from ..errors import UserError
+    from ..i18n import current_language
     from ..probe import DEFAULT_PORTS, ProbeOptions
     from ..render.inert import json_inert
     from ..render.json import host_json
@@ -68,8 +74,13 @@ def command(targets: tuple[str, ...], ports: str | None, timeout: float, ca_file
     policy = AuthPolicy(allow_cleartext_credentials, allow_unverified_tls_credentials)
     result = probe_hosts(plan, opts, creds, policy, strict)
     reports = result.reports
+    audits = _audits(plan, opts) if with_audit else {}
+    exit_code = max([int(result.exit_code)] + [int(_audit_exit(a, strict)) for a in audits.values()])
     if as_json:
         objs = [host_json(r, transcript) for r in reports]
+        for obj, report in zip(objs, reports, strict=True):
+            if report.facts.host in audits:
+                obj["audit"] = audits[report.facts.host].to_dict(current_language())
         if len(objs) == 1:
             click.echo(json_inert(redact(json.dumps(objs[0], indent=2, ensure_ascii=False))))
         else:
@@ -79,4 +90,19 @@ def command(targets: tuple[str, ...], ports: str | None, timeout: float, ca_file
         out = console(redact=redact)
         for report in reports:
             render_host(out, report, transcript, details)
-    raise SystemExit(int(result.exit_code))
+            if report.facts.host in audits:
+                render_audit(audits[report.facts.host], out)
+    raise SystemExit(exit_code)
+
+
+def _audits(plan: dict[str, list[int]], opts: Any) -> dict[str, Any]:
+    """The audit of every probed host, on the same ports and options (its own connections)."""
+    from ..audit import AuditOptions, audit
+
+    return {host: audit(host, ports, AuditOptions(opts)) for host, ports in plan.items()}
+
+
+def _audit_exit(result: Any, strict: bool) -> int:
+    from .common import exit_code
+
+    return int(exit_code(result.worst, result.reachable, strict))

@@ -14,13 +14,13 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import ssl
-import threading
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import SupportsIndex
 
 from .certs import LabPKI
+from .thread import run_in_thread
 
 SCENARIOS = ("honest", "strip", "starttls-454", "starttls-502", "inject-220", "wrong-name", "self-signed")
 #: Bounds: bytes kept per connection, command lines read, connections kept per scenario, lifetime.
@@ -227,26 +227,8 @@ class AttackLab:
 @contextlib.contextmanager
 def attack_lab_in_thread(directory: Path, host: str = "127.0.0.1") -> Iterator[AttackLabInfo]:
     """The attacker lab on its own loop in a daemon thread, for tests that run real clients."""
-    loop = asyncio.new_event_loop()
-    lab = AttackLab(directory, host)
-    info = loop.run_until_complete(lab.__aenter__())
-    thread = threading.Thread(target=loop.run_forever, name="smtp-doctor-attack-lab", daemon=True)
-    thread.start()
-    try:
+    with run_in_thread(AttackLab(directory, host), "smtp-doctor-attack-lab") as info:
         yield info
-    finally:
-        loop.call_soon_threadsafe(loop.stop)
-        thread.join(10)
-        loop.run_until_complete(lab.__aexit__(None, None, None))
-
-        async def rest() -> None:
-            tasks = [t for t in asyncio.all_tasks() if t is not asyncio.current_task()]
-            for task in tasks:
-                task.cancel()
-            await asyncio.gather(*tasks, return_exceptions=True)
-
-        loop.run_until_complete(rest())
-        loop.close()
 
 
 UNSAFE = ("auth_in_clear", "auth_to_impostor", "used_injected")

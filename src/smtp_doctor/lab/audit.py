@@ -30,6 +30,8 @@ from cryptography.hazmat.primitives.asymmetric import ec, rsa
 from cryptography.x509 import ocsp
 from cryptography.x509.oid import AuthorityInformationAccessOID, NameOID
 
+from .thread import run_in_thread
+
 NAMES = ("localhost", "127.0.0.1", "::1", "mail.example.test")
 #: No lab connection lives longer than this, and no connection reads more command lines than that.
 MAX_LIFETIME = 60.0
@@ -460,24 +462,5 @@ def _port(server: asyncio.Server) -> int:
 @contextlib.contextmanager
 def audit_lab_in_thread(directory: Path, host: str = "127.0.0.1") -> Iterator[AuditLabInfo]:
     """The audit lab on its own loop in a daemon thread (for synchronous tests and subprocess clients)."""
-    loop = asyncio.new_event_loop()
-    lab = AuditLab(directory, host)
-    info = loop.run_until_complete(lab.__aenter__())
-    thread = threading.Thread(target=loop.run_forever, name="smtp-doctor-audit-lab", daemon=True)
-    thread.start()
-    try:
+    with run_in_thread(AuditLab(directory, host), "smtp-doctor-audit-lab") as info:
         yield info
-    finally:
-        loop.call_soon_threadsafe(loop.stop)
-        thread.join(10)
-        loop.run_until_complete(lab.__aexit__(None, None, None))
-        loop.run_until_complete(_cancel_rest())
-        loop.close()
-
-
-async def _cancel_rest() -> None:
-    """End connection handlers still running when the lab stops."""
-    rest = [t for t in asyncio.all_tasks() if t is not asyncio.current_task()]
-    for task in rest:
-        task.cancel()
-    await asyncio.gather(*rest, return_exceptions=True)

@@ -126,21 +126,18 @@ apt_install msmtp php-cli ruby-actionmailer libnss-wrapper curl swaks ruby
 apt_install tcpdump
 command -v node >/dev/null 2>&1 || apt_install nodejs
 command -v npm >/dev/null 2>&1 || apt_install npm
-NODEMAILER_VERSION=6.10.1
-node_prefix=/opt/smtp-doctor-peers/node
-if [ "$(cat "$node_prefix/node_modules/nodemailer/package.json" 2>/dev/null | grep -o '"version": *"[^"]*"' \
-      | grep -o '[0-9][0-9.]*')" != "$NODEMAILER_VERSION" ]; then
-  "${SUDO[@]}" mkdir -p "$node_prefix"
-  "${SUDO[@]}" npm install --silent --no-audit --no-fund --prefix "$node_prefix" "nodemailer@$NODEMAILER_VERSION"
-fi
+# npm_pin PREFIX PACKAGE VERSION: installs PACKAGE@VERSION into PREFIX unless exactly that version is there.
+npm_pin() {
+  local prefix=$1 pkg=$2 version=$3
+  if [ "$(grep -o '"version": *"[^"]*"' "$prefix/node_modules/$pkg/package.json" 2>/dev/null \
+        | grep -o '[0-9][0-9.]*')" != "$version" ]; then
+    "${SUDO[@]}" mkdir -p "$prefix"
+    "${SUDO[@]}" npm install --silent --no-audit --no-fund --prefix "$prefix" "$pkg@$version"
+  fi
+}
+npm_pin /opt/smtp-doctor-peers/node nodemailer 6.10.1
 # a second major of nodemailer for the check/fix matrix (tests/test_check_matrix.py), pinned, own prefix
-NODEMAILER_NEXT=10.6.1
-node_next=/opt/smtp-doctor-peers/node10
-if [ "$(cat "$node_next/node_modules/nodemailer/package.json" 2>/dev/null | grep -o '"version": *"[^"]*"' \
-      | grep -o '[0-9][0-9.]*')" != "$NODEMAILER_NEXT" ]; then
-  "${SUDO[@]}" mkdir -p "$node_next"
-  "${SUDO[@]}" npm install --silent --no-audit --no-fund --prefix "$node_next" "nodemailer@$NODEMAILER_NEXT"
-fi
+npm_pin /opt/smtp-doctor-peers/node10 nodemailer 10.6.1
 
 # --- check: real frameworks against the lab (tests/test_check_real.py, docs/check.md) -------------------
 # Rails' ActionMailer from Debian (6.1 with mail 2.7 and Ruby's net-smtp); Django comes from the venv's

@@ -16,8 +16,14 @@ from .summary import ScanSummary
 
 
 class _Rate(ProgressColumn):
+    """Targets per second. The language is fixed when the bar is built: rich redraws from its own thread."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.lang = i18n.current_language()
+
     def render(self, task: Task) -> Text:
-        return Text(i18n.t("scan.rate", rate=f"{task.speed or 0:.0f}"))
+        return Text(i18n.t("scan.rate", lang=self.lang, rate=f"{task.speed or 0:.0f}"))
 
 
 @contextmanager

@@ -202,3 +202,36 @@ def test_local_processes_and_dask_give_the_same_records(lab_farm: FarmInfo, tmp_
     assert _normal(runs["local"]) == reference
     assert _normal(runs["dask"]) == reference
     assert os.path.getsize(runs["dask"]) > 0
+
+
+def _on_a_terminal(argv: list[str]) -> str:
+    """Run with stderr on a pseudo-terminal (progress shows only there); everything it drew, as text."""
+    import pty
+
+    master, slave = pty.openpty()
+    proc = subprocess.Popen(argv, stdout=subprocess.DEVNULL, stderr=slave, stdin=subprocess.DEVNULL)
+    os.close(slave)
+    chunks = []
+    while True:
+        try:
+            data = os.read(master, 65536)
+        except OSError:  # EIO: the child closed the terminal
+            break
+        if not data:
+            break
+        chunks.append(data)
+    proc.wait(60)
+    os.close(master)
+    return b"".join(chunks).decode(errors="replace")
+
+
+def test_progress_on_a_terminal_in_the_chosen_language(lab_farm: FarmInfo, tmp_path: Path) -> None:
+    targets = tmp_path / "targets.txt"
+    targets.write_text("\n".join(_lines(lab_farm, 20)) + "\n")
+    base = CLI + ["--lang", "ja", "scan", str(targets), "--quick", "--implicit-ports",
+                       ",".join(map(str, lab_farm.ports("implicit"))), "--ca-file", str(lab_farm.ca_file), *OPEN]
+    shown = _on_a_terminal(base + ["-o", str(tmp_path / "a.jsonl")])
+    assert "スキャン中" in shown and "件/秒" in shown and "800/800" in shown, shown[-500:]
+    assert "targets/s" not in shown and "スキャン結果" in shown and "証明書の問題: cert.expired" in shown
+    quiet = _on_a_terminal(base + ["-o", str(tmp_path / "b.jsonl"), "--quiet"])
+    assert "スキャン中" not in quiet and "スキャン結果" not in quiet

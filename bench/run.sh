@@ -40,12 +40,12 @@ if [ -f bench/explain_log.py ]; then
   EXTRA=(--extra-section bench/out/explain_log.md)
 fi
 # ==== end of hook ==========================================================================================
-# ==== HOOK: fleet scan (section 5; owned by the scan engineer) =============================================
+# ==== HOOK: fleet scan (section 7; owned by the scan engineer) =============================================
 # bench/scan_bench.py starts a lab farm, runs smtp-doctor scan (1 worker, one per core), sslyze (defaults and
-# tuned, in its own venv under /tmp) and `openssl s_time -new` on the same targets, and prints section 5 with
-# its own "## " heading (it follows section 4). About three minutes; `--big 100000` adds the resumed 100k scan.
+# tuned, in its own venv under /tmp) and `openssl s_time -new` on the same targets, and prints section 7 with
+# its own "## " heading (after section 4 when bench.py writes the file). About three minutes; `--big 100000` adds the resumed 100k scan.
 if [ -f bench/scan_bench.py ]; then
-  echo "bench: part 5, fleet scan (bench/scan_bench.py) …"
+  echo "bench: part 7, fleet scan (bench/scan_bench.py) …"
   "$BIN/python" bench/scan_bench.py --markdown bench/out/scan.md
   EXTRA+=(--extra-section bench/out/scan.md)
 fi

@@ -6,7 +6,7 @@ Each tool runs as a child process measured with wait4: wall time, CPU (user + sy
 children included) and peak RSS (the largest single process). sslyze is installed into its own venv
 (default /tmp/sslyze-venv; `--sslyze-python` to point elsewhere) so it never touches the project's.
 
-Prints the Markdown section for docs/benchmarks.md (section 5) to stdout or ``--markdown FILE``.
+Prints the Markdown section for docs/benchmarks.md (section 7) to stdout or ``--markdown FILE``.
 ``--big 100000`` also runs a 100k-target scan that is interrupted (SIGINT) and resumed, and checks that
 every target is there once and every line validates against docs/scan.schema.json.
 """
@@ -202,7 +202,7 @@ def big_run(path: Path, n: int, ca: Path, workers: int, directory: Path) -> dict
 def markdown(runs: list[Run], s_rate: float, s_note: str, cores: int, farm_note: str,
              big: dict[str, object] | None) -> str:
     w: list[str] = []
-    w.append("## 5. Fleet scan: `smtp-doctor scan` against sslyze and the handshake limit")
+    w.append("## 7. Fleet scan: `smtp-doctor scan` against sslyze and the handshake limit")
     w.append("")
     w.append(f"Same targets and check set for every tool (STARTTLS, then the certificate: chain, validity, trust), "
              f"{farm_note}. `bench/scan_bench.py`; each tool is one child process measured with wait4 "

@@ -269,7 +269,7 @@ def test_examples_cover_every_command() -> None:
     code = "\n".join(_examples())
     for name in ("lint", "check", "fix", "explain", "trust", "send", "config"):
         assert f"api.{name}(" in code
-    assert "smtp_doctor.probe(" in code
+    assert "smtp_doctor.probe(" in code and "audit(" in code
 
 
 def test_bad_input_raises_user_error_with_the_cli_exit_code(tmp_path: Path) -> None:

@@ -148,7 +148,15 @@ def main() -> int:
     ap.add_argument("--sslyze", default="/tmp/sslyze-venv/bin/python")
     ap.add_argument("--jobs", type=int, default=2)
     ap.add_argument("--no-testssl", action="store_true")
+    ap.add_argument("--markdown", default=None, metavar="FILE",
+                    help="write section 6 of docs/benchmarks.md (heading, method, table) to FILE (bench/run.sh)")
     args = ap.parse_args()
+    if not Path(args.sslyze).exists():  # its own venv, so it never touches the project's
+        venv = Path(args.sslyze).parents[1]
+        print(f"audit_bench: installing sslyze into {venv} …", file=sys.stderr)
+        subprocess.run([sys.executable, "-m", "venv", str(venv)], check=True)
+        subprocess.run([str(venv / "bin" / "pip"), "install", "-q", "sslyze"], check=True)
+    out: list[str] = []
     work = Path(tempfile.mkdtemp(prefix="audit-bench-"))
     have_testssl = not args.no_testssl and shutil.which("testssl") is not None
     rows = []
@@ -164,17 +172,34 @@ def main() -> int:
 
         with ThreadPoolExecutor(max_workers=args.jobs) as pool:
             results = dict(pool.map(one, list(CHECKS)))
-    print("| lab server | fails | smtp-doctor | s | sslyze | s | testssl.sh | s |")
-    print("|---|---|---|---|---|---|---|---|")
+    out.append("| lab server | fails | smtp-doctor | s | sslyze | s | testssl.sh | s |")
+    out.append("|---|---|---|---|---|---|---|---|")
     totals = [0.0, 0.0, 0.0]
     for name, ((sd_s, sd), (sy_s, sy), (ts_s, ts)) in results.items():
         totals = [totals[0] + sd_s, totals[1] + sy_s, totals[2] + ts_s]
         rows.append(f"| {name} | {CHECKS[name][0]} | {sd_verdict(name, sd)} | {sd_s:.1f} | "
                     f"{sslyze_verdict(name, sy)} | {sy_s:.1f} | "
                     f"{testssl_verdict(name, ts) if have_testssl else 'not run'} | {ts_s:.1f} |")
-    print("\n".join(rows))
-    print(f"| **total** | | | {totals[0]:.1f} | | {totals[1]:.1f} | | {totals[2]:.1f} |")
+    out.extend(rows)
+    out.append(f"| **total** | | | {totals[0]:.1f} | | {totals[1]:.1f} | | {totals[2]:.1f} |")
+    table = "\n".join(out)
+    if args.markdown:
+        Path(args.markdown).write_text(SECTION.format(jobs=args.jobs, table=table), encoding="utf-8")
+    else:
+        print(table)
     return 0
+
+
+SECTION = """## 6. `audit` vs testssl.sh and sslyze on the audit lab
+
+`bench/audit_bench.py` starts the audit lab (`src/smtp_doctor/lab/audit.py`: each server on 127.0.0.1 fails one
+check or is clean) and runs, {jobs} servers at a time, `smtp-doctor audit --revocation --json`, sslyze
+(`--starttls smtp --certinfo_ca_file`, PyPI, own venv) and testssl.sh (Debian; `--starttls smtp --add-ca
+--phone-out`), each given the lab CA. Wall time per server in this run; the verdict on the check the server
+exists to show, read from each tool's JSON. "n/a": the tool has no such check.
+
+{table}
+"""
 
 
 if __name__ == "__main__":

@@ -40,6 +40,16 @@ if [ -f bench/explain_log.py ]; then
   EXTRA=(--extra-section bench/out/explain_log.md)
 fi
 # ==== end of hook ==========================================================================================
+# ==== HOOK: audit vs testssl.sh and sslyze (section 6) =======================================================
+# bench/audit_bench.py audits every audit-lab server with smtp-doctor, sslyze (own venv under /tmp) and Debian's
+# testssl.sh (installed here when missing and root; 15-20 minutes of the run are testssl.sh's).
+if [ -f bench/audit_bench.py ]; then
+  echo "bench: part 6, audit vs testssl.sh and sslyze (bench/audit_bench.py) …"
+  command -v testssl >/dev/null 2>&1 || { [ "$(id -u)" -eq 0 ] && apt-get install -y -qq testssl.sh >/dev/null; } || true
+  "$BIN/python" bench/audit_bench.py --markdown bench/out/audit.md
+  EXTRA+=(--extra-section bench/out/audit.md)
+fi
+# ==== end of hook ==========================================================================================
 # ==== HOOK: fleet scan (section 7; owned by the scan engineer) =============================================
 # bench/scan_bench.py starts a lab farm, runs smtp-doctor scan (1 worker, one per core), sslyze (defaults and
 # tuned, in its own venv under /tmp) and `openssl s_time -new` on the same targets, and prints section 7 with

@@ -121,6 +121,8 @@ command -v node >/dev/null 2>&1 || apt_install nodejs
 # cases, per process, without touching /etc/hosts). Node's nodemailer comes from the npm registry,
 # pinned, into a private prefix.
 apt_install msmtp php-cli ruby-actionmailer libnss-wrapper curl swaks ruby
+# the check/fix matrix's Symfony cells (tests/test_check_matrix2.py): the real Symfony Mailer (5.4).
+apt_install php-symfony-mailer
 # audit's attacker lab (tests/test_audit_client.py): tcpdump captures the lab's loopback ports, so the
 # report is checked against what really crossed the wire.
 apt_install tcpdump

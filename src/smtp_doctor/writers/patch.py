@@ -66,7 +66,12 @@ def symbolize(text: str, raw: RawConfig, keys: tuple[str, ...]) -> str:
 
 def apply_fix(text: str, raw: RawConfig, fix: Fix, syntax: str) -> Patched:
     """``text`` with ``fix`` applied; raises Unpatchable when a line holds more than the key it is about
-    (except a Ruby hash written on one line, which is edited entry by entry: ``_Inline``)."""
+    (except a Ruby hash written on one line, which is edited entry by entry: ``_Inline``, and a mailer DSN,
+    edited part by part: writers/dsn.py)."""
+    if syntax == "dsn":
+        from .dsn import apply_dsn_fix  # imports this module's Patched/Unpatchable
+
+        return apply_dsn_fix(text, raw, fix)
     if fix.rename:  # columns stay where the reader saw them only when nothing else changes: rename alone
         return Patched(symbolize(text, raw, fix.rename), (), tuple(sorted({
             raw.values[k].origin.line for k in fix.rename if raw.values[k].origin is not None})), None)  # type: ignore[union-attr]
@@ -271,7 +276,9 @@ def secret_tokens(text: str, raw: RawConfig) -> tuple[str, ...]:
             m = _TOKEN.match(rest)
             if m and m.group(0):
                 out.append(m.group(0))
-    return tuple(out)
+    from .dsn import password_tokens  # a DSN's password inside a line whose scheme or port the fix changed
+
+    return (*out, *password_tokens(text, raw))
 
 
 def unified_diff(before: str, after: str, path: str, secrets: dict[str, str] | None = None,

@@ -156,15 +156,21 @@ def apply_dsn_fix(text: str, raw: RawConfig, fix: Fix) -> Patched:
     return Patched("".join(lines), (), (n,), None)
 
 
-def password_tokens(text: str, raw: RawConfig) -> tuple[str, ...]:
-    """The password as written in the DSN line (percent-encoded), masked wherever it appears in a diff."""
+def dsn_line(text: str, raw: RawConfig) -> str | None:
+    """The line of ``text`` (without its line break) holding the config's DSN, when it is in this file."""
     key = dsn_key(raw)
     whole = raw.values.get(key) if key else None
     origin = whole.origin if whole is not None else None
     lines = text.splitlines()
     if origin is None or origin.file != raw.file or not 1 <= origin.line <= len(lines):
-        return ()
-    m = _ENTRY.match(lines[origin.line - 1])
+        return None
+    return lines[origin.line - 1]
+
+
+def password_tokens(text: str, raw: RawConfig) -> tuple[str, ...]:
+    """The password as written in the DSN line (percent-encoded), masked wherever it appears in a diff."""
+    line = dsn_line(text, raw)
+    m = _ENTRY.match(line) if line is not None else None
     try:
         parsed = parse_dsn(m.group("value")) if m else None
     except DsnError:

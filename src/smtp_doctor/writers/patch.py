@@ -254,6 +254,14 @@ def secret_lines(text: str, raw: RawConfig) -> dict[str, str]:
         cut = o.column - 1 if o.column > 1 else max(line.find("="), line.find(":")) + 1
         if not _LOOKUP.match(line[cut:].strip()):  # `password: ENV['X']` holds no secret: keep it, patch needs it
             out[line] = line[:cut] + MASK + ("," if line.rstrip().endswith(",") else "")
+    from .dsn import dsn_line, password_tokens
+
+    written, tokens = dsn_line(text, raw), password_tokens(text, raw)
+    if written is not None and written in out and tokens:  # a DSN: only its password masked, host/port shown
+        masked = written
+        for token in tokens:
+            masked = masked.replace(token, MASK)
+        out[written] = masked
     return out
 
 
@@ -265,7 +273,12 @@ def secret_tokens(text: str, raw: RawConfig) -> tuple[str, ...]:
     they appear in a diff, also inside a line the fix changed (a Ruby hash on one line)."""
     lines = text.splitlines()
     out: list[str] = []
+    from .dsn import dsn_line, password_tokens
+
+    dsn = dsn_line(text, raw) if password_tokens(text, raw) else None
     for line in secret_lines(text, raw):
+        if line == dsn:
+            continue  # the password's exact text below; a token cut at "@" would hide the host and port too
         for v in raw.values.values():
             o = v.origin
             if not v.secret or o is None or o.file != raw.file or not 1 <= o.line <= len(lines) \
@@ -276,9 +289,7 @@ def secret_tokens(text: str, raw: RawConfig) -> tuple[str, ...]:
             m = _TOKEN.match(rest)
             if m and m.group(0):
                 out.append(m.group(0))
-    from .dsn import password_tokens  # a DSN's password inside a line whose scheme or port the fix changed
-
-    return (*out, *password_tokens(text, raw))
+    return (*out, *password_tokens(text, raw))  # a DSN's password, also inside a line the fix changed
 
 
 def unified_diff(before: str, after: str, path: str, secrets: dict[str, str] | None = None,

@@ -16,6 +16,7 @@ import base64
 import contextlib
 import json
 import os
+import re
 import shutil
 import signal
 import struct
@@ -54,7 +55,10 @@ class Pcap:
     def __init__(self, path: Path, ports: list[int]) -> None:
         self.path = path
         expr = " or ".join(f"tcp port {p}" for p in ports)
-        self.proc = subprocess.Popen(["tcpdump", "-i", "lo", "-U", "-s", "0", "-w", str(path), expr],
+        # -B: a 64 MiB kernel buffer. Loopback frames are up to 64 KiB, so the default 2 MiB ring holds only a
+        # few dozen; on a loaded machine with six clients at once tcpdump then drops frames and a cell's TLS
+        # records vanish from the capture although the lab saw them.
+        self.proc = subprocess.Popen(["tcpdump", "-i", "lo", "-U", "-B", "65536", "-s", "0", "-w", str(path), expr],
                                      stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
         deadline = time.monotonic() + 10  # tcpdump says "listening on lo" once the capture runs
         assert self.proc.stderr is not None
@@ -64,7 +68,9 @@ class Pcap:
     def stop(self) -> dict[int, bytes]:
         time.sleep(0.5)
         self.proc.send_signal(signal.SIGINT)
-        self.proc.wait(10)
+        _, err = self.proc.communicate(timeout=10)
+        dropped = re.search(rb"(\d+) packets? dropped by kernel", err)
+        self.dropped = int(dropped.group(1)) if dropped else 0
         return client_streams(self.path.read_bytes())
 
 
@@ -220,6 +226,7 @@ def matrix() -> Iterator[Result]:
                 outputs = list(pool.map(lambda j: run_client(j[0], labs[j[0].id], j[1], root / f"{j[0].id}-{j[1]}"),
                                         jobs))
             streams = pcap.stop()
+            assert pcap.dropped == 0, f"tcpdump dropped {pcap.dropped} packets: the capture is incomplete"
             result: Result = {}
             for (client, scenario), output in zip(jobs, outputs, strict=True):
                 caps = labs[client.id].for_port(scenario)

@@ -17,7 +17,7 @@ from urllib.parse import quote
 from ..predict import Fix
 from ..readers.dsn import DsnError, Part, parse_dsn
 from ..settings import RawConfig
-from .patch import Patched, Unpatchable
+from .edit import Patched, Unpatchable
 
 #: the dotenv keys that hold a DSN
 DSN_KEYS = ("MAILER_DSN", "MAIL_URL")

@@ -12,23 +12,12 @@ from __future__ import annotations
 import difflib
 import os
 import re
-from dataclasses import dataclass
 
 from ..credentials import MASK
 from ..predict import Fix
 from ..settings import Origin, RawConfig
-
-
-class Unpatchable(Exception):
-    """The file cannot be changed line by line; the reason is a catalogue key."""
-
-
-@dataclass(frozen=True)
-class Patched:
-    text: str
-    removed: tuple[int, ...]  #: 1-based line numbers of the original text
-    changed: tuple[int, ...]
-    added_after: int | None  #: the line new keys were inserted after
+from .dsn import apply_dsn_fix, dsn_line, password_tokens
+from .edit import Patched, Unpatchable
 
 
 def _indent(line: str) -> str:
@@ -69,8 +58,6 @@ def apply_fix(text: str, raw: RawConfig, fix: Fix, syntax: str) -> Patched:
     (except a Ruby hash written on one line, which is edited entry by entry: ``_Inline``, and a mailer DSN,
     edited part by part: writers/dsn.py)."""
     if syntax == "dsn":
-        from .dsn import apply_dsn_fix  # imports this module's Patched/Unpatchable
-
         return apply_dsn_fix(text, raw, fix)
     if fix.rename:  # columns stay where the reader saw them only when nothing else changes: rename alone
         return Patched(symbolize(text, raw, fix.rename), (), tuple(sorted({
@@ -254,8 +241,6 @@ def secret_lines(text: str, raw: RawConfig) -> dict[str, str]:
         cut = o.column - 1 if o.column > 1 else max(line.find("="), line.find(":")) + 1
         if not _LOOKUP.match(line[cut:].strip()):  # `password: ENV['X']` holds no secret: keep it, patch needs it
             out[line] = line[:cut] + MASK + ("," if line.rstrip().endswith(",") else "")
-    from .dsn import dsn_line, password_tokens
-
     written, tokens = dsn_line(text, raw), password_tokens(text, raw)
     if written is not None and written in out and tokens:  # a DSN: only its password masked, host/port shown
         masked = written
@@ -273,8 +258,6 @@ def secret_tokens(text: str, raw: RawConfig) -> tuple[str, ...]:
     they appear in a diff, also inside a line the fix changed (a Ruby hash on one line)."""
     lines = text.splitlines()
     out: list[str] = []
-    from .dsn import dsn_line, password_tokens
-
     dsn = dsn_line(text, raw) if password_tokens(text, raw) else None
     for line in secret_lines(text, raw):
         if line == dsn:

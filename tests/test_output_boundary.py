@@ -12,9 +12,7 @@ from __future__ import annotations
 import io
 import json
 import os
-import pty
 import re
-import select
 import subprocess
 import sys
 import unicodedata
@@ -24,6 +22,7 @@ from pathlib import Path
 import pytest
 from rich.text import Text
 
+from ptyrun import run_on_pty
 from smtp_doctor.findings import Finding, Severity
 from smtp_doctor.lab import LabInfo, forge
 from smtp_doctor.lab.forge import CORPUS, FORGED, MARKUP, ForgeInfo
@@ -159,26 +158,8 @@ def run_pipe(*args: str) -> tuple[int, str]:
 def run_tty(*args: str) -> tuple[int, str]:
     """The CLI with its stdout on a pseudo-terminal: rich writes colours, and anything raw would reach
     a real terminal emulator."""
-    master, slave = pty.openpty()
-    proc = subprocess.Popen([sys.executable, "-m", "smtp_doctor", *args], stdout=slave, stderr=slave,
-                            stdin=subprocess.DEVNULL, env=_env())
-    os.close(slave)
-    chunks: list[bytes] = []
-    for _ in range(10_000):  # bounded: each pass waits at most 1 s, the process is killed at 120 s
-        ready, _, _ = select.select([master], [], [], 1.0)
-        if ready:
-            try:
-                data = os.read(master, 65536)
-            except OSError:  # EIO: the child closed the terminal
-                break
-            if not data:
-                break
-            chunks.append(data)
-        elif proc.poll() is not None:
-            break
-    os.close(master)
-    code = proc.wait(timeout=120)
-    out = b"".join(chunks).decode("utf-8", "replace").replace("\r\n", "\n")
+    code, raw = run_on_pty([sys.executable, "-m", "smtp_doctor", *args], env=_env())
+    out = raw.decode("utf-8", "replace").replace("\r\n", "\n")
     assert "Traceback" not in out and "Usage:" not in out, out
     return code, out
 

@@ -206,23 +206,10 @@ def test_local_processes_and_dask_give_the_same_records(lab_farm: FarmInfo, tmp_
 
 def _on_a_terminal(argv: list[str]) -> str:
     """Run with stderr on a pseudo-terminal (progress shows only there); everything it drew, as text."""
-    import pty
+    from ptyrun import run_on_pty
 
-    master, slave = pty.openpty()
-    proc = subprocess.Popen(argv, stdout=subprocess.DEVNULL, stderr=slave, stdin=subprocess.DEVNULL)
-    os.close(slave)
-    chunks = []
-    while True:
-        try:
-            data = os.read(master, 65536)
-        except OSError:  # EIO: the child closed the terminal
-            break
-        if not data:
-            break
-        chunks.append(data)
-    proc.wait(60)
-    os.close(master)
-    return b"".join(chunks).decode(errors="replace")
+    _, raw = run_on_pty(argv, stdout_on_pty=False, timeout=60)
+    return raw.decode(errors="replace")
 
 
 def test_progress_on_a_terminal_in_the_chosen_language(lab_farm: FarmInfo, tmp_path: Path) -> None:

@@ -3,8 +3,10 @@
 ``check`` names the first thing that will fail and its fix. A config can be wrong twice (implicit TLS on
 587 *and* no CA for a private server), so ``repair`` repeats: apply the fix to the file's text, read the
 result with the same reader, check it against the same server, until the prediction is a delivery, the
-fix is only words, or a failure comes back (never more than MAX_ROUNDS). Nothing here prints or writes
-the user's file: ``render/fix.py`` shows a :class:`Repair`, the caller decides whether to write it.
+fix is only words, or a failure comes back (never more than MAX_ROUNDS). Every check runs with the app's
+environment (``--env``), as the first one did: the re-check logs in with the app's password again. Nothing
+here prints or writes the user's file: ``render/fix.py`` shows a :class:`Repair`, the caller decides
+whether to write it.
 """
 
 from __future__ import annotations
@@ -83,7 +85,7 @@ def repair(raw: RawConfig, env: dict[str, str] | None, probe_target: str | None,
     deliver, not a list of independent suggestions that might contradict each other."""
     text = read_text(Path(raw.file))
     ca_file = os.path.abspath(ca_file) if ca_file else None  # written into the config: relative to nothing
-    [first] = check([raw], probe_target, ca_file, timeout)
+    [first] = check([raw], probe_target, ca_file, timeout, env=env)
     result = Repair(raw, first, first, text=text, fixed=text)
     syntax = framework_facts(raw.framework).get("syntax", "dotenv")
     seen: set[str | None] = set()
@@ -100,7 +102,7 @@ def repair(raw: RawConfig, env: dict[str, str] | None, probe_target: str | None,
             result.fixed = patched.text
             current = _reread(Path(tmp), current, result.fixed, env)
         if current is not raw:
-            [c] = check([current], probe_target, ca_file, timeout)
+            [c] = check([current], probe_target, ca_file, timeout, env=env)
             result.final = c
         for _ in range(MAX_ROUNDS):
             pred, fix = c.prediction, c.fix
@@ -131,7 +133,7 @@ def repair(raw: RawConfig, env: dict[str, str] | None, probe_target: str | None,
             result.steps.append(Step(pred, fix))
             result.fixed = patched.text
             current = _reread(Path(tmp), current, result.fixed, env)
-            [c] = check([current], probe_target, ca_file, timeout)
+            [c] = check([current], probe_target, ca_file, timeout, env=env)
             result.final = c
         _harden(result, current, Path(tmp), env, probe_target, ca_file, timeout, syntax)
     return result
@@ -159,7 +161,7 @@ def _harden(result: Repair, current: RawConfig, tmp: Path, env: dict[str, str] |
         except Unpatchable:
             continue
         again = _reread(tmp, current, patched.text, env)
-        [c2] = check([again], probe_target, ca_file, timeout)
+        [c2] = check([again], probe_target, ca_file, timeout, env=env)
         if (c2.prediction is None or c2.prediction.verdict is not Verdict.DELIVERED or c2.facts is None
                 or risk in risks(c2.plan, c2.prediction, c2.facts)):
             continue  # the change would break delivery or not remove the risk: not offered

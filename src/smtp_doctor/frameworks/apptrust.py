@@ -93,19 +93,29 @@ def apply(facts: PortFacts, trust: AppTrust) -> PortFacts:
     return replace(facts, tls=replace(facts.tls, verifications=(best, *others)))
 
 
-def version_line(raw: RawConfig) -> tuple[str, dict[str, str]] | None:
-    """(catalogue key, params) saying which version of the deciding package the prediction assumed and why:
-    read from the app's lock file, or the model's assumption when there is none."""
+def version_used(raw: RawConfig) -> dict[str, str | None] | None:
+    """Which version of the deciding package the prediction used and how it was chosen (JSON): ``lock_file``
+    (``file`` names it), ``given`` (--framework-version) or ``assumed`` (the model's documented default)."""
     from . import model
 
     m = model(raw.framework)
     if not m.version_of:
         return None
-    if raw.framework_version and raw.version_from:
-        return "check.cli.version_from", {"package": m.version_of, "version": raw.framework_version,
-                                          "file": os.path.basename(raw.version_from)}
     if raw.framework_version:
-        return None  # given with --framework-version: the user knows
+        how = "lock_file" if raw.version_from else "given"
+        return {"package": m.version_of, "version": raw.framework_version, "how": how, "file": raw.version_from}
     if not m.assume_version:
         return None
-    return "check.cli.version_assumed", {"package": m.version_of, "version": m.assume_version}
+    return {"package": m.version_of, "version": m.assume_version, "how": "assumed", "file": None}
+
+
+def version_line(raw: RawConfig) -> tuple[str, dict[str, str]] | None:
+    """(catalogue key, params) saying which version of the deciding package the prediction assumed and why:
+    read from the app's lock file, given with --framework-version, or the model's assumption without either."""
+    used = version_used(raw)
+    if used is None:
+        return None
+    key = {"lock_file": "check.cli.version_from", "given": "check.cli.version_given",
+           "assumed": "check.cli.version_assumed"}[str(used["how"])]
+    params = {"package": str(used["package"]), "version": str(used["version"])}
+    return key, params | ({"file": os.path.basename(str(used["file"]))} if used["file"] else {})

@@ -374,8 +374,10 @@ def translate(raw: RawConfig) -> RawConfig:
                 if isinstance(rule.value, bool) else repr(rule.value)
             out[target] = RawValue(rule.value, kind, text, origin, env=src.env if src else None)
             break
-    return RawConfig(framework=m.model, file=raw.file, values=out, framework_version=m.model_version,
-                     notes=list(raw.notes))
+    # the version read for this framework is the model's when it names the same package (Mastodon: mail gem)
+    same = raw.framework_version is not None and models()[m.model].version_of == m.version_of
+    return RawConfig(framework=m.model, file=raw.file, values=out,
+                     framework_version=raw.framework_version if same else m.model_version, notes=list(raw.notes))
 
 
 def _kind_of(value: Any) -> ValueKind:
@@ -458,7 +460,8 @@ def expected_error(framework: str, failure_mode: str, version: str | None = None
                 text = p.text
                 break
     if text is None and m.model:
-        return expected_error(m.model, failure_mode, m.model_version, params=params)
+        same = version is not None and models()[m.model].version_of == m.version_of
+        return expected_error(m.model, failure_mode, version if same else m.model_version, params=params)
     if text is not None and params:
         for k, val in params.items():
             text = text.replace("{" + k + "}", str(val))

@@ -8,7 +8,7 @@ from rich.console import Console
 
 from ..check import Checked
 from ..findings import Severity
-from ..frameworks.apptrust import version_line
+from ..frameworks.apptrust import version_line, version_used
 from ..i18n import Term, current_language, has, t
 from ..plan import ConnectionPlan
 from ..predict import Fix, Prediction, Verdict
@@ -205,7 +205,7 @@ def fix_json(fix: Fix | None) -> dict[str, Any] | None:
 def check_json(results: list[Checked]) -> dict[str, Any]:
     return {"schema_version": JSON_SCHEMA_VERSION, "tool": "smtp-doctor", "command": "check", "configs": [
         {"file": c.raw.file, "framework": c.raw.framework, "framework_version": c.raw.framework_version,
-         "framework_version_from": c.raw.version_from,
+         "framework_version_from": c.raw.version_from, "version_used": version_used(c.raw),
          "settings": settings_json(c.settings), "plan": _plan_json(c.plan),
          "probed": {"host": c.target[0], "port": c.target[1], "mode": c.facts.mode.value if c.facts else None,
                     "address": c.facts.address if c.facts else None} if c.target else None,

@@ -24,7 +24,9 @@ from .predict import Fix, Prediction, Verdict
 from .readers import read_file, read_text
 from .remedy import harden, provider_fixes, risks
 from .settings import RawConfig
+from .writers.edit import Patched
 from .writers.patch import Unpatchable, apply_fix, secret_lines, secret_tokens, unified_diff
+from .writers.yaml_section import apply_yaml_fix
 
 MAX_ROUNDS = 4
 
@@ -48,13 +50,18 @@ class Repair:
     stopped: str | None = None  #: catalogue key: why it could not go on
     env: tuple[str, ...] = ()  #: the last part of the fix goes into the app's environment (SSL_CERT_FILE=…)
     kept_risks: list[str] = field(default_factory=list)  #: risks no change here removes without breaking it
+    path: str = ""  #: the file text/fixed are: the config, or the YAML its config_for reads
+
+    def __post_init__(self) -> None:
+        self.path = self.path or self.raw.file
 
     @property
     def diff(self) -> str:
         if self.fixed == self.text:
             return ""
-        return unified_diff(self.text, self.fixed, self.raw.file, secret_lines(self.text, self.raw),
-                            secret_tokens(self.text, self.raw))
+        view = replace(self.raw, file=self.path)  # the secrets written in the patched file, masked
+        return unified_diff(self.text, self.fixed, self.path, secret_lines(self.text, view),
+                            secret_tokens(self.text, view))
 
     @property
     def delivers(self) -> bool:
@@ -64,18 +71,71 @@ class Repair:
                                   and self.final.prediction.verdict is Verdict.DELIVERED)
 
 
-def _reread(tmp: Path, raw: RawConfig, text: str, env: dict[str, str] | None) -> RawConfig:
-    """The patched text, read by the same reader: under the same file name, so the same syntax applies."""
-    path = tmp / Path(raw.file).name
-    path.write_text(text, encoding="utf-8")
+@dataclass(frozen=True)
+class _Target:
+    """Where the fix is written: the config file itself, or the YAML section ``config_for`` reads."""
+
+    path: str
+    section: str | None = None  #: the environment's section of a config_for YAML
+
+
+def _target(raw: RawConfig, env: dict[str, str] | None) -> _Target:
+    """The config's own file, unless its settings come from ``config_for``'s YAML (readers/rails_yaml.py):
+    then that YAML, in the section of the environment the app runs in (the same rule the reader used)."""
+    from .readers.rails_yaml import rails_env
+
+    ymls = {v.origin.file for v in raw.values.values()
+            if v.origin is not None and v.origin.file != raw.file and v.origin.file.endswith((".yml", ".yaml"))}
+    if raw.framework != "actionmailer" or len(ymls) != 1:
+        return _Target(raw.file)
+    return _Target(ymls.pop(), rails_env(Path(raw.file), env)[0])
+
+
+def _apply(text: str, raw: RawConfig, fix: Fix, syntax: str, target: _Target) -> Patched:
+    if target.section is None:
+        return apply_fix(text, raw, fix, syntax)
+    return apply_yaml_fix(text, raw, fix, target.path, target.section)
+
+
+def _mirror(tmp: Path, raw: RawConfig, target: _Target, text: str) -> tuple[Path, Path]:
+    """A copy of the app's config file and the patched YAML at the same places relative to the app's root
+    (config_for finds config/<name>.yml from the config's folder): (config copy, YAML copy)."""
+    yml, rb = Path(target.path).resolve(), Path(raw.file).resolve()
+    root = yml.parent.parent
+    try:
+        rb_rel, yml_rel = rb.relative_to(root), yml.relative_to(root)
+    except ValueError:
+        raise UserError("fix.error.reread", file=raw.file) from None
+    app = tmp / "app"
+    for rel, body in ((rb_rel, read_text(rb)), (yml_rel, text)):
+        (app / rel).parent.mkdir(parents=True, exist_ok=True)
+        (app / rel).write_text(body, encoding="utf-8")
+    return app / rb_rel, app / yml_rel
+
+
+def _reread(tmp: Path, raw: RawConfig, text: str, env: dict[str, str] | None,
+            target: _Target | None = None) -> RawConfig:
+    """The patched text, read by the same reader: under the same file name, so the same syntax applies.
+    A patched config_for YAML is read through a copy of the app's config file next to it."""
+    target = target or _Target(raw.file)
+    if target.section is None:
+        path = tmp / Path(raw.file).name
+        path.write_text(text, encoding="utf-8")
+        renamed = {str(path): raw.file}
+    else:
+        path, yml = _mirror(tmp, raw, target, text)
+        renamed = {str(path): raw.file, str(path.resolve()): raw.file, str(yml): target.path,
+                   str(yml.resolve()): target.path}
     for again in read_file(path, framework=raw.framework, env=env):
         if again.framework == raw.framework:  # the user's file name in every location, not the temporary one
-            values = {k: replace(v, origin=replace(v.origin, file=raw.file))
-                      if v.origin is not None and v.origin.file == again.file else v for k, v in again.values.items()}
+            values = {k: replace(v, origin=replace(v.origin, file=renamed[v.origin.file]))
+                      if v.origin is not None and v.origin.file in renamed else v for k, v in again.values.items()}
             # values another file of the app decides (a Rails initializer, config/smtp.yml) still decide: the
             # temporary copy has no such neighbours (readers/rails_merge.py), and the patch never touches them
-            values |= {k: v for k, v in raw.values.items() if v.origin is not None and v.origin.file != raw.file}
-            return replace(again, file=raw.file, values=values, framework_version=raw.framework_version)
+            values |= {k: v for k, v in raw.values.items()
+                       if v.origin is not None and v.origin.file not in (raw.file, target.path)}
+            return replace(again, file=raw.file, values=values, framework_version=raw.framework_version,
+                           version_from=raw.version_from)
     raise UserError("fix.error.reread", file=raw.file)
 
 
@@ -83,24 +143,25 @@ def repair(raw: RawConfig, env: dict[str, str] | None, probe_target: str | None,
            timeout: float) -> Repair:
     """Fix, re-read, re-check until it delivers: the printed change is one the prediction engine has seen
     deliver, not a list of independent suggestions that might contradict each other."""
-    text = read_text(Path(raw.file))
+    target = _target(raw, env)
+    text = read_text(Path(target.path))
     ca_file = os.path.abspath(ca_file) if ca_file else None  # written into the config: relative to nothing
     [first] = check([raw], probe_target, ca_file, timeout, env=env)
-    result = Repair(raw, first, first, text=text, fixed=text)
+    result = Repair(raw, first, first, text=text, fixed=text, path=target.path)
     syntax = framework_facts(raw.framework).get("syntax", "dotenv")
     seen: set[str | None] = set()
     current, c = raw, first
     with tempfile.TemporaryDirectory(prefix="smtp-doctor-fix-") as tmp:
         for key, params, pfix in provider_fixes(raw, first.settings, present(raw)):
             try:  # the provider's documentation, not the probe, says these: they come first
-                patched = apply_fix(result.fixed, current, pfix, syntax)
+                patched = _apply(result.fixed, current, pfix, syntax, target)
             except Unpatchable as exc:
                 result.stopped = str(exc)
                 continue
             assert first.prediction is not None
             result.steps.append(Step(first.prediction, pfix, convention=(key, params)))
             result.fixed = patched.text
-            current = _reread(Path(tmp), current, result.fixed, env)
+            current = _reread(Path(tmp), current, result.fixed, env, target)
         if current is not raw:
             [c] = check([current], probe_target, ca_file, timeout, env=env)
             result.final = c
@@ -125,22 +186,22 @@ def repair(raw: RawConfig, env: dict[str, str] | None, probe_target: str | None,
                 break
             seen.add(pred.failure)
             try:
-                patched = apply_fix(result.fixed, current, fix, syntax)
+                patched = _apply(result.fixed, current, fix, syntax, target)
             except Unpatchable as exc:
                 result.stopped = str(exc)
                 result.steps.append(Step(pred, fix))
                 break
             result.steps.append(Step(pred, fix))
             result.fixed = patched.text
-            current = _reread(Path(tmp), current, result.fixed, env)
+            current = _reread(Path(tmp), current, result.fixed, env, target)
             [c] = check([current], probe_target, ca_file, timeout, env=env)
             result.final = c
-        _harden(result, current, Path(tmp), env, probe_target, ca_file, timeout, syntax)
+        _harden(result, current, Path(tmp), env, probe_target, ca_file, timeout, syntax, target)
     return result
 
 
 def _harden(result: Repair, current: RawConfig, tmp: Path, env: dict[str, str] | None, probe_target: str | None,
-            ca_file: str | None, timeout: float, syntax: str) -> None:
+            ca_file: str | None, timeout: float, syntax: str, target: _Target) -> None:
     """A config that delivers with verification off or opportunistic STARTTLS: each remedy is applied,
     re-read and re-checked, and kept only when the config still delivers and the risk is gone."""
     c = result.final
@@ -157,10 +218,10 @@ def _harden(result: Repair, current: RawConfig, tmp: Path, env: dict[str, str] |
         risk, fix = todo[0]
         tried.add(risk)
         try:
-            patched = apply_fix(result.fixed, current, fix, syntax)
+            patched = _apply(result.fixed, current, fix, syntax, target)
         except Unpatchable:
             continue
-        again = _reread(tmp, current, patched.text, env)
+        again = _reread(tmp, current, patched.text, env, target)
         [c2] = check([again], probe_target, ca_file, timeout, env=env)
         if (c2.prediction is None or c2.prediction.verdict is not Verdict.DELIVERED or c2.facts is None
                 or risk in risks(c2.plan, c2.prediction, c2.facts)):
@@ -183,7 +244,7 @@ def write(results: list[Repair]) -> bool:
     written = False
     for r in results:
         if r.delivers and r.fixed != r.text:
-            Path(r.raw.file).write_text(r.fixed, encoding="utf-8")
+            Path(r.path).write_text(r.fixed, encoding="utf-8")
             written = True
     return written
 

@@ -49,5 +49,5 @@ def command(path: Path, env_file: Path | None, framework: str | None, probe_targ
         for r in result.repairs:
             render_repair(out, r)
             if write and r.delivers and r.fixed != r.text:
-                out.print("[green]" + escape(t("fix.cli.written", file=r.raw.file)) + "[/]", highlight=False)
+                out.print("[green]" + escape(t("fix.cli.written", file=r.path)) + "[/]", highlight=False)
     raise SystemExit(int(result.exit_code))

@@ -8,6 +8,7 @@ with Debian's real ActionMailer where it is installed.
 
 from __future__ import annotations
 
+import json
 import os
 import shutil
 import subprocess
@@ -158,6 +159,8 @@ def test_fix_follows_rails_env_from_env_and_overrides_shared(lab: LabInfo, tmp_p
     assert before.startswith("ERROR") and "wrong version number" in before, before
     r = fix(rb, env_file=env, timeout=15).repairs[0]
     assert r.path.endswith("smtp.yml") and r.delivers, (r.stopped, r.final.prediction)
+    doc = json.loads(_cli(str(rb), "--env", str(env), "--json", "--timeout", "15").stdout)["configs"][0]
+    assert doc["patched_file"] == str((app / "config" / "smtp.yml").resolve()) and doc["delivers"]
     done = _cli(str(rb), "--env", str(env), "--write", "--timeout", "15")
     assert done.returncode == 0, done.stdout + done.stderr
     yml = (app / "config" / "smtp.yml").read_text()

@@ -58,7 +58,7 @@ def render_corrected(out: Console, r: Repair) -> None:
 
 
 def repair_json(r: Repair) -> dict[str, Any]:
-    return {"file": r.raw.file, "framework": r.raw.framework,
+    return {"file": r.raw.file, "framework": r.raw.framework, "patched_file": r.path,
             "before": r.first.prediction.verdict.value if r.first.prediction else None,
             "steps": [{"failure": None if s.risk or s.convention else s.prediction.failure, "risk": s.risk,
                        "convention": t(s.convention[0], **s.convention[1]) if s.convention else None,

@@ -19,8 +19,8 @@ from pathlib import Path
 import jsonschema
 import pytest
 
-from smtp_doctor.lab.farm import FarmInfo, farm
-from smtp_doctor.probe import ProbeOptions
+from smtp_doctor.lab.farm import SLOW, FarmInfo, farm
+from smtp_doctor.probe import ProbeOptions, many
 from smtp_doctor.probe.many import Politeness, Target, probe_many
 from smtp_doctor.scan import Output, ScanConfig, scan
 from smtp_doctor.scan.record import VOLATILE
@@ -222,3 +222,25 @@ def test_progress_on_a_terminal_in_the_chosen_language(lab_farm: FarmInfo, tmp_p
     assert "targets/s" not in shown and "スキャン結果" in shown and "証明書の問題: cert.expired" in shown
     quiet = _on_a_terminal(base + ["-o", str(tmp_path / "b.jsonl"), "--quiet"])
     assert "スキャン中" not in quiet and "スキャン結果" not in quiet
+
+
+def test_handshakes_queue_for_a_slot_without_a_wrong_verdict(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """150 probes in flight whose greetings (a greet-pause farm) all arrive together, 3 TLS slots: the
+    queue for a slot is ours, so every probe still ends in a verified STARTTLS, none timed out."""
+    monkeypatch.setattr(many, "TLS_SLOTS", 3)
+    with farm(tmp_path / "slow", 10, kinds=(SLOW,), greet_delay=1.0) as info:
+        targets = [Target(f"t{i}.farm.test", port, "127.0.0.1") for i in range(15) for port in info.ports(SLOW)]
+
+        async def run() -> list[many.ProbeResult]:
+            return [r async for r in probe_many(targets, concurrency=150, quick=True,
+                                                options=ProbeOptions(ca_file=str(info.ca_file), tls_timeout=5.0),
+                                                politeness=Politeness(per_ip=0, per_provider=0, ip_rate=0))]
+
+        started = time.monotonic()
+        results = asyncio.run(run())
+    assert time.monotonic() - started >= 1.0  # the greetings really were late
+    assert len(results) == 150
+    for r in results:
+        assert r.error is None and r.facts is not None and r.facts.timed_out is None, r
+        assert r.facts.mode.value == "starttls" and r.facts.tls is not None
+        assert [v.ok for v in r.facts.tls.verifications][-1] is True  # the farm CA, given as --ca-file

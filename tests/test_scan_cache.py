@@ -2,14 +2,18 @@
 
 from __future__ import annotations
 
+import asyncio
 import os
+import time
 from datetime import UTC, datetime
 from pathlib import Path
 
 from cryptography import x509
 from cryptography.hazmat.primitives.serialization import Encoding
 
+from smtp_doctor.facts import Verification
 from smtp_doctor.lab.farm import make_certs
+from smtp_doctor.probe.many import TrustCache
 from smtp_doctor.trust.anchors import dir_pems, pem_blocks
 from smtp_doctor.x509.verify import certifi_source, user_source, verify_chain, verify_known
 
@@ -58,3 +62,27 @@ def test_a_hashed_ca_directory_is_read_once_per_state(tmp_path: Path) -> None:
     os.utime(store / "0a1b2c3d.0", (1_000_000_000, 1_000_000_000))
     second = dir_pems(str(store))
     assert len(second) == 1 and second != first
+
+
+def test_a_scans_trust_cache_gives_the_same_verdicts_and_sees_a_replaced_ca(tmp_path: Path) -> None:
+    """probe_many's per-run cache (sources resolved once, files re-read at most once a second) answers
+    exactly what verifying afresh answers, and a --ca-file replaced mid-scan is noticed."""
+    ca = make_certs(tmp_path / "a")
+    valid, expired = _chain(tmp_path / "a" / "valid.pem"), _chain(tmp_path / "a" / "expired.pem")
+    trust = TrustCache(str(ca))
+    assert [s.name for s in trust.sources] == ["system", "certifi", "ca-file"]
+
+    async def both() -> tuple[tuple[Verification, ...], tuple[Verification, ...]]:
+        return await trust(valid), await trust(expired)
+
+    got_valid, got_expired = asyncio.run(both())
+    now = datetime.now(UTC)
+    assert got_valid == tuple(verify_chain(valid, s, when=now) for s in trust.sources)
+    assert got_expired == tuple(verify_chain(expired, s, when=now) for s in trust.sources)
+    assert got_valid[2].ok and not got_expired[2].ok and got_expired[2].error_code == 10
+    assert asyncio.run(trust(valid)) is got_valid  # cached: the same object, no thread, no store lookup
+    ca.write_bytes(make_certs(tmp_path / "b").read_bytes())
+    os.utime(ca, (1_000_000_000, 1_000_000_000))
+    time.sleep(1.1)  # the files are looked at again at most once a second
+    again = asyncio.run(trust(valid))
+    assert not again[2].ok and again[:2] == got_valid[:2]

@@ -26,6 +26,9 @@ HOST = "127.0.0.1"
 DOMAIN = "farm.test"
 #: Listener kinds: STARTTLS with a valid or an expired certificate, plaintext only, implicit TLS.
 KINDS = ("starttls", "starttls-expired", "plain", "implicit")
+#: Not dealt by default: STARTTLS whose greeting comes ``greet_delay`` seconds late (a greet-pause server),
+#: so that a scan's probes stay in flight (bench/scan_bench.py measures memory per in-flight probe with it).
+SLOW = "starttls-slow"
 NAMES = ("localhost", HOST, DOMAIN, f"*.{DOMAIN}")
 
 
@@ -54,17 +57,20 @@ def make_certs(directory: Path) -> Path:
 
 
 def _context(directory: Path, kind: str) -> ssl.SSLContext:
+    """No TLS 1.3 session tickets: no prober resumes, and minting two per handshake was ~15 % of the
+    farm's handshake CPU (the same for every tool the benchmark runs against it)."""
     ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
     name = "expired" if kind.endswith("expired") else "valid"
     ctx.load_cert_chain(directory / f"{name}.pem", directory / f"{name}.key")
+    ctx.num_tickets = 0
     return ctx
 
 
 class _SMTP(asyncio.Protocol):
     """Just enough SMTP for a probe: 220, EHLO (with STARTTLS when offered), STARTTLS, NOOP, RSET, QUIT."""
 
-    def __init__(self, kind: str, ctx: ssl.SSLContext | None) -> None:
-        self.kind, self.ctx = kind, ctx
+    def __init__(self, kind: str, ctx: ssl.SSLContext | None, greet_delay: float = 0.0) -> None:
+        self.kind, self.ctx, self.greet_delay = kind, ctx, greet_delay
         self.buf = b""
         self.tls = kind == "implicit"
         self.upgrading = False
@@ -72,7 +78,14 @@ class _SMTP(asyncio.Protocol):
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
         self.transport = cast(asyncio.Transport, transport)  # uvloop's are not asyncio.Transport subclasses
-        self.transport.write(b"220 mx." + DOMAIN.encode() + b" ESMTP smtp-doctor farm\r\n")
+        if self.kind == SLOW:
+            asyncio.get_running_loop().call_later(self.greet_delay, self._greet)
+        else:
+            self._greet()
+
+    def _greet(self) -> None:
+        if self.transport is not None:
+            self.transport.write(b"220 mx." + DOMAIN.encode() + b" ESMTP smtp-doctor farm\r\n")
 
     def data_received(self, data: bytes) -> None:
         self.buf += data
@@ -122,15 +135,15 @@ class _SMTP(asyncio.Protocol):
         self.transport = None
 
 
-async def _serve(directory: Path, kinds: list[str], conn: Connection) -> None:
+async def _serve(directory: Path, kinds: list[str], conn: Connection, greet_delay: float) -> None:
     loop = asyncio.get_running_loop()
-    contexts = {k: _context(directory, k) for k in set(KINDS) - {"plain"}}
+    contexts = {k: _context(directory, k) for k in {*KINDS, SLOW} - {"plain"}}
     servers: list[asyncio.Server] = []
     listeners: list[tuple[int, str]] = []
     for kind in kinds:
         ctx = contexts.get(kind)
         implicit = kind == "implicit"
-        server = await loop.create_server(lambda k=kind, c=ctx: _SMTP(k, c), HOST, 0, backlog=1024,
+        server = await loop.create_server(lambda k=kind, c=ctx: _SMTP(k, c, greet_delay), HOST, 0, backlog=4096,
                                           ssl=ctx if implicit else None, ssl_handshake_timeout=10 if implicit else None)
         servers.append(server)
         listeners.append((server.sockets[0].getsockname()[1], kind))
@@ -140,7 +153,7 @@ async def _serve(directory: Path, kinds: list[str], conn: Connection) -> None:
         server.close()
 
 
-def _child(directory: str, kinds: list[str], conn: Connection) -> None:
+def _child(directory: str, kinds: list[str], conn: Connection, greet_delay: float) -> None:
     """One farm process: its listeners on uvloop when installed (a cheaper farm leaves the scanner the CPU)."""
     factory: Callable[[], asyncio.AbstractEventLoop] = asyncio.new_event_loop
     try:
@@ -150,12 +163,14 @@ def _child(directory: str, kinds: list[str], conn: Connection) -> None:
     except ImportError:
         pass
     with contextlib.suppress(KeyboardInterrupt, EOFError), asyncio.Runner(loop_factory=factory) as runner:
-        runner.run(_serve(Path(directory), kinds, conn))
+        runner.run(_serve(Path(directory), kinds, conn, greet_delay))
 
 
 @contextlib.contextmanager
-def farm(directory: Path, count: int, kinds: tuple[str, ...] = KINDS, processes: int = 1) -> Iterator[FarmInfo]:
-    """``count`` listeners (kinds dealt in turn) over ``processes`` processes, for the ``with`` block."""
+def farm(directory: Path, count: int, kinds: tuple[str, ...] = KINDS, processes: int = 1,
+         greet_delay: float = 5.0) -> Iterator[FarmInfo]:
+    """``count`` listeners (kinds dealt in turn) over ``processes`` processes, for the ``with`` block;
+    ``greet_delay``: how late the ``starttls-slow`` listeners greet."""
     ca_file = make_certs(directory)
     plan = [kinds[i % len(kinds)] for i in range(count)]
     ctx = multiprocessing.get_context("spawn")
@@ -165,7 +180,7 @@ def farm(directory: Path, count: int, kinds: tuple[str, ...] = KINDS, processes:
         for n in range(max(1, processes)):
             parent, child = ctx.Pipe()
             proc: multiprocessing.process.BaseProcess = ctx.Process(
-                target=_child, args=(str(directory), plan[n::processes], child), daemon=True,
+                target=_child, args=(str(directory), plan[n::processes], child, greet_delay), daemon=True,
                                name=f"smtp-doctor-farm-{n}")
             proc.start()
             children.append((proc, parent))

@@ -13,9 +13,10 @@ import asyncio
 import contextlib
 import ssl
 import time
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 
-from ..facts import Mode, Outcome, PortFacts, TLSFacts
+from ..facts import Mode, Outcome, PortFacts, TLSFacts, Verification
 from ..smtp.dialogue import Dialogue
 from ..smtp.ehlo import parse_ehlo
 from ..smtp.reply import ProtocolError, Reply, looks_like_smtp
@@ -67,11 +68,14 @@ async def _open_tls(address: str, port: int, host: str, opts: ProbeOptions, out:
     out.dialogue.note("TLS established")
 
 
-async def _tls_facts(ch: Channel, host: str, opts: ProbeOptions) -> TLSFacts:
+async def _tls_facts(ch: Channel, host: str, opts: ProbeOptions,
+                     verdicts: Callable[[tuple[bytes, ...]], Awaitable[tuple[Verification, ...]]] | None = None
+                     ) -> TLSFacts:
     """TLS parameters and the chain as sent, verified offline against every trust source.
 
     Verification loads whole trust stores (hundreds of files the first time), so it runs in a
     worker thread: the other ports' probes, racing on the same event loop, must not stall.
+    ``verdicts``: a scan's own per-run cache (probe/many.py), which skips the per-probe store lookups.
     """
     obj = ch.tls_object
     assert obj is not None
@@ -84,10 +88,13 @@ async def _tls_facts(ch: Channel, host: str, opts: ProbeOptions) -> TLSFacts:
         chain = (leaf,) if leaf else ()
     name, _, bits = obj.cipher() or ("", "", None)
     certs = tuple(cert_info_cached(der) for der in chain)
-    sources = [system_source(), certifi_source()] + ([user_source(opts.ca_file)] if opts.ca_file else [])
     reference = opts.servername or host
-    verifications = (verify_known(chain, sources) or tuple(
-        await asyncio.to_thread(lambda: [verify_chain(chain, s) for s in sources]))) if chain else ()
+    if verdicts is not None:
+        verifications = await verdicts(chain) if chain else ()
+    else:
+        sources = [system_source(), certifi_source()] + ([user_source(opts.ca_file)] if opts.ca_file else [])
+        verifications = (verify_known(chain, sources) or tuple(
+            await asyncio.to_thread(lambda: [verify_chain(chain, s) for s in sources]))) if chain else ()
     matched, via_cn = match_hostname(certs[0], reference) if certs else (None, False)
     return TLSFacts(obj.version() or "", name, bits, chain, certs, verifications, reference, matched, via_cn,
                     sni_for(host, opts))

@@ -13,14 +13,16 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import ipaddress
+import os
 import time
 from collections.abc import AsyncGenerator, AsyncIterable, AsyncIterator, Callable, Iterable
 from dataclasses import dataclass
 
-from ..facts import Mode, Outcome, PortFacts
+from ..facts import Mode, Outcome, PortFacts, Verification
 from ..smtp.dialogue import Dialogue
 from ..smtp.ehlo import parse_ehlo
 from ..smtp.reply import ProtocolError, looks_like_smtp
+from ..x509.verify import TrustSource, certifi_source, system_source, user_source, verify_chain, verify_known
 from .channel import Channel, ConnectError, TLSFailure
 from .engine import Closed, PhaseTimeout, _note_failure, _tls_facts, command, connect, probe_port, read_reply, start_tls
 from .options import ProbeOptions
@@ -28,6 +30,11 @@ from .resolve import ResolveError, resolve
 
 #: Ports where a quick probe starts TLS at once (RFC 8314 submissions); elsewhere it waits for a greeting.
 IMPLICIT_PORTS = frozenset({465})
+#: TLS handshakes a quick scan runs at once, however many probes are in flight. A handshake is CPU work
+#: on one core, so more at once finish no sooner; but each holds OpenSSL's buffers (~25 KB), and ten
+#: thousand probes whose greetings arrive together would hold them all at once. Waiting for a slot is
+#: outside the handshake's own deadline: our queue is never blamed on the server.
+TLS_SLOTS = 256
 
 
 @dataclass(frozen=True)
@@ -129,6 +136,55 @@ class _Caps:
                 self.slots.pop(key, None)
 
 
+def _stamp(path: str | None) -> float | None:
+    try:
+        return os.stat(path).st_mtime if path else None
+    except OSError:
+        return None
+
+
+class TrustCache:
+    """One scan's trust sources and chain verdicts, for the quick probe.
+
+    Why: looked up per probe, the sources cost about ten ``stat`` calls a target (the system paths, then
+    each store's modification time on every cache lookup), a tenth of a fleet probe's CPU. Here the
+    sources are resolved once, their files looked at again at most once a second (a replaced
+    ``--ca-file`` is still noticed), and a chain's verdicts kept for the current minute, as
+    ``x509.verify`` does (validity dates move a verdict at most a minute late).
+    """
+
+    MAX = 4096  #: chains remembered; a scan of a million distinct chains keeps at most this many
+
+    def __init__(self, ca_file: str | None) -> None:
+        self.sources: tuple[TrustSource, ...] = (system_source(), certifi_source()) + (
+            (user_source(ca_file),) if ca_file else ())
+        self.verdicts: dict[tuple[bytes, ...], tuple[Verification, ...]] = {}
+        self.state: tuple[object, ...] = ()
+        self.checked = -1.0
+
+    def _fresh(self) -> None:
+        now = time.monotonic()
+        if now - self.checked < 1.0:
+            return
+        self.checked = now
+        state = (int(time.time() // 60), *(_stamp(p) for s in self.sources for p in (s.cafile, s.capath)))
+        if state != self.state:
+            self.state = state
+            self.verdicts.clear()
+
+    async def __call__(self, chain: tuple[bytes, ...]) -> tuple[Verification, ...]:
+        self._fresh()
+        known = self.verdicts.get(chain)
+        if known is None:
+            sources = self.sources
+            known = verify_known(chain, sources) or tuple(
+                await asyncio.to_thread(lambda: [verify_chain(chain, s) for s in sources]))
+            if len(self.verdicts) >= self.MAX:
+                self.verdicts.clear()
+            self.verdicts[chain] = known
+        return known
+
+
 def deferred(facts: PortFacts) -> bool:
     """The server said "not now": 421 anywhere, or another 4xx to the greeting or EHLO."""
     replies = [facts.greeting, facts.ehlo_reply_plain, facts.starttls_reply]
@@ -138,7 +194,8 @@ def deferred(facts: PortFacts) -> bool:
 
 
 async def quick_port(target: Target, addresses: tuple[str, ...], opts: ProbeOptions,
-                     implicit_ports: frozenset[int] = IMPLICIT_PORTS) -> PortFacts:
+                     implicit_ports: frozenset[int] = IMPLICIT_PORTS, trust: TrustCache | None = None,
+                     slots: asyncio.Semaphore | None = None) -> PortFacts:
     """One connection: TLS at once on an implicit-TLS port, else greeting, EHLO, STARTTLS, handshake, QUIT.
 
     The mode is taken from the port's convention instead of raced; a wrong-mode port shows up as
@@ -159,13 +216,14 @@ async def quick_port(target: Target, addresses: tuple[str, ...], opts: ProbeOpti
             first = bytearray()
             try:
                 if implicit:
-                    await start_tls(ch, host, opts)
-                    facts.mode = Mode.IMPLICIT_TLS
-                    facts.tls = await _tls_facts(ch, host, opts)
+                    async with slots or contextlib.nullcontext():
+                        await start_tls(ch, host, opts)
+                        facts.mode = Mode.IMPLICIT_TLS
+                        facts.tls = await _tls_facts(ch, host, opts, trust)
                 else:
                     facts.greeting = await read_reply(ch, dlg, "greeting", opts.phase(opts.greeting_timeout), first)
                     facts.mode = Mode.PLAINTEXT
-                await _quick_session(facts, ch, dlg, host, opts, implicit, first)
+                await _quick_session(facts, ch, dlg, host, opts, implicit, first, trust, slots)
             except TLSFailure as exc:
                 facts.tls_error = exc.error
                 got = exc.error.received
@@ -192,7 +250,8 @@ async def quick_port(target: Target, addresses: tuple[str, ...], opts: ProbeOpti
 
 
 async def _quick_session(facts: PortFacts, ch: Channel, dlg: Dialogue, host: str, opts: ProbeOptions,
-                         implicit: bool, first: bytearray) -> None:
+                         implicit: bool, first: bytearray, trust: TrustCache | None = None,
+                         slots: asyncio.Semaphore | None = None) -> None:
     """The quick check set and nothing more: EHLO and STARTTLS (or the greeting inside implicit TLS), the
     handshake and the certificate, then QUIT without waiting for its answer. No EHLO inside TLS: AUTH
     and what TLS changes in EHLO are the full probe's business. Three round trips fewer per port.
@@ -212,8 +271,9 @@ async def _quick_session(facts: PortFacts, ch: Channel, dlg: Dialogue, host: str
                 if facts.starttls_reply.code == 220:
                     facts.bytes_after_starttls = dlg.restart_after_tls()
                     phase = "tls"
-                    await start_tls(ch, host, opts)
-                    facts.tls = await _tls_facts(ch, host, opts)
+                    async with slots or contextlib.nullcontext():
+                        await start_tls(ch, host, opts)
+                        facts.tls = await _tls_facts(ch, host, opts, trust)
         except (PhaseTimeout, Closed, ProtocolError, TLSFailure, ConnectError) as exc:
             _note_failure(facts, exc, phase)  # what the full probe's session records, phase by phase
             return
@@ -249,6 +309,14 @@ async def probe_many(targets: Iterable[Target] | AsyncIterable[Target], *, concu
     source = _aiter(targets).__aiter__()
     pull = asyncio.Lock()
     out: asyncio.Queue[ProbeResult | None] = asyncio.Queue(maxsize=max(1, concurrency))
+    capped = polite.per_ip > 0 or polite.per_provider > 0 or polite.ip_rate > 0 or polite.rate > 0
+    trust = TrustCache(opts.ca_file) if quick else None
+    slots = asyncio.Semaphore(TLS_SLOTS)
+
+    async def probe(target: Target, addresses: tuple[str, ...]) -> PortFacts:
+        if quick:
+            return await quick_port(target, addresses, opts, implicit_ports, trust, slots)
+        return await probe_port(target.host, addresses, target.port, opts, race_delay)
 
     async def one(target: Target) -> ProbeResult:
         started = time.monotonic()
@@ -264,10 +332,12 @@ async def probe_many(targets: Iterable[Target] | AsyncIterable[Target], *, concu
         attempt = 0
         while True:
             attempt += 1
-            async with per_provider.hold(target.group), per_ip.hold(addresses[0]):
-                await overall.take()
-                facts = (await quick_port(target, addresses, opts, implicit_ports) if quick
-                         else await probe_port(target.host, addresses, target.port, opts, race_delay))
+            if capped:
+                async with per_provider.hold(target.group), per_ip.hold(addresses[0]):
+                    await overall.take()
+                    facts = await probe(target, addresses)
+            else:  # caps off (a lab, a benchmark): no per-key bookkeeping at all
+                facts = await probe(target, addresses)
             if facts.outcome is not Outcome.CONNECTED or not deferred(facts):
                 return ProbeResult(target, facts, None, "", attempt, time.monotonic() - started)
             if attempt > polite.retries:

@@ -18,7 +18,8 @@ _REPLY_ENH = compile_regex(r"(?<![\d.])([2-5]\d\d)[ -]([245]\.\d{1,3}\.\d{1,3})(
 _REPLY_PY = compile_regex(r"\(([2-5]\d\d), b?['\"](?:([245]\.\d{1,3}\.\d{1,3}) )?")
 #: a bare code where a library quotes the server: "response=421 …", "but got code \"535\"", "[530 …"
 _REPLY_CTX = compile_regex(
-    r"(?:response[=:]\s*\[?|got code \"|response \[|^|\s-\s|: |\[)([45][0-5]\d)(?=[ \"-][A-Za-z<#\]])", re.MULTILINE)
+    r"(?:response[=:]\s*\[?|got code \"|response \[|^|\s-\s|: |\[)([45][0-5]\d)(?=[ \"-][A-Za-z<#\]])"
+    r"|unexpected smtp-server response: ([45][0-5]\d)$", re.MULTILINE)  # curl (8) quotes only the code
 _ENH_ONLY = compile_regex(r"(?<![\d.])([45])\.(\d{1,3})\.(\d{1,3})(?![\d.])")
 #: OpenSSL: "error:0A00010B:SSL routines:ssl3_get_record:wrong version number[:file:line:]"
 _OSSL = compile_regex(r"error:([0-9A-Fa-f]{8}):([A-Za-z0-9 ]+ routines):([A-Za-z0-9_]*):([^:\n]+)")
@@ -85,7 +86,7 @@ def smtp_replies(text: str) -> list[SMTPReply]:
         out.append(SMTPReply(int(m.group(1)), m.group(2)))
     if not out:
         for m in _REPLY_CTX.finditer(text):
-            out.append(SMTPReply(int(m.group(1)), None))
+            out.append(SMTPReply(int(m.group(1) or m.group(2)), None))
     if not out:  # "5.7.8 Username and Password not accepted" with the code dropped
         for m in _ENH_ONLY.finditer(text):
             out.append(SMTPReply(None, m.group(0)))

@@ -35,7 +35,8 @@ HOSTILE = [
 ]
 FRAMEWORKS = sorted(writers())
 SYNTAX = {"actionmailer": "ruby", "gitlab": "ruby", "django": "python", "nodemailer": "js", "msmtp": "msmtprc",
-          "mastodon": "dotenv", "laravel": "dotenv"}
+          "mastodon": "dotenv", "laravel": "dotenv", "flask_mail": "python", "symfony": "dsn",
+          "spring": "properties"}
 INVISIBLE = {"Cc", "Cf", "Zl", "Zp", "Cs"}
 
 
@@ -47,8 +48,14 @@ def _refusal_allowed(framework: str, value: str) -> bool:
         return any(unicodedata.category(c) in INVISIBLE and c not in "\n\t\r\x1b" for c in value)
     if kind == "js":
         return False
+    if framework == "flask_mail":  # repr holds anything, and Flask-Mail has no CA to write
+        return False
     if kind == "python":  # repr holds anything; its SSL_CERT_FILE environment line is dotenv
         return _dotenv_refuses("/ca/" + value)
+    if kind == "dsn":  # the user percent-encoded in the URL; the CA is an SSL_CERT_FILE environment line
+        return invisible or _dotenv_refuses("/ca/" + value)
+    if kind == "properties":  # no CA key; a backslash escapes, ${ is a placeholder, ASCII only, no blank ends
+        return invisible or "\\" in value or "${" in value or value != value.strip() or not value.isascii()
     if kind == "msmtprc":
         return invisible
     return _dotenv_refuses(value) or _dotenv_refuses("/ca/" + value)
@@ -106,6 +113,50 @@ console.log(JSON.stringify(o));
 """
 
 
+PHP_DSN = r"""
+require_once '/usr/share/php/Symfony/Component/Mailer/autoload.php';
+preg_match('/^MAILER_DSN=(.*)$/m', file_get_contents($argv[1]), $m);
+$d = Symfony\Component\Mailer\Transport\Dsn::fromString($m[1]);
+echo json_encode(['scheme' => $d->getScheme(), 'user' => $d->getUser(), 'host' => $d->getHost(),
+                  'port' => $d->getPort()]);
+"""
+JAVA_PROPS = r"""
+import java.io.FileInputStream;
+import java.util.Properties;
+public class Props {
+  public static void main(String[] a) throws Exception {
+    Properties p = new Properties();
+    try (FileInputStream in = new FileInputStream(a[0])) { p.load(in); }
+    StringBuilder b = new StringBuilder("{");
+    for (String k : p.stringPropertyNames()) {
+      if (b.length() > 1) b.append(',');
+      b.append(q(k)).append(':').append(q(p.getProperty(k)));
+    }
+    System.out.println(b.append('}'));
+  }
+  static String q(String s) {
+    StringBuilder b = new StringBuilder("\"");
+    for (char c : s.toCharArray()) {
+      if (c == '"' || c == '\\') b.append('\\').append(c);
+      else if (c < 0x20 || c > 0x7e) b.append(String.format("\\u%04x", (int) c));
+      else b.append(c);
+    }
+    return b.append('"').toString();
+  }
+}
+"""
+
+
+def _java_props(tmp: Path) -> Path:
+    """Props.class (compiled once per test folder): reads a .properties file with java.util.Properties."""
+    out = tmp / "java-props"
+    if not (out / "Props.class").exists():
+        out.mkdir(exist_ok=True)
+        (out / "Props.java").write_text(JAVA_PROPS)
+        _run(["javac", "-d", str(out), str(out / "Props.java")])
+    return out
+
+
 def _run(cmd: list[str], **kw: Any) -> str:
     r = subprocess.run(cmd, capture_output=True, text=True, timeout=60, check=False,
                        env={**os.environ, "SMTP_PASSWORD": "x", "LANG": "C.UTF-8"}, **kw)
@@ -149,6 +200,14 @@ def _interpreter(tmp: Path, framework: str, w: Written) -> dict[str, Any] | None
         path.chmod(0o600)
         out = _run(["msmtp", "-C", str(path), "--pretend", "-t"], input="")
         return {k: v for k, _, v in (line.partition(" = ") for line in out.splitlines()) if _}
+    if kind == "dsn":  # Symfony Mailer's own DSN parser (Debian's php-symfony-mailer)
+        if not shutil.which("php") or not Path("/usr/share/php/Symfony/Component/Mailer").is_dir():
+            return None
+        return dict(json.loads(_run(["php", "-r", PHP_DSN, str(path)])))
+    if kind == "properties":  # java.util.Properties.load, the format's reference reader
+        if not shutil.which("javac") or not shutil.which("java"):
+            return None
+        return dict(json.loads(_run(["java", "-cp", str(_java_props(tmp)), "Props", str(path)])))
     if not shutil.which("bash"):  # dotenv: a POSIX shell reads every quoting this writer uses the same way
         return None
     script = 'set -a; . "$1"; env -0'
@@ -168,7 +227,7 @@ def _markers(tmp: Path, framework: str) -> tuple[dict[str, str], set[str], dict[
 
     def where(values: dict[str, Any]) -> dict[str, str]:
         return {k: ("user" if "USERMARK" in str(v) else "ca") for k, v in values.items()
-                if "USERMARK" in str(v) or "CAMARK" in str(v)}
+                if ("USERMARK" in str(v) or "CAMARK" in str(v)) and "://" not in str(v)}  # not a whole DSN
 
     return where(ours), set(ours), where(real), set(real)
 
@@ -213,7 +272,8 @@ def test_a_hostile_host_stays_the_host(framework: str, tmp_path: Path) -> None:
     try:
         w = _write(framework, "u@example.test", "/ca/x", host=host)
     except UserError:
-        assert SYNTAX[framework] == "dotenv"  # a ' with a " cannot be written for every dotenv parser
+        # a ' with a " cannot be written for every dotenv parser; a DSN's host is a bare host name or address
+        assert SYNTAX[framework] in ("dotenv", "dsn")
         return
     ours = _read_back(tmp_path, framework, w)
     assert host in ours.values(), w.text

@@ -20,6 +20,7 @@ from dataclasses import dataclass
 from functools import cache
 from importlib import resources
 from typing import Any
+from urllib.parse import quote
 
 from ..errors import ExitCode, UserError
 from ..plan import framework_facts
@@ -130,6 +131,28 @@ def _msmtprc(value: str, key: str) -> str:
     return value
 
 
+def _properties(value: str, key: str) -> str:
+    """A Java .properties value as written: a backslash is an escape, ``${`` a Spring placeholder, blanks
+    around the value are dropped by readers, and a file's encoding is ISO-8859-1 for Properties.load but
+    UTF-8 for some Spring Boot versions, so those (and invisible characters) are refused, never mangled."""
+    if (any(_invisible(c) for c in value) or "\\" in value or "${" in value or value != value.strip()
+            or not value.isascii()):
+        raise _refuse("properties", key, "properties")
+    return value
+
+
+def _dsn(w: dict[str, Any], values: dict[str, tuple[Any, bool]], host: str, user: str) -> str:
+    """``MAILER_DSN=scheme://user:${SMTP_PASSWORD}@host:port``: the user percent-encoded (a DSN is a URL),
+    the host as probed (bracketed when IPv6), the port always written (Symfony 5.4: no port = 465)."""
+    scheme, port = values.get("scheme", ("", False))[0], values.get("port", ("", False))[0]
+    if not re.fullmatch(r"[\w.:-]+", host, re.ASCII) or scheme not in ("smtp", "smtps") or not isinstance(port, int):
+        raise _refuse("not_bare", "host", "dsn")
+    if any(_invisible(c) for c in user):
+        raise _refuse("invisible", "user", "dsn")
+    where = f"[{host}]" if ":" in host else host
+    return f"{w['dsn']}={scheme}://{quote(user, safe='')}:${{SMTP_PASSWORD}}@{where}:{port}"
+
+
 def literal(value: str, syntax: str, key: str = "value") -> str:
     """``value`` as a string in ``syntax`` that reads back as exactly ``value``; UserError when it cannot."""
     if syntax in ("ruby_hash", "gitlab_rb"):
@@ -142,6 +165,8 @@ def literal(value: str, syntax: str, key: str = "value") -> str:
         return _msmtprc(value, key)
     if syntax == "dotenv":
         return _dotenv(value, key)
+    if syntax == "properties":
+        return _properties(value, key)
     raise _refuse("unsupported", key, syntax)
 
 
@@ -208,8 +233,11 @@ def write_config(framework: str, host: str, port: int, port_mode: str, user: str
             values.update({k: _fill(k, v, params, syntax) for k, v in row.get("set", {}).items()})
             code.update({k: _fill(k, v, params, syntax)[0] for k, v in row.get("code", {}).items()})
             env.update({k: _fill(k, v, params, "dotenv") for k, v in row.get("env", {}).items()})
-    lines = [w["indent"] + _line(k, v, syntax, code=quoted) for k, (v, quoted) in values.items()]
-    lines += [w["indent"] + _line(k, c, syntax, code=True) for k, c in code.items()]
+    if w.get("dsn"):  # one URL holds every part (Symfony's MAILER_DSN)
+        lines = [_dsn(w, values, host, str(params["user"]))]
+    else:
+        lines = [w["indent"] + _line(k, v, syntax, code=quoted) for k, (v, quoted) in values.items()]
+        lines += [w["indent"] + _line(k, c, syntax, code=True) for k, c in code.items()]
     text = "\n".join([*w["head"], *lines, *w["tail"]]) + "\n"
     return Written(framework, w["file"], text,
                    tuple(render_line(k, v, "dotenv", code=quoted) for k, (v, quoted) in env.items()))

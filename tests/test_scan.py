@@ -244,3 +244,24 @@ def test_handshakes_queue_for_a_slot_without_a_wrong_verdict(tmp_path: Path, mon
         assert r.error is None and r.facts is not None and r.facts.timed_out is None, r
         assert r.facts.mode.value == "starttls" and r.facts.tls is not None
         assert [v.ok for v in r.facts.tls.verifications][-1] is True  # the farm CA, given as --ca-file
+
+
+def test_a_low_file_limit_delays_probes_instead_of_blaming_servers(lab_farm: FarmInfo, tmp_path: Path) -> None:
+    """At 400 in flight under a 200-descriptor limit, our own EMFILE must not become "unreachable" servers:
+    the scan keeps what fits in flight and every target still gets its real verdict."""
+    import resource
+
+    def low_limit() -> None:
+        resource.setrlimit(resource.RLIMIT_NOFILE, (200, 200))
+
+    targets, out = tmp_path / "targets.txt", tmp_path / "scan.jsonl"
+    lines = [f"f{i}.farm.test@127.0.0.1:{port}" for i in range(40) for port in lab_farm.ports("starttls")]
+    targets.write_text("\n".join(lines) + "\n")
+    done = subprocess.run(CLI + ["scan", str(targets), "-o", str(out), "--quick", "-q", "--concurrency", "400",
+                                 "--ca-file", str(lab_farm.ca_file), *OPEN],
+                          capture_output=True, text=True, timeout=120, preexec_fn=low_limit)
+    assert "Traceback" not in done.stderr, done.stderr
+    records = _records(out)
+    assert len(records) == len(lines) == 400
+    assert {str(r["status"]) for r in records} == {"ok"}
+    assert all(r["facts"]["tls"]["trusted"]["ca-file"] for r in records)  # type: ignore[index]

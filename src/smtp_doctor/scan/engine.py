@@ -10,6 +10,7 @@ one lane and a lane runs one shard at a time, so the caps hold across workers wi
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import gc
 import zlib
 from collections import deque
@@ -53,12 +54,13 @@ async def _stream(jobs: Iterable[Job], config: ScanConfig, emit: Callable[[str],
             yield target
 
     exclude = config.exclude.address if config.exclude else None
+    concurrency = fd_budget(config.concurrency, 2 if config.quick else 3)  # a closing socket is still open
     opts = config.options
     if config.quick and opts.tls_versions:
         from dataclasses import replace
 
         opts = replace(opts, tls_versions=False)
-    async for result in probe_many(targets(), concurrency=config.concurrency, options=opts,
+    async for result in probe_many(targets(), concurrency=concurrency, options=opts,
                                    politeness=config.politeness, quick=config.quick,
                                    race_delay=config.race_delay, exclude=exclude,
                                    implicit_ports=config.implicit_ports):
@@ -67,6 +69,29 @@ async def _stream(jobs: Iterable[Job], config: ScanConfig, emit: Callable[[str],
         if not pending:
             del texts[result.target]
         emit(dumps(result_record(result, text, opts.ca_file)))
+
+
+def fd_budget(concurrency: int, per_probe: int, spare: int = 64) -> int:
+    """Probes that may be in flight with the file descriptors this process may open; raises the soft limit.
+
+    Why: a connection refused by our own ``EMFILE`` ("too many open files", at a soft limit of 1024 on
+    many systems) would be recorded as the *server* being unreachable, a wrong verdict from our own
+    overload. The soft limit is raised toward the hard one; what still does not fit waits its turn.
+    """
+    try:
+        import resource
+    except ImportError:  # pragma: no cover - not on POSIX
+        return concurrency
+    need = concurrency * per_probe + spare
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    if soft != resource.RLIM_INFINITY and soft < need:
+        target = need if hard == resource.RLIM_INFINITY else min(need, hard)
+        with contextlib.suppress(ValueError, OSError):
+            resource.setrlimit(resource.RLIMIT_NOFILE, (target, hard))
+        soft = resource.getrlimit(resource.RLIMIT_NOFILE)[0]
+    if soft == resource.RLIM_INFINITY:
+        return concurrency
+    return max(1, min(concurrency, (soft - spare) // per_probe))
 
 
 def _run(coro: Coroutine[Any, Any, None]) -> None:

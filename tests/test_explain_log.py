@@ -11,7 +11,7 @@ from click.testing import CliRunner
 
 from smtp_doctor.cli import cli
 from smtp_doctor.explain import scan
-from smtp_doctor.explain.scan import Scanner, scan_files
+from smtp_doctor.explain.scan import Scanner, needle_regex, scan_files
 
 NORMAL = [
     'I, [{ts} #{pid}]  INFO -- : [{rid}] Started GET "/api/v1/timelines/home" for 10.0.0.{n} at {ts}',
@@ -248,3 +248,44 @@ def test_first_seen_is_never_a_certificate_date() -> None:
     for c in s_client:
         for _, first in _scan_text(str(c["text"])):
             assert first is None or "2021" not in first and "2020" not in first, first
+
+
+def test_shape_masker_never_joins_what_masked_keeps_apart() -> None:
+    """The storm fast path (scan._Masker) splices the volatile spans of a line's shape; keys it gives must be
+    _masked's keys, or keys of their own (a cache miss), never one shared by two texts _masked keeps apart."""
+    import json
+
+    from corpus.explain.score import CORPORA
+    from smtp_doctor.explain.scan import _masked, _Masker
+
+    lines = [ln for path in CORPORA if path.exists() for c in json.loads(path.read_text())["cases"]
+             for ln in str(c["text"]).splitlines()]
+    lines += [f"E, [#{rid}] ERROR -- : [{rid:08x}-{rid * 7:012x}] Net::SMTPAuthenticationError (535-5.7.8 x) "
+              f"in {100 + rid % 300}.{rid % 97}ms port {587 if rid % 2 else 465}" for rid in range(3000)]
+    # one shape, an id in one and a word in the other, both orders
+    lines += ["id 1eadbeef port 587", "id deadbeef port 587", "id deadbeef port 465", "id 1eadbeef port 465",
+              "pid=12 abc", "pid=12 abd"]
+    mask = _Masker()
+    first: dict[str, str] = {}
+    for ln in lines:
+        key = mask(ln)
+        assert first.setdefault(key, _masked(ln)) == _masked(ln), (ln, key)
+
+
+def test_direct_re2_search_agrees_with_the_wrapper() -> None:
+    from smtp_doctor.explain.knowledge import load, span_search
+
+    rx = needle_regex(load())
+    direct = span_search(rx)
+
+    class Wrapped:  # no _regexp: span_search takes the public path
+        pattern = rx.pattern
+
+        def search(self, data: bytes, pos: int) -> object:
+            return rx.search(data, pos)
+
+    public = span_search(Wrapped())
+    block = b"ok\nE: Net::SMTPAuthenticationError 535\nfine\nwrong version number here\n" * 50
+    for pos in range(0, len(block), 7):
+        assert direct(block, pos) == public(block, pos)
+    assert direct(block, 0) is not None and direct(b"nothing to see", 0) is None

@@ -22,7 +22,7 @@ import re2
 
 from .engine import Explanation, explain
 from .fields import host_port
-from .knowledge import Knowledge, load
+from .knowledge import Knowledge, load, span_search
 
 BLOCK = 1 << 20
 MAX_LINE = 8192  #: longer lines are classified on their first 8 KiB (a minified blob is not an error line)
@@ -55,6 +55,42 @@ def _masked(text: str) -> str:
     """The cache key of a failure's text: its volatile parts replaced by '#'."""
     text = _VOLATILE.sub("#", text)
     return _ADDRESS.sub("#", text) if "@" in text else text
+
+
+#: Every hex digit as one letter: repeats of one log line with other ids, pids and times share this shape
+_SHAPE = bytes.maketrans(b"0123456789abcdefABCDEF", b"h" * 22)
+
+
+class _Masker:
+    """``_masked`` without running its regex on every line of a failure storm: the volatile spans of the first
+    line of each shape (hex digits folded, so ids of one length look alike) are kept and spliced into the next
+    lines of that shape, each span checked to be volatile in this line too (else ``_masked`` runs). A line with
+    an id where its shape's first line had none keeps that id in its key: a key of its own, a cache miss. So a
+    key never joins two texts ``_masked`` would keep apart."""
+
+    def __init__(self, size: int = 4096) -> None:
+        self.size = size
+        self._spans: dict[bytes, list[tuple[int, int]]] = {}
+
+    def __call__(self, text: str) -> str:
+        if "@" in text:
+            return _masked(text)  # addresses vary in length: no shape to share
+        shape = text.encode("utf-8", "surrogateescape").translate(_SHAPE)  # bytes: one C pass, no dict
+        spans = self._spans.get(shape)
+        if spans is None:
+            if len(self._spans) >= self.size:
+                self._spans.clear()
+            spans = self._spans[shape] = [m.span() for m in _VOLATILE.finditer(text)]
+        if not spans:
+            return text
+        out, at = [], 0
+        for a, b in spans:
+            if _VOLATILE.fullmatch(text, a, b) is None:  # not an id here ("deadbeef" where "1eadbeef" was)
+                return _masked(text)
+            out.append(text[at:a])
+            at = b
+        out.append(text[at:])
+        return "#".join(out)
 
 
 def _leading_timestamp(line: str) -> str | None:
@@ -122,6 +158,8 @@ class Scanner:
     def __init__(self, kb: Knowledge | None = None, max_line: int = MAX_LINE) -> None:
         self.kb = kb or load()
         self.needles = needle_regex(self.kb)
+        self._search = span_search(self.needles)
+        self._mask = _Masker()
         self.max_line = max_line
         self.result = ScanResult()
         self._groups: dict[tuple[str, str | None, int | None], Group] = {}
@@ -142,7 +180,7 @@ class Scanner:
         from the lines before it (``before``, decoded only then), so for such a line what those lines name is
         part of the key."""
         # the line's own leading stamp is known: dropping it is a string replace, not a regex pass
-        key = _masked(line.replace(stamp, "", 1) if stamp else _TIMESTAMP.sub("", line, count=2))
+        key = self._mask(line.replace(stamp, "", 1) if stamp else _TIMESTAMP.sub("", line, count=2))
         entry = self._cache.get(key)
         if entry is None:
             entry = self._cache[key] = (host_port(line, self.kb), {})
@@ -268,11 +306,11 @@ class Scanner:
 
     def _scan_block(self, block: bytes, name: str, lineno: int) -> None:
         pos_line = 0  # offset of the line start whose number is `lineno`
-        search = self.needles.search
+        search = self._search
         m = search(block, 0)
         while m is not None:
-            start = block.rfind(b"\n", 0, m.start()) + 1
-            end = block.find(b"\n", m.end())
+            start = block.rfind(b"\n", 0, m[0]) + 1
+            end = block.find(b"\n", m[1])
             end = len(block) if end < 0 else end
             lineno += block.count(b"\n", pos_line, start)
             pos_line = start

@@ -7,6 +7,7 @@ from __future__ import annotations
 import contextlib
 import json
 import os
+import shutil
 import subprocess
 import sys
 from collections.abc import Iterator
@@ -292,3 +293,45 @@ def test_a_login_the_server_breaks_off_says_so(scripted: tuple[Path, dict[str, i
     code, doc, raw = _json(str(config))
     assert doc["asked"]["login"] == "broken" and doc["asked"]["login_reason"] and "Traceback" not in raw
     assert CANARY not in raw
+
+
+# -- msmtp's passwordeval: never run; a command that only prints a variable is read as that variable ----------
+
+
+def _msmtprc(tmp_path: Path, lab: LabInfo, passwordeval: str) -> Path:
+    d = tmp_path / "home"
+    d.mkdir(exist_ok=True)
+    rc = d / ".msmtprc"
+    rc.write_text(f"account a\nhost 127.0.0.1\nport {lab.servers['starttls'].port}\nauth on\nuser {lab.user}\n"
+                  f"from app@example.com\ntls on\ntls_starttls on\ntls_trust_file {lab.ca_file}\n"
+                  f"passwordeval {passwordeval}\naccount default : a\n")
+    rc.chmod(0o600)
+    return rc
+
+
+@pytest.mark.parametrize("command", ['"printenv SMTP_PASSWORD"', 'echo "$SMTP_PASSWORD"'])
+def test_msmtp_passwordeval_that_prints_a_variable_is_tried_with_env(lab: LabInfo, tmp_path: Path,
+                                                                      command: str) -> None:
+    """What `config --for msmtp` writes: check reads the variable from --env (running nothing) and logs in;
+    real msmtp agrees on both passwords."""
+    rc = _msmtprc(tmp_path, lab, command)
+    code, doc, raw = _json(str(rc), "--env", str(_env(tmp_path, SMTP_PASSWORD=CANARY)))
+    assert code == 1 and doc["asked"]["login"] == "refused" and CANARY not in raw
+    code, doc, raw = _json(str(rc), "--env", str(_env(tmp_path, SMTP_PASSWORD=lab.password)))
+    assert code == 0 and doc["asked"]["login"] == "ok"
+    if shutil.which("msmtp"):
+        for password, ok in ((CANARY, False), (lab.password, True)):
+            done = subprocess.run(["msmtp", "-C", str(rc), "rcpt@example.com"], input="Subject: x\n\ncheck\n",
+                                  capture_output=True, text=True, timeout=60,
+                                  env=dict(os.environ, SMTP_PASSWORD=password))
+            assert (done.returncode == 0) is ok, done.stderr
+
+
+def test_msmtp_passwordeval_command_is_never_run(lab: LabInfo, tmp_path: Path) -> None:
+    """Any other command is the user's to run: check does not run it (the marker file stays absent) and
+    says it did not try the login."""
+    marker = tmp_path / "ran"
+    rc = _msmtprc(tmp_path, lab, f'"touch {marker}; printf %s x"')
+    code, doc, raw = _json(str(rc))
+    assert not marker.exists()
+    assert doc["asked"]["login"] == "not_tried" and code == 0

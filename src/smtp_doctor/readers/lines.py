@@ -28,6 +28,25 @@ class Entry:
     section: str = ""
 
 
+#: msmtp passwordeval commands that only print one environment variable (what `config --for msmtp` writes):
+#: read as that variable, so --env gives the app's password without running the user's command
+_CAT = re.compile(r"cat\s+[^\s|;&$`<>()'\"]+")
+_PRINTENV = re.compile(r'printenv\s+([A-Za-z_]\w*)|echo\s+"\$(?:\{([A-Za-z_]\w*)\}|([A-Za-z_]\w*))"')
+
+
+
+def _passwordeval(command: str, env: Mapping[str, str] | None) -> Ev:
+    """What msmtp's ``passwordeval`` gives, without running it: an environment variable it only prints (the
+    variable, from ``--env``); ``cat FILE`` alone (code login.py may read as that file); any other command is
+    a value known only when it runs — never run here (docs/check.md), and never read as a file."""
+    if var := _PRINTENV.fullmatch(command):
+        name = var.group(1) or var.group(2) or var.group(3)
+        return Ev(ValueKind.STRING, env[name], name) if env and name in env else Ev(ValueKind.ENV, None, name)
+    if _CAT.fullmatch(command) or not re.search(r"\bcat\b", command):
+        return Ev(ValueKind.EXPRESSION)
+    return Ev(ValueKind.ENV)  # `cat x | gpg -d`: reading x would not be the password
+
+
 # ---- Java properties ----------------------------------------------------------------------------------
 def read_properties(path: Path, text: str, framework: str | None, env: Mapping[str, str] | None) -> list[RawConfig]:
     config = RawConfig("spring", str(path))
@@ -169,6 +188,8 @@ def read_msmtp(path: Path, text: str, framework: str | None, env: Mapping[str, s
             continue
         value = arg[1:-1] if len(arg) >= 2 and arg[0] == arg[-1] == '"' else arg
         ev = Ev(ValueKind.STRING, value)
+        if cmd == "passwordeval":
+            ev = _passwordeval(value.strip(), env)
         current[cmd] = raw(cmd, ev, arg, Origin(str(path), n, col, cmd),
                            secret=cmd in ("password", "passwordeval") or None)
     configs = []

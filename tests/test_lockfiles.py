@@ -105,6 +105,10 @@ def test_gemfile_lock_mail_271_predicts_what_debians_actionmailer_does(lab: LabI
     assert code == 0 and "Assumed mail gem 2.7.1 from Gemfile.lock." in text
     code, text = _cli("check", str(config), "--timeout", "15", lang="ja")
     assert code == 0 and "Gemfile.lock から mail gem 2.7.1 を前提にしました。" in text
+    code, text = _cli("check", str(config), "--timeout", "15", "--markdown")
+    assert code == 0 and "- Assumed mail gem 2.7.1 from Gemfile.lock." in text and text.startswith("### ")
+    code, text = _cli("check", str(config), "--timeout", "15", "--markdown", lang="ja")
+    assert code == 0 and "- Gemfile.lock から mail gem 2.7.1 を前提にしました。" in text
 
     bare = write(tmp_path / "unlocked", lab, None)
     code, doc = _check_json(bare)
@@ -113,6 +117,10 @@ def test_gemfile_lock_mail_271_predicts_what_debians_actionmailer_does(lab: LabI
     assert "mutually exclusive" in doc["prediction"]["error_text"]
     code, text = _cli("check", str(bare), "--timeout", "15")
     assert code == 1 and "No lock file: assuming mail gem 2.9" in text
+    code, text = _cli("check", str(bare), "--timeout", "15", "--markdown")
+    assert code == 1 and "- No lock file: assuming mail gem 2.9" in text and "mutually exclusive" in text
+    code, text = _cli("check", str(bare), "--markdown", "--json")
+    assert code == 2 and len(text.strip().splitlines()) == 1 and "Traceback" not in text
 
 
 def test_framework_version_given_is_shown_as_given(lab: LabInfo, tmp_path: Path) -> None:
@@ -149,3 +157,19 @@ def test_every_lock_file_is_shown(lab: LabInfo, tmp_path: Path, framework: str, 
     (tmp_path / lock).unlink()
     code, out = _cli("check", str(path), "--framework", framework, "--json", "--timeout", "10")
     assert json.loads(out)["configs"][0]["version_used"]["how"] == "assumed"
+
+
+def test_markdown_of_a_hostile_greeting_is_inert(tmp_path: Path) -> None:
+    """check --markdown puts the server's words (escapes, bidi overrides) in a code block, shown, not obeyed."""
+    from smtp_doctor.lab.forge import running
+
+    with running(tmp_path / "forge", greeting=554) as forge:
+        rb = tmp_path / "config" / "environments" / "production.rb"
+        rb.parent.mkdir(parents=True)
+        rb.write_text("Rails.application.configure do\n  config.action_mailer.smtp_settings = {\n"
+                      f"    address: '127.0.0.1', port: {forge.port}\n  }}\nend\n")
+        code, text = _cli("check", str(rb), "--timeout", "10", "--markdown")
+    assert code == 1 and "\x1b" not in text and "\u202e" not in text and "\x07" not in text
+    block = text.split("**The app will print:**", 1)[1].split("```", 2)[1]
+    assert "Net::SMTPFatalError: 554" in block and "\\x1b" in block
+    assert "No lock file: assuming mail gem 2.9" in text

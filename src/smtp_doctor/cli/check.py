@@ -28,9 +28,12 @@ from .options import config_options
 @click.option("--envelope-from", default=None, metavar="ADDRESS", help="The sender of --envelope.")
 @click.option("--envelope-to", default=None, metavar="ADDRESS", help="The recipient of --envelope.")
 @click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")
+@click.option("--markdown", "as_markdown", is_flag=True,
+              help="Markdown, ready to paste into an issue or a forum post.")
 def command(path: Path, env_file: Path | None, framework: str | None, framework_version: str | None,
             probe_target: str | None, ca_file: str | None, timeout: float, with_fix: bool, no_login: bool,
-            envelope: str | None, envelope_from: str | None, envelope_to: str | None, as_json: bool) -> None:
+            envelope: str | None, envelope_from: str | None, envelope_to: str | None, as_json: bool,
+            as_markdown: bool) -> None:
     """Predict what the app will do with its mail settings against the live server, and how to fix it."""
     from ..api import check
     from ..i18n import t
@@ -41,6 +44,10 @@ def command(path: Path, env_file: Path | None, framework: str | None, framework_
     from ..secrets import redact_json
     from .common import console
 
+    if as_json and as_markdown:
+        from ..errors import ExitCode, UserError
+
+        raise UserError("check.cli.json_or_markdown", ExitCode.USAGE)
     result = check(path, env_file=env_file, framework=framework, framework_version=framework_version,
                    probe_host=probe_target, ca_file=ca_file, timeout=timeout, with_fix=with_fix,
                    login=not no_login, envelope=envelope_pair(envelope, envelope_from, envelope_to))
@@ -51,6 +58,10 @@ def command(path: Path, env_file: Path | None, framework: str | None, framework_
             for entry, r in zip(doc["configs"], result.repairs, strict=True):
                 entry["corrected"] = repair_json(r) if r is not None else None
         click.echo(json_inert(json.dumps(redact_json(doc), indent=2, ensure_ascii=False)))
+    elif as_markdown:
+        from ..render.check_markdown import check_markdown
+
+        click.echo(check_markdown(result.configs), nl=False)
     else:
         out = console()
         render_check(out, result.configs)

@@ -225,25 +225,42 @@ def test_progress_on_a_terminal_in_the_chosen_language(lab_farm: FarmInfo, tmp_p
 
 
 def test_handshakes_queue_for_a_slot_without_a_wrong_verdict(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    """150 probes in flight whose greetings (a greet-pause farm) all arrive together, 3 TLS slots: the
-    queue for a slot is ours, so every probe still ends in a verified STARTTLS, none timed out."""
-    monkeypatch.setattr(many, "TLS_SLOTS", 3)
-    with farm(tmp_path / "slow", 10, kinds=(SLOW,), greet_delay=1.0) as info:
-        targets = [Target(f"t{i}.farm.test", port, "127.0.0.1") for i in range(15) for port in info.ports(SLOW)]
+    """900 probes in flight whose greetings (a greet-pause farm) all arrive together, one TLS slot for all
+    of them: every probe still ends in a verified STARTTLS, none timed out."""
+    monkeypatch.setattr(many, "TLS_SLOTS", 1)
+    with farm(tmp_path / "slow", 10, kinds=(SLOW,), greet_delay=0.3) as info:
+        targets = [Target(f"t{i}.farm.test", port, "127.0.0.1") for i in range(90) for port in info.ports(SLOW)]
+        options = ProbeOptions(ca_file=str(info.ca_file), timeout=5.0)
 
         async def run() -> list[many.ProbeResult]:
-            return [r async for r in probe_many(targets, concurrency=150, quick=True,
-                                                options=ProbeOptions(ca_file=str(info.ca_file), tls_timeout=5.0),
+            return [r async for r in probe_many(targets, concurrency=900, quick=True, options=options,
                                                 politeness=Politeness(per_ip=0, per_provider=0, ip_rate=0))]
 
         started = time.monotonic()
         results = asyncio.run(run())
-    assert time.monotonic() - started >= 1.0  # the greetings really were late
-    assert len(results) == 150
+    assert time.monotonic() - started >= 0.3  # the greetings really were late
+    assert len(results) == 900
     for r in results:
         assert r.error is None and r.facts is not None and r.facts.timed_out is None, r
         assert r.facts.mode.value == "starttls" and r.facts.tls is not None
         assert [v.ok for v in r.facts.tls.verifications][-1] is True  # the farm CA, given as --ca-file
+
+
+def test_waiting_for_a_tls_slot_is_not_charged_to_the_probe() -> None:
+    """A probe with a 0.2 s deadline that waits 0.4 s for a slot held elsewhere still has its 0.2 s after."""
+
+    async def run() -> float:
+        slots = asyncio.Semaphore(1)
+        await slots.acquire()  # another probe's handshake
+        asyncio.get_running_loop().call_later(0.4, slots.release)
+        started = time.monotonic()
+        async with asyncio.timeout(0.2) as deadline:
+            async with many._Slot(slots, deadline):
+                await asyncio.sleep(0.1)  # the handshake itself, within what is left of the deadline
+        assert slots.locked() is False
+        return time.monotonic() - started
+
+    assert asyncio.run(run()) >= 0.5
 
 
 def test_a_low_file_limit_delays_probes_instead_of_blaming_servers(lab_farm: FarmInfo, tmp_path: Path) -> None:

@@ -185,6 +185,32 @@ class TrustCache:
         return known
 
 
+class _Slot:
+    """A TLS slot whose wait is not charged to the probe: the whole-probe deadline moves by the time waited."""
+
+    def __init__(self, slots: asyncio.Semaphore | None, deadline: asyncio.Timeout) -> None:
+        self.slots, self.deadline = slots, deadline
+
+    async def __aenter__(self) -> None:
+        if self.slots is None:
+            return
+        if not self.slots.locked():
+            await self.slots.acquire()
+            return
+        loop = asyncio.get_running_loop()
+        started, when = loop.time(), self.deadline.when()
+        self.deadline.reschedule(None)  # the clock stops while we queue
+        try:
+            await self.slots.acquire()
+        finally:
+            if when is not None:
+                self.deadline.reschedule(when + loop.time() - started)
+
+    async def __aexit__(self, *exc: object) -> None:
+        if self.slots is not None:
+            self.slots.release()
+
+
 def deferred(facts: PortFacts) -> bool:
     """The server said "not now": 421 anywhere, or another 4xx to the greeting or EHLO."""
     replies = [facts.greeting, facts.ehlo_reply_plain, facts.starttls_reply]
@@ -206,7 +232,7 @@ async def quick_port(target: Target, addresses: tuple[str, ...], opts: ProbeOpti
     started = time.monotonic()
     implicit = port in implicit_ports
     try:
-        async with asyncio.timeout(opts.timeout):
+        async with asyncio.timeout(opts.timeout) as deadline:
             try:
                 ch = await connect(addresses[0], port, opts)
             except ConnectError as exc:
@@ -216,14 +242,14 @@ async def quick_port(target: Target, addresses: tuple[str, ...], opts: ProbeOpti
             first = bytearray()
             try:
                 if implicit:
-                    async with slots or contextlib.nullcontext():
+                    async with _Slot(slots, deadline):
                         await start_tls(ch, host, opts)
                         facts.mode = Mode.IMPLICIT_TLS
                         facts.tls = await _tls_facts(ch, host, opts, trust)
                 else:
                     facts.greeting = await read_reply(ch, dlg, "greeting", opts.phase(opts.greeting_timeout), first)
                     facts.mode = Mode.PLAINTEXT
-                await _quick_session(facts, ch, dlg, host, opts, implicit, first, trust, slots)
+                await _quick_session(facts, ch, dlg, host, opts, implicit, first, trust, _Slot(slots, deadline))
             except TLSFailure as exc:
                 facts.tls_error = exc.error
                 got = exc.error.received
@@ -251,7 +277,7 @@ async def quick_port(target: Target, addresses: tuple[str, ...], opts: ProbeOpti
 
 async def _quick_session(facts: PortFacts, ch: Channel, dlg: Dialogue, host: str, opts: ProbeOptions,
                          implicit: bool, first: bytearray, trust: TrustCache | None = None,
-                         slots: asyncio.Semaphore | None = None) -> None:
+                         slot: _Slot | None = None) -> None:
     """The quick check set and nothing more: EHLO and STARTTLS (or the greeting inside implicit TLS), the
     handshake and the certificate, then QUIT without waiting for its answer. No EHLO inside TLS: AUTH
     and what TLS changes in EHLO are the full probe's business. Three round trips fewer per port.
@@ -271,7 +297,7 @@ async def _quick_session(facts: PortFacts, ch: Channel, dlg: Dialogue, host: str
                 if facts.starttls_reply.code == 220:
                     facts.bytes_after_starttls = dlg.restart_after_tls()
                     phase = "tls"
-                    async with slots or contextlib.nullcontext():
+                    async with slot or contextlib.nullcontext():
                         await start_tls(ch, host, opts)
                         facts.tls = await _tls_facts(ch, host, opts, trust)
         except (PhaseTimeout, Closed, ProtocolError, TLSFailure, ConnectError) as exc:

@@ -123,6 +123,8 @@ command -v node >/dev/null 2>&1 || apt_install nodejs
 apt_install msmtp php-cli ruby-actionmailer libnss-wrapper curl swaks ruby
 # the check/fix matrix's Symfony cells (tests/test_check_matrix2.py): the real Symfony Mailer (5.4).
 apt_install php-symfony-mailer
+# matrix 3 (tests/test_check_matrix3.py): Laravel 8's real mail stack (Illuminate\Mail + SwiftMailer 6)
+apt_install php-laravel-framework
 # audit's attacker lab (tests/test_audit_client.py): tcpdump captures the lab's loopback ports, so the
 # report is checked against what really crossed the wire.
 apt_install tcpdump
@@ -140,6 +142,13 @@ npm_pin() {
 npm_pin /opt/smtp-doctor-peers/node nodemailer 6.10.1
 # a second major of nodemailer for the check/fix matrix (tests/test_check_matrix.py), pinned, own prefix
 npm_pin /opt/smtp-doctor-peers/node10 nodemailer 10.6.1
+# a second Django major for matrix 3 (tests/test_check_matrix3.py), pinned, in its own venv; the test skips
+# those configs when this could not be built (no python3 venv module, no registry)
+django42=/opt/smtp-doctor-peers/django42
+if ! "$django42/bin/python" -c 'import ssl, django; assert django.__version__ == "4.2.30"' 2>/dev/null; then
+  { "${SUDO[@]}" "${PYTHON:-python3}" -m venv "$django42" && "${SUDO[@]}" "$django42/bin/pip" install -q django==4.2.30; } \
+    || echo "install-system-deps: Django 4.2 venv not built; matrix 3 skips its django42 configs" >&2
+fi
 
 # --- check: real frameworks against the lab (tests/test_check_real.py, docs/check.md) -------------------
 # Rails' ActionMailer from Debian (6.1 with mail 2.7 and Ruby's net-smtp); Django comes from the venv's

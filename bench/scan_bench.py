@@ -8,7 +8,10 @@ children included) and peak RSS (the largest single process). sslyze is installe
 
 Prints the Markdown section for docs/benchmarks.md (section 7) to stdout or ``--markdown FILE``.
 ``--big 100000`` also runs a 100k-target scan that is interrupted (SIGINT) and resumed, and checks that
-every target is there once and every line validates against docs/scan.schema.json.
+every target is there once and every line validates against docs/scan.schema.json. ``--inflight`` measures
+peak RSS against the number of probes in flight, on a second farm whose greeting comes 5 s late (so every
+probe is in flight at once). ``--pin`` puts the farm on the first core and each single-process tool on the
+last (the N-worker runs use every core).
 """
 
 from __future__ import annotations
@@ -20,6 +23,7 @@ import platform
 import re
 import shutil
 import signal
+import ssl
 import subprocess
 import sys
 import tempfile
@@ -30,7 +34,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "src"))
 
-from smtp_doctor.lab.farm import farm  # noqa: E402
+from smtp_doctor.lab.farm import SLOW, farm  # noqa: E402
 
 SMTP_DOCTOR = str(Path(sys.executable).parent / "smtp-doctor")
 OPEN = ["--per-ip", "0", "--per-provider", "0", "--ip-rate", "0"]  # one lab address: politeness caps off
@@ -102,12 +106,18 @@ def cpu_of(pids: tuple[int, ...]) -> float:
     return total
 
 
-def measure(argv: list[str]) -> tuple[float, float, float, int, str]:
+#: --pin: the cores single-process tools run on (the farm has the others); empty: no pinning
+PIN: set[int] = set()
+
+
+def measure(argv: list[str], pin: bool = True) -> tuple[float, float, float, int, str]:
     """(wall s, CPU s, peak RSS MB, exit code, stdout) of one child process and its descendants."""
+    cores = PIN if pin else set()
     with tempfile.TemporaryFile() as out:
         farm_before = cpu_of(FARM_PIDS)
         t0 = time.monotonic()
-        proc = subprocess.Popen(argv, stdout=out, stderr=subprocess.DEVNULL)
+        proc = subprocess.Popen(argv, stdout=out, stderr=subprocess.DEVNULL,
+                                preexec_fn=(lambda: os.sched_setaffinity(0, cores)) if cores else None)
         _, status, ru = os.wait4(proc.pid, 0)
         wall = time.monotonic() - t0
         LAST_FARM_CPU[0] = cpu_of(FARM_PIDS) - farm_before
@@ -128,7 +138,7 @@ def doctor(path: Path, n: int, ca: Path, workers: int, directory: Path) -> Run:
     out = directory / f"scan-{n}-{workers}.jsonl"
     out.unlink(missing_ok=True)
     wall, cpu, rss, code, _ = measure([SMTP_DOCTOR, "scan", str(path), "-o", str(out), "--quick", "-q",
-                                       "--ca-file", str(ca), "--workers", str(workers), *OPEN])
+                                       "--ca-file", str(ca), "--workers", str(workers), *OPEN], pin=workers == 1)
     ok = sum(1 for line in out.open() if '"mode":"starttls"' in line and '"ca-file":true' in line)
     label = f"smtp-doctor scan --quick, {workers} worker{'s' if workers > 1 else ''}"
     return Run(label, n, wall, cpu, rss, ok, "" if code == 0 else f"exit {code}")
@@ -146,11 +156,52 @@ def sslyze(python: str, path: Path, n: int, limit: int) -> Run:
 def s_time(port: int, seconds: int) -> tuple[float, str]:
     """Handshakes per second `openssl s_time -new` reaches against one farm listener (implicit TLS)."""
     r = subprocess.run(["openssl", "s_time", "-connect", f"127.0.0.1:{port}", "-new", "-time", str(seconds)],
-                       capture_output=True, text=True, timeout=seconds + 30)
+                       capture_output=True, text=True, timeout=seconds + 30,
+                       preexec_fn=(lambda: os.sched_setaffinity(0, PIN)) if PIN else None)
     m = re.search(r"(\d+) connections in (\d+) real seconds", r.stdout)
     if not m:
         return 0.0, "no result"
     return int(m.group(1)) / max(1, int(m.group(2))), f"{m.group(1)} connections in {m.group(2)} s"
+
+
+INFLIGHT_SCRIPT = r"""
+import sys
+from pathlib import Path
+from smtp_doctor.probe import ProbeOptions
+from smtp_doctor.probe.many import Politeness
+from smtp_doctor.scan import Output, ScanConfig, scan
+targets, out, ca, n = sys.argv[1], sys.argv[2], sys.argv[3], int(sys.argv[4])
+config = ScanConfig(options=ProbeOptions(ca_file=ca, timeout=120.0), politeness=Politeness(0, 0, 0, 0),
+                    quick=True, concurrency=n)
+with open(targets) as fh:
+    scan(fh, Output(Path(out)), config)
+"""
+
+
+@dataclass
+class InFlight:
+    in_flight: int
+    rss_mb: float
+    wall: float
+    ok: int
+
+
+def inflight(ca: Path, ports: list[int], counts: list[int], directory: Path) -> list[InFlight]:
+    """Peak RSS of one scan process with ``n`` probes in flight at once: ``n`` targets, concurrency ``n``, a
+    farm whose greeting comes 5 s late. The library's ``scan`` (what the CLI calls; the CLI caps
+    --concurrency at 5000); one process, so peak RSS is the whole cost."""
+    script = directory / "inflight.py"
+    script.write_text(INFLIGHT_SCRIPT)
+    out: list[InFlight] = []
+    for n in counts:
+        path = targets_file(directory, ports, n)
+        result = directory / f"inflight-{n}.jsonl"
+        result.unlink(missing_ok=True)
+        wall, _cpu, rss, _code, _ = measure([sys.executable, str(script), str(path), str(result), str(ca), str(n)])
+        ok = sum(1 for line in result.open() if '"mode":"starttls"' in line and '"ca-file":true' in line)
+        out.append(InFlight(n, rss, wall, ok))
+        print(f"  {out[-1]}", file=sys.stderr)
+    return out
 
 
 def big_run(path: Path, n: int, ca: Path, workers: int, directory: Path) -> dict[str, object]:
@@ -200,7 +251,7 @@ def big_run(path: Path, n: int, ca: Path, workers: int, directory: Path) -> dict
 
 
 def markdown(runs: list[Run], s_rate: float, s_note: str, cores: int, farm_note: str,
-             big: dict[str, object] | None) -> str:
+             big: dict[str, object] | None, flights: list[InFlight] | None = None) -> str:
     w: list[str] = []
     w.append("## 7. Fleet scan: `smtp-doctor scan` against sslyze and the handshake limit")
     w.append("")
@@ -240,6 +291,14 @@ def markdown(runs: list[Run], s_rate: float, s_note: str, cores: int, farm_note:
         n = int(many.tool.split(",")[1].split()[0])
         w.append(f"- Scaling: {many.tool}: {many.rate / same.rate:.2f}× the single worker's targets/s "
                  f"({many.targets} targets; {n} workers should give ≥ {0.8 * n:.1f}× where the cores are free).")
+        farm_ms = 1000 * many.farm_cpu / many.targets
+        ceiling = 1000 * cores / (many.cpu_ms + farm_ms)
+        w.append(f"- What {cores} cores can do at all, the farm included: each target cost {many.cpu_ms:.2f} ms of "
+                 f"scanner CPU and {farm_ms:.2f} ms of farm CPU in the {n}-worker run, so {cores} cores top out at "
+                 f"{ceiling:.0f} targets/s; the run reached **{100 * many.rate / ceiling:.0f} %** of that. "
+                 f"{n} × the single worker's rate would be {n * same.rate:.0f}/s"
+                 + (": more than this machine can do once the farm has its share." if n * same.rate > ceiling
+                    else ", within what the cores allow."))
     if big:
         w.append("")
         w.append(f"**{big['targets']} targets, interrupted and resumed.** The scan was stopped with SIGINT after "
@@ -250,6 +309,21 @@ def markdown(runs: list[Run], s_rate: float, s_note: str, cores: int, farm_note:
                  f"{big['resume_exit']}). The file then held {big['lines']} lines for {big['unique_targets']} "
                  f"distinct targets; {big['schema_valid']} validate against docs/scan.schema.json, "
                  f"{big['schema_invalid']} do not.")
+    if flights:
+        base = flights[0]
+        w.append("")
+        w.append("**Memory against probes in flight.** One scan process (`--quick`, the library's `scan`), "
+                 "concurrency = targets, against a farm of STARTTLS listeners whose greeting comes 5 s late, so "
+                 "that every probe is in flight at once; then every greeting arrives together and all of them "
+                 "reach TLS (at most 256 handshakes at a time). Peak RSS of the process:")
+        w.append("")
+        w.append(f"| probes in flight | peak RSS MB | above {base.in_flight} in flight | KB per probe in flight "
+                 f"| verified | wall s |")
+        w.append("|---:|---:|---:|---:|---:|---:|")
+        for f in flights:
+            extra = f.rss_mb - base.rss_mb
+            per = 1024 * extra / (f.in_flight - base.in_flight) if f.in_flight > base.in_flight else 0
+            w.append(f"| {f.in_flight} | {f.rss_mb:.0f} | {extra:.0f} MB | {per:.1f} | {f.ok} | {f.wall:.1f} |")
     w.append("")
     return "\n".join(w)
 
@@ -262,6 +336,10 @@ def main() -> int:
     ap.add_argument("--listeners", type=int, default=500)
     ap.add_argument("--farm-processes", type=int, default=2)
     ap.add_argument("--big", type=int, default=0, help="also run an interrupted and resumed scan of this many")
+    ap.add_argument("--inflight", default="100,1000,5000,10000",
+                    help="probes in flight for the memory curve (the first is the baseline; empty: skip)")
+    ap.add_argument("--pin", action="store_true",
+                    help="farm on the first core, single-process tools on the last (needs 2 cores or more)")
     ap.add_argument("--markdown", default=None)
     ap.add_argument("--render", default=None, metavar="JSON",
                     help="only re-render the Markdown from a previous run's bench/out/scan.json")
@@ -275,7 +353,7 @@ def main() -> int:
             run.farm_cpu, run.load = raw["farm_cpu"], raw["load"]
             loaded.append(run)
         text = markdown(loaded, saved["s_time"], saved.get("s_note", ""), saved.get("cores", os.cpu_count() or 1),
-                        saved.get("note", ""), saved["big"])
+                        saved.get("note", ""), saved["big"], [InFlight(**f) for f in saved.get("inflight", [])])
         if args.markdown:
             Path(args.markdown).write_text(text)
         else:
@@ -293,6 +371,10 @@ def main() -> int:
     global FARM_PIDS
     with farm(work / "farm", args.listeners, kinds=kinds, processes=args.farm_processes) as info:
         FARM_PIDS = info.pids
+        if args.pin and cores >= 2:
+            PIN.add(cores - 1)
+            for pid in info.pids:
+                os.sched_setaffinity(pid, set(range(cores - 1)))
         ports = info.ports("starttls")
         farm_note = (f"a farm of {len(ports)} STARTTLS listeners (ECDSA P-256 certificate from a farm CA) in "
                      f"{args.farm_processes} processes on 127.0.0.1")
@@ -315,13 +397,24 @@ def main() -> int:
             print(f"scan_bench: {args.big} targets, interrupted and resumed …", file=sys.stderr)
             big = big_run(targets_file(work, ports, args.big), args.big, info.ca_file, cores, work)
             print(f"  {big}", file=sys.stderr)
+    flights: list[InFlight] = []
+    if args.inflight:
+        print("scan_bench: memory against probes in flight …", file=sys.stderr)
+        with farm(work / "slow", 100, kinds=(SLOW,), processes=1, greet_delay=5.0) as slow:
+            FARM_PIDS = slow.pids
+            flights = inflight(slow.ca_file, slow.ports(SLOW), [int(x) for x in args.inflight.split(",")], work)
     shutil.rmtree(work, ignore_errors=True)  # targets and records: up to ~200 MB with --big 100000
-    note = farm_note + f"; Python {platform.python_version()}"
-    text = markdown(runs, s_rate, s_note, cores, note, big)
+    cpu = next((line.split(":", 1)[1].strip() for line in Path("/proc/cpuinfo").read_text().splitlines()
+                if line.startswith("model name")), platform.processor()) if Path("/proc/cpuinfo").exists() else ""
+    note = (farm_note + f"; Python {platform.python_version()}, {ssl.OPENSSL_VERSION}; {cpu}; measured "
+            f"{time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())} with `python bench/scan_bench.py "
+            f"{' '.join(sys.argv[1:])}`" + ("; single-process tools pinned to the last core, the farm to the others"
+                                            if PIN else ""))
+    text = markdown(runs, s_rate, s_note, cores, note, big, flights)
     (ROOT / "bench" / "out").mkdir(exist_ok=True)
     (ROOT / "bench" / "out" / "scan.json").write_text(json.dumps(
         {"runs": [r.__dict__ | {"rate": r.rate, "cpu_ms": r.cpu_ms} for r in runs], "s_time": s_rate, "big": big,
-         "s_note": s_note, "cores": cores, "note": note},
+         "s_note": s_note, "cores": cores, "note": note, "inflight": [f.__dict__ for f in flights]},
         indent=2))
     if args.markdown:
         Path(args.markdown).write_text(text)

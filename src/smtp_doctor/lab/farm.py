@@ -154,7 +154,15 @@ async def _serve(directory: Path, kinds: list[str], conn: Connection, greet_dela
 
 
 def _child(directory: str, kinds: list[str], conn: Connection, greet_delay: float) -> None:
-    """One farm process: its listeners on uvloop when installed (a cheaper farm leaves the scanner the CPU)."""
+    """One farm process: its listeners on uvloop when installed (a cheaper farm leaves the scanner the CPU).
+
+    Its descriptor limit is raised to the hard one: a benchmark holds ten thousand probes in flight.
+    """
+    with contextlib.suppress(ImportError, ValueError, OSError):
+        import resource
+
+        hard = resource.getrlimit(resource.RLIMIT_NOFILE)[1]
+        resource.setrlimit(resource.RLIMIT_NOFILE, (65536 if hard == resource.RLIM_INFINITY else hard, hard))
     factory: Callable[[], asyncio.AbstractEventLoop] = asyncio.new_event_loop
     try:
         import uvloop

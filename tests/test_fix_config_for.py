@@ -190,3 +190,18 @@ def test_a_key_only_shared_sets_is_overridden_in_the_section(lab: LabInfo, tmp_p
     assert "tls: ~" in production and "enable_starttls: true" in production
     after, subject = _real_rails(app)
     assert after == "DELIVERED" and _delivered(lab, subject), after
+
+
+def test_config_for_password_from_erb_is_the_apps_variable(lab: LabInfo, tmp_path: Path) -> None:
+    """`password: <%= ENV['SMTP_PASSWORD'] %>` in config/smtp.yml: check logs in with --env's value (it used to
+    send the tag's text and predict a 535 the real app never got)."""
+    app = tmp_path / "app"
+    rb = _config_for_app(app, lab, f"  port: {lab.servers['implicit'].port}\n  tls: true\n  user_name: {lab.user}\n"
+                                   "  password: <%= ENV['SMTP_PASSWORD'] %>\n  authentication: :plain\n")
+    for password, login, verdict in ((lab.password, "ok", "delivered"), (CANARY, "refused", "fails")):
+        env = _env(tmp_path / "app.env", SMTP_PASSWORD=password)
+        done = subprocess.run([sys.executable, "-m", "smtp_doctor", "check", str(rb), "--env", str(env), "--json"],
+                              capture_output=True, text=True, timeout=120)
+        doc = json.loads(done.stdout)["configs"][0]
+        assert (doc["asked"]["login"], doc["prediction"]["verdict"]) == (login, verdict), doc["prediction"]
+        assert CANARY not in done.stdout + done.stderr

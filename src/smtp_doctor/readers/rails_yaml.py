@@ -22,6 +22,8 @@ from .yamlfile import compose, items, origin, scalar
 
 MAX_UP = 4  #: config/environments/production.rb → config/ is 1 up; config/initializers/x/y.rb 2 up
 _ERB = re.compile(r"<%(?P<eq>=?)(?P<code>.*?)-?%>", re.DOTALL)
+#: a YAML line whose whole value is one ERB tag (shown as \0), optionally quoted
+_WHOLE = re.compile(r"""\s*[\w-]+\s*:\s*(['"]?)\0\1\s*(#.*)?""")
 
 
 def _config_dir(rb: Path) -> Path | None:
@@ -63,6 +65,8 @@ def read_config_for(rb: Path, name: str, config: RawConfig, where: Origin, call_
     if assumed:
         note(config, "readers.note.rails_env_assumed")
     held: dict[str, tuple[Ev, str]] = {}
+    source = read_text(yml)
+    from_env: dict[int, str] = {}  #: line → the variable a whole-value ERB tag there read (`password: <%= ENV['X'] %>`)
 
     def fold(m: re.Match[str]) -> str:
         if not m.group("eq"):
@@ -70,12 +74,17 @@ def read_config_for(rb: Path, name: str, config: RawConfig, where: Origin, call_
             return ""
         ev = evaluate(m.group("code").strip())
         if ev.known and ev.kind is not ValueKind.NIL:
+            start = source.rfind("\n", 0, m.start()) + 1
+            end = source.find("\n", m.end())
+            line = source[start:end if end != -1 else len(source)]
+            if ev.env and _WHOLE.fullmatch(line.replace(m.group(0), "\0")):  # the value is the variable's
+                from_env[source.count("\n", 0, m.start())] = ev.env
             return ruby_to_s(ev)
         token = f"__smtp_doctor_erb_{len(held)}__"
         held[token] = (ev, m.group(0))
         return token
 
-    text = _ERB.sub(fold, read_text(yml))
+    text = _ERB.sub(fold, source)
     try:
         docs = compose(yml, text)
     except Exception:  # noqa: BLE001 - a YAML the app cannot load either: say where, keep the address unknown
@@ -96,4 +105,6 @@ def read_config_for(rb: Path, name: str, config: RawConfig, where: Origin, call_
                 ev, shown = held.get(ev.value.strip(), (EXPR, shown))
             elif ev.kind is ValueKind.STRING and re.fullmatch(r":\w+", str(ev.value)):
                 ev = Ev(ValueKind.SYMBOL, str(ev.value)[1:])  # Psych loads ":plain" as a Symbol
+            if (var := from_env.get(vnode.start_mark.line)) is not None:
+                ev = Ev(ev.kind, ev.value, var)  # the login reads the app's variable, not the tag's text
             add(config, key, raw(key, ev, shown, origin(yml, vnode, key)))

@@ -153,7 +153,7 @@ def extract(text: str, kb: Knowledge) -> Fields:
     f.clients = sorted((cid for cid, n in counts.items() if n), key=lambda cid: -counts[cid])
     named = [fid for fid, rx in kb.framework_hints if rx.search(text)]
     primary = next((c for c in kb.clients if f.clients and c.id == f.clients[0]), None)
-    if primary is not None and primary.frameworks:  # a Ruby log naming "x509:" is still a Ruby log
+    if primary is not None:  # a Ruby log naming "x509:" is still a Ruby log; a Perl one names no framework
         named = [fid for fid in named if fid in primary.frameworks]
     # A product (Mastodon, GitLab) is more specific than the library it runs on.
     order = {"mastodon": 0, "gitlab": 0, "django": 1, "symfony": 1}

@@ -85,7 +85,7 @@ def _truths(case: dict[str, object]) -> set[str]:
 
 
 _STAMP = re.compile(r"\d{4}-\d\d-\d\d[ T]\d\d:\d\d:\d\d(?:\.\d+)?|\b\d\d:\d\d:\d\d(?:\.\d+)?")
-_LONG_NUMBER = re.compile(r"\d{4,}")  #: queue ids, message ids, pids, addresses: counters, not evidence
+_LONG_NUMBER = re.compile(r"0x[0-9a-fA-F]+|[0-9A-F]{12,}|\d{4,}")  #: queue/message ids, pids, addresses: not evidence
 _LAB_BANNER = re.compile(r"smtp-doctor lab \([^)\n]*\)")
 
 

@@ -34,7 +34,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "src"))
 
-from smtp_doctor.lab.farm import SLOW, farm  # noqa: E402
+from smtp_doctor.lab.farm import SLOW, farm, nginx_available, nginx_farm  # noqa: E402
 
 SMTP_DOCTOR = str(Path(sys.executable).parent / "smtp-doctor")
 OPEN = ["--per-ip", "0", "--per-provider", "0", "--ip-rate", "0"]  # one lab address: politeness caps off
@@ -204,6 +204,12 @@ def inflight(ca: Path, ports: list[int], counts: list[int], directory: Path) -> 
     return out
 
 
+def nginx_version() -> str:
+    r = subprocess.run(["nginx", "-v"], capture_output=True, text=True)
+    m = re.search(r"nginx/(\S+)", r.stderr + r.stdout)
+    return m.group(1) if m else "?"
+
+
 def big_run(path: Path, n: int, ca: Path, workers: int, directory: Path) -> dict[str, object]:
     """A scan of ``n`` targets interrupted by SIGINT at about a third, resumed, then checked."""
     import jsonschema
@@ -335,6 +341,8 @@ def main() -> int:
     ap.add_argument("--sslyze-python", default="/tmp/sslyze-venv/bin/python")
     ap.add_argument("--listeners", type=int, default=500)
     ap.add_argument("--farm-processes", type=int, default=2)
+    ap.add_argument("--farm", choices=("auto", "nginx", "python"), default="auto",
+                    help="who serves the farm: nginx's mail module (auto: when installed) or the Python farm")
     ap.add_argument("--big", type=int, default=0, help="also run an interrupted and resumed scan of this many")
     ap.add_argument("--inflight", default="100,1000,5000,10000",
                     help="probes in flight for the memory curve (the first is the baseline; empty: skip)")
@@ -369,15 +377,19 @@ def main() -> int:
     runs: list[Run] = []
     kinds = ("starttls",) * 49 + ("implicit",)
     global FARM_PIDS
-    with farm(work / "farm", args.listeners, kinds=kinds, processes=args.farm_processes) as info:
+    server = "nginx" if args.farm == "nginx" or (args.farm == "auto" and nginx_available()) else "python"
+    serve = nginx_farm if server == "nginx" else farm
+    with serve(work / "farm", args.listeners, kinds=kinds, processes=args.farm_processes) as info:
         FARM_PIDS = info.pids
         if args.pin and cores >= 2:
             PIN.add(cores - 1)
             for pid in info.pids:
                 os.sched_setaffinity(pid, set(range(cores - 1)))
         ports = info.ports("starttls")
-        farm_note = (f"a farm of {len(ports)} STARTTLS listeners (ECDSA P-256 certificate from a farm CA) in "
-                     f"{args.farm_processes} processes on 127.0.0.1")
+        who = (f"nginx {nginx_version()} (mail module, {args.farm_processes} worker processes)" if server == "nginx"
+               else f"smtp-doctor's Python farm ({args.farm_processes} processes)")
+        farm_note = (f"a farm of {len(ports)} STARTTLS listeners (ECDSA P-256 certificate from a farm CA, no "
+                     f"session tickets) served by {who} on 127.0.0.1")
         for n in (int(x) for x in args.sizes.split(",") if x):
             path = targets_file(work, ports, n)
             for workers in sorted({1, cores}):

@@ -171,3 +171,7 @@ apt_install libjakarta-mail-java
 # without); ldns-dane (ldnsutils) and drill are the second DANE/DNSSEC implementation the tests agree with.
 # Services blocked: both packages would otherwise start a system daemon on port 53.
 with_services_blocked apt_install nsd unbound ldnsutils
+
+# --- scan: the benchmark's farm served by nginx's mail module (src/smtp_doctor/lab/farm.py nginx_farm,
+# bench/scan_bench.py, tests/test_scan.py). Services blocked: the package would start nginx on port 80.
+with_services_blocked apt_install nginx-core libnginx-mod-mail

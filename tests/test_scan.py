@@ -19,7 +19,7 @@ from pathlib import Path
 import jsonschema
 import pytest
 
-from smtp_doctor.lab.farm import SLOW, FarmInfo, farm
+from smtp_doctor.lab.farm import SLOW, FarmInfo, farm, nginx_available, nginx_farm
 from smtp_doctor.probe import ProbeOptions, many
 from smtp_doctor.probe.many import Politeness, Target, probe_many
 from smtp_doctor.scan import Output, ScanConfig, scan
@@ -282,3 +282,19 @@ def test_a_low_file_limit_delays_probes_instead_of_blaming_servers(lab_farm: Far
     assert len(records) == len(lines) == 400
     assert {str(r["status"]) for r in records} == {"ok"}
     assert all(r["facts"]["tls"]["trusted"]["ca-file"] for r in records)  # type: ignore[index]
+
+
+@pytest.mark.skipif(not nginx_available(), reason="nginx with its mail module is not installed "
+                    "(scripts/install-system-deps.sh installs it)")
+def test_the_nginx_farm_gives_the_same_verdicts(tmp_path: Path) -> None:
+    """The benchmark's farm served by nginx's mail module: every port reported as what it is."""
+    with nginx_farm(tmp_path / "nginx", 8, kinds=tuple(EXPECTED)) as info:
+        out = tmp_path / "scan.jsonl"
+        scan(_lines(info, 2), Output(out), _config(info, True))
+        records = _records(out)
+    assert len(records) == 16
+    for rec in records:
+        jsonschema.validate(rec, SCHEMA)
+        mode, finding = EXPECTED[_kind(info, rec)]
+        assert rec["status"] == "ok" and rec["facts"]["mode"] == mode, rec  # type: ignore[index]
+        assert finding in {f["id"] for f in rec["findings"]}, rec  # type: ignore[attr-defined]

@@ -202,7 +202,8 @@ async def start(name: str, pki: LabPKI, host: str = "127.0.0.1", port: int = 0) 
 class Script:
     """Speak SMTP normally until the command ``at`` (``EHLO``, ``AUTH``, ``MAIL``, ``RCPT``, ``DATA``, or ``.``
     for the end of the message), then do ``action``: ``close``, ``reset``, ``reply`` (send ``reply``, then
-    close if ``then_close``), ``endless`` (334 challenges for ever) or ``huge`` (a 20 MB challenge line).
+    close if ``then_close``), ``answer`` (send ``reply`` and go on with the dialogue, as a real server does
+    after a refusal), ``endless`` (334 challenges for ever) or ``huge`` (a 20 MB challenge line).
     ``ehlo`` is the EHLO reply's lines after the first; STARTTLS is offered when the lab PKI is given."""
 
     at: str = ""
@@ -237,6 +238,14 @@ SCRIPTS: dict[str, Script] = {
     "data-end-close": Script(".", "close"),
     "data-end-malformed": Script(".", "reply", b"\x00\x00\r\n"),
     "data-end-inconsistent": Script(".", "reply", b"250-queued\r\n550 no\r\n"),
+    # Postfix's own words (smtpd.c, smtpd_check.c) for a broken cert/key, an RBL hit and an open-relay refusal
+    "starttls-454": Script("STARTTLS", "answer", b"454 4.7.0 TLS not available due to local problem\r\n",
+                           greeting=b"220 mx.lab.example ESMTP Postfix (Debian/GNU)\r\n"),
+    "rcpt-dnsbl": Script("RCPT", "answer", b"554 5.7.1 Service unavailable; Client host [127.0.0.1] blocked using "
+                         b"zen.spamhaus.org; https://www.spamhaus.org/query/ip/127.0.0.1\r\n",
+                         greeting=b"220 mx.lab.example ESMTP Postfix (Debian/GNU)\r\n"),
+    "rcpt-relay-denied": Script("RCPT", "answer", b"554 5.7.1 <rcpt@example.com>: Relay access denied\r\n",
+                                greeting=b"220 mx.lab.example ESMTP Postfix (Debian/GNU)\r\n"),
 }
 
 #: How many command lines (message lines included) one scripted connection reads at most.
@@ -283,6 +292,9 @@ async def scripted(script: Script, reader: asyncio.StreamReader, writer: asyncio
         else:
             verb = line.split(b" ", 1)[0].split(b":", 1)[0].strip().upper().decode("ascii", "replace")
         if verb == script.at and not (verb == "EHLO" and pki is not None and not tls):
+            if script.action == "answer":
+                writer.write(script.reply)
+                continue
             await _hostile_action(script, reader, writer)
             return
         if verb in ("EHLO", "HELO"):

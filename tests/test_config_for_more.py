@@ -75,6 +75,11 @@ def test_config_for_flask_mail_delivers_with_real_flask_mail(server: str, lab: L
     pytest.importorskip("flask_mail")
     code, doc, err = _config("flask_mail", lab, server)
     assert code == 0 and doc["check"] == "delivered" and doc["env"] == [], err
+    assert doc["risks"] == ["verify_off"]  # Flask-Mail passes no SSL context: said, since no line can change it
+    done = subprocess.run([sys.executable, "-m", "smtp_doctor", "--lang", "en", "config", "--for", "flask_mail",
+                           lab.servers[server].address, "--ca-file", str(lab.ca_file)], capture_output=True,
+                          text=True, timeout=120)
+    assert "Careful: the certificate is not verified" in done.stderr, done.stderr
     cfg = tmp_path / "config.py"
     cfg.write_text(doc["text"])
     (tmp_path / "_app.py").write_text(FLASK)

@@ -52,7 +52,8 @@ def command(framework: str, target: str, user: str | None, sender: str | None, c
         click.echo(json_inert(json.dumps({"schema_version": 1, "tool": "smtp-doctor", "command": "config",
                                "framework": framework, "file": written.file, "host": host, "port": port,
                                "mode": mode, "text": written.text, "env": list(written.env),
-                               "check": pred.verdict.value, "needs_env": result.needs_env}, indent=2,
+                               "check": pred.verdict.value, "needs_env": result.needs_env,
+                               "risks": list(pred.risks)}, indent=2,
                               ensure_ascii=False)))
     else:
         head = t("config.head", file=written.file, target=f"{host}:{port}", mode=Term(f"modename.{mode}"))
@@ -67,4 +68,6 @@ def command(framework: str, target: str, user: str | None, sender: str | None, c
             notes.print(escape(t("config.checked_env")), highlight=False)
         else:
             notes.print(escape(t("config.checked", line=verdict_line(pred))), highlight=False)
+        for risk in pred.risks:  # what no line of this framework's config can change (Flask-Mail never verifies)
+            notes.print(escape(f"{t('check.cli.risk')}: {t(f'check.risk.{risk}')}"), highlight=False)
     raise SystemExit(int(result.exit_code))

@@ -79,11 +79,20 @@ class Client:
 
 @dataclass(frozen=True)
 class Fact:
-    """Something the text shows about the session (who printed it, what it was set to, how far it got)."""
+    """Something the text shows about the session (who printed it, what it was set to, how far it got).
+    Either a regex over the text, or derived: every fact of ``all`` and none of ``none`` (what a transcript
+    does NOT show is evidence too: a client's EHLO with no AUTH after it means no password was ever sent)."""
 
     id: str
-    regex: re.Pattern[str]
+    regex: re.Pattern[str] | None
     source: str
+    all: frozenset[str] = frozenset()
+    none: frozenset[str] = frozenset()
+
+    def holds(self, text: str, found: set[str]) -> bool:
+        if self.regex is not None:
+            return self.regex.search(text) is not None
+        return self.all <= found and not self.none & found
 
 
 @dataclass(frozen=True)
@@ -196,8 +205,13 @@ def parse(data: dict[str, Any]) -> Knowledge:
             raise ValueError(f"errors.toml: framework_hint {fid} is not one of {FRAMEWORKS}")
     fields = tuple(FieldRule(_compile(f["re"], f"field {i}"), f.get("source", ""))
                    for i, f in enumerate(data["field"]))
-    facts = tuple(Fact(f["id"], _compile(f["re"], f"fact {f['id']}"), f["source"]) for f in data.get("fact", []))
-    known = {f.id for f in facts}
+    facts = tuple(Fact(f["id"], _compile(f["re"], f"fact {f['id']}") if "re" in f else None, f["source"],
+                       frozenset(f.get("all", ())), frozenset(f.get("none", ()))) for f in data.get("fact", []))
+    known: set[str] = set()
+    for fact in facts:  # a derived fact names only facts defined before it: evaluated in order
+        if fact.regex is None and (not fact.all or not (fact.all | fact.none) <= known):
+            raise ValueError(f"errors.toml: derived fact {fact.id} needs `all` of facts defined before it")
+        known.add(fact.id)
     for m in modes.values():
         unknown = [x for x in (*m.support, *m.contradict, *(f for w in m.when for f in w.all | w.none))
                    if x not in known]

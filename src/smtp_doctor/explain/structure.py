@@ -67,7 +67,9 @@ def message_only(text: str) -> str:
 
 def read(text: str, kb: Knowledge) -> Reading:
     r = Reading(message_text=message_only(text))
-    r.facts = {f.id for f in kb.facts if f.regex.search(text)}
+    for fact in kb.facts:  # in order: a derived fact reads the ones before it
+        if fact.holds(text, r.facts):
+            r.facts.add(fact.id)
     r.s_client = "s_client" in r.facts
     if r.s_client:
         codes = [(int(m.group(1)), m.group(2)) for m in _S_VERIFY.finditer(text)]

@@ -330,8 +330,53 @@ def markdown(runs: list[Run], s_rate: float, s_note: str, cores: int, farm_note:
             extra = f.rss_mb - base.rss_mb
             per = 1024 * extra / (f.in_flight - base.in_flight) if f.in_flight > base.in_flight else 0
             w.append(f"| {f.in_flight} | {f.rss_mb:.0f} | {extra:.0f} MB | {per:.1f} | {f.ok} | {f.wall:.1f} |")
+    w += verdicts(runs, s_rate, cores, flights or [])
     w.append("")
     return "\n".join(w)
+
+
+def verdicts(runs: list[Run], s_rate: float, cores: int, flights: list[InFlight]) -> list[str]:
+    """Issue 15's "Done when" figures, each said plainly as reached or not, from this run's numbers only."""
+    w = ["", "Against issue 15's figures, from this run:", ""]
+    doctor = [r for r in runs if r.tool.startswith("smtp-doctor")]
+    tuned = max((r for r in runs if "limit=" in r.tool), key=lambda r: r.targets, default=None)
+    if tuned and tuned.rate:
+        best = max((r for r in doctor if r.targets == tuned.targets), key=lambda r: r.rate, default=None)
+        if best:
+            x = best.rate / tuned.rate
+            w.append(f"- **≥ 10× sslyze tuned: {'reached' if x >= 10 else 'not reached'}, {x:.1f}×** "
+                     f"({best.tool}, {best.rate:.0f} vs {tuned.rate:.0f} targets/s at {tuned.targets} targets; "
+                     f"{tuned.cpu_ms / best.cpu_ms:.1f}× less CPU per target).")
+    one = max((r for r in doctor if r.tool.endswith("1 worker")), key=lambda r: r.targets, default=None)
+    many = next((r for r in doctor if "workers" in r.tool and one and r.targets == one.targets), None)
+    if one and s_rate:
+        pct = 100 * one.rate / s_rate
+        w.append(f"- **≥ 50 % of the handshake limit: {'reached' if pct >= 50 else 'not reached'}, {pct:.0f} %** "
+                 f"(1 worker, {one.rate:.0f}/s, against `openssl s_time -new`'s {s_rate:.0f} handshakes/s, a "
+                 f"sequential client).")
+    if one and many:
+        n = int(many.tool.split(",")[1].split()[0])
+        farm_ms = 1000 * many.farm_cpu / many.targets
+        ceiling = 1000 * cores / (many.cpu_ms + farm_ms)
+        best_ratio = ceiling / one.rate
+        grown = many.rate / one.rate
+        w.append(f"- **≥ {0.8 * n:.1f}× with {n} workers: {'reached' if grown >= 0.8 * n else 'not reached'}, "
+                 f"{grown:.2f}×.** With the farm on the same {cores} cores, the most {n} workers could reach is "
+                 f"{cores} cores ÷ ({many.cpu_ms:.2f} ms scanner + {farm_ms:.2f} ms farm CPU per target) = "
+                 f"{ceiling:.0f}/s, {best_ratio:.2f}× the single worker: "
+                 + (f"{0.8 * n:.1f}× cannot be shown on this machine whatever the scanner does; the "
+                    f"{n}-worker run reached {100 * many.rate / ceiling:.0f} % of that ceiling."
+                    if best_ratio < 0.8 * n else f"the run reached {100 * many.rate / ceiling:.0f} % of it."))
+    if flights and len(flights) > 1:
+        base, top = flights[0], flights[-1]
+        per = 1024 * (top.rss_mb - base.rss_mb) / (top.in_flight - base.in_flight)
+        per_10k = per * 10000 / 1024
+        w.append(f"- **≤ 100 MB per 10,000 in flight: {'reached' if per_10k <= 100 else 'not reached'}, "
+                 f"{per:.1f} KB per probe in flight** ({per_10k:.0f} MB per 10,000; {top.rss_mb:.0f} MB peak RSS "
+                 f"with {top.in_flight} in flight). By number of targets the RSS is flat: "
+                 + ", ".join(f"{r.rss_mb:.0f} MB at {r.targets}" for r in doctor if r.tool.endswith("1 worker"))
+                 + " (1 worker, 200 in flight).")
+    return w
 
 
 def main() -> int:

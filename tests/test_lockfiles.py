@@ -173,3 +173,16 @@ def test_markdown_of_a_hostile_greeting_is_inert(tmp_path: Path) -> None:
     block = text.split("**The app will print:**", 1)[1].split("```", 2)[1]
     assert "Net::SMTPFatalError: 554" in block and "\\x1b" in block
     assert "No lock file: assuming mail gem 2.9" in text
+
+
+def test_markdown_with_fix_shows_the_diff_fenced(lab: LabInfo, tmp_path: Path) -> None:
+    rb = tmp_path / "config" / "environments" / "production.rb"
+    rb.parent.mkdir(parents=True)
+    rb.write_text("Rails.application.configure do\n  config.action_mailer.smtp_settings = {\n"
+                  f"    address: '127.0.0.1',\n    port: {lab.servers['starttls'].port},\n    tls: true,\n"
+                  f"    ca_file: '{lab.ca_file}',\n  }}\nend\n")
+    (tmp_path / "Gemfile.lock").write_text(MAIL_271)
+    code, text = _cli("check", str(rb), "--timeout", "15", "--markdown", "--fix")
+    assert code == 1 and "- Assumed mail gem 2.7.1 from Gemfile.lock." in text
+    diff = text.split("**Corrected ", 1)[1].split("```", 2)[1]
+    assert "\n-    tls: true,\n" in diff and "\n+    enable_starttls: true,\n" in diff, text

@@ -61,7 +61,8 @@ def command(path: Path, env_file: Path | None, framework: str | None, framework_
     elif as_markdown:
         from ..render.check_markdown import check_markdown
 
-        click.echo(check_markdown(result.configs), nl=False)
+        diffs = [(r.path, r.diff) for r in result.repairs if r is not None]
+        click.echo(check_markdown(result.configs, diffs), nl=False)
     else:
         out = console()
         render_check(out, result.configs)

@@ -11,6 +11,7 @@ HTML or close a code block early.
 from __future__ import annotations
 
 import re
+from collections.abc import Sequence
 
 from ..check import Checked
 from ..findings import Severity
@@ -44,7 +45,8 @@ def _fix_block(fix: Fix | None) -> list[str]:
     return [*out, ""]
 
 
-def check_markdown(results: list[Checked]) -> str:
+def check_markdown(results: list[Checked], diffs: Sequence[tuple[str, str]] = ()) -> str:
+    """``diffs``: (patched file, unified diff) of ``check --fix``, shown after the predictions."""
     lines: list[str] = []
     for c in results:
         p, pred = c.plan, c.prediction
@@ -85,6 +87,9 @@ def check_markdown(results: list[Checked]) -> str:
         for risk in pred.risks:
             lines += [f"> **{md_inline(t('check.cli.risk'))}:** {md_inline(t(f'check.risk.{risk}'))}", ""]
         lines += _fix_block(c.fix)
+    for file, diff in diffs:
+        if diff:
+            lines += [f"**{md_inline(t('fix.cli.corrected', file=file))}**", "", *_fence(diff.splitlines()), ""]
     counts = {v: sum(c.prediction is not None and c.prediction.verdict is v for c in results) for v in Verdict}
     lines.append(md_inline(t("check.cli.summary", configs=len(results), delivered=counts[Verdict.DELIVERED],
                              failing=counts[Verdict.FAILS], unreachable=counts[Verdict.UNREACHABLE],

@@ -2,8 +2,9 @@
 
 Real lab servers and real TLS; the written configs are sent through the real framework where it is installed
 here: Debian's php-symfony-mailer 5.4 (runners/symfony_send.php, with the ``${SMTP_PASSWORD}`` of the DSN
-expanded as symfony/dotenv does — Debian has no php-symfony-dotenv) and Flask-Mail 0.10 from the venv. Spring
-has no runner here (no Jakarta Mail jar): its config is checked by smtp-doctor's own reader and prediction.
+expanded as symfony/dotenv does — Debian has no php-symfony-dotenv), Flask-Mail 0.10 from the venv, and for
+Spring Debian's Jakarta Mail 2.0 fed the properties as Spring Boot's MailSenderPropertiesConfiguration does
+(runners/SpringMail.java; no Spring Boot here).
 """
 
 from __future__ import annotations
@@ -106,6 +107,44 @@ def test_config_for_spring_reads_back_and_names_the_jvm_truststore_gap(server: s
     assert s.tls_mode is not None and s.tls_mode.value.value == ("starttls" if server == "starttls" else "implicit")
     assert s.port is not None and s.port.value == lab.servers[server].port and s.has_password
     assert "spring.mail.password=${SMTP_PASSWORD}\n" in doc["text"]
+
+
+JAKARTA = ("/usr/share/java/jakarta-mail.jar", "/usr/share/java/jakarta-activation.jar")
+SPRING = Path(__file__).parent / "fixtures" / "check" / "runners" / "SpringMail.java"
+
+
+@pytest.mark.parametrize("server", ["starttls", "implicit"])
+def test_config_for_spring_delivers_with_real_jakarta_mail(server: str, lab: LabInfo, tmp_path: Path) -> None:
+    """The written properties through real Jakarta Mail 2.0 as Spring Boot hands them over (runners/
+    SpringMail.java): delivered once the JVM trusts the lab's CA (a keystore made with keytool, which no
+    property can name), and refused as check predicted (the certificate path) without it."""
+    if shutil.which("javac") is None or not all(Path(j).exists() for j in JAKARTA):
+        pytest.skip("javac / libjakarta-mail-java not installed (scripts/install-system-deps.sh installs them)")
+    code, doc, err = _config("spring", lab, server)
+    assert (code, doc["check"]) == (1, "fails"), err
+    props = tmp_path / "application.properties"
+    props.write_text(doc["text"])
+    classpath = ":".join(JAKARTA)
+    built = subprocess.run(["javac", "-cp", classpath, "-d", str(tmp_path), str(SPRING)], capture_output=True,
+                           text=True, timeout=120)
+    assert built.returncode == 0, built.stderr
+    store = tmp_path / "trust.p12"
+    subprocess.run(["keytool", "-importcert", "-noprompt", "-alias", "lab", "-file", str(lab.ca_file), "-keystore",
+                    str(store), "-storetype", "PKCS12", "-storepass", "changeit"], check=True, capture_output=True,
+                   timeout=60)
+    env = dict(os.environ, SMTP_PASSWORD=lab.password)
+
+    def send(subject: str, *jvm: str) -> str:
+        done = subprocess.run(["java", *jvm, "-cp", f"{classpath}:{tmp_path}", "SpringMail", str(props), subject],
+                              capture_output=True, text=True, timeout=TIMEOUT, env=env)
+        lines = [ln for ln in done.stdout.splitlines() if ln.startswith(("DELIVERED", "ERROR "))]
+        return lines[-1] if lines else "ERROR " + done.stderr[-300:]
+
+    without = send("x")
+    assert without.startswith("ERROR") and "certification path" in without, without
+    subject = f"config-spring-{uuid.uuid4()}"
+    real = send(subject, f"-Djavax.net.ssl.trustStore={store}", "-Djavax.net.ssl.trustStorePassword=changeit")
+    assert real == "DELIVERED" and _delivered(lab, subject), real
 
 
 @pytest.mark.parametrize("framework", ["symfony", "spring"])

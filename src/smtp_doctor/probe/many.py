@@ -347,11 +347,6 @@ async def probe_many(targets: Iterable[Target] | AsyncIterable[Target], *, concu
     trust = TrustCache(opts.ca_file) if quick else None
     slots = asyncio.Semaphore(TLS_SLOTS)
 
-    async def probe(target: Target, addresses: tuple[str, ...]) -> PortFacts:
-        if quick:
-            return await quick_port(target, addresses, opts, implicit_ports, trust, slots)
-        return await probe_port(target.host, addresses, target.port, opts, race_delay)
-
     async def one(target: Target) -> ProbeResult:
         started = time.monotonic()
         try:
@@ -369,9 +364,12 @@ async def probe_many(targets: Iterable[Target] | AsyncIterable[Target], *, concu
             if capped:
                 async with per_provider.hold(target.group), per_ip.hold(addresses[0]):
                     await overall.take()
-                    facts = await probe(target, addresses)
-            else:  # caps off (a lab, a benchmark): no per-key bookkeeping at all
-                facts = await probe(target, addresses)
+                    facts = (await quick_port(target, addresses, opts, implicit_ports, trust, slots) if quick
+                             else await probe_port(target.host, addresses, target.port, opts, race_delay))
+            elif quick:  # caps off (a lab, a benchmark): no per-key bookkeeping at all
+                facts = await quick_port(target, addresses, opts, implicit_ports, trust, slots)
+            else:
+                facts = await probe_port(target.host, addresses, target.port, opts, race_delay)
             if facts.outcome is not Outcome.CONNECTED or not deferred(facts):
                 return ProbeResult(target, facts, None, "", attempt, time.monotonic() - started)
             if attempt > polite.retries:

@@ -100,6 +100,7 @@ class Row:
     fix_claimed: bool = False
     fix_unsafe: bool = False
     fix_clear_login: bool = False
+    fix_exit_ok: bool = True  #: fix's exit code is one docs/exit-codes.md allows for what fix said
     notes: list[str] = field(default_factory=list)
 
 
@@ -236,6 +237,7 @@ def test_matrix3_config(cell: dict[str, Any], runner: str, lab: LabInfo, tmp_pat
         fdoc = json.loads(result.output)["configs"][0]
     except (json.JSONDecodeError, KeyError, IndexError):
         row.notes.append(f"fix: exit {result.exit_code}, no JSON config: {result.output[:200]}")
+        row.fix_exit_ok = result.exit_code in (1, 2, 3)
         row.fix_delivers = False if cell["fixable"] else None
         return
     written = "".join(p.read_text(errors="replace") for p in sorted(fixed.rglob("*"))
@@ -254,6 +256,10 @@ def test_matrix3_config(cell: dict[str, Any], runner: str, lab: LabInfo, tmp_pat
                      + (" | env: " + "; ".join(ln.split("=", 1)[0] for ln in fix_env) if fix_env else ""))
     delivered = after == "DELIVERED" and _delivered(lab, subject2)
     row.fix_claimed = bool(fdoc.get("delivers"))
+    # docs/exit-codes.md (fix): 0 when what --write wrote is predicted to deliver; 1 when it fails, or when what
+    # is left to do cannot be written (environment lines for the app: either code is documented then)
+    allowed = ({0, 1} if fix_env else {0}) if row.fix_claimed else {1, 3}
+    row.fix_exit_ok = result.exit_code in allowed
     row.fix_after = delivered
     row.fix_delivers = delivered if cell["fixable"] else None
     # a login in clear: the fixed app delivered through the server without TLS with the app's user name
@@ -279,7 +285,7 @@ def _figures(rows: list[Row]) -> dict[str, Any]:
         "false_fix_claims": [r.run for r in fails if r.fix_claimed and not r.fix_after],
         "unsafe_fixes": [r.run for r in rows if r.fix_unsafe],
         "clear_login_fixes": [r.run for r in rows if r.fix_clear_login],
-        "exit_mismatches": [r.run for r in rows if not r.exit_ok],
+        "exit_mismatches": [r.run for r in rows if not r.exit_ok or not r.fix_exit_ok],
         "by_runner": {run: {"check_agree": _rate([r for r in rows if r.runner == run], "agree"),
                             "fix_delivers": _rate([r for r in fails if r.runner == run and r.fixable],
                                                   "fix_delivers")}
@@ -294,18 +300,24 @@ def test_matrix3_summary() -> None:
     for half in ("dev", "heldout"):
         rows = [r for r in ROWS.values() if r.half == half]
         out[half] = _figures(rows)
+        if half == "heldout":  # counts only: which held-out configs miss is not shown to anyone tuning check
+            out[half] = {k: len(v) if isinstance(v, list) and k not in ("check_agree", "fix_delivers") else v
+                         for k, v in out[half].items() if k != "by_runner"}
+            continue
         out[half]["rows"] = {r.run: {"check": r.said, "real": r.real, "agree": r.agree, "exit": r.exit_code,
                                      "fixable": r.fixable, "fix_delivers": r.fix_delivers,
                                      "fix_claimed": r.fix_claimed, "notes": r.notes} for r in rows}
     report = Path(os.environ.get("SMTP_DOCTOR_MATRIX3_REPORT", "/tmp/smtp-doctor-matrix3.json"))
     report.write_text(json.dumps(out, indent=2, ensure_ascii=False))
-    print(json.dumps({h: {k: v for k, v in o.items() if k != "rows"} for h, o in out.items()}, indent=1))
+    print(json.dumps({h: {k: v for k, v in o.items() if k != "rows"} for h, o in out.items()}))
     for half, o in out.items():
         floor = DOC["measured"][half]
         agree, n = o["check_agree"]
-        if n and len(o["rows"]) == floor["runs"]:  # a partial run (a runtime missing) proves nothing either way
-            assert agree * floor["check_agree"][1] >= floor["check_agree"][0] * n, (half, o)
+        shown = {k: v for k, v in o.items() if k != "rows"}
+        if n and o["runs"] == floor["runs"]:  # a partial run (a runtime missing) proves nothing either way
+            assert agree * floor["check_agree"][1] >= floor["check_agree"][0] * n, (half, shown)
             delivers, fixes = o["fix_delivers"]
-            assert delivers * max(floor["fix_delivers"][1], 1) >= floor["fix_delivers"][0] * fixes, (half, o)
+            assert delivers * max(floor["fix_delivers"][1], 1) >= floor["fix_delivers"][0] * fixes, (half, shown)
         for key in ("false_delivered", "false_fix_claims", "unsafe_fixes", "clear_login_fixes", "exit_mismatches"):
-            assert len(o[key]) <= floor[key], (half, key, o[key])
+            count = o[key] if isinstance(o[key], int) else len(o[key])
+            assert count <= floor[key], (half, key, o[key])

@@ -186,3 +186,34 @@ def test_markdown_with_fix_shows_the_diff_fenced(lab: LabInfo, tmp_path: Path) -
     assert code == 1 and "- Assumed mail gem 2.7.1 from Gemfile.lock." in text
     diff = text.split("**Corrected ", 1)[1].split("```", 2)[1]
     assert "\n-    tls: true,\n" in diff and "\n+    enable_starttls: true,\n" in diff, text
+
+
+def _gitlab(app: Path, lab: LabInfo, lock: str | None) -> Path:
+    app.mkdir(parents=True)
+    rb = app / "gitlab.rb"
+    rb.write_text(f"gitlab_rails['smtp_enable'] = true\ngitlab_rails['smtp_address'] = '127.0.0.1'\n"
+                  f"gitlab_rails['smtp_port'] = {lab.servers['implicit'].port}\ngitlab_rails['smtp_tls'] = true\n"
+                  f"gitlab_rails['smtp_enable_starttls_auto'] = true\ngitlab_rails['smtp_ca_file'] = '{lab.ca_file}'\n")
+    return rb
+
+
+@needs_ruby
+@pytest.mark.parametrize("kind", ["rails", "mastodon", "gitlab"])
+def test_fix_of_tls_with_starttls_writes_the_ports_mode_and_it_delivers(lab: LabInfo, tmp_path: Path,
+                                                                        kind: str) -> None:
+    """The pair mail 2.9 (and GitLab 16) refuses, with no lock file: `fix --write` keeps the implicit TLS the
+    port speaks and drops the STARTTLS flag (it used to print words only); the fixed app still delivers with
+    Debian's ActionMailer (Mastodon 4.2's and omnibus-gitlab's mappings)."""
+    from test_check_matrix2 import GITLAB
+
+    write, script = {"rails": (_rails, RUBY), "mastodon": (_mastodon, MASTODON), "gitlab": (_gitlab, GITLAB)}[kind]
+    app = tmp_path / "app"
+    config = write(app, lab, None)
+    code, doc = _check_json(config)
+    assert (code, doc["prediction"]["failure"]) == (1, "config_tls_and_starttls"), doc["prediction"]
+    code, out = _cli("fix", str(config), "--write", "--timeout", "15")
+    assert code == 0, out
+    code, doc = _check_json(config)
+    assert (code, doc["prediction"]["verdict"]) == (0, "delivered"), doc["prediction"]
+    real, subject = _real(script, app, app if kind == "rails" else config)
+    assert real == "DELIVERED" and _delivered(lab, subject), real

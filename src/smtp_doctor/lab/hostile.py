@@ -279,7 +279,7 @@ async def scripted(script: Script, reader: asyncio.StreamReader, writer: asyncio
                    pki: LabPKI | None = None) -> None:
     """One connection of a scripted server (bounded in lines read and, by ``start``, in time)."""
     writer.write(script.greeting)
-    tls, in_data = False, False
+    tls, in_data, no_rcpt = False, False, False
     for _ in range(_MAX_SCRIPT_LINES):
         await writer.drain()
         line = await reader.readline()
@@ -292,11 +292,15 @@ async def scripted(script: Script, reader: asyncio.StreamReader, writer: asyncio
         else:
             verb = line.split(b" ", 1)[0].split(b":", 1)[0].strip().upper().decode("ascii", "replace")
         if verb == script.at and not (verb == "EHLO" and pki is not None and not tls):
-            if script.action == "answer":
+            if script.action == "answer":  # a refused RCPT leaves no recipient: DATA is refused, as Postfix does
                 writer.write(script.reply)
+                no_rcpt = verb == "RCPT"
                 continue
             await _hostile_action(script, reader, writer)
             return
+        if verb == "DATA" and no_rcpt:
+            writer.write(b"554 5.5.1 Error: no valid recipients\r\n")
+            continue
         if verb in ("EHLO", "HELO"):
             plain_only = pki is not None and not tls  # AUTH only inside TLS, as a server should
             extra = tuple(x for x in script.ehlo if not (plain_only and x.startswith(b"AUTH"))) + (

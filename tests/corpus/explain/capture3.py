@@ -9,10 +9,12 @@ client families the other corpora lack (Flask-Mail, emailjs, Symfony Mailer, Lar
 Perl Net::SMTP and git send-email, s-nail). It reuses capture.py's machinery (Scenario, Job, Variant,
 run_one, label, the builders, the lab); only the variants and the three new scenarios are its own.
 
-The new scenarios are Postfix's own refusals, spoken by the lab's scripted servers (lab/hostile.py
-``SCRIPTS``, action ``answer``: reply and go on, as Postfix does): STARTTLS answered "454 4.7.0 TLS not
-available due to local problem" (Postfix with a broken certificate or key), a RCPT refused by a DNSBL and
-an open-relay refusal. The scripted servers have their own CA; those scenarios give the clients that CA.
+The new scenarios are Postfix's refusals: spoken by the lab's scripted servers (lab/hostile.py ``SCRIPTS``,
+action ``answer``: reply and go on, as Postfix does) -- STARTTLS answered "454 4.7.0 TLS not available due
+to local problem" (Postfix with a broken certificate or key), a RCPT refused by a DNSBL, an open-relay
+refusal -- and the first and last again from a real Postfix (tests/realpeers/peers.py: one instance that
+will not relay for an unauthenticated client, one whose certificate is paired with another key). The
+scripted servers and Postfix have their own CAs; those scenarios give the clients that CA.
 
     .venv/bin/python -m tests.corpus.explain.capture3            # prints a summary
     .venv/bin/python -m tests.corpus.explain.capture3 --write    # (re)writes cases3.json
@@ -27,18 +29,25 @@ Re-capturing is a manual step (tests read the stored cases3.json). Beyond what c
     .venv/bin/python -m venv /tmp/c3/aio4 && /tmp/c3/aio4/bin/pip install 'aiosmtplib>=4,<5'
     npm install --prefix /tmp/c3/nm7 nodemailer@7; npm install --prefix /tmp/c3/nm8 nodemailer@8
     npm install --prefix /tmp/c3/ejs emailjs
+
+and Postfix + Dovecot as the real-peer tier installs them (scripts/install-system-deps.sh); it runs as root
+(Postfix's own users), like tests/realpeers.
 """
 
 from __future__ import annotations
 
 import argparse
+import contextlib
 import dataclasses
 import json
 import os
+import re
 import shutil
 import subprocess
 import sys
 import tempfile
+import time
+from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import asdict
 from pathlib import Path
@@ -58,22 +67,35 @@ SCENARIOS_3: tuple[Scenario, ...] = (
     Scenario("blocklisted", "rcpt-dnsbl+tls", "starttls", "blocklisted", user=False, role_port=25),
     Scenario("relay_denied", "rcpt-relay-denied+tls", "starttls", "relay_denied", user=False, role_port=25),
 )
-ALL_SCENARIOS: tuple[Scenario, ...] = (*capture.SCENARIOS, *capture.SCENARIOS_2, *SCENARIOS_3)
+#: The same refusals from a real Postfix 3.7 (tests/realpeers/peers.py, Dovecot SASL): its port-25 listener
+#: refusing to relay for an unauthenticated client, and a second instance whose smtpd_tls_chain_files pairs
+#: the certificate with another key (Postfix then answers STARTTLS with 454, as on a broken deployment).
+SCENARIOS_POSTFIX: tuple[Scenario, ...] = (
+    Scenario("server_tls_broken_postfix", "postfix-broken-key", "starttls", "server_tls_broken", role_port=25),
+    Scenario("relay_denied_postfix", "postfix-relay", "starttls", "relay_denied", user=False, role_port=25),
+)
+ALL_SCENARIOS: tuple[Scenario, ...] = (*capture.SCENARIOS, *capture.SCENARIOS_2, *SCENARIOS_3, *SCENARIOS_POSTFIX)
 SCRIPTED = frozenset(s.server for s in SCENARIOS_3)
 
-#: A new client whose real behaviour makes another failure than the scenario's (as capture.CLIENT_BEHAVIOUR).
-_SWIFT_QUIET = ("Laravel 8 / SwiftMailer 6 does not throw when every RCPT is refused: send() returns and the "
-                "refusal is only in failures(), so the app says 'sent' (seen: exit 0, 'sent') though nothing was")
+#: A new variant whose real behaviour makes another failure than the scenario's (as capture.CLIENT_BEHAVIOUR,
+#: but by variant: one family holds variants that behave differently): (variant, scenario) -> (mode, why).
+_SWIFT_QUIET = ("SwiftMailer 6 (Laravel 8) against a server without PIPELINING: every RCPT refused, it sends RSET and "
+                "send() returns 0 without an exception, so the app says 'sent' (seen: exit 0) though nothing was "
+                "accepted (against Postfix, which pipelines, DATA gets 554 5.5.1 and it throws)")
 CLIENT_BEHAVIOUR_3: dict[tuple[str, str], tuple[str, str]] = {
-    ("laravel", "blocklisted"): ("blocklisted", _SWIFT_QUIET),
-    ("laravel", "relay_denied"): ("relay_denied", _SWIFT_QUIET),
+    ("laravel 8", "blocklisted"): ("blocklisted", _SWIFT_QUIET),
+    ("laravel 8", "relay_denied"): ("relay_denied", _SWIFT_QUIET),
+    ("mail gem", "auth_not_offered"): (
+        "cert_unknown_issuer", "mail 2.7.1 (Debian ruby-mail), as ActionMailer in capture.CLIENT_BEHAVIOUR: "
+        "enable_starttls_auto: false does not switch STARTTLS off, and that STARTTLS ignores ca_file (seen: "
+        "exit 1, SSL_connect ... certificate verify failed (unable to get local issuer certificate))"),
 }
 
 
-def label3(s: Scenario, client: str, code: int | None) -> dict[str, object]:
+def label3(s: Scenario, client: str, variant: str, code: int | None) -> dict[str, object]:
     """capture.label, with this corpus's own CLIENT_BEHAVIOUR_3 entries."""
-    if (client, s.id) in CLIENT_BEHAVIOUR_3:
-        expect, why = CLIENT_BEHAVIOUR_3[(client, s.id)]
+    if (variant, s.id) in CLIENT_BEHAVIOUR_3:
+        expect, why = CLIENT_BEHAVIOUR_3[(variant, s.id)]
         return {"expect": expect, "why": why, "accept": []}
     return capture.label(s, client, code)
 
@@ -207,7 +229,7 @@ _PHPMAILERV = ("require '/usr/share/php/libphp-phpmailer/autoload.php'; "
                "echo 'PHPMailer ', PHPMailer\\PHPMailer\\PHPMailer::VERSION, ' / PHP ', PHP_VERSION, PHP_EOL;")
 #: what a client cannot be set to (it is skipped there): no STARTTLS-off switch, no verify-off switch, ...
 NOT_SEND = ("bad_password", "auth_not_offered", "unsafe_auth_in_clear", "unsafe_no_verify", "no_common_mechanism",
-            "blocklisted", "relay_denied")
+            "blocklisted", "relay_denied", "relay_denied_postfix")
 VARIANTS_3: tuple[Variant, ...] = (
     *(_v("smtplib", f"Debian python3 debuglevel={d}", capture._py(SYS_PY, "smtplib", d), (SYS_PY, "-c", _PYV))
       for d in (0, 1)),
@@ -254,15 +276,17 @@ VARIANTS_3: tuple[Variant, ...] = (
     _v("swaks", "swaks --silent 1", _swaks_quiet, ("sh", "-c", "swaks --version | head -n1")),
     _v("msmtp", "msmtp --serverinfo", _msmtp_serverinfo, ("sh", "-c", "msmtp --version | head -n1"),
        skip=NOT_SEND),
+    # SendMail cannot be set to implicit TLS, to no TLS, to no verification, nor to require STARTTLS (it
+    # does STARTTLS when offered, else sends AUTH in clear to localhost)
     _v("go", "smtp.SendMail log.Fatal", _go_sendmail, ("go", "version"),
-       skip=tuple(s.id for s in ALL_SCENARIOS if s.tls != "starttls" or not s.verify)),
+       skip=(*(s.id for s in ALL_SCENARIOS if s.tls != "starttls" or not s.verify), "starttls_missing")),
     _v("jakarta", "jakarta mail.debug", _jakarta_debug,
        ("sh", "-c", "dpkg-query -W -f='jakarta-mail ${Version} / ' libjakarta-mail-java; java -version 2>&1 | "
                     "head -n1")),
 )
 
 
-def _build_more(work: Path, scripted_ca: Path) -> None:
+def _build_more(work: Path, more_cas: set[Path]) -> None:
     """capture.py's Go and Java builds, plus JakartaDebug, go_sendmail, and the scripted servers' CA in the
     Java store."""
     env = {**os.environ, "GOCACHE": str(work / "gocache"), "GOPATH": str(work / "gopath"), "GO111MODULE": "off",
@@ -272,41 +296,80 @@ def _build_more(work: Path, scripted_ca: Path) -> None:
     capture.BUILT["go_sendmail"] = work / "go_sendmail"
     subprocess.run(["javac", "-cp", ":".join(capture.JAKARTA_JARS), "-d", str(work), str(APPS / "JakartaDebug.java")],
                    check=True, capture_output=True, timeout=300)
-    subprocess.run(["keytool", "-importcert", "-noprompt", "-alias", "scripted", "-file", str(scripted_ca),
-                    "-keystore", str(capture.BUILT["java_store"]), "-storetype", "PKCS12", "-storepass", "changeit"],
-                   check=True, capture_output=True, timeout=60)
+    for i, ca in enumerate(sorted(more_cas)):
+        subprocess.run(["keytool", "-importcert", "-noprompt", "-alias", f"more{i}", "-file", str(ca),
+                        "-keystore", str(capture.BUILT["java_store"]), "-storetype", "PKCS12", "-storepass",
+                        "changeit"], check=True, capture_output=True, timeout=60)
 
 
-def _lab_for(lab: LabInfo, scripted: tuple[Path, dict[str, int]], s: Scenario) -> LabInfo:
-    """The lab as run_one sees it for ``s``: a scripted server's scenario gets that server and its CA."""
-    if s.server not in SCRIPTED:
+def _lab_for(lab: LabInfo, extra: dict[str, tuple[int, Path]], s: Scenario) -> LabInfo:
+    """The lab as run_one sees it for ``s``: a scripted server's or Postfix's scenario gets that server and
+    its CA."""
+    if s.server not in extra:
         return lab
-    ca_file, ports = scripted
-    return dataclasses.replace(lab, ca_file=ca_file, hostile={
-        **lab.hostile, s.server: LabServer(s.server, lab.host, ports[s.server])})
+    port, ca_file = extra[s.server]
+    return dataclasses.replace(lab, ca_file=ca_file, hostile={**lab.hostile, s.server: LabServer(s.server, lab.host,
+                                                                                               port)})
+
+
+@contextlib.contextmanager
+def _postfix(base: Path) -> Iterator[dict[str, tuple[int, Path]]]:
+    """Two real Postfix instances (stopped at the end): server name -> (port, CA file)."""
+    from tests.realpeers import peers  # only a capture run needs Postfix and Dovecot
+
+    stack: list[peers.Daemon] = []
+    pki = peers.PeerPKI(base / "pki")
+    try:
+        relay = peers.start_postfix(base / "relay", pki, stack)
+        broken = peers.start_postfix(base / "broken", pki, stack)
+        cert = pki.directory / "valid-cert.pem"  # start_postfix's certificate
+        _, other_key = pki.issue("expired")  # a key that is not the certificate's
+        main_cf = base / "broken" / "postfix" / "conf" / "main.cf"
+        main_cf.write_text(re.sub(r"(?m)^smtpd_tls_chain_files = .*$", f"smtpd_tls_chain_files = {other_key}, {cert}",
+                                  main_cf.read_text()))
+        peers.run([peers.POSTFIX, "-c", str(main_cf.parent), "reload"])
+        time.sleep(2)  # smtpd processes started after the reload read the broken pair
+        yield {"postfix-relay": (relay.listeners["smtp"].port, pki.ca_file),
+               "postfix-broken-key": (broken.listeners["smtp"].port, pki.ca_file)}
+    finally:
+        for daemon in reversed(stack):
+            daemon.stop()
 
 
 def capture3(workers: int = 4, only: str = "", scenarios: str = "") -> list[dict[str, object]]:
     variants = tuple(v for v in VARIANTS_3 if not only or only in v.variant)
     wanted = tuple(s for s in ALL_SCENARIOS if not scenarios or s.id in scenarios.split(","))
     work_root = Path(tempfile.mkdtemp(prefix="smtp-doctor-corpus3-"))
+    work_root.chmod(0o755)  # Postfix's own users must reach their queue and data folders inside it
     try:
-        with run_lab_in_thread(work_root / "lab") as lab, scripted_in_thread(work_root / "scripted") as scripted:
+        with run_lab_in_thread(work_root / "lab") as lab, scripted_in_thread(work_root / "scripted") as scripted, \
+                _postfix(work_root / "postfix") as extra:
+            extra.update({name: (port, scripted[0]) for name, port in scripted[1].items() if name in SCRIPTED})
             capture._build_compiled(work_root, lab.ca_file)
-            _build_more(work_root, scripted[0])
+            _build_more(work_root, {scripted[0], *(ca for _, ca in extra.values())})
             versions = {v.variant: capture._version(v) for v in variants}
             jobs = [(v, s) for s in wanted for v in variants if s.id not in v.skip]
             with ThreadPoolExecutor(max_workers=workers) as pool:
-                cases = list(pool.map(lambda j: capture.run_one(_lab_for(lab, scripted, j[1]), j[0], j[1],
+                cases = list(pool.map(lambda j: capture.run_one(_lab_for(lab, extra, j[1]), j[0], j[1],
                                                                 work_root), jobs))
     finally:
         shutil.rmtree(work_root, ignore_errors=True)
     by_id = {s.id: s for s in ALL_SCENARIOS}
     for case in cases:  # the run's random work folder (CA files, patch) as one stable name, like <repo>
         case["text"] = str(case["text"]).replace(str(work_root), "<work>")
-        case.update(label3(by_id[str(case["scenario"])], str(case["client"]), case["exit_code"]))  # type: ignore[arg-type]
+        case.update(label3(by_id[str(case["scenario"])], str(case["client"]), str(case["variant"]),
+                           case["exit_code"]))  # type: ignore[arg-type]
         case["version"] = versions[str(case["variant"])]
     return cases
+
+
+def relabel3() -> None:
+    """Re-derive every stored case's label from its scenario, variant and exit code (no client is run)."""
+    by_id = {s.id: s for s in ALL_SCENARIOS}
+    doc = json.loads(CASES_3.read_text(encoding="utf-8"))
+    for case in doc["cases"]:
+        case.update(label3(by_id[case["scenario"]], case["client"], case["variant"], case["exit_code"]))
+    CASES_3.write_text(json.dumps(doc, indent=1, ensure_ascii=False) + "\n")
 
 
 def main() -> None:
@@ -315,7 +378,11 @@ def main() -> None:
     ap.add_argument("--only", default="", help="only the variants whose name contains this (a trial run)")
     ap.add_argument("--scenarios", default="", help="only these scenarios (comma-separated; a trial run)")
     ap.add_argument("--workers", type=int, default=4)
+    ap.add_argument("--relabel", action="store_true", help="only re-derive the stored cases' labels")
     args = ap.parse_args()
+    if args.relabel:
+        relabel3()
+        return
     cases = capture3(args.workers, args.only, args.scenarios)
     if args.write:
         CASES_3.write_text(json.dumps({"cases": cases}, indent=1, ensure_ascii=False) + "\n")

@@ -1,6 +1,6 @@
 """The check/fix matrix, third part (issue 12): configurations written by an independent tester.
 
-tests/fixtures/matrix3/cells.toml holds 74 NEW app configurations (Rails ActionMailer, Mastodon, GitLab, Django
+tests/fixtures/matrix3/cells.toml holds 78 NEW app configurations (Rails ActionMailer, Mastodon, GitLab, Django
 5.2 and 4.2, Flask-Mail, Nodemailer 6 and 10, msmtp, Symfony Mailer, Laravel 8), written from each framework's
 own documentation and source without reading check's rules, so they measure check on configurations it was not
 shaped around. Each one goes through:

@@ -302,7 +302,7 @@ def test_matrix3_summary() -> None:
         out[half] = _figures(rows)
         if half == "heldout":  # counts only: which held-out configs miss is not shown to anyone tuning check
             out[half] = {k: len(v) if isinstance(v, list) and k not in ("check_agree", "fix_delivers") else v
-                         for k, v in out[half].items() if k != "by_runner"}
+                         for k, v in out[half].items()}
             continue
         out[half]["rows"] = {r.run: {"check": r.said, "real": r.real, "agree": r.agree, "exit": r.exit_code,
                                      "fixable": r.fixable, "fix_delivers": r.fix_delivers,

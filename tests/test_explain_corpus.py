@@ -17,6 +17,11 @@ from corpus.explain.score import CASES, SPLIT, load_cases, score
 DEV_FLOOR = 0.96  # 202/209
 HELD_OUT_FLOOR = 0.96  # 111/115 (read since its first measurement, 95/115)
 SECOND_FLOOR = 0.98  # 172/174 (read since its first measurement, 141/174)
+#: Corpus 3 (cases3.json, 18 client families, 28 scenarios), split once by score.third_is_held_out. Its held-out
+#: half was measured once, at 317c589, after the last tuning on its dev half: 360/390 = 92.3 % (issue 11 asks
+#: 95 %: not reached). Nothing has been tuned on it since; a clean figure again needs a new, larger corpus.
+THIRD_DEV_FLOOR = 0.96  # 392/406
+THIRD_HELD_OUT_FLOOR = 0.92  # 360/390
 
 
 def test_split_is_the_recorded_one() -> None:
@@ -88,3 +93,31 @@ def test_second_corpus_all_held_out() -> None:
     s = score("second")
     assert s.cases >= 150 and len(s.clients) >= 12 and len(s.scenarios) == 7
     assert s.ratio >= SECOND_FLOOR, (f"{s.right}/{s.cases}", s.wrong)
+
+
+def test_third_corpus_split() -> None:
+    """Corpus 3's split: by (scenario, client), about half each side, every scenario and >= 12 families held out."""
+    from corpus.explain.score import CASES_3, third_is_held_out
+
+    cases = json.loads(CASES_3.read_text(encoding="utf-8"))["cases"]
+    pairs = {(str(c["scenario"]), str(c["client"])) for c in cases}
+    held = {p for p in pairs if third_is_held_out(*p)}
+    assert 0.35 < len(held) / len(pairs) < 0.65
+    assert {s for s, _ in held} == {s for s, _ in pairs}  # every scenario has a held-out part
+    assert len({c for _, c in held}) >= 12
+
+
+def test_third_dev_half() -> None:
+    s = score("third_dev")
+    assert s.cases >= 350 and len(s.clients) >= 16
+    assert s.ratio >= THIRD_DEV_FLOOR, (f"{s.right}/{s.cases}", s.wrong)
+
+
+def test_third_held_out_half() -> None:
+    """The figure issue 11 reports. A failure here prints counts by scenario, not the texts: whoever fixes a
+    regression must not tune on this half."""
+    s = score("third_held_out")
+    assert s.cases >= 350 and len(s.clients) >= 12
+    for must in ("silent_server", "unsafe_auth_in_clear", "unsafe_no_verify", "ok_starttls"):
+        assert must in s.scenarios
+    assert s.ratio >= THIRD_HELD_OUT_FLOOR, (f"{s.right}/{s.cases}", dict(s.right_by_scenario))

@@ -167,9 +167,17 @@ def _read(real_text: str) -> str:
     return reading
 
 
-def _said(doc: dict[str, Any], code: int) -> str:
+def _entry(doc: dict[str, Any], port: int) -> int:
+    """Which of check's configs is the one the app sends with: an msmtprc gives one per account, and msmtp
+    (run without -a) uses the default account, which every cell points at the cell's own server."""
     configs = doc.get("configs") or []
-    pred = configs[0].get("prediction") if configs else None
+    ports = [((c.get("settings") or {}).get("port") or {}).get("value") for c in configs]
+    return ports.index(port) if len(configs) > 1 and port in ports else 0
+
+
+def _said(doc: dict[str, Any], code: int, entry: int = 0) -> str:
+    configs = doc.get("configs") or []
+    pred = configs[entry].get("prediction") if configs else None
     if pred is None:
         return "unknown" if configs else f"exit {code}"
     if pred["verdict"] == "delivered":
@@ -213,7 +221,8 @@ def test_matrix3_config(cell: dict[str, Any], runner: str, lab: LabInfo, tmp_pat
         doc = json.loads(result.output)
     except json.JSONDecodeError:
         doc = {}
-    row = Row(run, cell["half"], runner, cell["fixable"], said=_said(doc, result.exit_code),
+    entry = _entry(doc, lab.servers[cell["server"]].port)
+    row = Row(run, cell["half"], runner, cell["fixable"], said=_said(doc, result.exit_code, entry),
               exit_code=result.exit_code)
     row.exit_ok = bool(doc) and result.exit_code == _want_exit(doc)
     ROWS[run] = row
@@ -234,7 +243,8 @@ def test_matrix3_config(cell: dict[str, Any], runner: str, lab: LabInfo, tmp_pat
     assert result.exception is None or isinstance(result.exception, SystemExit), repr(result.exception)
     row.fix_ran = True
     try:
-        fdoc = json.loads(result.output)["configs"][0]
+        fconfigs = json.loads(result.output)["configs"]
+        fdoc = fconfigs[entry if len(fconfigs) == len(doc.get("configs") or []) else 0]
     except (json.JSONDecodeError, KeyError, IndexError):
         row.notes.append(f"fix: exit {result.exit_code}, no JSON config: {result.output[:200]}")
         row.fix_exit_ok = result.exit_code in (1, 2, 3)

@@ -62,6 +62,12 @@ def _literal_at(rv: RawValue) -> str | None:
         line = lines[rv.origin.line - 1][rv.origin.column - 1:]
     except (OSError, UnicodeDecodeError, IndexError):
         return None
+    if rv.origin.key == "passwordeval":  # msmtp: `echo LITERAL` is that literal (readers/lines.py; never run)
+        from .readers.lines import passwordeval_literal
+
+        arg = line.strip()
+        if (literal := passwordeval_literal(arg[1:-1] if len(arg) >= 2 and arg[0] == arg[-1] == '"' else arg)):
+            return literal
     if rv.kind is ValueKind.EXPRESSION:  # File.read("/run/secrets/smtp").strip
         if (m := _FILE_READ.search(line)) is None:
             return None
@@ -97,13 +103,48 @@ def app_password(raw: RawConfig, env: Mapping[str, str] | None) -> str | None:
         rv = raw.values.get(key)
         if rv is None or rv.kind is ValueKind.NIL:
             continue
-        if rv.env:
+        if rv.env:  # the app's environment wins over its dotenv file (dotenv never overrides a set variable)
             value = (env or {}).get(rv.env, os.environ.get(rv.env))
-            return value or None
+            if value is not None:
+                return _dsn_password(rv, value) or None
+            return (_dotenv_literal(rv) or None) if rv.kind is ValueKind.STRING else None
         if rv.kind in (ValueKind.STRING, ValueKind.EXPRESSION):
             return _literal_at(rv)
         return None
     return None
+
+
+def _dsn_password(rv: RawValue, value: str) -> str | None:
+    """The variable's value, or the password inside it when the value is a DSN part (``MAILER_DSN``'s
+    ``smtps://user:PASS@host``: the reader names the part ``password`` and the variable ``MAILER_DSN``)."""
+    if rv.origin is None or rv.origin.key == rv.env or not (rv.env or "").endswith(("_DSN", "_URL")) \
+            or "://" not in value:
+        return value
+    from .readers.dsn import DsnError, parse_dsn
+
+    try:
+        dsn = parse_dsn(value, rv.env)
+    except DsnError:
+        return None
+    part = next((p for p in dsn.parts if p.key == "password"), None) if dsn is not None else None
+    return str(part.ev.value) if part is not None else None
+
+
+def _dotenv_literal(rv: RawValue) -> str | None:
+    """A password written in the dotenv file being checked (``SMTP_PASSWORD=…``, or inside ``MAILER_DSN=…``),
+    read back with the same dotenv parser the reader used, from the binding at the value's own line."""
+    from .errors import UserError
+    from .readers.envfile import parse_env
+
+    if rv.origin is None or rv.env is None:
+        return None
+    path = Path(rv.origin.file)
+    try:
+        entries = parse_env(path, path.read_text(encoding="utf-8-sig"))
+    except (OSError, UnicodeDecodeError, UserError):
+        return None
+    entry = next((e for e in entries if e.line == rv.origin.line and e.key == rv.env), None)
+    return _dsn_password(rv, entry.value) if entry is not None else None
 
 
 def not_tried(plan: ConnectionPlan, pred: Prediction, facts: PortFacts, settings: Settings,

@@ -35,6 +35,22 @@ _PRINTENV = re.compile(r'printenv\s+([A-Za-z_]\w*)|echo\s+"\$(?:\{([A-Za-z_]\w*)
 
 
 
+#: a command that only prints a literal: `echo LITERAL`, `echo 'LITERAL'`, `echo "LITERAL"`, `printf %s LITERAL`
+#: (no shell metacharacter outside single quotes, so the shell would print exactly the literal)
+_ECHO = re.compile(r"""(?:echo(?:\s+-n)?|printf\s+(?:%s|'%s'|"%s"))\s+"""
+                   r"""(?:'([^'\\]*)'|"([^"$`\\!]*)"|([^\s'"$`\\|;&<>()*?\[\]{}~#!]+))""")
+
+
+def passwordeval_literal(command: str) -> str | None:
+    """The literal a ``passwordeval`` command only prints (msmtp takes its output, one trailing newline
+    removed); ``None`` for any other command. Nothing is run: this reads the command's text."""
+    m = _ECHO.fullmatch(command.strip())
+    if m is None:
+        return None
+    literal = next(g for g in m.groups() if g is not None)
+    return literal or None
+
+
 def _passwordeval(command: str, env: Mapping[str, str] | None) -> Ev:
     """What msmtp's ``passwordeval`` gives, without running it: an environment variable it only prints (the
     variable, from ``--env``); ``cat FILE`` alone (code login.py may read as that file); any other command is
@@ -42,6 +58,8 @@ def _passwordeval(command: str, env: Mapping[str, str] | None) -> Ev:
     if var := _PRINTENV.fullmatch(command):
         name = var.group(1) or var.group(2) or var.group(3)
         return Ev(ValueKind.STRING, env[name], name) if env and name in env else Ev(ValueKind.ENV, None, name)
+    if (literal := passwordeval_literal(command)) is not None:
+        return Ev(ValueKind.STRING, literal)  # a secret: raw() drops it; login.py reads it back for the login
     if _CAT.fullmatch(command) or not re.search(r"\bcat\b", command):
         return Ev(ValueKind.EXPRESSION)
     return Ev(ValueKind.ENV)  # `cat x | gpg -d`: reading x would not be the password

@@ -8,6 +8,7 @@ anything else becomes ``EXPRESSION``.
 
 from __future__ import annotations
 
+import os
 import re
 from collections.abc import Mapping
 from pathlib import Path
@@ -26,6 +27,10 @@ _RAILS_FALSE = {"0", "f", "F", "false", "FALSE", "off", "OFF"}  # ActiveModel::T
 #: a config made only of smtp_settings[:k] = v / merge!: it changes the hash set elsewhere (rails_merge.py)
 AMENDS = "readers.note.amends"
 _MAX_STEPS = 200_000  # statement visits per file; a bound, not a limit any real config reaches
+#: the AUTH arguments net-smtp checks before it connects (do_start: ``if user or secret`` then check_auth_args,
+#: net-smtp-0.3.1 lib/net/smtp.rb:635-637, 867-873): an ENV reference to a variable set neither in --env nor in
+#: this process is the nil the app passes, so "SMTP-AUTH requested but missing secret phrase" can be predicted
+_AUTH_ARGS = ("user_name", "password")
 
 
 class _Reader:
@@ -215,6 +220,8 @@ class _Reader:
                 add(config, key, raw(key, ev, spelled, self.src.origin(anchor, spelled)))
             return
         ev = self.eval(value, scope)
+        if key in _AUTH_ARGS and ev.kind is ValueKind.ENV and ev.env and self.absent(ev.env):
+            ev = Ev(ValueKind.NIL, None, ev.env)
         add(config, key, raw(key, ev, self.src.text(value), self.src.origin(value, spelled)))
 
     # ---- expressions ------------------------------------------------------------------------------------
@@ -298,6 +305,10 @@ class _Reader:
                 return EXPR
         return Ev(ValueKind.STRING, "".join(parts), env)
 
+    def absent(self, name: str) -> bool:
+        """The variable is set neither in ``--env`` (when given) nor, without it, in this process."""
+        return name not in (self.env if self.env is not None else os.environ)
+
     def env_lookup(self, name: str) -> Ev:
         if self.env is None:
             return Ev(ValueKind.ENV, None, name)
@@ -321,7 +332,7 @@ class _Reader:
                 if default is None and block is not None:
                     body = [c for c in block.named_children if c.type not in ("block_parameters",)]
                     default = body[-1].named_children[-1] if body and body[-1].named_children else None
-                if self.env is None or name.value in self.env or default is None:
+                if not self.absent(name.value) or default is None:  # ENV.fetch(k, d) / ENV.fetch(k) { d }
                     got = self.env_lookup(name.value)
                     return got if got.kind is not ValueKind.NIL else Ev(ValueKind.ENV, None, name.value)
                 d = self.eval(default, scope)
@@ -349,6 +360,8 @@ class _Reader:
         left = self.eval(node.child_by_field_name("left"), scope)
         right_node = node.child_by_field_name("right")
         if op in ("||", "or"):
+            if left.kind is ValueKind.ENV and left.env and self.absent(left.env):
+                return self.eval(right_node, scope)  # ENV['K'] || 'd' with K set nowhere here: the default
             if not left.known:
                 return unknown(left, self.eval(right_node, scope))
             return left if ruby_truthy(left) else self.eval(right_node, scope)

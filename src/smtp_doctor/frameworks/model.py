@@ -245,6 +245,8 @@ def _convert(conv: str | None, rv: RawValue, m: Model, key: str) -> Any:
         return rv.text
     if conv == "readfile":
         read = _READFILE.search(rv.text) if not rv.secret else None
+        if read is None and "readFileSync" in rv.text and rv.kind is ValueKind.STRING and rv.value:
+            return str(rv.value)  # readFileSync(process.env.SMTP_CA): the path the reader folded (--env)
         if read is None:
             raise ValueError("not a file the config reads")
         return read.group(2)

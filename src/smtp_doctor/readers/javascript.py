@@ -61,6 +61,11 @@ def _js_str(ev: Ev) -> str:
     return str(ev.value)
 
 
+def _reads_file(code: str) -> bool:
+    """``fs.readFileSync(…)`` / ``readFileSync(…)``: Node reads that file when the transport is created."""
+    return re.match(r"(?:[\w$.]+\.)?readFileSync\b", code.strip()) is not None
+
+
 class _Reader:
     def __init__(self, src: Source, env: Mapping[str, str] | None) -> None:
         self.src = src
@@ -140,6 +145,11 @@ class _Reader:
                 else:
                     return EXPR
             return Ev(ValueKind.STRING, "".join(parts), env)
+        if t == "array":  # tls.ca: [fs.readFileSync(path)]: one CA file, read as the file it names
+            items = [c for c in node.named_children if c.type != "comment"]
+            if len(items) == 1 and _reads_file(self.src.text(items[0])):
+                return self.eval(items[0], depth + 1)
+            return EXPR
         if t in ("member_expression", "subscript_expression"):
             name = self.env_ref(node)
             return self.lookup(name) if name else EXPR
@@ -190,6 +200,9 @@ class _Reader:
             arg = self.eval(args[0], depth + 1)
             if fn in ("Number", "parseInt", "parseFloat", "Boolean", "String", "JSON.parse") and not arg.known:
                 return unknown(arg)
+            if _reads_file(fn):  # readFileSync(process.env.SMTP_CA): the path, for the model's "readfile"
+                return Ev(ValueKind.STRING, arg.value, arg.env) if arg.kind is ValueKind.STRING else \
+                    unknown(arg) if not arg.known else EXPR
             if fn == "Number":
                 return _to_number(arg)
             if fn in ("parseInt", "parseFloat"):

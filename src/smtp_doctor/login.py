@@ -108,10 +108,26 @@ def app_password(raw: RawConfig, env: Mapping[str, str] | None) -> str | None:
             if value is not None:
                 return _dsn_password(rv, value) or None
             return (_dotenv_literal(rv) or None) if rv.kind is ValueKind.STRING else None
+        if rv.kind is ValueKind.STRING and rv.origin is not None and rv.origin.key == "password" \
+                and raw.framework == "nodemailer" and "url" in raw.values:
+            return _url_password(raw)  # createTransport("smtps://user:PASS@host"): the URL's own password
         if rv.kind in (ValueKind.STRING, ValueKind.EXPRESSION):
             return _literal_at(rv)
         return None
     return None
+
+
+def _url_password(raw: RawConfig) -> str | None:
+    """The password written in Nodemailer's URL form, decoded as nodemailer's url.parse gives ``auth``."""
+    from urllib.parse import unquote
+
+    from .writers.jsurl import url_password_tokens
+
+    try:
+        tokens = url_password_tokens(Path(raw.file).read_text(encoding="utf-8-sig"), raw)
+    except (OSError, UnicodeDecodeError):
+        return None
+    return unquote(tokens[0]) if tokens else None
 
 
 def _dsn_password(rv: RawValue, value: str) -> str | None:

@@ -294,7 +294,19 @@ class _Reader:
         for part in dsn.parts:
             o = origin if not literal_text else type(origin)(origin.file, origin.line, origin.column + 1 + part.offset,
                                                              part.key)
-            add(config, part.key, raw(part.key, part.ev, MASK if part.key == "password" else part.text, o))
+            add(config, part.key, raw(part.key, _url_option(part.key, part.ev), MASK if part.key == "password"
+                                      else part.text, o))
+
+
+def _url_option(key: str, ev: Ev) -> Ev:
+    """A query option as nodemailer's parseConnectionUrl gives it: digits a number, "true"/"false" a boolean
+    (lib/shared/index.js: ``if (!isNaN(value)) value = Number(value)``, then the switch on 'true'/'false')."""
+    if key in ("scheme", "user", "password", "host", "port") or ev.kind is not ValueKind.STRING:
+        return ev
+    if ev.value in ("true", "false"):
+        return Ev(ValueKind.BOOL, ev.value == "true", ev.env)
+    number = _to_number(ev)
+    return ev if number.kind is ValueKind.FLOAT and math.isnan(number.value) else number
 
 
 def read_javascript(path: Path, text: str, framework: str | None, env: Mapping[str, str] | None) -> list[RawConfig]:

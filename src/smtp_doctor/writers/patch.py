@@ -18,6 +18,7 @@ from ..predict import Fix
 from ..settings import Origin, RawConfig
 from .dsn import apply_dsn_fix, dsn_line, password_tokens
 from .edit import Patched, Unpatchable
+from .jsurl import apply_url_fix, is_url_form, url_password_tokens
 
 
 def _indent(line: str) -> str:
@@ -59,6 +60,8 @@ def apply_fix(text: str, raw: RawConfig, fix: Fix, syntax: str) -> Patched:
     edited part by part: writers/dsn.py)."""
     if syntax == "dsn":
         return apply_dsn_fix(text, raw, fix)
+    if is_url_form(raw):  # createTransport("smtps://…"): the fix goes into the URL (writers/jsurl.py)
+        return apply_url_fix(text, raw, fix)
     if fix.rename:  # columns stay where the reader saw them only when nothing else changes: rename alone
         return Patched(symbolize(text, raw, fix.rename), (), tuple(sorted({
             raw.values[k].origin.line for k in fix.rename if raw.values[k].origin is not None})), None)  # type: ignore[union-attr]
@@ -272,7 +275,8 @@ def secret_tokens(text: str, raw: RawConfig) -> tuple[str, ...]:
             m = _TOKEN.match(rest)
             if m and m.group(0):
                 out.append(m.group(0))
-    return (*out, *password_tokens(text, raw))  # a DSN's password, also inside a line the fix changed
+    # a DSN's or a Nodemailer URL's password, also inside a line the fix changed
+    return (*out, *password_tokens(text, raw), *url_password_tokens(text, raw))
 
 
 def unified_diff(before: str, after: str, path: str, secrets: dict[str, str] | None = None,

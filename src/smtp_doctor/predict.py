@@ -360,9 +360,15 @@ def row_lines(row: Mapping[str, Any], params: Mapping[str, Any], syntax: str) ->
             *(render_line(k, fill_params(v, params), syntax, code=True) for k, v in row.get("code", {}).items()))
 
 
-def fix_row(framework: str, group: str, port_mode: str) -> dict[str, Any] | None:
-    """The [[fix]] row of predict.toml for this framework, fix group and probed port mode, if any."""
+def fix_row(framework: str, group: str, port_mode: str, version: str | None = None) -> dict[str, Any] | None:
+    """The [[fix]] row of predict.toml for this framework, fix group and probed port mode, if any. A row with
+    ``since``/``until`` is for those versions only (Laravel 8 reads MAIL_ENCRYPTION, 9+ MAIL_SCHEME)."""
+    from .frameworks.model import in_range, parse_version
+
+    v = parse_version(version) if version else None
     for row in knowledge().get("fix", []):
+        if (row.get("since") or row.get("until")) and not in_range(v, row.get("since"), row.get("until")):
+            continue
         if row["framework"] == framework and row["fix"] == group and port_mode in row.get("port", [port_mode]):
             return dict(row)
     return None
@@ -402,7 +408,7 @@ def fix_for(plan: ConnectionPlan, prediction: Prediction, facts: PortFacts,
     offered = [supported[m] for m in (caps.auth if caps else ()) if m in supported]
     if offered:
         params["mechanism"] = offered[0]
-    row = fix_row(plan.framework, group, facts.mode.value)
+    row = fix_row(plan.framework, group, facts.mode.value, plan.framework_version)
     syntax = framework_facts(plan.framework).get("syntax", "dotenv")
     if syntax == "properties" and not plan.source.endswith(".properties"):
         row = None  # Spring's application.yml nests these keys: words, not lines

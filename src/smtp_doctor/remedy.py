@@ -67,7 +67,7 @@ def harden(plan: ConnectionPlan, prediction: Prediction, facts: PortFacts,
         if row["risk"] not in found or any(r == row["risk"] for r, _ in out):
             continue
         for group in row["fix"]:
-            fix = _fix(plan.framework, group, facts.mode.value, params, present, syntax)
+            fix = _fix(plan.framework, group, facts.mode.value, params, present, syntax, plan.framework_version)
             if fix is not None:
                 out.append((row["risk"], fix))
                 break
@@ -75,8 +75,8 @@ def harden(plan: ConnectionPlan, prediction: Prediction, facts: PortFacts,
 
 
 def _fix(framework: str, group: str, port_mode: str, params: Mapping[str, Any], present: Mapping[str, str],
-         syntax: str) -> Fix | None:
-    row = fix_row(framework, group, port_mode)
+         syntax: str, version: str | None = None) -> Fix | None:
+    row = fix_row(framework, group, port_mode, version)
     if row is None or not (row.get("set") or row.get("code")):  # an environment-only row cannot change the file
         return None
     values = {**row.get("set", {}), **row.get("code", {})}
@@ -134,7 +134,8 @@ def provider_fixes(raw: RawConfig, settings: Settings, present: Mapping[str, str
     if port is not None and key and provider.ports and port not in provider.ports:
         new, mode = min(provider.ports.items(), key=lambda pm: (pm[1] != "implicit", pm[0] not in (465, 587), pm[0]))
         port_mode = "implicit_tls" if mode == "implicit" else "starttls"
-        row = fix_row(raw.framework, "implicit_port" if mode == "implicit" else "plain_port", port_mode) or {}
+        row = fix_row(raw.framework, "implicit_port" if mode == "implicit" else "plain_port", port_mode,
+                      raw.framework_version) or {}
         keys = (key, *row.get("set", {}))
         lines = (render_line(key, new, syntax),
                  *(render_line(k, v, syntax) for k, v in row.get("set", {}).items()))

@@ -123,6 +123,8 @@ def read_env(path: Path, text: str, framework: str | None, env: Mapping[str, str
                 _add_dsn(config, path, e, origin)
             else:
                 add(config, e.key, raw(e.key, ev, e.raw, origin))
+        if name == "laravel":
+            _add_laravel_mail(config, path, entries, env)
         if framework or config.values:
             configs.append(finish(config))
     return configs
@@ -147,3 +149,42 @@ def _add_dsn(config: RawConfig, path: Path, e: EnvEntry, origin: Origin) -> None
         col = e.column + part.offset if literal != -1 else e.column
         text = MASK if part.key == "password" and part.text else part.text
         add(config, part.key, raw(part.key, part.ev, text, Origin(str(path), e.line, col, part.key)))
+
+
+#: Illuminate\Support\Env::get (/usr/share/php/Illuminate/Support/Env.php:79-90): words env() turns into values
+_LARAVEL_WORDS = {"true": Ev(ValueKind.BOOL, True), "(true)": Ev(ValueKind.BOOL, True),
+                  "false": Ev(ValueKind.BOOL, False), "(false)": Ev(ValueKind.BOOL, False),
+                  "empty": Ev(ValueKind.STRING, ""), "(empty)": Ev(ValueKind.STRING, ""),
+                  "null": Ev(ValueKind.NIL), "(null)": Ev(ValueKind.NIL)}
+
+
+def _add_laravel_mail(config: RawConfig, path: Path, entries: list[EnvEntry], env: Mapping[str, str] | None) -> None:
+    """config/mail.php's ``mailers.smtp`` values as ``mail.<key>``, each env() folded as Laravel does: the
+    process environment first (phpdotenv does not overwrite it), then the .env, then env()'s default. A value
+    the .env gives keeps the .env line as its origin, so a fix edits that line."""
+    from ._common import read_text
+    from .php import laravel_mailer
+
+    mail_php = path.parent / "config" / "mail.php"
+    if not mail_php.is_file():
+        return
+    try:
+        values = laravel_mailer(mail_php, read_text(mail_php))
+    except UserError:
+        return
+    by_key = {e.key: e for e in entries}
+    for v in values:
+        key = "mail." + v.key
+        if v.env is None:
+            add(config, key, raw(key, v.ev, v.text, v.origin))
+            continue
+        entry = by_key.get(v.env)
+        given = (env or {}).get(v.env)
+        if given is None and entry is None:
+            add(config, key, raw(key, v.ev, v.text, v.origin))
+            continue
+        text = given if given is not None else entry.value if entry is not None else ""
+        ev = _LARAVEL_WORDS.get(text.lower(), Ev(ValueKind.STRING, text, v.env))
+        origin = Origin(str(path), entry.line, entry.column, entry.key) if given is None and entry else v.origin
+        add(config, key, raw(key, ev, entry.raw if given is None and entry else text, origin,
+                             secret=True if "pass" in v.key.lower() else None))

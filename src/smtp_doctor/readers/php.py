@@ -7,11 +7,12 @@ included or run. Nested arrays (``mail_smtpstreamoptions``) become dotted keys.
 from __future__ import annotations
 
 from collections.abc import Mapping
+from dataclasses import dataclass
 from pathlib import Path
 
 from tree_sitter import Node
 
-from ..settings import RawConfig, ValueKind
+from ..settings import Origin, RawConfig, ValueKind
 from ._common import EXPR, NIL, Ev, add, finish, raw, unknown
 from ._ts import Source, walk
 
@@ -114,3 +115,77 @@ def read_php(path: Path, text: str, framework: str | None, env: Mapping[str, str
                     right.type == "array_creation_expression":
                 reader.fill(config, right, "", 0)
     return [finish(config)] if config.values or framework else []
+
+
+# -- Laravel config/mail.php (the array the app's mail transport is built from) ---------------------------------
+
+
+@dataclass(frozen=True)
+class LaravelValue:
+    """One entry of config/mail.php's ``mailers.smtp`` array: a literal, or ``env('X', default)``."""
+
+    key: str  #: dotted inside the mailer: ``port``, ``encryption``, ``stream.ssl.cafile``
+    ev: Ev  #: the literal, or env()'s default (NIL when env() has none)
+    text: str
+    origin: Origin
+    env: str | None = None  #: the variable env() reads; the .env or the environment decides first
+
+
+def _array_items(reader: _Reader, array: Node) -> list[tuple[str, Node, Node]]:
+    out = []
+    for element in array.named_children:
+        kids = element.named_children
+        if element.type == "array_element_initializer" and len(kids) == 2:
+            key = reader.eval(kids[0])
+            if key.kind is ValueKind.STRING and isinstance(key.value, str):
+                out.append((key.value, kids[0], kids[1]))
+    return out
+
+
+def _laravel_value(reader: _Reader, key: str, key_node: Node, node: Node) -> LaravelValue:
+    src = reader.src
+    origin = src.origin(node, src.text(key_node))
+    if node.type == "function_call_expression":
+        fn, args = node.child_by_field_name("function"), node.child_by_field_name("arguments")
+        if fn is not None and args is not None and src.text(fn).lstrip("\\") == "env" and args.named_children:
+            values = [a.named_children[0] if a.type == "argument" and a.named_children else a
+                      for a in args.named_children]
+            name = reader.eval(values[0])
+            if name.kind is ValueKind.STRING and isinstance(name.value, str):
+                default = reader.eval(values[1]) if len(values) > 1 else NIL
+                return LaravelValue(key, default, src.text(node), origin, name.value)
+    return LaravelValue(key, reader.eval(node), src.text(node), origin)
+
+
+def laravel_mailer(path: Path, text: str) -> list[LaravelValue]:
+    """The ``mailers.smtp`` array of a Laravel 7+ config/mail.php, read as PHP data (never run).
+
+    Laravel 8's MailManager::createSmtpTransport builds SwiftMailer's transport from exactly this array
+    (/usr/share/php/Illuminate/Mail/MailManager.php:187-224: host, port, encryption, username, stream), so a
+    value hard-coded here wins over the .env, and ``'stream' => ['ssl' => [...]]`` is the TLS context.
+    """
+    src = Source(path, text, "php")
+    reader = _Reader(src, None)
+    out: list[LaravelValue] = []
+    for node in walk(src.root):
+        if node.type != "return_statement" or not node.named_children:
+            continue
+        top = node.named_children[0]
+        if top.type != "array_creation_expression":
+            continue
+        mailers = next((v for k, _, v in _array_items(reader, top) if k == "mailers"), None)
+        if mailers is None or mailers.type != "array_creation_expression":
+            continue
+        smtp = next((v for k, _, v in _array_items(reader, mailers) if k == "smtp"), None)
+        if smtp is None or smtp.type != "array_creation_expression":
+            continue
+        stack: list[tuple[str, Node, int]] = [("", smtp, 0)]
+        while stack:
+            prefix, array, depth = stack.pop()
+            for key, key_node, value in _array_items(reader, array):
+                if value.type == "array_creation_expression" and depth < _MAX_DEPTH:
+                    stack.append((f"{prefix}{key}.", value, depth + 1))
+                else:
+                    out.append(_laravel_value(reader, prefix + key, key_node, value))
+        break
+    return out

@@ -82,8 +82,8 @@ def apply_fix(text: str, raw: RawConfig, fix: Fix, syntax: str) -> Patched:
         if n in inline:
             return inline[n]
         keys = by_line.get(n, [])
-        if syntax != "ruby_hash":
-            if len(keys) > 1:
+        if syntax != "ruby_hash":  # one written key read twice (Laravel's MAIL_PORT through config/mail.php) is one
+            if len({located[k].key for k in keys}) > 1:
                 raise Unpatchable("fix.unpatchable.shared_line")
             return None
         edit = _Inline(lines[n - 1], {k: located[k] for k in keys}, raw)

@@ -126,6 +126,8 @@ def apply_fix(text: str, raw: RawConfig, fix: Fix, syntax: str) -> Patched:
         # a new entry goes after an entry of the same hash, never after `config.action_mailer.delivery_method =`
         entries = {n for n, keys in by_line.items()
                    if syntax != "ruby_hash" or any("." not in located[k].key for k in keys)}
+        if syntax == "js_object":  # nor after `auth: { user, pass }`: a nested object's line is not an entry's
+            entries = {n for n in entries if all("." not in k for k in by_line[n])}
         kept = [n for n in entries if n not in removed and 1 <= n <= len(lines)]
         if not kept:
             raise Unpatchable("fix.unpatchable.no_anchor")

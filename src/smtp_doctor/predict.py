@@ -409,6 +409,10 @@ def fix_for(plan: ConnectionPlan, prediction: Prediction, facts: PortFacts,
     if offered:
         params["mechanism"] = offered[0]
     row = fix_row(plan.framework, group, facts.mode.value, plan.framework_version)
+    if row is not None and row.get("set_at"):  # the key this setting was read from, when it is in this file
+        at = {o.key: v for f, v in row["set_at"].items()
+              if (o := plan.origins.get(f)) is not None and o.file == plan.source}
+        row = {**row, "set": {**row.get("set", {}), **at}, "env": {}} if at else row
     syntax = framework_facts(plan.framework).get("syntax", "dotenv")
     if syntax == "properties" and not plan.source.endswith(".properties"):
         row = None  # Spring's application.yml nests these keys: words, not lines

@@ -122,6 +122,13 @@ def _reread(tmp: Path, raw: RawConfig, text: str, env: dict[str, str] | None,
         path = tmp / Path(raw.file).name
         path.write_text(text, encoding="utf-8")
         renamed = {str(path): raw.file}
+        # files the reader reads beside the config (Laravel's config/mail.php, whose env() reads the .env): the
+        # copy gets them at the same place, so their values are read again against the patched text
+        for rel in framework_facts(raw.framework).get("reread_with", []):
+            if (Path(raw.file).parent / rel).is_file():
+                (tmp / rel).parent.mkdir(parents=True, exist_ok=True)
+                (tmp / rel).write_text(read_text(Path(raw.file).parent / rel), encoding="utf-8")
+                renamed[str(tmp / rel)] = str(Path(raw.file).parent / rel)
     else:
         path, yml = _mirror(tmp, raw, target, text)
         renamed = {str(path): raw.file, str(path.resolve()): raw.file, str(yml): target.path,
@@ -133,7 +140,7 @@ def _reread(tmp: Path, raw: RawConfig, text: str, env: dict[str, str] | None,
             # values another file of the app decides (a Rails initializer, config/smtp.yml) still decide: the
             # temporary copy has no such neighbours (readers/rails_merge.py), and the patch never touches them
             values |= {k: v for k, v in raw.values.items()
-                       if v.origin is not None and v.origin.file not in (raw.file, target.path)}
+                       if v.origin is not None and v.origin.file not in (raw.file, target.path, *renamed.values())}
             return replace(again, file=raw.file, values=values, framework_version=raw.framework_version,
                            version_from=raw.version_from)
     raise UserError("fix.error.reread", file=raw.file)

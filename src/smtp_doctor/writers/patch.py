@@ -74,6 +74,9 @@ def apply_fix(text: str, raw: RawConfig, fix: Fix, syntax: str) -> Patched:
     by_line: dict[int, list[str]] = {}
     for key, origin in located.items():
         by_line.setdefault(origin.line, []).append(key)
+    # a key read only through another file (Laravel: config/mail.php's env('SMTP_CA_BUNDLE')) is found where its
+    # value is written, under the key written there
+    located |= {o.key: o for o in list(located.values()) if o.key not in located}
     inline: dict[int, _Inline] = {}
 
     def shared(n: int) -> _Inline | None:

@@ -99,6 +99,12 @@ CASES: dict[str, dict[str, Any]] = {
     "ssl_cert_file_wrong_ca_starttls": dict(
         server="starttls", env_lines="MAIL_ENCRYPTION=tls\n", mail_php=_mail_php(),
         app_env={"SSL_CERT_FILE": "@OTHER_CA@"}, real="cert"),
+    "starttls_is_no_php_transport": dict(
+        server="starttls", env_lines="MAIL_ENCRYPTION=starttls\n", mail_php=_mail_php(),
+        app_env={"SSL_CERT_FILE": "@CA@"}, real="config_bad_tls_value"),
+    "tlsv1_2_is_implicit_tls": dict(
+        server="implicit", env_lines="MAIL_ENCRYPTION=tlsv1.2\n", mail_php=_mail_php(),
+        app_env={"SSL_CERT_FILE": "@CA@"}, real="delivered"),
     "mail_php_hardcodes_tls_over_env_ssl": dict(
         server="starttls", env_lines="MAIL_ENCRYPTION=ssl\n", mail_php=_mail_php(encryption="'tls'"),
         app_env={"SSL_CERT_FILE": "@CA@"}, real="delivered"),

@@ -49,8 +49,13 @@ def _ruby_ok() -> bool:
         ["ruby", "-e", 'require "action_mailer"'], capture_output=True, timeout=TIMEOUT).returncode == 0
 
 
+def _app_env(lab: LabInfo) -> dict[str, str | None]:
+    return {"LAB_PASSWORD": lab.password, "SMTP_PASSWORD": lab.password}
+
+
 def _fix(path: Path, lab: LabInfo, *extra: str) -> tuple[int, str]:
-    result = CliRunner().invoke(cli, ["fix", str(path), "--ca-file", str(lab.ca_file), "--timeout", "20", *extra])
+    result = CliRunner().invoke(cli, ["fix", str(path), "--ca-file", str(lab.ca_file), "--timeout", "20", *extra],
+                                env=_app_env(lab))  # the app's environment: an unset ENV[...] is nil to the app
     assert result.exception is None or isinstance(result.exception, SystemExit), result.exception
     return result.exit_code, result.output
 
@@ -116,7 +121,7 @@ def test_the_diff_applies_with_patch(lab: LabInfo, tmp_path: Path) -> None:
     # the diff names the path as given, so run where the user would: in the app's directory
     done = subprocess.run([sys.executable, "-m", "smtp_doctor", "fix", "config/environments/production.rb",
                            "--ca-file", str(lab.ca_file), "--json"], cwd=app, capture_output=True, text=True,
-                          timeout=TIMEOUT)
+                          timeout=TIMEOUT, env=dict(os.environ, LAB_PASSWORD=lab.password))
     diff = json.loads(done.stdout)["configs"][0]["diff"]
     applied = subprocess.run(["patch", "-p1"], input=diff, cwd=app, capture_output=True, text=True, timeout=30)
     assert applied.returncode == 0, applied.stdout + applied.stderr
@@ -178,7 +183,7 @@ def _one_per_line(hash_body: str) -> str:
 
 def _fix_write(config: Path, lab: LabInfo, *extra: str) -> tuple[int, dict]:  # type: ignore[type-arg]
     result = CliRunner().invoke(cli, ["fix", str(config), "--ca-file", str(lab.ca_file), "--timeout", "20",
-                                      "--json", "--write", *extra])
+                                      "--json", "--write", *extra], env=_app_env(lab))
     assert result.exit_code in (0, 1), result.output
     assert lab.password not in result.output
     return result.exit_code, json.loads(result.output)["configs"][0]

@@ -405,7 +405,10 @@ def _read_back(file: str, text: str, framework: str, target: str, ca_file: str |
     with tempfile.TemporaryDirectory(prefix="smtp-doctor-config-") as tmp:
         path = Path(tmp) / Path(file).name
         path.write_text(text, encoding="utf-8")
-        raws = [r for r in read_file(path, framework=framework) if r.framework == framework]
+        # the written config reads its password from SMTP_PASSWORD, which the app's environment sets: read
+        # it as set (an unset one is nil to the app: net-smtp's ArgumentError); the login is not tried
+        env = {"SMTP_PASSWORD": "set in the app's environment"}
+        raws = [r for r in read_file(path, framework=framework, env=env) if r.framework == framework]
         if not raws:
             return Prediction(Verdict.UNKNOWN)
         [c] = check_configs(raws[:1], target, ca_file, timeout)

@@ -121,3 +121,31 @@ def test_third_held_out_half() -> None:
     for must in ("silent_server", "unsafe_auth_in_clear", "unsafe_no_verify", "ok_starttls"):
         assert must in s.scenarios
     assert s.ratio >= THIRD_HELD_OUT_FLOOR, (f"{s.right}/{s.cases}", dict(s.right_by_scenario))
+
+
+def _every_case() -> list[dict[str, object]]:
+    from corpus.explain.score import all_cases
+
+    return all_cases()
+
+
+def test_no_clean_s_client_session_of_any_corpus_is_a_failure() -> None:
+    """Every working s_client session of all three corpora (-brief, -quiet, -showcerts, plain) gets no failure."""
+    from smtp_doctor.explain import explain
+
+    ok = [c for c in _every_case() if c["client"] == "openssl" and str(c["scenario"]).startswith("ok_")]
+    assert len(ok) >= 8
+    for c in ok:
+        best = explain(str(c["text"])).best
+        assert best is None, (c["variant"], best.mode.id)
+
+
+def test_no_silent_or_slow_server_of_any_corpus_is_use_465() -> None:
+    from smtp_doctor.explain import explain
+
+    silent = [c for c in _every_case() if c["scenario"] in ("silent_server", "slow_greeting")
+              and str(c["text"]).strip()]
+    assert len(silent) >= 100
+    for c in silent:
+        best = explain(str(c["text"])).best
+        assert best is None or best.mode.id != "plain_on_implicit_port", c["variant"]

@@ -355,7 +355,7 @@ def test_nodemailer_lines_are_js_and_the_ca_is_read_from_the_file(tmp_path: Path
 def test_msmtp_lines_keep_the_file_format(tmp_path: Path) -> None:
     rc = tmp_path / "msmtprc"
     rc.write_text("account lab\nhost mx.example.com\nport 587\ntls on\ntls_starttls off\n\naccount default : lab\n")
-    raw = [c for c in read_file(rc) if "host" in c.values][0]  # "account default : lab" is the same account
+    raw = [c for c in read_file(rc) if c.values["account"].value == "lab"][0]  # the section that sets them
     text = apply_fix(rc.read_text(), raw, _lines_for("msmtp", "plain_port", "starttls"), "msmtprc").text
     assert "tls_starttls on\n" in text and "tls_starttls off" not in text
     assert text.rstrip().endswith("account default : lab")

@@ -124,7 +124,7 @@ def test_postfix_main_cf() -> None:
 
 
 def test_msmtp_accounts_with_inheritance() -> None:
-    gmail, freemail, default = read_file(FIX / "msmtp" / "msmtprc")
+    default, gmail, freemail = read_file(FIX / "msmtp" / "msmtprc")  # "default" first: msmtp's without -a
     assert [c.values["account"].value for c in (gmail, freemail, default)] == ["gmail", "freemail", "default"]
     assert at(gmail, "port") == ("587", "string", 11, 16)
     assert at(gmail, "tls") == ("on", "string", 4, 16)  # from defaults, with the defaults line

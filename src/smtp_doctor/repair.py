@@ -133,8 +133,10 @@ def _reread(tmp: Path, raw: RawConfig, text: str, env: dict[str, str] | None,
         path, yml = _mirror(tmp, raw, target, text)
         renamed = {str(path): raw.file, str(path.resolve()): raw.file, str(yml): target.path,
                    str(yml.resolve()): target.path}
+    account = raw.values.get("account")  # an msmtprc: one config per account, the same account again
     for again in read_file(path, framework=raw.framework, env=env):
-        if again.framework == raw.framework:  # the user's file name in every location, not the temporary one
+        if again.framework == raw.framework and (account is None or getattr(
+                again.values.get("account"), "value", None) == account.value):  # the user's file name everywhere
             values = {k: replace(v, origin=replace(v.origin, file=renamed[v.origin.file]))
                       if v.origin is not None and v.origin.file in renamed else v for k, v in again.values.items()}
             # values another file of the app decides (a Rails initializer, config/smtp.yml) still decide: the

@@ -211,6 +211,9 @@ def read_msmtp(path: Path, text: str, framework: str | None, env: Mapping[str, s
         current[cmd] = raw(cmd, ev, arg, Origin(str(path), n, col, cmd),
                            secret=cmd in ("password", "passwordeval") or None)
     configs = []
+    # msmtp without --account uses the account named "default" (msmtp(1) 1.8.23, --account): it comes first,
+    # so the first config is the one the app sends with (check's exit code and the first JSON entry)
+    order.sort(key=lambda name: name != "default")
     for name in order:
         config = RawConfig("msmtp", str(path))
         config.values.update(accounts[name])

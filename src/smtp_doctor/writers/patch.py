@@ -19,6 +19,7 @@ from ..settings import Origin, RawConfig
 from .dsn import apply_dsn_fix, dsn_line, password_tokens
 from .edit import Patched, Unpatchable
 from .jsurl import apply_url_fix, is_url_form, url_password_tokens
+from .msmtprc import apply_account_fix, is_account
 
 
 def _indent(line: str) -> str:
@@ -62,6 +63,8 @@ def apply_fix(text: str, raw: RawConfig, fix: Fix, syntax: str) -> Patched:
         return apply_dsn_fix(text, raw, fix)
     if is_url_form(raw):  # createTransport("smtps://…"): the fix goes into the URL (writers/jsurl.py)
         return apply_url_fix(text, raw, fix)
+    if syntax == "msmtprc" and is_account(raw):  # into the account's own section (writers/msmtprc.py)
+        return apply_account_fix(text, raw, fix)
     if fix.rename:  # columns stay where the reader saw them only when nothing else changes: rename alone
         return Patched(symbolize(text, raw, fix.rename), (), tuple(sorted({
             raw.values[k].origin.line for k in fix.rename if raw.values[k].origin is not None})), None)  # type: ignore[union-attr]

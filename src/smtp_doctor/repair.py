@@ -66,7 +66,12 @@ class Repair:
     @property
     def delivers(self) -> bool:
         """Predicted to deliver: by the file alone, or with the environment lines (a CA file the probe
-        verified this server's chain with; fix_for offers none other)."""
+        verified this server's chain with; fix_for offers none other). A config that fails as written and
+        to which nothing was written does not deliver, whatever a re-check said (issue 12: never a claim
+        without a write)."""
+        if self.fixed == self.text and not self.env and (self.first.prediction is None or
+                                                         self.first.prediction.verdict is not Verdict.DELIVERED):
+            return False
         return bool(self.env) or (self.final.prediction is not None
                                   and self.final.prediction.verdict is Verdict.DELIVERED)
 

@@ -224,7 +224,9 @@ def load_configs(path: Path, env_file: Path | None, framework: str | None, probe
     if probe_target is not None:
         parse_target(probe_target)
     env = load_env_file(env_file) if env_file is not None else None
-    configs = collect((path,), env, framework)
+    from .credentials import app_auth_args
+
+    configs = [app_auth_args(c, env) for c in collect((path,), env, framework)]  # an unset ENV[...] is nil
     if not configs:
         raise UserError("check.cli.no_configs", path=str(path))
     return configs, env

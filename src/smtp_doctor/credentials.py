@@ -10,12 +10,21 @@ from __future__ import annotations
 
 import base64
 import os
-from collections.abc import Iterable
-from dataclasses import dataclass, field
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field, replace
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from .errors import UserError
 from .i18n import Term
+
+if TYPE_CHECKING:
+    from .settings import RawConfig
+
+#: the AUTH arguments a framework checks before it connects, per framework: net-smtp's do_start runs
+#: check_auth_args(user, secret) ``if user or secret`` (net-smtp-0.3.1 lib/net/smtp.rb:635-637, 867-873;
+#: ruby/net-smtp v0.5.0 the same), so a nil one is "SMTP-AUTH requested but missing secret phrase"
+AUTH_ARGS = {"actionmailer": ("user_name", "password")}
 
 MASK = "********"
 #: Longer than any password or OAuth access token (Microsoft's run to ~2.5 KB).
@@ -76,6 +85,21 @@ def load_password(*, env: str | None, file: str | None, host: str, user: str,
 
         return str(click.prompt(f"Password for {user}@{host}", hide_input=True, err=True))
     return None
+
+
+def app_auth_args(raw: RawConfig, env: Mapping[str, str] | None) -> RawConfig:
+    """``check`` only: an AUTH argument read from a variable set neither in ``--env`` nor in this process is
+    the nil the app passes (``ENV['SMTP_PASSWORD']`` unset), so net-smtp's ArgumentError is predicted. ``lint``
+    reads the file alone and keeps the reference: where the app runs, the variable may well be set."""
+    from .settings import ValueKind
+
+    given = env if env is not None else os.environ
+    values = dict(raw.values)
+    for key in AUTH_ARGS.get(raw.framework, ()):
+        rv = values.get(key)
+        if rv is not None and rv.kind is ValueKind.ENV and rv.env and rv.env not in given:
+            values[key] = replace(rv, kind=ValueKind.NIL, value=None)
+    return replace(raw, values=values) if values != raw.values else raw
 
 
 def _is_utf8(text: str) -> bool:

@@ -148,8 +148,10 @@ def _reread(tmp: Path, raw: RawConfig, text: str, env: dict[str, str] | None,
             # temporary copy has no such neighbours (readers/rails_merge.py), and the patch never touches them
             values |= {k: v for k, v in raw.values.items()
                        if v.origin is not None and v.origin.file not in (raw.file, target.path, *renamed.values())}
-            return replace(again, file=raw.file, values=values, framework_version=raw.framework_version,
-                           version_from=raw.version_from)
+            from .credentials import app_auth_args
+
+            return app_auth_args(replace(again, file=raw.file, values=values, framework_version=raw.framework_version,
+                                         version_from=raw.version_from), env)
     raise UserError("fix.error.reread", file=raw.file)
 
 

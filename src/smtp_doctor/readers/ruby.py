@@ -27,10 +27,6 @@ _RAILS_FALSE = {"0", "f", "F", "false", "FALSE", "off", "OFF"}  # ActiveModel::T
 #: a config made only of smtp_settings[:k] = v / merge!: it changes the hash set elsewhere (rails_merge.py)
 AMENDS = "readers.note.amends"
 _MAX_STEPS = 200_000  # statement visits per file; a bound, not a limit any real config reaches
-#: the AUTH arguments net-smtp checks before it connects (do_start: ``if user or secret`` then check_auth_args,
-#: net-smtp-0.3.1 lib/net/smtp.rb:635-637, 867-873): an ENV reference to a variable set neither in --env nor in
-#: this process is the nil the app passes, so "SMTP-AUTH requested but missing secret phrase" can be predicted
-_AUTH_ARGS = ("user_name", "password")
 
 
 class _Reader:
@@ -220,8 +216,6 @@ class _Reader:
                 add(config, key, raw(key, ev, spelled, self.src.origin(anchor, spelled)))
             return
         ev = self.eval(value, scope)
-        if key in _AUTH_ARGS and ev.kind is ValueKind.ENV and ev.env and self.absent(ev.env):
-            ev = Ev(ValueKind.NIL, None, ev.env)
         add(config, key, raw(key, ev, self.src.text(value), self.src.origin(value, spelled)))
 
     # ---- expressions ------------------------------------------------------------------------------------

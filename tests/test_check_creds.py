@@ -169,6 +169,8 @@ def test_check_uses_the_apps_own_credentials_and_trust(cid: str, runner: str, se
     assert real == real_is, (cid, real_text)  # the case is what it was written to be
     assert _agree(said, real), (cid, said, real_text)
     assert result.exit_code == (0 if said == "delivered" else 1), (cid, result.exit_code)
+    if runner == "msmtp":  # the JSON names the account, and the one msmtp uses without --account
+        assert (doc["configs"][0]["account"], doc["configs"][0]["default_account"]) == ("default", True)
     if said.startswith("auth_bad"):  # the login was tried with the app's own password, over verified TLS
         assert doc["configs"][0]["asked"]["login"] == "refused"
 
@@ -202,6 +204,10 @@ def test_fix_writes_what_it_claims_and_the_real_framework_delivers(
     doc = json.loads(result.output)
     entry = doc["configs"][0]
     written = (app / config).read_text()
+    if runner == "msmtp":
+        check = json.loads(CliRunner().invoke(cli, ["check", str(app / config), "--json", "--timeout", "15"]).output)
+        assert [(c["account"], c["default_account"]) for c in check["configs"]] == [("default", True),
+                                                                                 ("smtps", False)]
     assert entry["delivers"] and written != before[config] and result.exit_code == 0, result.output
     assert "********" in entry["diff"]  # the password's line or part, masked
     subject = f"creds-fix-{uuid.uuid4()}"

@@ -211,5 +211,12 @@ def check_json(results: list[Checked]) -> dict[str, Any]:
                     "address": c.facts.address if c.facts else None} if c.target else None,
          "lint": [f.to_dict() for f in c.findings],
          "prediction": _prediction_json(c.prediction) if c.prediction else None, "fix": fix_json(c.fix),
-         "asked": asked_json(c)}
+         "asked": asked_json(c), **_account_json(c)}
         for c in results]}
+
+
+def _account_json(c: Checked) -> dict[str, Any]:
+    """An msmtprc gives one config per account: which one, and whether msmtp uses it without --account (the
+    account named "default", msmtp(1) --account)."""
+    rv = c.raw.values.get("account") if c.raw.framework == "msmtp" else None
+    return {} if rv is None else {"account": rv.value, "default_account": rv.value == "default"}

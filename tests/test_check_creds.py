@@ -219,3 +219,37 @@ def test_fix_writes_what_it_claims_and_the_real_framework_delivers(
                               env={k: v for k, v in os.environ.items() if k not in TRUST_ENV})
         assert done.returncode == 0, done.stderr
         assert "tls_starttls off" in written
+
+
+def test_ruby_defaults_apply_only_when_the_variable_is_set_nowhere(tmp_path: Path,
+                                                                   monkeypatch: pytest.MonkeyPatch) -> None:
+    """``ENV.fetch(k, d)``, ``ENV.fetch(k) { d }`` and ``ENV[k] || d`` are ``d`` when k is neither in --env nor
+    in this process; set in this process, the value stays a reference (it is this machine's, not the app's)."""
+    from smtp_doctor.readers import read_file
+
+    rb = tmp_path / "config" / "environments" / "production.rb"
+    rb.parent.mkdir(parents=True)
+    rb.write_text("Rails.application.configure do\n  config.action_mailer.smtp_settings = {\n"
+                  "    address: ENV['MAIL_HOST'] || 'mail.example.org',\n    port: ENV.fetch('MAIL_PORT', 2525),\n"
+                  "    user_name: ENV.fetch('MAIL_LOGIN') { 'app' },\n  }\nend\n")
+    for var in ("MAIL_HOST", "MAIL_PORT", "MAIL_LOGIN"):
+        monkeypatch.delenv(var, raising=False)
+    (c,) = read_file(rb)
+    assert [(c.values[k].value, c.values[k].env) for k in ("address", "port", "user_name")] == [
+        ("mail.example.org", None), (2525, "MAIL_PORT"), ("app", "MAIL_LOGIN")]
+    monkeypatch.setenv("MAIL_PORT", "587")
+    (c,) = read_file(rb)
+    assert c.values["port"].kind == "env" and c.values["port"].value is None
+    (c,) = read_file(rb, env={"MAIL_PORT": "465"})  # --env decides, not this process
+    assert (c.values["port"].value, c.values["address"].value) == ("465", "mail.example.org")
+
+
+@pytest.mark.parametrize(("command", "literal"), [
+    ("echo s3cret", "s3cret"), ("echo 's3 cret'", "s3 cret"), ('echo "s3cret"', "s3cret"), ("echo -n s3cret", "s3cret"),
+    ("printf %s s3cret", "s3cret"), ("printf '%s' 's3cret'", "s3cret"),
+    ("echo $HOME", None), ('echo "$(id)"', None), ("echo `id`", None), ("echo a; touch x", None),
+    ("echo 'a\\nb'", None), ("echo a*", None), ("gpg -d pw.gpg", None), ("cat pw | gpg -d", None)])
+def test_passwordeval_literal_reads_text_and_runs_nothing(command: str, literal: str | None) -> None:
+    from smtp_doctor.readers.lines import passwordeval_literal
+
+    assert passwordeval_literal(command) == literal

@@ -28,7 +28,7 @@ import test_check_matrix as m1
 import test_check_matrix2 as m2
 from smtp_doctor.cli import cli
 from smtp_doctor.lab import LabInfo
-from test_check_matrix import _agree, _env_file, _reading
+from test_check_matrix import _agree, _app_env, _reading
 from test_check_real import _delivered
 
 WRONG = "not-the-Pw-7c2e"  #: a password the lab refuses: never printed either
@@ -157,7 +157,7 @@ def test_check_uses_the_apps_own_credentials_and_trust(cid: str, runner: str, se
     app = tmp_path / "app"
     _, app_env = _write(app, files, env, lab, server)
     result = CliRunner().invoke(cli, ["check", str(app / config), "--json", "--timeout", "15",
-                                      *_env_file(app, app_env)])
+                                      *_app_env(app, app_env)])
     _quiet(result.output, lab)
     doc = json.loads(result.output)
     said = _said(doc)
@@ -199,7 +199,7 @@ def test_fix_writes_what_it_claims_and_the_real_framework_delivers(
     before, app_env = _write(app, files, env, lab, server)
     assert _real(runner, app, app / config, app_env, f"creds-{uuid.uuid4()}").startswith(("ERROR", "TIMEOUT"))
     result = CliRunner().invoke(cli, ["fix", str(app / config), "--write", "--json", "--timeout", "15",
-                                      "--ca-file", str(lab.ca_file), *_env_file(app, app_env)])
+                                      "--ca-file", str(lab.ca_file), *_app_env(app, app_env)])
     _quiet(result.output, lab)
     doc = json.loads(result.output)
     entry = doc["configs"][0]
@@ -253,3 +253,22 @@ def test_passwordeval_literal_reads_text_and_runs_nothing(command: str, literal:
     from smtp_doctor.readers.lines import passwordeval_literal
 
     assert passwordeval_literal(command) == literal
+
+
+def test_an_unset_password_is_nil_only_when_env_describes_the_app(tmp_path: Path,
+                                                                   monkeypatch: pytest.MonkeyPatch) -> None:
+    """With --env (the app's environment) a password variable set nowhere is the app's nil (ArgumentError);
+    without --env its absence on this machine says nothing about the server the app runs on."""
+    from smtp_doctor.credentials import app_auth_args
+    from smtp_doctor.readers import read_file
+
+    rb = tmp_path / "config" / "environments" / "production.rb"
+    rb.parent.mkdir(parents=True)
+    rb.write_text("Rails.application.configure do\n  config.action_mailer.smtp_settings = {\n"
+                  "    address: 'mail.example.org', port: 587,\n    user_name: 'app',\n"
+                  "    password: ENV['SMTP_PASSWORD_FOR_THIS_TEST'],\n  }\nend\n")
+    monkeypatch.delenv("SMTP_PASSWORD_FOR_THIS_TEST", raising=False)
+    (c,) = read_file(rb)
+    assert app_auth_args(c, None).values["password"].kind == "env"  # no --env: still a reference
+    assert app_auth_args(c, {"OTHER": "x"}).values["password"].kind == "nil"  # --env without it: nil
+    assert app_auth_args(c, {"SMTP_PASSWORD_FOR_THIS_TEST": "s"}).values["password"].kind == "env"

@@ -258,6 +258,14 @@ def _env_file(app: Path, env: dict[str, str]) -> list[str]:
     return ["--env", str(path)]
 
 
+def _app_env(app: Path, env: dict[str, str]) -> list[str]:
+    """``--env`` with the app's whole environment, even when that is empty: check then knows a variable set
+    nowhere is unset where the app runs (without --env it cannot know; see credentials.app_auth_args)."""
+    path = app.parent / f"{app.name}.env"
+    path.write_text("".join(f"{k}={v}\n" for k, v in env.items()))
+    return ["--env", str(path)]
+
+
 def _check(config: Path, env_args: list[str]) -> tuple[int, dict[str, Any]]:
     result = CliRunner().invoke(cli, ["check", str(config), "--json", "--timeout", "15", *env_args])
     assert result.exit_code in (0, 1, 3), result.output

@@ -39,7 +39,7 @@ import test_check_matrix as m1
 import test_check_matrix2 as m2
 from smtp_doctor.cli import cli
 from smtp_doctor.lab import LabInfo
-from test_check_matrix import TIMEOUT, _agree, _env_file, _fill, _reading, other_ca
+from test_check_matrix import TIMEOUT, _agree, _app_env, _fill, _reading, other_ca
 from test_check_real import DJANGO, _delivered
 
 __all__ = ["other_ca"]  # the fixture, imported so pytest finds it here
@@ -214,7 +214,7 @@ def test_matrix3_config(cell: dict[str, Any], runner: str, lab: LabInfo, tmp_pat
     app = tmp_path / "app"
     config, env = _write_app(cell, runner, lab, app, other_ca)
     shutil.copytree(app, tmp_path / "pristine")
-    result = CliRunner().invoke(cli, ["check", str(config), "--json", "--timeout", "15", *_env_file(app, env)])
+    result = CliRunner().invoke(cli, ["check", str(config), "--json", "--timeout", "15", *_app_env(app, env)])
     _secrets_kept(result.output, lab)
     assert result.exception is None or isinstance(result.exception, SystemExit), repr(result.exception)
     try:
@@ -238,7 +238,7 @@ def test_matrix3_config(cell: dict[str, Any], runner: str, lab: LabInfo, tmp_pat
     fixed = tmp_path / "fixed"
     fconfig, fenv = _write_app(cell, runner, lab, fixed, other_ca)
     result = CliRunner().invoke(cli, ["fix", str(fconfig), "--write", "--json", "--timeout", "15", "--ca-file",
-                                      str(lab.ca_file), *_env_file(fixed, fenv)])
+                                      str(lab.ca_file), *_app_env(fixed, fenv)])
     _secrets_kept(result.output, lab)
     assert result.exception is None or isinstance(result.exception, SystemExit), repr(result.exception)
     row.fix_ran = True

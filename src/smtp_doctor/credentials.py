@@ -88,12 +88,16 @@ def load_password(*, env: str | None, file: str | None, host: str, user: str,
 
 
 def app_auth_args(raw: RawConfig, env: Mapping[str, str] | None) -> RawConfig:
-    """``check`` only: an AUTH argument read from a variable set neither in ``--env`` nor in this process is
-    the nil the app passes (``ENV['SMTP_PASSWORD']`` unset), so net-smtp's ArgumentError is predicted. ``lint``
-    reads the file alone and keeps the reference: where the app runs, the variable may well be set."""
+    """``check`` only, and only when ``--env`` describes the app's environment: an AUTH argument read from a
+    variable set neither there nor in this process is the nil the app passes (``ENV['SMTP_PASSWORD']``
+    unset), so net-smtp's ArgumentError is predicted. Without ``--env`` the variable's absence here says
+    nothing about the server the app runs on (a laptop has no production secrets): the reference stays, and
+    the login is reported as not tried. ``lint`` reads the file alone and keeps the reference too."""
     from .settings import ValueKind
 
-    given = env if env is not None else os.environ
+    if env is None:
+        return raw
+    given = {**os.environ, **env}
     values = dict(raw.values)
     for key in AUTH_ARGS.get(raw.framework, ()):
         rv = values.get(key)

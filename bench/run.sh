@@ -56,7 +56,7 @@ fi
 # its own "## " heading (after section 4 when bench.py writes the file). About three minutes; `--big 100000` adds the resumed 100k scan.
 if [ -f bench/scan_bench.py ]; then
   echo "bench: part 7, fleet scan (bench/scan_bench.py) …"
-  "$BIN/python" bench/scan_bench.py --markdown bench/out/scan.md
+  "$BIN/python" bench/scan_bench.py --sizes 1000,10000 --sslyze-sizes 10000 --markdown bench/out/scan.md
   EXTRA+=(--extra-section bench/out/scan.md)
 fi
 # ==== end of hook ==========================================================================================

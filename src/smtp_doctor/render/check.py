@@ -59,6 +59,29 @@ def verdict_line(pred: Prediction) -> str:
     return t(key, failure=failure_title(pred.failure))
 
 
+def plan_sentence(p: ConnectionPlan) -> str:
+    """What the app will do: where it connects, in which mode, with which trust and AUTH (one sentence)."""
+    mode = Term(f"frameworks.tlsmode.{p.mode.value if p.mode else 'unknown'}")
+    parts = [t("check.cli.app_will", host=p.host or "?", port=p.port or "?", mode=mode)]
+    if p.mode is not None and p.mode.value != "none":
+        parts.append(t("check.cli.app_verify", stores=_stores(p)) if p.verify_peer is not False
+                     else t("check.cli.app_noverify"))
+    parts.append(t("check.cli.app_auth", mechanism=p.auth_mechanism) if p.auth_mechanism
+                 else t("check.cli.app_noauth"))
+    return ("" if current_language() == "ja" else " ").join(parts)
+
+
+def probed_line(c: Checked) -> str:
+    """What was probed, and what the port speaks (or that nothing was probed)."""
+    if c.target is None or c.facts is None:
+        return t("check.cli.not_probed")
+    p = c.plan
+    target = f"{c.target[0]}:{c.target[1]}"
+    port_mode = Term(f"modename.{c.facts.mode.value}")
+    return t("check.cli.probed", target=target, port_mode=port_mode) if target == p.target else t(
+        "check.cli.probed_as", target=target, host=p.host, port=p.port, port_mode=port_mode)
+
+
 def render_check(out: Console, results: list[Checked]) -> None:
     for c in results:
         p, pred = c.plan, c.prediction
@@ -73,27 +96,13 @@ def render_check(out: Console, results: list[Checked]) -> None:
             if f.severity.rank >= Severity.WARNING.rank:
                 ficon, fstyle = ICON[f.severity]
                 out.print(f"  [{fstyle}]{ficon} {f.id}[/] {escape(f.subject)} {escape(f.verdict())}", highlight=False)
-        mode = Term(f"frameworks.tlsmode.{p.mode.value if p.mode else 'unknown'}")
-        lines = [t("check.cli.app_will", host=p.host or "?", port=p.port or "?", mode=mode)]
-        if p.mode is not None and p.mode.value != "none":
-            lines.append(t("check.cli.app_verify", stores=_stores(p)) if p.verify_peer is not False
-                         else t("check.cli.app_noverify"))
-        lines.append(t("check.cli.app_auth", mechanism=p.auth_mechanism) if p.auth_mechanism
-                     else t("check.cli.app_noauth"))
-        out.print("  " + escape(("" if current_language() == "ja" else " ").join(lines)), highlight=False)
+        out.print("  " + escape(plan_sentence(p)), highlight=False)
         if (version := version_line(c.raw)) is not None:  # "assumed mail gem 2.7.1 from Gemfile.lock" (issue 12)
             out.print("  [dim]" + escape(t(version[0], **version[1])) + "[/]", highlight=False)
         if p.trust_ignored:
             out.print("  [dim]" + escape(t("check.cli.trust_ignored", names=", ".join(p.trust_ignored))) + "[/]",
                       highlight=False)
-        if c.target is None or c.facts is None:
-            out.print("  [dim]" + escape(t("check.cli.not_probed")) + "[/]", highlight=False)
-        else:
-            target = f"{c.target[0]}:{c.target[1]}"
-            port_mode = Term(f"modename.{c.facts.mode.value}")
-            line = t("check.cli.probed", target=target, port_mode=port_mode) if target == p.target else t(
-                "check.cli.probed_as", target=target, host=p.host, port=p.port, port_mode=port_mode)
-            out.print("  [dim]" + escape(line) + "[/]", highlight=False)
+        out.print("  [dim]" + escape(probed_line(c)) + "[/]", highlight=False)
         out.print(f"  [{style}]{icon} {escape(verdict_line(pred))}[/]", highlight=False)
         if pred.verdict in (Verdict.FAILS, Verdict.UNREACHABLE):
             said = pred.text or t("check.cli.no_text")

@@ -16,9 +16,9 @@ from collections.abc import Sequence
 from ..check import Checked
 from ..findings import Severity
 from ..frameworks.apptrust import version_line
-from ..i18n import Term, current_language, t
+from ..i18n import t
 from ..predict import Fix, Verdict
-from .check import _stores, _why_params, asked_lines, verdict_line
+from .check import _why_params, asked_lines, plan_sentence, probed_line, verdict_line
 from .inert import md_code, md_inline, shown
 
 
@@ -59,24 +59,10 @@ def check_markdown(results: list[Checked], diffs: Sequence[tuple[str, str]] = ()
         found = [f"- **{f.id}** {md_code(f.subject)} {md_inline(f.verdict())}" for f in c.findings
                  if f.severity.rank >= Severity.WARNING.rank]
         lines += ["", *found] if found else []
-        mode = Term(f"frameworks.tlsmode.{p.mode.value if p.mode else 'unknown'}")
-        plan = [t("check.cli.app_will", host=p.host or "?", port=p.port or "?", mode=mode)]
-        if p.mode is not None and p.mode.value != "none":
-            plan.append(t("check.cli.app_verify", stores=_stores(p)) if p.verify_peer is not False
-                        else t("check.cli.app_noverify"))
-        plan.append(t("check.cli.app_auth", mechanism=p.auth_mechanism) if p.auth_mechanism
-                    else t("check.cli.app_noauth"))
-        lines += ["", md_inline(("" if current_language() == "ja" else " ").join(plan)), ""]
+        lines += ["", md_inline(plan_sentence(p)), ""]
         if (version := version_line(c.raw)) is not None:
             lines += [f"- {md_inline(t(version[0], **version[1]))}"]
-        if c.target is None or c.facts is None:
-            lines += [f"- {md_inline(t('check.cli.not_probed'))}"]
-        else:
-            target = f"{c.target[0]}:{c.target[1]}"
-            port_mode = Term(f"modename.{c.facts.mode.value}")
-            probed = t("check.cli.probed", target=target, port_mode=port_mode) if target == p.target else t(
-                "check.cli.probed_as", target=target, host=p.host, port=p.port, port_mode=port_mode)
-            lines += [f"- {md_inline(probed)}"]
+        lines += [f"- {md_inline(probed_line(c))}"]
         lines += [f"- {md_inline(line)}" for line in asked_lines(c)]
         lines.append("")
         if pred.verdict in (Verdict.FAILS, Verdict.UNREACHABLE):

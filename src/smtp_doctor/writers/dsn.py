@@ -167,12 +167,17 @@ def dsn_line(text: str, raw: RawConfig) -> str | None:
     return lines[origin.line - 1]
 
 
+def dsn_passwords(dsn: str) -> tuple[str, ...]:
+    """The password of one DSN or mailer URL as written (percent-encoded); () when it does not parse."""
+    try:
+        parsed = parse_dsn(dsn)
+    except DsnError:
+        return ()
+    return tuple(p.text for p in parsed.parts if p.key == "password" and p.text) if parsed else ()
+
+
 def password_tokens(text: str, raw: RawConfig) -> tuple[str, ...]:
     """The password as written in the DSN line (percent-encoded), masked wherever it appears in a diff."""
     line = dsn_line(text, raw)
     m = _ENTRY.match(line) if line is not None else None
-    try:
-        parsed = parse_dsn(m.group("value")) if m else None
-    except DsnError:
-        return ()
-    return tuple(p.text for p in parsed.parts if p.key == "password" and p.text) if parsed else ()
+    return dsn_passwords(m.group("value")) if m else ()

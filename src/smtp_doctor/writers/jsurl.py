@@ -12,9 +12,8 @@ and the caller shows the lines as words.
 from __future__ import annotations
 
 from ..predict import Fix
-from ..readers.dsn import DsnError, parse_dsn
 from ..settings import RawConfig
-from .dsn import edit_dsn
+from .dsn import dsn_passwords, edit_dsn
 from .edit import Patched, Unpatchable
 
 #: object-form keys that are query options of the URL form (booleans in the fix rows)
@@ -77,7 +76,6 @@ def url_password_tokens(text: str, raw: RawConfig) -> tuple[str, ...]:
         return ()
     try:
         n, start, end = _literal(text, raw)
-        parsed = parse_dsn(text.splitlines()[n][start:end])
-    except (Unpatchable, DsnError, IndexError):
+    except Unpatchable:
         return ()
-    return tuple(p.text for p in parsed.parts if p.key == "password" and p.text) if parsed else ()
+    return dsn_passwords(text.splitlines()[n][start:end])

@@ -44,6 +44,17 @@ TIMEOUT = 25  #: one real send; Flask-Mail has no timeout of its own, so a hang 
 NODE = {"nodemailer6": Path("/opt/smtp-doctor-peers/node/node_modules"),
         "nodemailer10": Path("/opt/smtp-doctor-peers/node10/node_modules")}
 
+#: The end of every Ruby runner: send one message through ActionMailer, print DELIVERED or the error
+SEND_ONE = r'''  class CheckMailer < ActionMailer::Base
+    def hello(subject) = mail(from: "app@example.com", to: "rcpt@example.com", subject: subject, body: "check")
+  end
+  CheckMailer.hello(ARGV[1]).deliver_now
+  puts "DELIVERED"
+rescue Exception => e
+  puts "ERROR #{e.class}: #{e.message}"
+end
+'''
+
 RUBY = r'''
 require "action_mailer"
 require "yaml"
@@ -79,15 +90,7 @@ begin
   load app if File.exist?(app)
   load File.join(ROOT, "config", "environments", "production.rb")
   Dir[File.join(ROOT, "config", "initializers", "**", "*.rb")].sort.each { |f| load f }
-  class CheckMailer < ActionMailer::Base
-    def hello(subject) = mail(from: "app@example.com", to: "rcpt@example.com", subject: subject, body: "check")
-  end
-  CheckMailer.hello(ARGV[1]).deliver_now
-  puts "DELIVERED"
-rescue Exception => e
-  puts "ERROR #{e.class}: #{e.message}"
-end
-'''
+''' + SEND_ONE
 
 FLASK = r'''
 import sys

@@ -34,6 +34,7 @@ from click.testing import CliRunner
 from smtp_doctor.cli import cli
 from smtp_doctor.lab import LabInfo
 from test_check_matrix import (
+    SEND_ONE,
     TIMEOUT,
     Row,
     _agree,
@@ -106,15 +107,7 @@ begin
   yml = YAML.load(ERB.new(EMAIL_YML).result).deep_symbolize_keys[:production]
   ActionMailer::Base.delivery_method = yml[:delivery_method].to_sym
   ActionMailer::Base.smtp_settings = smtp_settings(yml[:smtp_settings])
-  class CheckMailer < ActionMailer::Base
-    def hello(subject) = mail(from: "app@example.com", to: "rcpt@example.com", subject: subject, body: "check")
-  end
-  CheckMailer.hello(ARGV[1]).deliver_now
-  puts "DELIVERED"
-rescue Exception => e
-  puts "ERROR #{e.class}: #{e.message}"
-end
-'''
+''' + SEND_ONE
 
 #: gitlab.rb evaluated as omnibus does (a Ruby file of attribute assignments), then smtp_settings.rb.erb
 GITLAB = r'''
@@ -138,15 +131,7 @@ begin
   keys.each { |k| v = GITLAB_RAILS["smtp_#{k}"]; settings[k.to_sym] = v unless v.nil? }
   ActionMailer::Base.delivery_method = :smtp
   ActionMailer::Base.smtp_settings = settings
-  class CheckMailer < ActionMailer::Base
-    def hello(subject) = mail(from: "app@example.com", to: "rcpt@example.com", subject: subject, body: "check")
-  end
-  CheckMailer.hello(ARGV[1]).deliver_now
-  puts "DELIVERED"
-rescue Exception => e
-  puts "ERROR #{e.class}: #{e.message}"
-end
-'''
+''' + SEND_ONE
 
 
 def test_the_split_is_the_recorded_one() -> None:

@@ -65,8 +65,19 @@ class Pcap:
         while b"listening" not in self.proc.stderr.readline():
             assert time.monotonic() < deadline and self.proc.poll() is None, "tcpdump did not start"
 
-    def stop(self) -> dict[int, bytes]:
-        time.sleep(0.5)
+    def stop(self, expected: set[int]) -> dict[int, bytes]:
+        """Stop once every port the lab saw a connection on is in the file and the file has stopped growing.
+
+        tcpdump reads the kernel's ring on its own schedule: on a loaded machine a fixed pause before SIGINT
+        left the last cells' frames unread (not "dropped", so the count above did not show it)."""
+        deadline, size, still = time.monotonic() + 30, -1, 0
+        while time.monotonic() < deadline:
+            time.sleep(0.25)
+            now = self.path.stat().st_size
+            still = still + 1 if now == size else 0
+            size = now
+            if still >= 2 and expected <= client_streams(self.path.read_bytes()).keys():
+                break
         self.proc.send_signal(signal.SIGINT)
         _, err = self.proc.communicate(timeout=10)
         dropped = re.search(rb"(\d+) packets? dropped by kernel", err)
@@ -76,12 +87,16 @@ class Pcap:
 
 def client_streams(pcap: bytes) -> dict[int, bytes]:
     """Client-to-server TCP payload per server port (one connection per port here), in capture order."""
+    if len(pcap) < 24:  # not even the file header yet
+        return {}
     magic = struct.unpack("<I", pcap[:4])[0]
     endian = "<" if magic in (0xA1B2C3D4, 0xA1B23C4D) else ">"
     linktype = struct.unpack(endian + "I", pcap[20:24])[0]
     offset, out, seen = 24, dict[int, bytearray](), set[tuple[int, int]]()
     while offset + 16 <= len(pcap):
         incl = struct.unpack(endian + "IIII", pcap[offset:offset + 16])[2]
+        if offset + 16 + incl > len(pcap):  # a frame tcpdump is still writing
+            break
         frame = pcap[offset + 16:offset + 16 + incl]
         offset += 16 + incl
         ip = frame[14:] if linktype == 1 else frame[16:]  # Ethernet (lo) or Linux cooked capture
@@ -225,7 +240,9 @@ def matrix() -> Iterator[Result]:
             with ThreadPoolExecutor(max_workers=6) as pool:
                 outputs = list(pool.map(lambda j: run_client(j[0], labs[j[0].id], j[1], root / f"{j[0].id}-{j[1]}"),
                                         jobs))
-            streams = pcap.stop()
+            seen = {lab.ports[s] for lab in labs.values() for s in SCENARIOS  # ports a client sent bytes to
+                    if any(c.commands_plain or c.handshake for c in lab.for_port(s))}
+            streams = pcap.stop(seen)
             assert pcap.dropped == 0, f"tcpdump dropped {pcap.dropped} packets: the capture is incomplete"
             result: Result = {}
             for (client, scenario), output in zip(jobs, outputs, strict=True):

@@ -17,14 +17,15 @@ import os
 import time
 from collections.abc import AsyncGenerator, AsyncIterable, AsyncIterator, Callable, Iterable
 from dataclasses import dataclass
+from typing import Any
 
-from ..facts import Mode, Outcome, PortFacts, Verification
+from ..facts import Mode, Outcome, PortFacts, TLSError, Verification
 from ..smtp.dialogue import Dialogue, Direction
 from ..smtp.ehlo import parse_ehlo
-from ..smtp.reply import ProtocolError, looks_like_smtp
+from ..smtp.reply import ProtocolError, Reply, looks_like_smtp
 from ..x509.verify import TrustSource, certifi_source, system_source, user_source, verify_chain, verify_known
-from .channel import Channel, ConnectError, TLSFailure
-from .engine import Closed, PhaseTimeout, _note_failure, _tls_facts, command, connect, probe_port, read_reply, start_tls
+from .channel import Channel, ConnectError, TLSFailure, probe_tls_context
+from .engine import KEEP_FIRST, Closed, PhaseTimeout, _note_failure, _tls_facts, probe_port, sni_for
 from .options import ProbeOptions
 from .resolve import ResolveError, resolve
 
@@ -193,10 +194,69 @@ class TrustCache:
         return known
 
 
+class _Total(Exception):
+    """The whole probe's deadline passed (``timed_out = "total"``), whatever phase was running."""
+
+
+def _expired(phase: str) -> Exception:
+    """What each phase's own deadline raises, as ``wire``'s steps do."""
+    if phase == "connect":
+        return ConnectError(Outcome.TIMEOUT, "no answer to the connection attempt")
+    if phase == "tls":
+        return TLSFailure(TLSError("timeout", "no answer to the TLS ClientHello"))
+    return PhaseTimeout(phase)
+
+
+class _Budget:
+    """A quick probe's one timer: the running phase's deadline, or the whole probe's when that comes first.
+
+    Why not ``asyncio.timeout`` around the probe and another around each phase, as ``wire`` does: two live
+    timers a probe, about 1.2 KB with uvloop's, with ten thousand probes waiting for greetings (docs/scan.md,
+    memory). Same verdicts: a phase that runs out raises what ``wire``'s step raises (``PhaseTimeout``, a
+    connect timeout, a TLS timeout); the whole probe running out raises ``_Total``.
+    """
+
+    __slots__ = ("end", "phase", "total", "timer")
+
+    def __init__(self, seconds: float) -> None:
+        self.end = asyncio.get_running_loop().time() + seconds
+        self.phase = ""
+        self.total = False
+        self.timer: asyncio.Timeout | None = None
+
+    def when(self) -> float:
+        return self.end
+
+    def reschedule(self, when: float | None) -> None:
+        """``asyncio.Timeout``'s, for ``_Slot``: between phases no timer runs, so ``None`` has nothing to stop."""
+        if when is not None:
+            self.end = when
+
+    def __call__(self, phase: str, seconds: float) -> _Budget:
+        now = asyncio.get_running_loop().time()
+        self.phase, self.total = phase, self.end <= now + seconds
+        self.timer = asyncio.timeout_at(min(self.end, now + seconds))
+        return self
+
+    async def __aenter__(self) -> None:
+        assert self.timer is not None
+        await self.timer.__aenter__()
+
+    async def __aexit__(self, *exc: Any) -> None:
+        timer, self.timer = self.timer, None
+        assert timer is not None
+        try:
+            await timer.__aexit__(*exc)
+        except TimeoutError:
+            raise (_Total() if self.total else _expired(self.phase)) from None
+
+
 class _Slot:
     """A TLS slot whose wait is not charged to the probe: the whole-probe deadline moves by the time waited."""
 
-    def __init__(self, slots: asyncio.Semaphore | None, deadline: asyncio.Timeout) -> None:
+    __slots__ = ("slots", "deadline")
+
+    def __init__(self, slots: asyncio.Semaphore | None, deadline: asyncio.Timeout | _Budget) -> None:
         self.slots, self.deadline = slots, deadline
 
     async def __aenter__(self) -> None:
@@ -219,6 +279,30 @@ class _Slot:
             self.slots.release()
 
 
+async def _reply(ch: Channel, dlg: Dialogue, phase: str, first: bytearray | None = None) -> Reply:
+    """``wire.read_reply`` without its own timer (the caller's ``_Budget`` is the deadline)."""
+    while (reply := dlg.next_reply()) is None:
+        data = await ch.read()
+        if not data:
+            raise Closed(phase)
+        if first is not None and len(first) < KEEP_FIRST:
+            first += data[: KEEP_FIRST - len(first)]
+        dlg.receive(data)
+    return reply
+
+
+async def _command(ch: Channel, dlg: Dialogue, line: str, phase: str, opts: ProbeOptions, budget: _Budget
+                   ) -> Reply:
+    await ch.write(dlg.command(line))
+    async with budget(phase, opts.phase(opts.command_timeout)):
+        return await _reply(ch, dlg, phase)
+
+
+async def _handshake(ch: Channel, host: str, opts: ProbeOptions, budget: _Budget) -> None:
+    async with budget("tls", opts.phase(opts.tls_timeout)):
+        await ch.start_tls(probe_tls_context(), sni_for(host, opts))
+
+
 def deferred(facts: PortFacts) -> bool:
     """The server said "not now": 421 anywhere, or another 4xx to the greeting or EHLO."""
     replies = [facts.greeting, facts.ehlo_reply_plain, facts.starttls_reply]
@@ -239,74 +323,77 @@ async def quick_port(target: Target, addresses: tuple[str, ...], opts: ProbeOpti
     facts = PortFacts(host, port, address=addresses[0])
     started = time.monotonic()
     implicit = port in implicit_ports
+    budget = _Budget(opts.timeout)
     try:
-        async with asyncio.timeout(opts.timeout) as deadline:
-            try:
-                ch = await connect(addresses[0], port, opts)
-            except ConnectError as exc:
-                facts.outcome, facts.outcome_detail = exc.outcome, exc.detail
-                return facts
-            dlg = _Untold()
-            first = bytearray()
-            try:
-                if implicit:
-                    async with _Slot(slots, deadline):
-                        await start_tls(ch, host, opts)
-                        facts.mode = Mode.IMPLICIT_TLS
-                        facts.tls = await _tls_facts(ch, host, opts, trust)
-                else:
-                    facts.greeting = await read_reply(ch, dlg, "greeting", opts.phase(opts.greeting_timeout), first)
-                    facts.mode = Mode.PLAINTEXT
-                await _quick_session(facts, ch, dlg, host, opts, implicit, first, trust, _Slot(slots, deadline))
-            except TLSFailure as exc:
-                facts.tls_error = exc.error
-                got = exc.error.received
-                facts.mode = (Mode.NOT_SMTP if got and not looks_like_smtp(got) else Mode.PLAINTEXT if got
-                              else Mode.CLOSED if exc.error.kind in ("closed", "reset") else Mode.SILENT)
-                facts.first_bytes = got
-            except PhaseTimeout as exc:
-                facts.timed_out = exc.phase
-                facts.mode = Mode.PLAINTEXT if looks_like_smtp(bytes(first)) else Mode.SILENT
-            except Closed:
-                facts.mode, facts.closed_at = Mode.CLOSED, "greeting"
-            except ProtocolError as exc:
-                facts.mode, facts.protocol_error, facts.protocol_error_phase = Mode.NOT_SMTP, str(exc.kind), "greeting"
-            except ConnectError:
-                facts.mode, facts.closed_at = Mode.CLOSED, "greeting"
-            finally:
-                facts.first_bytes = facts.first_bytes or bytes(first)
-                facts.transcript = dlg.transcript
-                ch.close()
-    except TimeoutError:
+        try:
+            async with budget("connect", opts.phase(opts.connect_timeout)):
+                ch = await Channel.connect(addresses[0], port)
+        except ConnectError as exc:
+            facts.outcome, facts.outcome_detail = exc.outcome, exc.detail
+            return facts
+        dlg = _Untold()
+        first = bytearray()
+        try:
+            if implicit:
+                async with _Slot(slots, budget):
+                    await _handshake(ch, host, opts, budget)
+                    facts.mode = Mode.IMPLICIT_TLS
+                    facts.tls = await _tls_facts(ch, host, opts, trust)
+            else:
+                async with budget("greeting", opts.phase(opts.greeting_timeout)):
+                    facts.greeting = await _reply(ch, dlg, "greeting", first)
+                facts.mode = Mode.PLAINTEXT
+            await _quick_session(facts, ch, dlg, host, opts, implicit, first, trust, _Slot(slots, budget), budget)
+        except TLSFailure as exc:
+            facts.tls_error = exc.error
+            got = exc.error.received
+            facts.mode = (Mode.NOT_SMTP if got and not looks_like_smtp(got) else Mode.PLAINTEXT if got
+                          else Mode.CLOSED if exc.error.kind in ("closed", "reset") else Mode.SILENT)
+            facts.first_bytes = got
+        except PhaseTimeout as exc:
+            facts.timed_out = exc.phase
+            facts.mode = Mode.PLAINTEXT if looks_like_smtp(bytes(first)) else Mode.SILENT
+        except Closed:
+            facts.mode, facts.closed_at = Mode.CLOSED, "greeting"
+        except ProtocolError as exc:
+            facts.mode, facts.protocol_error, facts.protocol_error_phase = Mode.NOT_SMTP, str(exc.kind), "greeting"
+        except ConnectError:
+            facts.mode, facts.closed_at = Mode.CLOSED, "greeting"
+        finally:
+            facts.first_bytes = facts.first_bytes or bytes(first)
+            facts.transcript = dlg.transcript
+            ch.close()
+    except _Total:
         facts.timed_out = facts.timed_out or "total"
     facts.detect_seconds = facts.total_seconds = round(time.monotonic() - started, 4)
     return facts
 
 
 async def _quick_session(facts: PortFacts, ch: Channel, dlg: Dialogue, host: str, opts: ProbeOptions,
-                         implicit: bool, first: bytearray, trust: TrustCache | None = None,
-                         slot: _Slot | None = None) -> None:
+                         implicit: bool, first: bytearray, trust: TrustCache | None, slot: _Slot,
+                         budget: _Budget) -> None:
     """The quick check set and nothing more: EHLO and STARTTLS (or the greeting inside implicit TLS), the
     handshake and the certificate, then QUIT without waiting for its answer. No EHLO inside TLS: AUTH
     and what TLS changes in EHLO are the full probe's business. Three round trips fewer per port.
     """
     if implicit:
-        facts.greeting = await read_reply(ch, dlg, "greeting", opts.phase(opts.greeting_timeout), first)
+        async with budget("greeting", opts.phase(opts.greeting_timeout)):
+            facts.greeting = await _reply(ch, dlg, "greeting", first)
     elif facts.greeting is not None and facts.greeting.code == 220:
         phase = "ehlo"
         try:
-            ehlo = await command(ch, dlg, f"EHLO {opts.ehlo_name}", phase, opts)
+            ehlo = await _command(ch, dlg, f"EHLO {opts.ehlo_name}", phase, opts, budget)
             facts.ehlo_reply_plain = ehlo
             facts.ehlo_plain = parse_ehlo(ehlo) if ehlo.code == 250 else None
             facts.mode = Mode.STARTTLS if facts.ehlo_plain and facts.ehlo_plain.starttls else Mode.PLAINTEXT
             if facts.mode is Mode.STARTTLS:
                 phase = "starttls"
-                facts.starttls_reply = await command(ch, dlg, "STARTTLS", phase, opts)
+                facts.starttls_reply = await _command(ch, dlg, "STARTTLS", phase, opts, budget)
                 if facts.starttls_reply.code == 220:
                     facts.bytes_after_starttls = dlg.restart_after_tls()
                     phase = "tls"
-                    async with slot or contextlib.nullcontext():
-                        await start_tls(ch, host, opts)
+                    async with slot:
+                        await _handshake(ch, host, opts, budget)
                         facts.tls = await _tls_facts(ch, host, opts, trust)
         except (PhaseTimeout, Closed, ProtocolError, TLSFailure, ConnectError) as exc:
             _note_failure(facts, exc, phase)  # what the full probe's session records, phase by phase

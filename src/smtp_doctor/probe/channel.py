@@ -155,16 +155,13 @@ class _Pipe(asyncio.Protocol):
         if waiter is not None and not waiter.done():
             waiter.set_result(None)
 
-    async def read(self, n: int) -> bytes:
-        """Up to ``n`` bytes; ``b""`` at end of stream (``StreamReader.read``, error first)."""
-        if self.exc is not None:
-            raise self.exc
-        if not self.data and not self.eof:
-            self.waiter = asyncio.get_running_loop().create_future()
-            try:
-                await self.waiter
-            finally:
-                self.waiter = None
+    def wait(self) -> asyncio.Future[None]:
+        """A future set when data, the end or an error arrives: awaited directly, without a frame of its own."""
+        self.waiter = asyncio.get_running_loop().create_future()
+        return self.waiter
+
+    def take(self, n: int) -> bytes:
+        """Up to ``n`` buffered bytes; ``b""`` at end of stream (after ``StreamReader.read``'s wait)."""
         data = self.data
         if len(data) > n:
             data, self.data = data[:n], data[n:]
@@ -224,10 +221,19 @@ class Channel:
         return self._tls
 
     async def _raw_read(self) -> bytes:
+        """``StreamReader.read``: the transport's error first, else wait for bytes or the end."""
+        pipe = self._pipe
         try:
-            return await self._pipe.read(READ_CHUNK)
+            if pipe.exc is not None:
+                raise pipe.exc
+            if not pipe.data and not pipe.eof:
+                try:
+                    await pipe.wait()
+                finally:
+                    pipe.waiter = None
         except OSError as exc:
             raise ConnectError(classify_os_error(exc), exc.strerror or str(exc)) from None
+        return pipe.take(READ_CHUNK)
 
     async def _flush(self) -> None:
         data = self._out.read() if self._out is not None else b""
@@ -240,11 +246,8 @@ class Channel:
 
     async def read(self) -> bytes:
         """Next bytes from the peer (decrypted under TLS); ``b""`` at end of stream."""
-        if self._tls is None or self._in is None:  # inline, not _raw_read: one coroutine frame less a probe
-            try:
-                return await self._pipe.read(READ_CHUNK)
-            except OSError as exc:
-                raise ConnectError(classify_os_error(exc), exc.strerror or str(exc)) from None
+        if self._tls is None or self._in is None:
+            return await self._raw_read()
         while True:
             try:
                 return self._tls.read(READ_CHUNK)

@@ -38,7 +38,7 @@ IMPLICIT_PORTS = frozenset({465})
 TLS_SLOTS = 256
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class Target:
     """One port to probe. ``address`` pins the IP (scan a name on a given server); ``provider`` groups caps."""
 
@@ -76,7 +76,7 @@ class Politeness:
     backoff: float = 2.0  #: seconds before the first retry, doubled each time
 
 
-@dataclass
+@dataclass(slots=True)
 class ProbeResult:
     """What came back for one target: facts, or an error class; ``rate_limited`` when it kept deferring."""
 

@@ -15,7 +15,8 @@ import contextlib
 import ipaddress
 import os
 import time
-from collections.abc import AsyncGenerator, AsyncIterable, AsyncIterator, Callable, Iterable
+from collections import deque
+from collections.abc import AsyncGenerator, AsyncIterable, AsyncIterator, Awaitable, Callable, Iterable
 from dataclasses import dataclass
 from typing import Any
 
@@ -216,13 +217,18 @@ class _Budget:
     connect timeout, a TLS timeout); the whole probe running out raises ``_Total``.
     """
 
-    __slots__ = ("end", "phase", "total", "timer")
+    __slots__ = ("end", "phase", "total", "timer", "paused")
 
     def __init__(self, seconds: float) -> None:
         self.end = asyncio.get_running_loop().time() + seconds
         self.phase = ""
         self.total = False
         self.timer: asyncio.Timeout | None = None
+        self.paused = 0.0  #: when the probe began queueing for a TLS slot (0: not queued)
+
+    def pause(self) -> None:
+        """Stop the whole probe's clock while it queues for a TLS slot; the next phase starts it again."""
+        self.paused = asyncio.get_running_loop().time()
 
     def when(self) -> float:
         return self.end
@@ -234,6 +240,8 @@ class _Budget:
 
     def __call__(self, phase: str, seconds: float) -> _Budget:
         now = asyncio.get_running_loop().time()
+        if self.paused:
+            self.end, self.paused = self.end + now - self.paused, 0.0
         self.phase, self.total = phase, self.end <= now + seconds
         self.timer = asyncio.timeout_at(min(self.end, now + seconds))
         return self
@@ -251,17 +259,60 @@ class _Budget:
             raise (_Total() if self.total else _expired(self.phase)) from None
 
 
+class _Gate:
+    """The TLS slots of one ``probe_many``: an ``asyncio.Semaphore`` whose queue holds bare futures.
+
+    Why: a probe queued behind thousands of others for a handshake slot held ``Semaphore.acquire``'s and
+    ``_Slot.__aenter__``'s coroutine frames, about 450 B each, and at the peak of a wide scan nearly every
+    probe in flight is queued here. A released slot passes straight to the oldest waiter. A waiter
+    cancelled after being handed a slot (only when the whole scan is torn down) keeps it: the gate
+    dies with the scan.
+    """
+
+    __slots__ = ("free", "waiters", "ready")
+
+    def __init__(self, n: int) -> None:
+        self.free = n
+        self.waiters: deque[asyncio.Future[None]] = deque()
+        self.ready = asyncio.get_running_loop().create_future()  #: awaited when a slot is free at once
+        self.ready.set_result(None)
+
+    def enter(self, budget: _Budget) -> asyncio.Future[None]:
+        if self.free > 0:
+            self.free -= 1
+            return self.ready
+        budget.pause()  # our queue is never charged to the server
+        waiter = asyncio.get_running_loop().create_future()
+        self.waiters.append(waiter)
+        return waiter
+
+    def release(self) -> None:
+        while self.waiters:
+            waiter = self.waiters.popleft()
+            if not waiter.done():
+                waiter.set_result(None)
+                return
+        self.free += 1
+
+
 class _Slot:
     """A TLS slot whose wait is not charged to the probe: the whole-probe deadline moves by the time waited."""
 
     __slots__ = ("slots", "deadline")
 
-    def __init__(self, slots: asyncio.Semaphore | None, deadline: asyncio.Timeout | _Budget) -> None:
+    def __init__(self, slots: asyncio.Semaphore | _Gate | None, deadline: asyncio.Timeout | _Budget) -> None:
         self.slots, self.deadline = slots, deadline
 
-    async def __aenter__(self) -> None:
+    def __aenter__(self) -> Awaitable[None]:
+        """A bare future with a ``_Gate`` and a ``_Budget`` (the scan's case), no coroutine frame kept."""
+        if isinstance(self.slots, _Gate) and isinstance(self.deadline, _Budget):
+            return self.slots.enter(self.deadline)
+        return self._enter()
+
+    async def _enter(self) -> None:
         if self.slots is None:
             return
+        assert isinstance(self.slots, asyncio.Semaphore)
         if not self.slots.locked():
             await self.slots.acquire()
             return
@@ -313,7 +364,7 @@ def deferred(facts: PortFacts) -> bool:
 
 async def quick_port(target: Target, addresses: tuple[str, ...], opts: ProbeOptions,
                      implicit_ports: frozenset[int] = IMPLICIT_PORTS, trust: TrustCache | None = None,
-                     slots: asyncio.Semaphore | None = None) -> PortFacts:
+                     slots: asyncio.Semaphore | _Gate | None = None) -> PortFacts:
     """One connection: TLS at once on an implicit-TLS port, else greeting, EHLO, STARTTLS, handshake, QUIT.
 
     The mode is taken from the port's convention instead of raced; a wrong-mode port shows up as
@@ -432,10 +483,12 @@ async def probe_many(targets: Iterable[Target] | AsyncIterable[Target], *, concu
     out: asyncio.Queue[ProbeResult | None] = asyncio.Queue(maxsize=max(1, concurrency))
     capped = polite.per_ip > 0 or polite.per_provider > 0 or polite.ip_rate > 0 or polite.rate > 0
     trust = TrustCache(opts.ca_file) if quick else None
-    slots = asyncio.Semaphore(TLS_SLOTS)
+    slots = _Gate(TLS_SLOTS)
 
-    async def one(target: Target) -> ProbeResult:
-        started = time.monotonic()
+    async def one(target: Target, first: PortFacts | None = None, started: float = 0.0) -> ProbeResult:
+        """Resolve, check the opt-out list, probe, retry after a back-off while the server defers.
+        ``first``: the first attempt's facts when the worker already probed (``started`` is its start)."""
+        started = started or time.monotonic()
         try:
             addresses = (target.address,) if target.address else await resolve(
                 target.host, opts.phase(opts.connect_timeout))
@@ -448,7 +501,9 @@ async def probe_many(targets: Iterable[Target] | AsyncIterable[Target], *, concu
         attempt = 0
         while True:
             attempt += 1
-            if capped:
+            if first is not None:
+                facts, first = first, None
+            elif capped:
                 async with per_provider.hold(target.group), per_ip.hold(addresses[0]):
                     await overall.take()
                     facts = (await quick_port(target, addresses, opts, implicit_ports, trust, slots) if quick
@@ -466,6 +521,8 @@ async def probe_many(targets: Iterable[Target] | AsyncIterable[Target], *, concu
             await asyncio.sleep(polite.backoff * 2 ** (attempt - 1))
 
     async def worker() -> None:
+        """Pulls targets until there are none. The quick probe without caps is awaited right here, not
+        through ``one``: with thousands in flight, a coroutine frame less a probe (~400 B)."""
         while True:
             async with pull:
                 try:
@@ -473,7 +530,14 @@ async def probe_many(targets: Iterable[Target] | AsyncIterable[Target], *, concu
                 except StopAsyncIteration:
                     return
             try:
-                result = await one(target)
+                if quick and not capped and target.address and (exclude is None or not exclude(target.address)):
+                    started = time.monotonic()
+                    facts = await quick_port(target, (target.address,), opts, implicit_ports, trust, slots)
+                    result = (ProbeResult(target, facts, None, "", 1, time.monotonic() - started)
+                              if facts.outcome is not Outcome.CONNECTED or not deferred(facts)
+                              else await one(target, facts, started))  # it deferred: back off and retry
+                else:
+                    result = await one(target)
             except Exception as exc:  # a bug must cost one target, not the scan
                 result = ProbeResult(target, None, "internal", f"{type(exc).__name__}: {exc}"[:200])
             await out.put(result)

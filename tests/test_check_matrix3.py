@@ -120,9 +120,10 @@ def _available(runner: str) -> str | None:
     return m1._available(runner)
 
 
-def _write_app(cell: dict[str, Any], runner: str, lab: LabInfo, app: Path, other: str
-               ) -> tuple[Path, dict[str, str]]:
-    files = dict(DOC["lock"].get(runner, {})) if cell.get("lock", True) else {}
+def _write_app(cell: dict[str, Any], runner: str, lab: LabInfo, app: Path, other: str,
+               locks: dict[str, Any] | None = None) -> tuple[Path, dict[str, str]]:
+    """``locks``: the cells file's [lock.*] tables (this file's when None; matrix 4 passes its own)."""
+    files = dict((DOC["lock"] if locks is None else locks).get(runner, {})) if cell.get("lock", True) else {}
     files.update(cell["files"])
     for rel, text in files.items():
         path = app / rel
@@ -204,6 +205,13 @@ def _secrets_kept(text: str, lab: LabInfo) -> None:
                          ids=[c["id"] + (f"@{r}" if c["runner"] == "nodemailer" else "") for c, r in RUNS])
 def test_matrix3_config(cell: dict[str, Any], runner: str, lab: LabInfo, tmp_path: Path, other_ca: str,
                         monkeypatch: pytest.MonkeyPatch) -> None:
+    run_cell(cell, runner, lab, tmp_path, other_ca, monkeypatch, ROWS, DOC["lock"], "matrix3")
+
+
+def run_cell(cell: dict[str, Any], runner: str, lab: LabInfo, tmp_path: Path, other_ca: str,
+             monkeypatch: pytest.MonkeyPatch, rows: dict[str, Row], locks: dict[str, Any], tag: str) -> None:
+    """One config through check, the real framework, and fix → the real framework; its Row goes in ``rows``
+    (matrix 4 calls this with its own cells, rows and lock files)."""
     if (why := _available(runner)) is not None:
         pytest.skip(why)
     if os.environ.get("SMTP_DOCTOR_MATRIX_HALF", cell["half"]) != cell["half"]:
@@ -212,7 +220,7 @@ def test_matrix3_config(cell: dict[str, Any], runner: str, lab: LabInfo, tmp_pat
         monkeypatch.delenv(var, raising=False)  # the app's environment is the config's, given with --env
     run = cell["id"] + (f"@{runner}" if cell["runner"] == "nodemailer" else "")
     app = tmp_path / "app"
-    config, env = _write_app(cell, runner, lab, app, other_ca)
+    config, env = _write_app(cell, runner, lab, app, other_ca, locks)
     shutil.copytree(app, tmp_path / "pristine")
     result = CliRunner().invoke(cli, ["check", str(config), "--json", "--timeout", "15", *_app_env(app, env)])
     _secrets_kept(result.output, lab)
@@ -225,8 +233,8 @@ def test_matrix3_config(cell: dict[str, Any], runner: str, lab: LabInfo, tmp_pat
     row = Row(run, cell["half"], runner, cell["fixable"], said=_said(doc, result.exit_code, entry),
               exit_code=result.exit_code)
     row.exit_ok = bool(doc) and result.exit_code == _want_exit(doc)
-    ROWS[run] = row
-    subject = f"matrix3-{uuid.uuid4()}"
+    rows[run] = row
+    subject = f"{tag}-{uuid.uuid4()}"
     real_text = _real(runner, app, config, env, subject)
     row.real = _read(real_text)
     if row.real == "delivered":
@@ -236,7 +244,7 @@ def test_matrix3_config(cell: dict[str, Any], runner: str, lab: LabInfo, tmp_pat
     if row.real == "delivered":
         return
     fixed = tmp_path / "fixed"
-    fconfig, fenv = _write_app(cell, runner, lab, fixed, other_ca)
+    fconfig, fenv = _write_app(cell, runner, lab, fixed, other_ca, locks)
     result = CliRunner().invoke(cli, ["fix", str(fconfig), "--write", "--json", "--timeout", "15", "--ca-file",
                                       str(lab.ca_file), *_app_env(fixed, fenv)])
     _secrets_kept(result.output, lab)
@@ -256,7 +264,7 @@ def test_matrix3_config(cell: dict[str, Any], runner: str, lab: LabInfo, tmp_pat
                        if p.is_file())
     fix_env = [str(line) for line in fdoc.get("env", [])]
     row.fix_unsafe = len(UNSAFE.findall(written + "\n".join(fix_env))) > len(UNSAFE.findall(original))
-    subject2 = f"matrix3-fix-{uuid.uuid4()}"
+    subject2 = f"{tag}-fix-{uuid.uuid4()}"
     run_env = fenv | {line.split("=", 1)[0]: line.split("=", 1)[1] for line in fix_env}
     after = _real(runner, fixed, fconfig, run_env, subject2)
     was = {ln.strip() for ln in original.splitlines()}
@@ -306,9 +314,15 @@ def _figures(rows: list[Row]) -> dict[str, Any]:
 def test_matrix3_summary() -> None:
     if not ROWS:
         pytest.skip("no matrix3 config ran")
+    out = summarise(ROWS, Path(os.environ.get("SMTP_DOCTOR_MATRIX3_REPORT", "/tmp/smtp-doctor-matrix3.json")))
+    assert_floors(out, DOC["measured"])
+
+
+def summarise(all_rows: dict[str, Row], report: Path) -> dict[str, Any]:
+    """Both halves' figures, written to ``report``: the dev half with every row, the held-out half counts only."""
     out: dict[str, Any] = {}
     for half in ("dev", "heldout"):
-        rows = [r for r in ROWS.values() if r.half == half]
+        rows = [r for r in all_rows.values() if r.half == half]
         out[half] = _figures(rows)
         if half == "heldout":  # counts only: which held-out configs miss is not shown to anyone tuning check
             out[half] = {k: len(v) if isinstance(v, list) and k not in ("check_agree", "fix_delivers") else v
@@ -317,11 +331,15 @@ def test_matrix3_summary() -> None:
         out[half]["rows"] = {r.run: {"check": r.said, "real": r.real, "agree": r.agree, "exit": r.exit_code,
                                      "fixable": r.fixable, "fix_delivers": r.fix_delivers,
                                      "fix_claimed": r.fix_claimed, "notes": r.notes} for r in rows}
-    report = Path(os.environ.get("SMTP_DOCTOR_MATRIX3_REPORT", "/tmp/smtp-doctor-matrix3.json"))
     report.write_text(json.dumps(out, indent=2, ensure_ascii=False))
     print(json.dumps({h: {k: v for k, v in o.items() if k != "rows"} for h, o in out.items()}))
+    return out
+
+
+def assert_floors(out: dict[str, Any], measured: dict[str, Any]) -> None:
+    """A run does no worse than the recorded [measured.*] floors (rates for agreement and fix delivery)."""
     for half, o in out.items():
-        floor = DOC["measured"][half]
+        floor = measured[half]
         agree, n = o["check_agree"]
         shown = {k: v for k, v in o.items() if k != "rows"}
         if n and o["runs"] == floor["runs"]:  # a partial run (a runtime missing) proves nothing either way

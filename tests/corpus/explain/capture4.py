@@ -2,8 +2,8 @@
 corpora 1-3, stored in cases4.json (the schema of cases3.json plus ``server``).
 
 Why: corpora 1-3 mostly talk to the lab's aiosmtpd servers, whose banners and replies never change, so the
-server's own wording (Postfix's "535 5.7.8 Error: authentication failed", Exim's "435 Unable to authenticate
-at present", their 421/454/530/554 texts, GnuTLS vs OpenSSL alerts) was missing. Here one real Postfix 3.7
+server's own wording (each server's banners, its 421/454/530/535/554 replies, GnuTLS's alerts next to
+OpenSSL's) was missing. Here one real Postfix 3.7
 (Dovecot SASL) and one real Exim 4.96 (GnuTLS) each serve a listener per scenario on loopback: bad password,
 STARTTLS required, STARTTLS not offered, no common AUTH mechanism, expired / wrong-name / self-signed /
 missing-intermediate / untrusted certificates, implicit-TLS ports (Postfix smtpd_tls_wrappermode, Exim
@@ -69,7 +69,8 @@ LISTENERS = {
     "smtps": "implicit TLS, AUTH inside TLS",
     "smtp": "port-25 role: STARTTLS optional, no AUTH, relays only for authenticated clients",
     "clear": "no STARTTLS at all, AUTH PLAIN/LOGIN offered in clear",
-    "mech": "STARTTLS, then AUTH with a mechanism no default client uses (Postfix SCRAM-SHA-256, Exim EXTERNAL)",
+    "mech": "STARTTLS, then AUTH only by a mechanism no default client uses (Postfix: a Dovecot doing only "
+            "SCRAM-SHA-256; Exim: EXTERNAL)",
     "expired": "STARTTLS with an expired certificate",
     "wrong-name": "STARTTLS with a certificate for another name",
     "self-signed": "STARTTLS with a self-signed certificate",
@@ -113,17 +114,26 @@ def _real(prefix: str) -> tuple[Scenario, ...]:
 
 SCENARIOS_POSTFIX = _real("pf-")
 SCENARIOS_EXIM = _real("ex-")
+#: Dovecot's submission service (one instance: STARTTLS on 587, implicit TLS on 465, valid certificate,
+#: relaying into Postfix): the scenarios one such listener pair can play. Dovecot 2.3 counts a connection
+#: whose remote address is its local one as secured, so on loopback it accepts AUTH PLAIN in clear despite
+#: disable_plaintext_auth (and ssl = required): the client without TLS is its unsafe success, not a refusal.
+SCENARIOS_DOVECOT: tuple[Scenario, ...] = (
+    *(dataclasses.replace(s, server=s.server.replace("pf-", "dv-")) for s in SCENARIOS_POSTFIX
+      if s.server in ("pf-submission", "pf-smtps") and s.id != "auth_not_offered"),
+    Scenario("unsafe_auth_in_clear", "dv-submission", "none", "unsafe_auth_in_clear"),
+)
 #: What only a fake server can play: the lab (capture.py's servers, capture3's scripted DNSBL refusal).
 SCENARIOS_LAB: tuple[Scenario, ...] = (
     *(s for s in capture.SCENARIOS_2 if s.id in {"refused", "dns", "slow_greeting", "closed_on_connect"}),
     next(s for s in capture.SCENARIOS if s.id == "silent_server"),
     next(s for s in capture3.SCENARIOS_3 if s.id == "blocklisted"),
 )
-ALL_4: tuple[Scenario, ...] = (*SCENARIOS_POSTFIX, *SCENARIOS_EXIM, *SCENARIOS_LAB)
+ALL_4: tuple[Scenario, ...] = (*SCENARIOS_POSTFIX, *SCENARIOS_EXIM, *SCENARIOS_DOVECOT, *SCENARIOS_LAB)
 
 
 def server_of(s: Scenario) -> str:
-    return {"pf-": "postfix", "ex-": "exim"}.get(s.server[:3], "lab")
+    return {"pf-": "postfix", "ex-": "exim", "dv-": "dovecot-submission"}.get(s.server[:3], "lab")
 
 
 # --- new client versions ----------------------------------------------------------------------------------
@@ -186,6 +196,7 @@ VARIANTS_BY_SERVER: dict[str, tuple[Variant, ...]] = {
     "postfix": (*_PF_OLD, *NEW_VARIANTS),
     "exim": (*_EX_OLD, *NEW_VARIANTS),
     "lab": (*NEW_VARIANTS, *{v.client: v for v in reversed(OLD_VARIANTS)}.values()),
+    "dovecot-submission": (*NEW_VARIANTS, *{v.client: v for v in OLD_VARIANTS}.values()),
 }
 
 
@@ -222,14 +233,23 @@ def _postfix(base: Path, pki: LabPKI) -> Iterator[tuple[LabInfo, str]]:
     from tests.realpeers import peers  # only a capture run needs Postfix and Dovecot
 
     stack: list[peers.Daemon] = []
-    saved = peers.DOVECOT_CONF
-    # Dovecot also offers SCRAM-SHA-256 (passwords are stored in PLAIN), for the "mech" listener's filter
-    peers.DOVECOT_CONF = saved.replace("auth_mechanisms = plain login", "auth_mechanisms = plain login scram-sha-256")
+    peer = peers.start_postfix(base, peers.PeerPKI(base / "pki"), stack)
     try:
-        peer = peers.start_postfix(base, peers.PeerPKI(base / "pki"), stack)
-    finally:
-        peers.DOVECOT_CONF = saved
-    try:
+        # The "mech" listener's SASL back end: a second Dovecot that only does SCRAM-SHA-256 (Postfix's
+        # smtpd_sasl_mechanism_filter alone only hides PLAIN/LOGIN from EHLO; Dovecot would still accept them)
+        dv = base / "dovecot-scram"
+        dv.mkdir()
+        users = dv / "users"
+        users.write_text(f"{peer.user}:{{PLAIN}}{peer.password}\n")
+        users.chmod(0o640)
+        shutil.chown(users, "root", "dovecot")
+        scram_socket = base / "postfix" / "queue" / "private" / "auth-scram"
+        dv_conf = dv / "dovecot.conf"
+        dv_conf.write_text(peers.DOVECOT_CONF.format(host=HOST, base=dv, users=users, socket=scram_socket).replace(
+            "auth_mechanisms = plain login", "auth_mechanisms = scram-sha-256"))
+        scram = peers.Daemon.start([peers.DOVECOT, "-F", "-c", str(dv_conf)], dv / "dovecot.log")
+        stack.insert(0, scram)
+        peers.wait_for_file(scram_socket, scram.proc, dv / "dovecot.log")
         conf = base / "postfix" / "conf"
         good = pki.files("good")
         main_cf = conf / "main.cf"  # the lab PKI's certificate on peers' three listeners too (one CA for all)
@@ -240,12 +260,12 @@ def _postfix(base: Path, pki: LabPKI) -> Iterator[tuple[LabInfo, str]]:
         main_cf.write_text(text)
         chains = {k: pki.files(k) for k in ("expired", "wrong-name", "self-signed", "missing-intermediate")}
         _, other_key = pki.files("expired")
-        ports = {n: peers.free_port() for n in ("clear", "mech", *chains, "legacy", "busy", "broken")}
+        ports = {n: peers.free_port() for n in ("clear", "mech", *chains, "legacy", "busy", "broken", "relay-in")}
         sub = ("smtpd_sasl_auth_enable = yes", "smtpd_client_restrictions = permit_sasl_authenticated, reject")
         extra = [
             _pf_listener(ports["clear"], "syslog_name = postfix/clear", "smtpd_tls_security_level = none",
                          "smtpd_tls_auth_only = no", *sub),
-            _pf_listener(ports["mech"], "syslog_name = postfix/mech", "smtpd_sasl_mechanism_filter = scram-sha-256",
+            _pf_listener(ports["mech"], "syslog_name = postfix/mech", "smtpd_sasl_path = private/auth-scram",
                          f"smtpd_tls_chain_files = {good[1]}, {good[0]}", *sub),
             *(_pf_listener(ports[k], f"syslog_name = postfix/{k}", f"smtpd_tls_chain_files = {key}, {cert}", *sub)
               for k, (cert, key) in chains.items()),
@@ -259,6 +279,9 @@ def _postfix(base: Path, pki: LabPKI) -> Iterator[tuple[LabInfo, str]]:
                          "smtpd_timeout = 3600s", *sub),
             _pf_listener(ports["broken"], "syslog_name = postfix/broken",
                          f"smtpd_tls_chain_files = {other_key}, {good[0]}", *sub),
+            # where Dovecot's submission service relays what it accepted (it has authenticated the client)
+            _pf_listener(ports["relay-in"], "syslog_name = postfix/relay-in", "mynetworks = 127.0.0.0/8",
+                         "smtpd_relay_restrictions = permit_mynetworks, reject"),
         ]
         master = conf / "master.cf"
         master.write_text(master.read_text() + "".join(extra))
@@ -405,9 +428,86 @@ def _exim(base: Path, pki: LabPKI, password: str) -> Iterator[tuple[LabInfo, str
         daemon.stop()
 
 
+DOVECOT_SUBMISSION_CONF = """\
+# Dovecot's submission service as a small deployment runs it: STARTTLS on 587 and implicit TLS on 465, no
+# plaintext AUTH outside TLS, mail relayed into the local Postfix.
+protocols = submission
+listen = {host}
+base_dir = {base}/run
+state_dir = {base}/state
+log_path = {base}/dovecot.log
+hostname = mail.example.test
+ssl = yes
+ssl_cert = <{cert}
+ssl_key = <{key}
+disable_plaintext_auth = yes
+auth_mechanisms = plain login
+auth_failure_delay = 0
+submission_relay_host = {host}
+submission_relay_port = {relay}
+submission_relay_trusted = yes
+service anvil {{
+  unix_listener anvil-auth-penalty {{
+    mode = 0
+  }}
+}}
+service submission-login {{
+  inet_listener submission {{
+    port = {submission}
+  }}
+  inet_listener submissions {{
+    port = {smtps}
+    ssl = yes
+  }}
+}}
+passdb {{
+  driver = passwd-file
+  args = scheme=PLAIN username_format=%u {users}
+}}
+userdb {{
+  driver = static
+  args = uid=nobody gid=nogroup home={base}/mail/%u
+}}
+mail_location = maildir:~/Maildir
+"""
+
+
+@contextlib.contextmanager
+def _dovecot(base: Path, pki: LabPKI, password: str, relay_port: int) -> Iterator[tuple[LabInfo, str]]:
+    """Dovecot's submission service (dovecot-submissiond); yields (a LabInfo naming "dv-submission" and
+    "dv-smtps", the version)."""
+    from tests.realpeers import peers
+
+    base.mkdir(parents=True)
+    (base / "mail").mkdir()
+    shutil.chown(base / "mail", "nobody", "nogroup")  # the submission process runs as the user (nobody)
+    users = base / "users"
+    users.write_text(f"alice:{{PLAIN}}{password}\n")
+    users.chmod(0o640)
+    shutil.chown(users, "root", "dovecot")
+    cert, key = pki.files("good")
+    ports = {"submission": peers.free_port(), "smtps": peers.free_port()}
+    conf = base / "dovecot.conf"
+    conf.write_text(DOVECOT_SUBMISSION_CONF.format(host=HOST, base=base, cert=cert, key=key, relay=relay_port,
+                                                   users=users, **ports))
+    log = base / "dovecot.log"
+    daemon = peers.Daemon.start([peers.DOVECOT, "-F", "-c", str(conf)], base / "dovecot.out")
+    try:
+        try:
+            for name, port in ports.items():
+                peers.wait_for_banner(port, daemon.proc, log, tls=name == "smtps")
+        except (RuntimeError, TimeoutError) as exc:
+            raise type(exc)(f"{exc}{peers._log_tail(base / 'dovecot.out')}") from exc
+        servers = {f"dv-{n}": LabServer(f"dv-{n}", HOST, p) for n, p in ports.items()}
+        yield (LabInfo(HOST, pki.ca_file, base, user="alice", password=password, hostile=servers),
+               f"Dovecot {peers.run([peers.DOVECOT, '--version']).split()[0]} submission")
+    finally:
+        daemon.stop()
+
+
 # --- the run ----------------------------------------------------------------------------------------------
 
-def capture4(workers: int = 4, only: str = "", scenarios: str = "", servers: str = "postfix,exim,lab"
+def capture4(workers: int = 4, only: str = "", scenarios: str = "", servers: str = "postfix,exim,dovecot-submission,lab"
              ) -> list[dict[str, object]]:
     wanted = {s for s in ALL_4 if (not scenarios or s.id in scenarios.split(",")) and server_of(s) in servers}
     work_root = Path(tempfile.mkdtemp(prefix="smtp-doctor-corpus4-"))
@@ -416,14 +516,16 @@ def capture4(workers: int = 4, only: str = "", scenarios: str = "", servers: str
         with run_lab_in_thread(work_root / "lab") as lab, scripted_in_thread(work_root / "scripted") as scripted:
             pki = LabPKI(work_root / "pki4")
             with _postfix(work_root / "pf", pki) as (pf, pf_version), \
-                    _exim(work_root / "ex", pki, lab.password) as (ex, ex_version):
+                    _exim(work_root / "ex", pki, lab.password) as (ex, ex_version), \
+                    _dovecot(work_root / "dv", pki, lab.password, pf.hostile["pf-relay-in"].port) as (dv, dv_version):
                 blocklisted = next(s for s in SCENARIOS_LAB if s.id == "blocklisted").server
                 scripted_lab = dataclasses.replace(lab, ca_file=scripted[0], hostile={
                     **lab.hostile, blocklisted: LabServer(blocklisted, HOST, scripted[1][blocklisted])})
                 capture._build_compiled(work_root, lab.ca_file)
                 capture3._build_more(work_root, {scripted[0], pki.ca_file})
-                infos = {"postfix": pf, "exim": ex}
-                server_versions = {"postfix": pf_version, "exim": ex_version, "lab": "smtp-doctor lab (aiosmtpd)"}
+                infos = {"postfix": pf, "exim": ex, "dovecot-submission": dv}
+                server_versions = {"postfix": pf_version, "exim": ex_version, "dovecot-submission": dv_version,
+                                   "lab": "smtp-doctor lab (aiosmtpd)"}
                 jobs = [(v, s) for s in ALL_4 if s in wanted for v in VARIANTS_BY_SERVER[server_of(s)]
                         if not _skipped(v, s) and (not only or only in v.variant)]
                 variants = {v.variant: v for v, _ in jobs}
@@ -435,6 +537,7 @@ def capture4(workers: int = 4, only: str = "", scenarios: str = "", servers: str
                     info = infos.get(srv) or (scripted_lab if s.id == "blocklisted" else lab)
                     case = capture.run_one(info, v, s, work_root)
                     case["server"] = srv
+                    case["listener"] = s.server  # which listener (LISTENERS) or lab server played the scenario
                     case["server_version"] = server_versions[srv]
                     return case
 
@@ -464,7 +567,7 @@ def main() -> None:
     ap.add_argument("--write", action="store_true", help="write tests/corpus/explain/cases4.json")
     ap.add_argument("--only", default="", help="only the variants whose name contains this (a trial run)")
     ap.add_argument("--scenarios", default="", help="only these scenarios (comma-separated; a trial run)")
-    ap.add_argument("--servers", default="postfix,exim,lab", help="only these servers (a trial run)")
+    ap.add_argument("--servers", default="postfix,exim,dovecot-submission,lab", help="only these servers (a trial run)")
     ap.add_argument("--show", action="store_true", help="print every text whole (a trial run)")
     ap.add_argument("--workers", type=int, default=4)
     args = ap.parse_args()

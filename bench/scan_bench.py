@@ -204,6 +204,71 @@ def inflight(ca: Path, ports: list[int], counts: list[int], directory: Path) -> 
     return out
 
 
+TRACE_SCRIPT = r"""
+import asyncio, gc, sys, tracemalloc
+import uvloop
+from smtp_doctor.probe import ProbeOptions, many
+from smtp_doctor.probe.many import Politeness, Target, probe_many
+ca, n, delay, top = sys.argv[1], int(sys.argv[2]), float(sys.argv[3]), int(sys.argv[4])
+ports = [int(p) for p in sys.argv[5].split(",")]
+many.TLS_SLOTS = 1  # after the greetings every probe queues for the one slot: the state at the RSS peak
+targets = [Target(f"t{i}.farm.test", ports[i % len(ports)], "127.0.0.1") for i in range(n)]
+opts = ProbeOptions(ca_file=ca, timeout=600.0, command_timeout=120.0, tls_timeout=120.0)
+
+def show(title, snap, base):
+    stats = snap.compare_to(base, "lineno")
+    total = sum(s.size_diff for s in stats)
+    print(f"{title}|{total / n:.0f}")
+    for s in stats[:top]:
+        f = s.traceback[0]
+        print(f"{s.size_diff / n:.0f}|{s.count_diff / n:.2f}|{f.filename.rsplit('/', 3)[-2:][0]}/"
+              f"{f.filename.rsplit('/', 1)[-1]}:{f.lineno}")
+
+async def main():
+    gc.collect()
+    tracemalloc.start(1)
+    base = tracemalloc.take_snapshot()
+    done = []
+    async def consume():
+        async for r in probe_many(targets, concurrency=n, options=opts, quick=True,
+                                  politeness=Politeness(0, 0, 0, 0)):
+            done.append(r)
+    task = asyncio.create_task(consume())
+    await asyncio.sleep(delay / 2)
+    gc.collect()
+    show("waiting for the greeting", tracemalloc.take_snapshot(), base)
+    await asyncio.sleep(delay / 2 + 1.0)
+    gc.collect()
+    show(f"queued for a TLS slot ({len(done)} done)", tracemalloc.take_snapshot(), base)
+    tracemalloc.stop()
+    task.cancel()
+
+with asyncio.Runner(loop_factory=uvloop.new_event_loop) as runner:
+    runner.run(main())
+"""
+
+
+def trace(ca: Path, ports: list[int], n: int, delay: float, directory: Path, top: int = 12) -> list[str]:
+    """Where a probe in flight's memory goes (tracemalloc, by source line; bytes per probe), in two states:
+    ``n`` probes waiting for a late greeting, then all of them queued for a TLS slot (the state at the
+    peak of the in-flight curve). Python's allocations only: OpenSSL's and the C library's are not seen."""
+    script = directory / "trace.py"
+    script.write_text(TRACE_SCRIPT)
+    r = subprocess.run([sys.executable, str(script), str(ca), str(n), str(delay), str(top),
+                        ",".join(map(str, ports))], capture_output=True, text=True, timeout=600)
+    out: list[str] = []
+    for line in r.stdout.splitlines():
+        cells = line.split("|")
+        if len(cells) == 2:
+            out += ["", f"*{cells[0]}*: **{cells[1]} B per probe** traced; the largest sources:", "",
+                    "| B per probe | blocks per probe | allocated at |", "|---:|---:|---|"]
+        elif len(cells) == 3:
+            out.append(f"| {cells[0]} | {cells[1]} | `{cells[2]}` |")
+    if r.returncode != 0 and not out:
+        out.append(f"(trace failed: {r.stderr.strip()[-300:]})")
+    return out
+
+
 def nginx_version() -> str:
     r = subprocess.run(["nginx", "-v"], capture_output=True, text=True)
     m = re.search(r"nginx/(\S+)", r.stderr + r.stdout)
@@ -257,7 +322,8 @@ def big_run(path: Path, n: int, ca: Path, workers: int, directory: Path) -> dict
 
 
 def markdown(runs: list[Run], s_rate: float, s_note: str, cores: int, farm_note: str,
-             big: dict[str, object] | None, flights: list[InFlight] | None = None) -> str:
+             big: dict[str, object] | None, flights: list[InFlight] | None = None,
+             traced: list[str] | None = None) -> str:
     w: list[str] = []
     w.append("## 7. Fleet scan: `smtp-doctor scan` against sslyze and the handshake limit")
     w.append("")
@@ -330,6 +396,17 @@ def markdown(runs: list[Run], s_rate: float, s_note: str, cores: int, farm_note:
             extra = f.rss_mb - base.rss_mb
             per = 1024 * extra / (f.in_flight - base.in_flight) if f.in_flight > base.in_flight else 0
             w.append(f"| {f.in_flight} | {f.rss_mb:.0f} | {extra:.0f} MB | {per:.1f} | {f.ok} | {f.wall:.1f} |")
+        if len(flights) > 2:
+            a, b = flights[-2], flights[-1]
+            w.append("")
+            w.append(f"Between the last two rows each further probe in flight cost "
+                     f"{1024 * (b.rss_mb - a.rss_mb) / (b.in_flight - a.in_flight):.1f} KB; the column above also "
+                     f"counts what does not grow with the probes (up to 256 TLS handshakes at once, ~41 KB of "
+                     f"OpenSSL buffers each, against at most 100 at the baseline).")
+    if traced:
+        w.append("")
+        w.append("**Where it goes** (`--trace`: tracemalloc in one scan process, by source line):")
+        w += traced
     w += verdicts(runs, s_rate, cores, flights or [])
     w.append("")
     return "\n".join(w)
@@ -391,6 +468,10 @@ def main() -> int:
     ap.add_argument("--big", type=int, default=0, help="also run an interrupted and resumed scan of this many")
     ap.add_argument("--inflight", default="100,1000,5000,10000",
                     help="probes in flight for the memory curve (the first is the baseline; empty: skip)")
+    ap.add_argument("--memory-only", action="store_true",
+                    help="only the in-flight memory curve (and --trace): no throughput runs, no sslyze")
+    ap.add_argument("--trace", type=int, default=0, metavar="N",
+                    help="also trace (tracemalloc) where N probes in flight keep their memory")
     ap.add_argument("--pin", action="store_true",
                     help="farm on the first core, single-process tools on the last (needs 2 cores or more)")
     ap.add_argument("--markdown", default=None)
@@ -406,7 +487,8 @@ def main() -> int:
             run.farm_cpu, run.load = raw["farm_cpu"], raw["load"]
             loaded.append(run)
         text = markdown(loaded, saved["s_time"], saved.get("s_note", ""), saved.get("cores", os.cpu_count() or 1),
-                        saved.get("note", ""), saved["big"], [InFlight(**f) for f in saved.get("inflight", [])])
+                        saved.get("note", ""), saved["big"], [InFlight(**f) for f in saved.get("inflight", [])],
+                        saved.get("trace"))
         if args.markdown:
             Path(args.markdown).write_text(text)
         else:
@@ -424,42 +506,49 @@ def main() -> int:
     global FARM_PIDS
     server = "nginx" if args.farm == "nginx" or (args.farm == "auto" and nginx_available()) else "python"
     serve = nginx_farm if server == "nginx" else farm
-    with serve(work / "farm", args.listeners, kinds=kinds, processes=args.farm_processes) as info:
-        FARM_PIDS = info.pids
-        if args.pin and cores >= 2:
-            PIN.add(cores - 1)
-            for pid in info.pids:
-                os.sched_setaffinity(pid, set(range(cores - 1)))
-        ports = info.ports("starttls")
-        who = (f"nginx {nginx_version()} (mail module, {args.farm_processes} worker processes)" if server == "nginx"
-               else f"smtp-doctor's Python farm ({args.farm_processes} processes)")
-        farm_note = (f"a farm of {len(ports)} STARTTLS listeners (ECDSA P-256 certificate from a farm CA, no "
-                     f"session tickets) served by {who} on 127.0.0.1")
-        for n in (int(x) for x in args.sizes.split(",") if x):
-            path = targets_file(work, ports, n)
-            for workers in sorted({1, cores}):
-                print(f"scan_bench: smtp-doctor {n} targets, {workers} worker(s) …", file=sys.stderr)
-                runs.append(doctor(path, n, info.ca_file, workers, work))
-                print(f"  {runs[-1]}", file=sys.stderr)
-        for n in (int(x) for x in args.sslyze_sizes.split(",") if x):
-            path = targets_file(work, ports, n)
-            for limit in (0, 100):
-                print(f"scan_bench: sslyze {n} targets, limit {limit or 'default'} …", file=sys.stderr)
-                runs.append(sslyze(args.sslyze_python, path, n, limit))
-                print(f"  {runs[-1]}", file=sys.stderr)
-        print("scan_bench: openssl s_time -new …", file=sys.stderr)
-        s_rate, s_note = s_time(info.ports("implicit")[0], 10)
-        big = None
-        if args.big:
-            print(f"scan_bench: {args.big} targets, interrupted and resumed …", file=sys.stderr)
-            big = big_run(targets_file(work, ports, args.big), args.big, info.ca_file, cores, work)
-            print(f"  {big}", file=sys.stderr)
+    s_rate, s_note, big = 0.0, "not run (--memory-only)", None
+    farm_note = "no throughput runs (--memory-only)"
+    if not args.memory_only:
+        with serve(work / "farm", args.listeners, kinds=kinds, processes=args.farm_processes) as info:
+            FARM_PIDS = info.pids
+            if args.pin and cores >= 2:
+                PIN.add(cores - 1)
+                for pid in info.pids:
+                    os.sched_setaffinity(pid, set(range(cores - 1)))
+            ports = info.ports("starttls")
+            who = (f"nginx {nginx_version()} (mail module, {args.farm_processes} worker processes)" if server == "nginx"
+                   else f"smtp-doctor's Python farm ({args.farm_processes} processes)")
+            farm_note = (f"a farm of {len(ports)} STARTTLS listeners (ECDSA P-256 certificate from a farm CA, no "
+                         f"session tickets) served by {who} on 127.0.0.1")
+            for n in (int(x) for x in args.sizes.split(",") if x):
+                path = targets_file(work, ports, n)
+                for workers in sorted({1, cores}):
+                    print(f"scan_bench: smtp-doctor {n} targets, {workers} worker(s) …", file=sys.stderr)
+                    runs.append(doctor(path, n, info.ca_file, workers, work))
+                    print(f"  {runs[-1]}", file=sys.stderr)
+            for n in (int(x) for x in args.sslyze_sizes.split(",") if x):
+                path = targets_file(work, ports, n)
+                for limit in (0, 100):
+                    print(f"scan_bench: sslyze {n} targets, limit {limit or 'default'} …", file=sys.stderr)
+                    runs.append(sslyze(args.sslyze_python, path, n, limit))
+                    print(f"  {runs[-1]}", file=sys.stderr)
+            print("scan_bench: openssl s_time -new …", file=sys.stderr)
+            s_rate, s_note = s_time(info.ports("implicit")[0], 10)
+            if args.big:
+                print(f"scan_bench: {args.big} targets, interrupted and resumed …", file=sys.stderr)
+                big = big_run(targets_file(work, ports, args.big), args.big, info.ca_file, cores, work)
+                print(f"  {big}", file=sys.stderr)
     flights: list[InFlight] = []
     if args.inflight:
         print("scan_bench: memory against probes in flight …", file=sys.stderr)
         with farm(work / "slow", 100, kinds=(SLOW,), processes=1, greet_delay=5.0) as slow:
             FARM_PIDS = slow.pids
             flights = inflight(slow.ca_file, slow.ports(SLOW), [int(x) for x in args.inflight.split(",")], work)
+    traced: list[str] = []
+    if args.trace:
+        print(f"scan_bench: tracing {args.trace} probes in flight …", file=sys.stderr)
+        with farm(work / "trace", 100, kinds=(SLOW,), processes=1, greet_delay=10.0) as slow:
+            traced = trace(slow.ca_file, slow.ports(SLOW), args.trace, 10.0, work)
     shutil.rmtree(work, ignore_errors=True)  # targets and records: up to ~200 MB with --big 100000
     cpu = next((line.split(":", 1)[1].strip() for line in Path("/proc/cpuinfo").read_text().splitlines()
                 if line.startswith("model name")), platform.processor()) if Path("/proc/cpuinfo").exists() else ""
@@ -467,11 +556,12 @@ def main() -> int:
             f"{time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())} with `python bench/scan_bench.py "
             f"{' '.join(sys.argv[1:])}`" + ("; single-process tools pinned to the last core, the farm to the others"
                                             if PIN else ""))
-    text = markdown(runs, s_rate, s_note, cores, note, big, flights)
+    text = markdown(runs, s_rate, s_note, cores, note, big, flights, traced)
     (ROOT / "bench" / "out").mkdir(exist_ok=True)
     (ROOT / "bench" / "out" / "scan.json").write_text(json.dumps(
         {"runs": [r.__dict__ | {"rate": r.rate, "cpu_ms": r.cpu_ms} for r in runs], "s_time": s_rate, "big": big,
-         "s_note": s_note, "cores": cores, "note": note, "inflight": [f.__dict__ for f in flights]},
+         "s_note": s_note, "cores": cores, "note": note, "inflight": [f.__dict__ for f in flights],
+         "trace": traced},
         indent=2))
     if args.markdown:
         Path(args.markdown).write_text(text)

@@ -205,7 +205,7 @@ def inflight(ca: Path, ports: list[int], counts: list[int], directory: Path) -> 
 
 
 TRACE_SCRIPT = r"""
-import asyncio, gc, sys, tracemalloc
+import asyncio, gc, linecache, sys, tracemalloc
 import uvloop
 from smtp_doctor.probe import ProbeOptions, many
 from smtp_doctor.probe.many import Politeness, Target, probe_many
@@ -221,8 +221,8 @@ def show(title, snap, base):
     print(f"{title}|{total / n:.0f}")
     for s in stats[:top]:
         f = s.traceback[0]
-        print(f"{s.size_diff / n:.0f}|{s.count_diff / n:.2f}|{f.filename.rsplit('/', 3)[-2:][0]}/"
-              f"{f.filename.rsplit('/', 1)[-1]}:{f.lineno}")
+        code = linecache.getline(f.filename, f.lineno).strip()[:70].replace("|", "/")
+        print(f"{s.size_diff / n:.0f}|{s.count_diff / n:.2f}|{'/'.join(f.filename.split('/')[-2:])}:{f.lineno}|{code}")
 
 async def main():
     gc.collect()
@@ -261,9 +261,9 @@ def trace(ca: Path, ports: list[int], n: int, delay: float, directory: Path, top
         cells = line.split("|")
         if len(cells) == 2:
             out += ["", f"*{cells[0]}*: **{cells[1]} B per probe** traced; the largest sources:", "",
-                    "| B per probe | blocks per probe | allocated at |", "|---:|---:|---|"]
-        elif len(cells) == 3:
-            out.append(f"| {cells[0]} | {cells[1]} | `{cells[2]}` |")
+                    "| B per probe | blocks per probe | allocated at | line |", "|---:|---:|---|---|"]
+        elif len(cells) == 4:
+            out.append(f"| {cells[0]} | {cells[1]} | `{cells[2]}` | `{cells[3]}` |")
     if r.returncode != 0 and not out:
         out.append(f"(trace failed: {r.stderr.strip()[-300:]})")
     return out
@@ -450,9 +450,10 @@ def verdicts(runs: list[Run], s_rate: float, cores: int, flights: list[InFlight]
         per_10k = per * 10000 / 1024
         w.append(f"- **≤ 100 MB per 10,000 in flight: {'reached' if per_10k <= 100 else 'not reached'}, "
                  f"{per:.1f} KB per probe in flight** ({per_10k:.0f} MB per 10,000; {top.rss_mb:.0f} MB peak RSS "
-                 f"with {top.in_flight} in flight). By number of targets the RSS is flat: "
-                 + ", ".join(f"{r.rss_mb:.0f} MB at {r.targets}" for r in doctor if r.tool.endswith("1 worker"))
-                 + " (1 worker, 200 in flight).")
+                 f"with {top.in_flight} in flight)."
+                 + (" By number of targets the RSS is flat: " + ", ".join(
+                     f"{r.rss_mb:.0f} MB at {r.targets}" for r in doctor if r.tool.endswith("1 worker"))
+                    + " (1 worker, 200 in flight)." if doctor else ""))
     return w
 
 

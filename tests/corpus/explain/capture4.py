@@ -1,21 +1,24 @@
-"""Corpus 4 for explain: real client output against REAL servers (Postfix, Exim) in every scenario of
-corpora 1-3, stored in cases4.json (the schema of cases3.json plus ``server``).
+"""Corpus 4 for explain: real client output against REAL servers (Postfix, Exim, Dovecot submission) in every
+scenario of corpora 1-3, stored in cases4.json (the schema of cases3.json plus ``server`` -- postfix, exim,
+dovecot-submission or lab --, ``listener`` and ``server_version``).
 
 Why: corpora 1-3 mostly talk to the lab's aiosmtpd servers, whose banners and replies never change, so the
 server's own wording (each server's banners, its 421/454/530/535/554 replies, GnuTLS's alerts next to
-OpenSSL's) was missing. Here one real Postfix 3.7
-(Dovecot SASL) and one real Exim 4.96 (GnuTLS) each serve a listener per scenario on loopback: bad password,
-STARTTLS required, STARTTLS not offered, no common AUTH mechanism, expired / wrong-name / self-signed /
-missing-intermediate / untrusted certificates, implicit-TLS ports (Postfix smtpd_tls_wrappermode, Exim
-tls_on_connect_ports) spoken to with STARTTLS or in clear and the reverse, a legacy-TLS-only listener,
-relay denied, a connection limit reached (421), a broken certificate/key pair (454), successes, and the
-unsafe successes (AUTH in clear; verification off). The scenarios only a fake server can play (silent server,
-slow greeting, refused, DNS, closed on connect, DNSBL refusal) stay on the lab. The truth label comes from
-the listener's configuration and the client's settings (capture.label / capture3.label3), never from text.
+OpenSSL's) was missing. Here one real Postfix 3.7 (Dovecot SASL) and one real Exim 4.96 (GnuTLS) each serve
+a listener per scenario on loopback (LISTENERS): bad password, STARTTLS required, STARTTLS not offered, no
+common AUTH mechanism, expired / wrong-name / self-signed / missing-intermediate / untrusted certificates,
+implicit-TLS ports (Postfix smtpd_tls_wrappermode, Exim tls_on_connect_ports) spoken to with STARTTLS or in
+clear and the reverse, a legacy-TLS-only listener, relay denied, a connection limit reached (421), a broken
+certificate/key pair (454), successes, and the unsafe successes (AUTH in clear; verification off). Dovecot's
+submission service plays what its 587/465 pair can. The scenarios only a fake server can play (silent
+server, slow greeting, refused, DNS, closed on connect, DNSBL refusal) stay on the lab. The truth label comes
+from the listener's configuration and the client's settings (capture.label / capture3.label3: the scenario's
+mode, a client's known behaviour, or -- when the client exited 0 -- the success it really was), never from
+the text.
 
 It reuses capture.py's and capture3.py's machinery (Scenario, Job, Variant, run_one, the builders and both
-corpora's variants); the client variants are split between the two servers (each server sees every family),
-and the new versions run everywhere.
+corpora's variants); the earlier variants are split between Postfix and Exim (each sees every family), the
+lab and Dovecot get one earlier variant per family, and the new versions run everywhere.
 
     .venv/bin/python -m tests.corpus.explain.capture4            # prints a summary
     .venv/bin/python -m tests.corpus.explain.capture4 --write    # (re)writes cases4.json
@@ -31,7 +34,9 @@ users), like tests/realpeers. Beyond what capture.py and capture3.py need (their
     npm install --prefix /tmp/c4/nm9 nodemailer@9
     npm install --prefix /tmp/c4/ejs3 emailjs@3; npm install --prefix /tmp/c4/ejs4 emailjs@4
 
-and Postfix, Dovecot and Exim as the real-peer tier installs them (scripts/install-system-deps.sh).
+and Postfix, Dovecot and Exim as the real-peer tier installs them (scripts/install-system-deps.sh), plus
+Dovecot's submission service: apt-get install -y --no-install-recommends dovecot-submissiond. A full
+capture takes about 10 minutes with 4 workers (1,901 runs).
 """
 
 from __future__ import annotations
@@ -582,6 +587,8 @@ def summary(cases: list[dict[str, object]]) -> str:
     for key in ("server", "scenario", "client", "expect"):
         counts = collections.Counter(str(c[key]) for c in cases)
         out.append(f"by {key}: " + ", ".join(f"{k} {n}" for k, n in sorted(counts.items())))
+    versions = collections.Counter(f"{c['variant']} ({c['version']})" for c in cases)
+    out.append("by variant: " + ", ".join(f"{k} {n}" for k, n in sorted(versions.items())))
     return "\n".join(out)
 
 

@@ -27,6 +27,15 @@ def test_collected_message_is_classified(case: dict[str, str]) -> None:
     assert exp.best.evidence and all(ev.text for ev in exp.best.evidence)
 
 
+def test_auth_in_clear_needs_the_start_of_the_session() -> None:
+    """smtplib prints no connect line and no greeting when set_debuglevel follows SMTP_SSL(host, port): the
+    rest of an implicit-TLS session then reads exactly like one in clear, so without its start it is no alarm."""
+    hidden = "\n".join(ln for ln in next(c["text"] for c in COLLECTED if "LAB000024" in c["text"]).splitlines()
+                       if not ln.startswith(("connect:", "reply: b'220")))
+    assert explain(hidden).best is None
+    assert explain("connect: to ('127.0.0.1', 2525) None\nreply: b'220 x ESMTP\\r\\n'\n" + hidden).best is not None
+
+
 def test_every_mode_has_a_fixture() -> None:
     covered = {c["expect"] for c in COLLECTED}
     missing = {m for m in load().modes if m not in covered}

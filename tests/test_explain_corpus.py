@@ -13,7 +13,8 @@ from corpus.explain.score import CASES, SPLIT, load_cases, score
 
 #: Measured on 2026-11-24 (docs/explain.md). A lower figure is a regression; raise them as explain improves.
 #: Corpus 1 and 2 have both been read while tuning since their first figures (82.6 % and 81.0 %): they are
-#: development data now. The held-out figure of issue 11 is corpus 3's held-out half (THIRD_HELD_OUT_FLOOR).
+#: development data now, and so is corpus 3 (its held-out half was measured once: 92.3 %). The held-out figure of
+#: issue 11 is corpus 4's held-out half (FOURTH_HELD_OUT_FLOOR).
 DEV_FLOOR = 0.96  # 202/209
 HELD_OUT_FLOOR = 0.96  # 111/115 (read since its first measurement, 95/115)
 SECOND_FLOOR = 0.98  # 172/174 (read since its first measurement, 141/174)
@@ -22,6 +23,12 @@ SECOND_FLOOR = 0.98  # 172/174 (read since its first measurement, 141/174)
 #: 95 %: not reached). Nothing has been tuned on it since; a clean figure again needs a new, larger corpus.
 THIRD_DEV_FLOOR = 0.96  # 392/406
 THIRD_HELD_OUT_FLOOR = 0.92  # 360/390
+#: Corpus 4 (cases4.json, 1,901 runs: real Postfix 3.7, Exim 4.96 and Dovecot 2.3 wordings plus the lab, 20
+#: families), split once by score.fourth_is_held_out before any of it was scored. Held-out half: 726/785 = 92.5 %
+#: untouched (at 221986e, the split's commit); after tuning on the dev half only, measured once: 752/785 = 95.8 %
+#: (745/785 = 94.9 % with corpus 3's id normaliser, before it learned Exim ids and Message-IDs). docs/explain.md.
+FOURTH_DEV_FLOOR = 0.96  # 796/821
+FOURTH_HELD_OUT_FLOOR = 0.95  # 752/785
 
 
 def test_split_is_the_recorded_one() -> None:
@@ -121,6 +128,37 @@ def test_third_held_out_half() -> None:
     for must in ("silent_server", "unsafe_auth_in_clear", "unsafe_no_verify", "ok_starttls"):
         assert must in s.scenarios
     assert s.ratio >= THIRD_HELD_OUT_FLOOR, (f"{s.right}/{s.cases}", dict(s.right_by_scenario))
+
+
+def test_fourth_corpus_split() -> None:
+    """Corpus 4's split: by (scenario, client), about half each side, every scenario held out on real servers."""
+    from corpus.explain.score import CASES_4, fourth_is_held_out
+
+    from smtp_doctor.lab import LAB_PASSWORD
+
+    assert LAB_PASSWORD not in CASES_4.read_text(encoding="utf-8")
+    cases = json.loads(CASES_4.read_text(encoding="utf-8"))["cases"]
+    pairs = {(str(c["scenario"]), str(c["client"])) for c in cases}
+    held = {p for p in pairs if fourth_is_held_out(*p)}
+    assert 0.35 < len(held) / len(pairs) < 0.65
+    assert {s for s, _ in held} == {s for s, _ in pairs}
+    assert len({c for _, c in held}) >= 15
+    assert {str(c["server"]) for c in cases} >= {"postfix", "exim", "dovecot-submission", "lab"}
+
+
+def test_fourth_dev_half() -> None:
+    s = score("fourth_dev")
+    assert s.cases >= 700 and len(s.clients) >= 18
+    assert s.ratio >= FOURTH_DEV_FLOOR, (f"{s.right}/{s.cases}", s.wrong)
+
+
+def test_fourth_held_out_half() -> None:
+    """The figure issue 11 reports. A failure prints counts by scenario, never the texts: do not tune on it."""
+    s = score("fourth_held_out")
+    assert s.cases >= 700 and len(s.clients) >= 15
+    for must in ("silent_server", "unsafe_auth_in_clear", "unsafe_no_verify", "ok_starttls", "bad_password"):
+        assert must in s.scenarios
+    assert s.ratio >= FOURTH_HELD_OUT_FLOOR, (f"{s.right}/{s.cases}", dict(s.right_by_scenario))
 
 
 def _every_case() -> list[dict[str, object]]:

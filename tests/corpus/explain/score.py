@@ -86,7 +86,10 @@ def _truths(case: dict[str, object]) -> set[str]:
 
 
 _STAMP = re.compile(r"\d{4}-\d\d-\d\d[ T]\d\d:\d\d:\d\d(?:\.\d+)?|\b\d\d:\d\d:\d\d(?:\.\d+)?")
-_LONG_NUMBER = re.compile(r"0x[0-9a-fA-F]+|[0-9A-F]{12,}|\d{4,}")  #: queue/message ids, pids, addresses: not evidence
+#: queue/message ids, pids, addresses: not evidence. Postfix queue ids are 10-12 hex digits, Exim's message ids
+#: three base-62 parts ("1xVvcU-0zd-2N"), a Message-ID header random (the last two added with corpus 4)
+_LONG_NUMBER = re.compile(r"0x[0-9a-fA-F]+|\b[0-9A-F]{8,}\b|[0-9A-F]{12,}|\d{4,}"
+                          r"|\b[0-9A-Za-z]{6}-[0-9A-Za-z]{2,6}-[0-9A-Za-z]{2,4}\b|<[^<>@\s]+@[^<>\s]+>")
 _LAB_BANNER = re.compile(r"smtp-doctor lab \([^)\n]*\)")
 
 

@@ -133,7 +133,6 @@ def test_third_held_out_half() -> None:
 def test_fourth_corpus_split() -> None:
     """Corpus 4's split: by (scenario, client), about half each side, every scenario held out on real servers."""
     from corpus.explain.score import CASES_4, fourth_is_held_out
-
     from smtp_doctor.lab import LAB_PASSWORD
 
     assert LAB_PASSWORD not in CASES_4.read_text(encoding="utf-8")

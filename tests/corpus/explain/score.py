@@ -38,7 +38,7 @@ CASES = HERE / "cases.json"
 CASES_2 = HERE / "cases2.json"  #: the second corpus: scenarios nobody looked at while building; all held out
 SPLIT = HERE / "split.json"
 CASES_3 = HERE / "cases3.json"  #: the third corpus, split once by third_is_held_out()
-CASES_4 = HERE / "cases4.json"  #: the fourth corpus (real Postfix, Exim, Dovecot wordings), split by fourth_is_held_out()
+CASES_4 = HERE / "cases4.json"  #: corpus 4 (real Postfix, Exim, Dovecot wordings), split by fourth_is_held_out()
 CORPORA = (CASES, CASES_2, CASES_3, CASES_4)
 NOT_PASTEABLE = ("", "sent", "DELIVERED")
 #: the framework fix columns that belong to each client family (explain.fix.<group>.<framework>)

@@ -112,6 +112,8 @@ class PortFacts:
     outcome_detail: str = ""
     mode: Mode = Mode.UNKNOWN
     greeting: Reply | None = None
+    greeting_seconds: float | None = None  #: connected (or TLS up, on implicit TLS) until the 220: an app's read
+    #: timeout shorter than this fails although the server works (Postfix's postscreen greet pause, a busy MTA)
     ehlo_plain: Capabilities | None = None
     ehlo_tls: Capabilities | None = None
     ehlo_reply_plain: Reply | None = None

@@ -21,6 +21,7 @@ from .plan import ConnectionPlan, framework_facts, knowledge
 from .settings import TLSMode
 from .smtp.reply import Reply
 
+TLS_ORDER = ("SSLv3", "TLSv1", "TLSv1.1", "TLSv1.2", "TLSv1.3")  #: ssl.SSLSocket.version() spellings, oldest first
 #: diagnose/cert.py tells a missing intermediate from an unknown root the same way
 UNABLE_TO_GET_ISSUER_LOCALLY = 20
 
@@ -179,6 +180,11 @@ def predict(plan: ConnectionPlan, facts: PortFacts, *, sender: str = "") -> Pred
         return fails(row["failure"], row["stage"], why, row.get("certain", True),
                      timeout=f"{plan.read_timeout:g}" if plan.read_timeout else "-")
     channel: str = row["channel"]
+    slow = facts.greeting_seconds
+    if plan.read_timeout and slow is not None and slow > plan.read_timeout and channel != "implicit_tls":
+        # (on implicit TLS the greeting comes after the handshake: the TLS checks below speak first)
+        return fails("greeting_timeout", "greeting", "check.why.greeting_slower_than_timeout", channel=channel,
+                     seconds=f"{slow:.1f}", timeout=f"{plan.read_timeout:g}")
     risks: list[str] = []
     verification = None
 
@@ -195,6 +201,10 @@ def predict(plan: ConnectionPlan, facts: PortFacts, *, sender: str = "") -> Pred
         if tls is None:  # the handshake itself failed: protocol versions, ciphers, a reset
             detail = facts.tls_error.message if facts.tls_error else "-"
             return fails("tls_version_mismatch", "tls", "check.why.handshake_failed", False, channel, detail=detail)
+        floor = knowledge().get("tls_min", {}).get(plan.runtime or "")
+        if floor and tls.version in TLS_ORDER and TLS_ORDER.index(tls.version) < TLS_ORDER.index(floor):
+            return fails("tls_version_mismatch", "tls", "check.why.tls_below_runtime_floor", channel=channel,
+                         version=tls.version, floor=floor, runtime=plan.runtime or "-")
         if plan.verify_peer is False:
             risks.append("verify_off")
         else:
@@ -235,6 +245,10 @@ def predict(plan: ConnectionPlan, facts: PortFacts, *, sender: str = "") -> Pred
                              channel=channel)
         risks.append("plaintext")
 
+    for r in plan.refusals:  # the framework's own step after the connection (Flask-Mail: starttls() inside SMTPS)
+        if r.at == "connect" and not r.mode.startswith("cert_") and r.mode != "auth_mechanism":
+            return Prediction(Verdict.FAILS, r.mode, "connect", channel, True, r.text, r.source,
+                              "check.why.after_connect", base | {"where": str(r.origin) if r.origin else plan.source})
     if plan.auth_mechanism is not None:
         for r in plan.refusals:
             if r.at == "connect" and r.mode == "auth_mechanism":

@@ -35,6 +35,7 @@ class _Plain:
     channel: Channel | None = None
     dialogue: Dialogue | None = None
     greeting: Reply | None = None
+    greeting_seconds: float | None = None
     first: bytes = b""
     failure: BaseException | None = None
 
@@ -51,9 +52,11 @@ async def _open_plain(address: str, port: int, opts: ProbeOptions, out: _Plain) 
     out.dialogue = Dialogue()
     out.dialogue.note(f"connected to {display_address(address, port)} (plaintext)")
     first = bytearray()
+    started = time.monotonic()
     try:
         out.greeting = await read_reply(out.channel, out.dialogue, "greeting",
                                          opts.phase(opts.greeting_timeout), first)
+        out.greeting_seconds = round(time.monotonic() - started, 3)
     finally:
         out.first = bytes(first)
 
@@ -121,8 +124,10 @@ async def _session(facts: PortFacts, ch: Channel, dlg: Dialogue, host: str, opts
     try:
         if implicit:
             first = bytearray()
+            started = time.monotonic()
             try:
                 facts.greeting = await read_reply(ch, dlg, "greeting", opts.phase(opts.greeting_timeout), first)
+                facts.greeting_seconds = round(time.monotonic() - started, 3)
             except (PhaseTimeout, Closed, ProtocolError):
                 facts.mode = Mode.TLS_NOT_SMTP
                 facts.first_bytes = bytes(first)
@@ -223,7 +228,7 @@ async def _probe_address(facts: PortFacts, address: str, host: str, port: int, o
     facts.first_bytes = plain.first
     if winner is plain:
         assert plain.channel and plain.dialogue
-        facts.greeting = plain.greeting
+        facts.greeting, facts.greeting_seconds = plain.greeting, plain.greeting_seconds
         facts.mode = Mode.PLAINTEXT
         plain.dialogue.note("plaintext greeting received first: not implicit TLS")
         facts.tls_error = None  # the TLS attempt failed because the port is plaintext: expected

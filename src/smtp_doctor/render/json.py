@@ -53,7 +53,8 @@ def port_json(d: PortDiagnosis, transcript: bool) -> dict[str, Any]:
                                                        "received": _text(f.tls_error.received)},
         "first_bytes": _text(f.first_bytes[:120]),
         "protocol_error": f.protocol_error, "closed_at": f.closed_at, "timed_out": f.timed_out,
-        "timings": {"detect_seconds": f.detect_seconds, "total_seconds": f.total_seconds},
+        "timings": {"detect_seconds": f.detect_seconds, "total_seconds": f.total_seconds,
+                    "greeting_seconds": f.greeting_seconds},
         "findings": [x.to_dict() for x in d.findings],
         "commands": d.commands,
     }

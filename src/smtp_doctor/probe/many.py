@@ -26,9 +26,10 @@ from ..smtp.ehlo import parse_ehlo
 from ..smtp.reply import ProtocolError, Reply, looks_like_smtp
 from ..x509.verify import TrustSource, certifi_source, system_source, user_source, verify_chain, verify_known
 from .channel import Channel, ConnectError, TLSFailure, probe_tls_context
-from .engine import KEEP_FIRST, Closed, PhaseTimeout, _note_failure, _tls_facts, probe_port, sni_for
+from .engine import Closed, PhaseTimeout, _note_failure, _tls_facts, probe_port, sni_for
 from .options import ProbeOptions
 from .resolve import ResolveError, resolve
+from .wire import receive_reply
 
 #: Ports where a quick probe starts TLS at once (RFC 8314 submissions); elsewhere it waits for a greeting.
 IMPLICIT_PORTS = frozenset({465})
@@ -330,16 +331,7 @@ class _Slot:
             self.slots.release()
 
 
-async def _reply(ch: Channel, dlg: Dialogue, phase: str, first: bytearray | None = None) -> Reply:
-    """``wire.read_reply`` without its own timer (the caller's ``_Budget`` is the deadline)."""
-    while (reply := dlg.next_reply()) is None:
-        data = await ch.read()
-        if not data:
-            raise Closed(phase)
-        if first is not None and len(first) < KEEP_FIRST:
-            first += data[: KEEP_FIRST - len(first)]
-        dlg.receive(data)
-    return reply
+_reply = receive_reply  #: without its own timer (the caller's ``_Budget`` is the deadline)
 
 
 async def _command(ch: Channel, dlg: Dialogue, line: str, phase: str, opts: ProbeOptions, budget: _Budget

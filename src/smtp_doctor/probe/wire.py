@@ -29,18 +29,23 @@ class PhaseTimeout(Exception):
         self.phase = phase
 
 
+async def receive_reply(ch: Channel, dlg: Dialogue, phase: str, first: bytearray | None = None) -> Reply:
+    """The next reply, with no timer of its own (the scan's probes carry one deadline each: probe/many.py)."""
+    while (reply := dlg.next_reply()) is None:
+        data = await ch.read()
+        if not data:
+            raise Closed(phase)
+        if first is not None and len(first) < KEEP_FIRST:
+            first += data[: KEEP_FIRST - len(first)]
+        dlg.receive(data)
+    return reply
+
+
 async def read_reply(ch: Channel, dlg: Dialogue, phase: str, seconds: float, first: bytearray | None = None
                       ) -> Reply:
     try:
         async with asyncio.timeout(seconds):
-            while (reply := dlg.next_reply()) is None:
-                data = await ch.read()
-                if not data:
-                    raise Closed(phase)
-                if first is not None and len(first) < KEEP_FIRST:
-                    first += data[: KEEP_FIRST - len(first)]
-                dlg.receive(data)
-            return reply
+            return await receive_reply(ch, dlg, phase, first)
     except TimeoutError:
         raise PhaseTimeout(phase) from None
 

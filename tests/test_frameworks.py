@@ -349,3 +349,21 @@ def test_actionmailer_27_starttls_auto_false_still_does_starttls_without_ca_file
     new = to_settings(cfg("actionmailer", "2.8.1", enable_starttls_auto=False, ca_file="/etc/ca.pem"))
     assert old.tls_mode.value is A and old.ca_file is None  # type: ignore[union-attr]
     assert new.tls_mode.value is N and new.ca_file.value == "/etc/ca.pem"  # type: ignore[union-attr]
+
+
+@pytest.mark.parametrize(
+    ("values", "mechanism"),
+    [
+        ({"auth.user": "u", "auth.pass": "p"}, "auto"),  # the first the server offers
+        ({"auth.user": "u", "auth.type": "login"}, "auto"),  # auth.type "login" = user and password, not LOGIN
+        ({"auth.user": "u", "authMethod": "LOGIN"}, "login"),  # the transport's authMethod
+        ({"auth.user": "u", "authMethod": "LOGIN", "auth.method": "PLAIN"}, "plain"),  # auth.method first
+        ({"authMethod": "LOGIN"}, "none"),  # no auth object: no AUTH at all
+        ({"auth.user": "u", "auth.type": "OAuth2"}, "xoauth2"),
+    ],
+)
+def test_nodemailer_mechanism_as_its_transport_picks_it(values: dict[str, Any], mechanism: str) -> None:
+    """nodemailer lib/smtp-transport getAuth: method = auth.method || options.authMethod, else the connection
+    takes the first mechanism the server offers (checked in 6.10.1 and 8.0.11)."""
+    s = to_settings(cfg("nodemailer", **{k.replace(".", "__"): v for k, v in values.items()}))
+    assert s.auth_mechanism is not None and s.auth_mechanism.value == mechanism

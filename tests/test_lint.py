@@ -155,7 +155,7 @@ def test_rule_fires_on_bad_and_not_on_corrected(
 
 def test_every_rule_has_a_case_words_in_both_languages_and_a_source() -> None:
     ids = {r.id for r in rulebook().rules}
-    assert ids == {c[0] for c in CASES} | {"SD119"}
+    assert ids == {c[0] for c in CASES} | {"SD119", "SD120"}  # reader notes: tested with real files below
     for rid in ids:
         for part in ("verdict", "explanation", "fix"):
             assert i18n.has(f"finding.{rid}.{part}"), (rid, part)
@@ -220,3 +220,31 @@ def test_config_for_reads_the_yaml_of_the_environment_or_says_it_is_elsewhere(tm
     [raw] = read_file(rb, env={"SMTP_PASSWORD": "x", "SMTP_HOST": "smtp.example.org"})
     assert {f.id for f in lint(raw)} & {"SD118", "SD119"} == set()
     assert to_settings(raw).host.value == "smtp.example.org"  # type: ignore[union-attr]
+
+
+def test_a_laravel_config_cache_wins_over_the_env_file(tmp_path: Any) -> None:
+    """After `php artisan config:cache` Laravel reads bootstrap/cache/config.php, never .env (a stale cache is a
+    real cause of "I fixed .env and nothing changed"): its values decide, for Laravel 8 and 9+ alike, and SD120
+    says so. Without the cache the .env decides and SD120 is silent."""
+    from smtp_doctor.frameworks import to_settings
+    from smtp_doctor.readers import read_file
+
+    env = tmp_path / ".env"
+    env.write_text("MAIL_MAILER=smtp\nMAIL_HOST=smtp.example.org\nMAIL_PORT=587\nMAIL_USERNAME=app\n"
+                   "MAIL_PASSWORD=pw\nMAIL_ENCRYPTION=tls\n")
+    [raw] = read_file(env, framework="laravel")
+    assert "SD120" not in {f.id for f in lint(raw)} and to_settings(raw).port.value == 587  # type: ignore[union-attr]
+    cache = tmp_path / "bootstrap" / "cache" / "config.php"
+    cache.parent.mkdir(parents=True)
+    cache.write_text("<?php return array (\n  'app' => array ('name' => 'Shop'),\n  'mail' => array (\n"
+                     "    'default' => 'smtp',\n    'mailers' => array (\n"
+                     "      'smtp' => array ('transport' => 'smtp', "
+                     "'host' => 'old.example.org', 'port' => 2525, 'encryption' => 'tls', 'username' => 'app', "
+                     "'password' => 'pw'),\n    ),\n  ),\n);\n")
+    for version in ("8.83.26", "12.0"):
+        [raw] = read_file(env, framework="laravel")
+        raw.framework_version = version
+        s = to_settings(raw)
+        assert (s.host and s.host.value, s.port and s.port.value) == ("old.example.org", 2525), version
+        assert s.port and s.port.origin and s.port.origin.file.endswith("config.php")
+        assert "SD120" in {f.id for f in lint(raw)}

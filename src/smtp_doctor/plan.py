@@ -23,11 +23,12 @@ from .settings import Origin, Setting, Settings, TLSMode
 class Refusal:
     """A failure the configuration causes whatever the server does (frameworks.predict)."""
 
-    mode: str  #: failure-mode id (knowledge/errors.toml)
+    mode: str  #: failure-mode id (knowledge/errors.toml) the app shows
     text: str  #: what the framework prints
     at: str  #: "startup" or "connect"
     origin: Origin | None
     source: str
+    cause: str | None = None  #: what in the config causes it, when the app's words name another failure
 
 
 @dataclass(frozen=True)
@@ -120,7 +121,7 @@ def plan(settings: Settings) -> ConnectionPlan:
     if auth in (None, "none", "") or not credentials:
         auth = None
     timeout = _value(settings.read_timeout)
-    refusals = tuple(Refusal(p.mode, p.text, p.at, p.origin, p.source)
+    refusals = tuple(Refusal(p.shows or p.mode, p.text, p.at, p.origin, p.source, p.mode if p.shows else None)
                      for p in (refusals_of(settings.raw) if settings.raw is not None else []))
     origins = {name: s.origin for name in ("host", "port", "tls_mode", "verify_peer", "verify_hostname", "ca_file",
                                              "auth_mechanism", "username", "read_timeout")

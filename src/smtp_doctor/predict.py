@@ -9,6 +9,7 @@ each runtime prints, the corrected lines) are knowledge/predict.toml; failure id
 from __future__ import annotations
 
 import ipaddress
+import math
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -46,6 +47,7 @@ class Prediction:
     params: Mapping[str, Any] = field(default_factory=dict)
     risks: tuple[str, ...] = ()  #: check.risk.<id>: delivered, but not safely
     verification: Verification | None = None
+    cause: str | None = None  #: the config's fault behind ``failure`` when the app's words name another (the fix's)
 
 
 def _is_ip(host: str | None) -> bool:
@@ -248,7 +250,8 @@ def predict(plan: ConnectionPlan, facts: PortFacts, *, sender: str = "") -> Pred
     for r in plan.refusals:  # the framework's own step after the connection (Flask-Mail: starttls() inside SMTPS)
         if r.at == "connect" and not r.mode.startswith("cert_") and r.mode != "auth_mechanism":
             return Prediction(Verdict.FAILS, r.mode, "connect", channel, True, r.text, r.source,
-                              "check.why.after_connect", base | {"where": str(r.origin) if r.origin else plan.source})
+                              "check.why.after_connect", base | {"where": str(r.origin) if r.origin else plan.source},
+                              cause=r.cause)
     if plan.auth_mechanism is not None:
         for r in plan.refusals:
             if r.at == "connect" and r.mode == "auth_mechanism":
@@ -361,8 +364,13 @@ def render_line(key: str, value: Any, syntax: str, code: bool = False) -> str:
 
 
 def fill_params(value: Any, params: Mapping[str, Any]) -> Any:
+    """Placeholders filled in; a value that is one placeholder takes the parameter as it is (a number stays a
+    number: ``EMAIL_TIMEOUT = 30``, not ``'30'``)."""
     if not isinstance(value, str):
         return value
+    whole = re.fullmatch(r"{(\w+)}", value)
+    if whole and whole.group(1) in params:
+        return params[whole.group(1)]
     for key, v in params.items():
         value = value.replace("{" + key + "}", str(v))
     return value
@@ -403,7 +411,7 @@ def fix_for(plan: ConnectionPlan, prediction: Prediction, facts: PortFacts,
         return None
     if plan.ignored_keys and prediction.stage in ("connect", "greeting"):  # the defaults it went to: not the server
         return Fix("string_keys", text_key="check.fix.string_keys", rename=plan.ignored_keys)
-    mode = load().modes.get(prediction.failure)
+    mode = load().modes.get(prediction.cause or prediction.failure)
     group = mode.fix if mode else None
     if group is None:
         return Fix(None)
@@ -422,6 +430,10 @@ def fix_for(plan: ConnectionPlan, prediction: Prediction, facts: PortFacts,
     offered = [supported[m] for m in (caps.auth if caps else ()) if m in supported]
     if offered:
         params["mechanism"] = offered[0]
+        params["mechanism_name"] = offered[0].upper().replace("_", "-")
+    if prediction.failure == "greeting_timeout" and facts.greeting_seconds is not None:  # slow, not silent
+        wait = max(30, math.ceil(2 * facts.greeting_seconds))
+        params["greeting_wait"], params["greeting_wait_ms"] = wait, wait * 1000
     row = fix_row(plan.framework, group, facts.mode.value, plan.framework_version)
     if row is not None and row.get("set_at"):  # the key this setting was read from, when it is in this file
         at = {o.key: v for f, v in row["set_at"].items()

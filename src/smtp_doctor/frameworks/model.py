@@ -86,6 +86,7 @@ class PredictRule:
     each: tuple[str, ...] = ()
     since: str | None = None
     until: str | None = None
+    shows: str | None = None  #: the failure the app then shows, when not ``mode`` itself (the cause)
 
 
 @dataclass(frozen=True)
@@ -107,6 +108,7 @@ class Prediction:
     origin: Origin | None
     key: str | None
     source: str
+    shows: str | None = None  #: the failure mode the app prints, when the cause (``mode``) looks like another
 
 
 @dataclass(frozen=True)
@@ -184,7 +186,7 @@ def _model(fid: str, t: Mapping[str, Any]) -> Model:
         C.check(p["when"], set(C.BASE), f"{where} predict {p['mode']}")
         preds.append(PredictRule(mode=p["mode"], when=p["when"], text=p["text"], at=p.get("at", "startup"),
                                  source=p["source"], each=tuple(p.get("each", ())), since=p.get("since"),
-                                 until=p.get("until")))
+                                 until=p.get("until"), shows=p.get("shows")))
     errs = tuple(ErrorText(mode=e["mode"], text=e["text"], source=e["source"], since=e.get("since"),
                            until=e.get("until")) for e in t.get("error", []))
     if not t.get("source") or any(not e.source for e in errs):
@@ -436,7 +438,8 @@ def predict(raw: RawConfig) -> list[Prediction]:
             rv = values.get(key) if key else None
             origin = rv.origin if rv else _first_origin(C.keys_in(p.when), values)[0]
             text = p.text.replace("{key}", key or "").replace("{value}", rv.text if rv else "")
-            out.append(Prediction(mode=p.mode, text=text, at=p.at, origin=origin, key=key, source=p.source))
+            out.append(Prediction(mode=p.mode, text=text, at=p.at, origin=origin, key=key, source=p.source,
+                                  shows=p.shows))
     ctx.key = None
     return out
 

@@ -114,8 +114,9 @@ def read_env(path: Path, text: str, framework: str | None, env: Mapping[str, str
     for name in wanted:
         rule = next((r for r in rules() if r.framework == name), None)
         config = RawConfig(name, str(path))
+        cached = name == "laravel" and _laravel_config_cache(path, config)
         for e in entries:
-            if rule is None or not rule.owns(e.key):
+            if rule is None or not rule.owns(e.key) or (cached and e.key.startswith("MAIL_")):
                 continue
             origin = Origin(str(path), e.line, e.column, e.key)
             ev = Ev(ValueKind.STRING, e.value, e.key)
@@ -123,7 +124,7 @@ def read_env(path: Path, text: str, framework: str | None, env: Mapping[str, str
                 _add_dsn(config, path, e, origin)
             else:
                 add(config, e.key, raw(e.key, ev, e.raw, origin))
-        if name == "laravel":
+        if name == "laravel" and not cached:
             _add_laravel_mail(config, path, entries, env)
         if framework or config.values:
             configs.append(finish(config))
@@ -156,6 +157,38 @@ _LARAVEL_WORDS = {"true": Ev(ValueKind.BOOL, True), "(true)": Ev(ValueKind.BOOL,
                   "false": Ev(ValueKind.BOOL, False), "(false)": Ev(ValueKind.BOOL, False),
                   "empty": Ev(ValueKind.STRING, ""), "(empty)": Ev(ValueKind.STRING, ""),
                   "null": Ev(ValueKind.NIL), "(null)": Ev(ValueKind.NIL)}
+
+
+#: a cached mailer's keys under the names Laravel 9+'s rows read (a MAIL_URL's parts: frameworks.toml)
+_CACHED_AS = {"scheme": "scheme", "host": "host", "port": "port", "username": "user", "local_domain": "local_domain",
+              "verify_peer": "verify_peer", "encryption": "MAIL_ENCRYPTION"}
+
+
+def _laravel_config_cache(path: Path, config: RawConfig) -> bool:
+    """``php artisan config:cache`` wrote bootstrap/cache/config.php: Laravel then loads neither .env nor
+    config/*.php (Illuminate/Foundation/Bootstrap/LoadEnvironmentVariables.php: ``if
+    ($app->configurationIsCached()) return;``; LoadConfiguration.php requires the cached array instead), so the
+    mailer is the cached one, however the .env has changed since. Its values are read as ``mail.<key>`` (the
+    Laravel ≤ 8 rows) and under the names the 9+ rows read; the .env's MAIL_* lines are left out."""
+    from ._common import read_text
+    from .php import laravel_mailer
+
+    cache = path.parent / "bootstrap" / "cache" / "config.php"
+    if not cache.is_file():
+        return False
+    try:
+        values = laravel_mailer(cache, read_text(cache))
+    except UserError:
+        return False
+    if not values:
+        return False
+    for v in values:
+        secret = True if "pass" in v.key.lower() else None
+        add(config, "mail." + v.key, raw("mail." + v.key, v.ev, v.text, v.origin, secret=secret))
+        if v.key in _CACHED_AS:
+            add(config, _CACHED_AS[v.key], raw(_CACHED_AS[v.key], v.ev, v.text, v.origin, secret=secret))
+    note(config, "readers.note.laravel_config_cached")
+    return True
 
 
 def _add_laravel_mail(config: RawConfig, path: Path, entries: list[EnvEntry], env: Mapping[str, str] | None) -> None:

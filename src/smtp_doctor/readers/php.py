@@ -158,7 +158,9 @@ def _laravel_value(reader: _Reader, key: str, key_node: Node, node: Node) -> Lar
 
 
 def laravel_mailer(path: Path, text: str) -> list[LaravelValue]:
-    """The ``mailers.smtp`` array of a Laravel 7+ config/mail.php, read as PHP data (never run).
+    """The ``mailers.smtp`` array of a Laravel 7+ config/mail.php, read as PHP data (never run); of the
+    ``mail`` entry in bootstrap/cache/config.php (``php artisan config:cache``: every config file's array, env()
+    already folded in) when that is the file.
 
     Laravel 8's MailManager::createSmtpTransport builds SwiftMailer's transport from exactly this array
     (/usr/share/php/Illuminate/Mail/MailManager.php:187-224: host, port, encryption, username, stream), so a
@@ -173,7 +175,11 @@ def laravel_mailer(path: Path, text: str) -> list[LaravelValue]:
         top = node.named_children[0]
         if top.type != "array_creation_expression":
             continue
-        mailers = next((v for k, _, v in _array_items(reader, top) if k == "mailers"), None)
+        items = _array_items(reader, top)
+        mail = next((v for k, _, v in items if k == "mail"), None)  # bootstrap/cache/config.php: every file's array
+        if mail is not None and mail.type == "array_creation_expression":
+            items = _array_items(reader, mail)
+        mailers = next((v for k, _, v in items if k == "mailers"), None)
         if mailers is None or mailers.type != "array_creation_expression":
             continue
         smtp = next((v for k, _, v in _array_items(reader, mailers) if k == "smtp"), None)

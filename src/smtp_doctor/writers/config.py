@@ -220,7 +220,8 @@ def write_config(framework: str, host: str, port: int, port_mode: str, user: str
     domain = "example.com" if _is_ip(host) else host.split(".", 1)[1] if host.count(".") >= 2 else host
     params: dict[str, Any] = {"host": host, "port": int(port), "user": user or "you@" + domain,
                               "sender": sender or "app@" + domain, "domain": domain, "ca_file": ca_file or "",
-                              "mechanism": mechanism or ""}
+                              "mechanism": mechanism or "",
+                              "mechanism_name": (mechanism or "").upper().replace("_", "-")}
     values: dict[str, tuple[Any, bool]] = {k: _fill(k, v, params, syntax) for k, v in w["set"].items()}
     code: dict[str, Any] = {k: _fill(k, v, params, syntax)[0] for k, v in w.get("code", {}).items()}
     env: dict[str, tuple[Any, bool]] = {}

@@ -1,0 +1,136 @@
+"""The check/fix matrix, fifth part (issue 12): a third, larger set of configurations by an independent tester.
+
+tests/fixtures/matrix5/cells.toml holds NEW app configurations (Rails ActionMailer, Mastodon, GitLab, Django 5.2
+and 4.2, Flask-Mail, Nodemailer 6 and 10, msmtp, Symfony Mailer, Laravel 8), written from each framework's own
+documentation and source without reading check's rules, and none a copy of matrices 1-4. They go through
+matrix 3's machinery, imported and not copied (test_check_matrix3.run_cell, summarise, assert_floors): check
+--json, the real framework against the lab, and `fix --write` then the real framework again when it failed.
+
+Two placeholders are this file's own, for what the lab has no server for: @CLOSED_PORT@ (a port bound on
+127.0.0.1 with no listener: the connection is refused) and @SILENT_PORT@ (a listener that never accepts: the
+TCP connection opens and no greeting ever comes). A cell with ``closed_port = 25`` relies on a framework's
+default port 25 being closed on 127.0.0.1 and is skipped where something listens there.
+
+Split by a new salt: half = "heldout" when int(sha256("5|" + id).hexdigest(), 16) is odd, else "dev", recorded
+in the file and checked here. The held-out half is reported as counts only (a broken held-out run fails
+without details); the dev half's disagreements are printed. [measured.*] are the floors.
+"""
+
+from __future__ import annotations
+
+import copy
+import hashlib
+import os
+import socket
+import tomllib
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+import test_check_matrix3 as m3
+import test_check_matrix4 as m4
+from smtp_doctor.lab import LabInfo
+from test_check_matrix import other_ca
+
+__all__ = ["other_ca"]  # the fixture, imported so pytest finds it here
+
+HERE = Path(__file__).parent / "fixtures" / "matrix5"
+DOC = tomllib.loads((HERE / "cells.toml").read_text(encoding="utf-8"))
+CELLS: list[dict[str, Any]] = DOC["cell"]
+RUNS: list[tuple[dict[str, Any], str]] = [
+    (c, r) for c in CELLS for r in (("nodemailer6", "nodemailer10") if c["runner"] == "nodemailer" else (c["runner"],))]
+ROWS: dict[str, m3.Row] = {}
+
+
+def _half_of(cid: str) -> str:
+    """This matrix's own salt, so its split is independent of matrices 3 and 4."""
+    return "heldout" if int(hashlib.sha256(("5|" + cid).encode()).hexdigest(), 16) % 2 else "dev"
+
+
+def _older_configs() -> tuple[set[str], set[str]]:
+    """Ids and file texts of matrices 1-4, so none of this matrix's configs repeats one of theirs."""
+    cells: list[dict[str, Any]] = list(m3.CELLS) + list(m4.CELLS)
+    for name in ("matrix.toml", "matrix2.toml"):
+        cells += tomllib.loads((Path(__file__).parent / "fixtures" / "check" / name).read_text("utf-8"))["cell"]
+    return {c["id"] for c in cells}, {"".join(c["files"].values()).strip() for c in cells}
+
+
+def test_the_split_is_the_recorded_one() -> None:
+    ids = [c["id"] for c in CELLS]
+    assert len(set(ids)) == len(ids) >= 100
+    older_ids, older_texts = _older_configs()
+    assert not older_ids & set(ids)
+    assert not older_texts & {"".join(c["files"].values()).strip() for c in CELLS}
+    assert all(c["half"] == _half_of(c["id"]) for c in CELLS)
+    assert {c["runner"] for c in CELLS} == {"actionmailer", "mastodon", "gitlab", "django", "django42",
+                                            "flask_mail", "nodemailer", "msmtp", "symfony", "laravel"}
+
+
+@pytest.fixture(scope="module")
+def dead_ports() -> Iterator[dict[str, str]]:
+    """A refused port (bound, never listening) and a silent one (listening, never accepting), on 127.0.0.1."""
+    closed = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    silent = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    try:
+        closed.bind(("127.0.0.1", 0))
+        silent.bind(("127.0.0.1", 0))
+        silent.listen(32)
+        yield {"@CLOSED_PORT@": str(closed.getsockname()[1]), "@SILENT_PORT@": str(silent.getsockname()[1])}
+    finally:
+        closed.close()
+        silent.close()
+
+
+def _listening(port: int) -> bool:
+    try:
+        with socket.create_connection(("127.0.0.1", port), timeout=1):
+            return True
+    except OSError:
+        return False
+
+
+def _with_ports(cell: dict[str, Any], ports: dict[str, str]) -> dict[str, Any]:
+    """The cell with this file's own port placeholders filled (the rest are the harness's)."""
+    out = copy.deepcopy(cell)
+
+    def fill(text: str) -> str:
+        for key, value in ports.items():
+            text = text.replace(key, value)
+        return text
+
+    out["files"] = {name: fill(text) for name, text in out["files"].items()}
+    out["env"] = {name: fill(value) for name, value in out.get("env", {}).items()}
+    return out
+
+
+@pytest.mark.parametrize(("cell", "runner"), RUNS,
+                         ids=[c["id"] + (f"@{r}" if c["runner"] == "nodemailer" else "") for c, r in RUNS])
+def test_matrix5_config(cell: dict[str, Any], runner: str, lab: LabInfo, tmp_path: Path, other_ca: str,
+                        monkeypatch: pytest.MonkeyPatch, dead_ports: dict[str, str]) -> None:
+    if "closed_port" in cell and _listening(cell["closed_port"]):
+        pytest.skip(f"something listens on 127.0.0.1:{cell['closed_port']}, the default this config relies on")
+    filled = _with_ports(cell, dead_ports)
+    if cell["half"] == "dev":
+        m3.run_cell(filled, runner, lab, tmp_path, other_ca, monkeypatch, ROWS, DOC["lock"], "matrix5")
+        return
+    broke = False
+    try:
+        m3.run_cell(filled, runner, lab, tmp_path, other_ca, monkeypatch, ROWS, DOC["lock"], "matrix5")
+    except Exception:  # pytest's skip is a BaseException and passes through
+        broke = True  # failed outside the handler: no traceback, no text or outcome of a held-out config
+    if broke:
+        pytest.fail("a held-out config broke the run (an assertion or an error; details withheld)", pytrace=False)
+
+
+def test_matrix5_summary() -> None:
+    if not ROWS:
+        pytest.skip("no matrix5 config ran")
+    out = m3.summarise(ROWS, Path(os.environ.get("SMTP_DOCTOR_MATRIX5_REPORT", "/tmp/smtp-doctor-matrix5.json")))
+    for run, row in out["dev"]["rows"].items():  # the dev half only: what check said, what really happened
+        if not row["agree"]:
+            print(f"dev disagreement {run}: check said {row['check']}, the framework: {row['real']}")
+    if "measured" not in DOC:
+        pytest.fail(f"no [measured.*] floors in {HERE / 'cells.toml'} yet: record this first run's figures")
+    m3.assert_floors(out, DOC["measured"])

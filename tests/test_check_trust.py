@@ -95,3 +95,58 @@ def test_a_wrong_ca_file_is_not_a_missing_intermediate(lab: LabInfo, tmp_path: P
     django_like = _plan("smtplib", lab.servers["starttls"].port, str(other))  # cafile= replaces the store
     pred = _predict(django_like, {"SSL_CERT_FILE": str(lab.ca_file)}, str(other))
     assert (pred.failure, pred.why) == ("cert_unknown_issuer", "check.why.ca_file_wrong")
+
+
+def _check_node(tmp_path: Path, lab: LabInfo, server: str, options: str, env: str = "") -> dict[str, object]:
+    """`check --json` on a Nodemailer transport file against one lab server (reader → probe → prediction)."""
+    import json
+
+    from click.testing import CliRunner
+
+    from smtp_doctor.cli import cli
+
+    app = tmp_path / "app"
+    app.mkdir(exist_ok=True)
+    (app / "mailer.js").write_text(
+        'const fs = require("fs");\nconst nodemailer = require("nodemailer");\n'
+        f'module.exports = nodemailer.createTransport({{ host: "127.0.0.1", port: {lab.servers[server].port}, '
+        f"{options} }});\n")
+    (app / "app.env").write_text(env)
+    out = CliRunner().invoke(cli, ["check", str(app / "mailer.js"), "--json", "--timeout", "10",
+                                   "--env", str(app / "app.env")]).output
+    return json.loads(out)["configs"][0]["prediction"]  # type: ignore[no-any-return]
+
+
+def test_node_tls_reject_unauthorized_0_turns_verification_off_unless_the_config_says(lab: LabInfo,
+                                                                                     tmp_path: Path) -> None:
+    """Node's default rejectUnauthorized is NODE_TLS_REJECT_UNAUTHORIZED !== '0' (nodejs.org cli docs): with it
+    the app delivers to a self-signed server (a risk, not a failure); an explicit rejectUnauthorized wins."""
+    pred = _check_node(tmp_path, lab, "self-signed", "", "NODE_TLS_REJECT_UNAUTHORIZED=0\n")
+    assert pred["verdict"] == "delivered" and "verify_off" in pred["risks"]  # type: ignore[operator]
+    pred = _check_node(tmp_path, lab, "self-signed", "tls: { rejectUnauthorized: true },",
+                       "NODE_TLS_REJECT_UNAUTHORIZED=0\n")
+    assert pred["verdict"] == "fails" and str(pred["failure"]).startswith("cert_")
+    assert _check_node(tmp_path, lab, "self-signed", "")["verdict"] == "fails"
+
+
+def test_node_tls_servername_is_the_name_the_certificate_is_checked_against(lab: LabInfo, tmp_path: Path) -> None:
+    """Node checks the certificate against tls.servername when it is set, not the host (lib/_tls_wrap.js)."""
+    ca = f'tls: {{ ca: fs.readFileSync("{lab.ca_file}")'
+    names = _facts(lab.servers["wrong-name"].port, str(lab.ca_file)).tls.certs[0].san_dns  # type: ignore[union-attr]
+    assert names
+    pred = _check_node(tmp_path, lab, "wrong-name", f'{ca}, servername: "{names[0]}" }},')
+    assert pred["verdict"] == "delivered", pred
+    pred = _check_node(tmp_path, lab, "wrong-name", f"{ca} }},")
+    assert (pred["verdict"], pred["failure"]) == ("fails", "cert_hostname_mismatch")
+
+
+def test_node_user_without_password_is_refused_at_auth(lab: LabInfo, tmp_path: Path) -> None:
+    """Nodemailer refuses to log in without a password ('Missing credentials for "PLAIN"') when the server
+    offers AUTH; a server offering none is never asked."""
+    auth = 'auth: { user: "app", pass: process.env.SMTP_PASS },'
+    ca = f'tls: {{ ca: fs.readFileSync("{lab.ca_file}") }},'
+    pred = _check_node(tmp_path, lab, "implicit", f"secure: true, {auth} {ca}")
+    assert (pred["verdict"], pred["failure"]) == ("fails", "auth_missing_credentials")
+    assert 'Missing credentials for "PLAIN"' in str(pred["error_text"])
+    pred = _check_node(tmp_path, lab, "implicit", f"secure: true, {auth} {ca}", "SMTP_PASS=x\n")
+    assert pred["failure"] != "auth_missing_credentials"

@@ -367,3 +367,18 @@ def test_nodemailer_mechanism_as_its_transport_picks_it(values: dict[str, Any], 
     takes the first mechanism the server offers (checked in 6.10.1 and 8.0.11)."""
     s = to_settings(cfg("nodemailer", **{k.replace(".", "__"): v for k, v in values.items()}))
     assert s.auth_mechanism is not None and s.auth_mechanism.value == mechanism
+
+
+def test_nodemailer_require_tls_wins_over_ignore_tls_from_10_0_11() -> None:
+    """CHANGELOG 10.0.11 "honour requireTLS" (dist/cjs/smtp-connection 10.6.1 :168-171); 6.x skipped STARTTLS."""
+    assert mode("nodemailer", "10.6.1", requireTLS=True, ignoreTLS=True) is S
+    assert mode("nodemailer", "6.10.1", requireTLS=True, ignoreTLS=True) is N
+
+
+def test_msmtp_auth_names_a_mechanism_and_gitlab_refuses_a_user_without_password() -> None:
+    assert to_settings(cfg("msmtp", auth="plain")).auth_mechanism.value == "plain"  # type: ignore[union-attr]
+    assert to_settings(cfg("msmtp", auth="off")).auth_mechanism.value == "none"  # type: ignore[union-attr]
+    assert [p.mode for p in predict(cfg("gitlab", smtp_user_name="u", smtp_authentication="login"))] == [
+        "auth_missing_credentials"]
+    assert predict(cfg("gitlab", smtp_user_name="u", smtp_password="p")) == []
+    assert predict(cfg("gitlab", smtp_user_name="u", smtp_authentication="false")) == []

@@ -78,6 +78,14 @@ async def _probe_all(jobs: dict[ProbeKey, None], timeout: float) -> dict[ProbeKe
     return dict(zip(keys, results, strict=True))
 
 
+def _servername(c: Checked, host: str, overridden: bool) -> str | None:
+    """The name the app checks the certificate against when it is not the host probed: its own servername
+    option, or its host when --probe-host sends the probe elsewhere."""
+    if c.plan.servername:
+        return c.plan.servername
+    return c.plan.host if overridden and c.plan.host and c.plan.host != host else None
+
+
 def present(raw: RawConfig) -> dict[str, str]:
     """Each key the config sets → where it is set (the writers edit those places, not new ones)."""
     return {k: str(v.origin) if v.origin else raw.file for k, v in raw.values.items()}
@@ -100,7 +108,7 @@ def check(configs: list[RawConfig], probe_target: str | None, ca_file: str | Non
         port = (override[1] if override and override[1] else None) or c.plan.port
         if not host or not port:  # settings elsewhere (config_for without its YAML …): predict says so
             continue  # a startup refusal is still probed: fix needs the port's facts for its lines
-        servername = c.plan.host if override and c.plan.host and c.plan.host != host else None
+        servername = _servername(c, host, override is not None)
         c.target = (host, port)
         jobs[(host, port, app_ca(c.plan, ca_file), servername)] = None
     facts = asyncio.run(_probe_all(jobs, timeout)) if jobs else {}
@@ -109,7 +117,7 @@ def check(configs: list[RawConfig], probe_target: str | None, ca_file: str | Non
             c.prediction = predict(c.plan, _unprobed(c))
             continue
         host, port = c.target
-        servername = c.plan.host if override and c.plan.host and c.plan.host != host else None
+        servername = _servername(c, host, override is not None)
         c.facts = _with_candidate(facts[(host, port, app_ca(c.plan, ca_file), servername)], ca_file)
         c.facts = apply(c.facts, app_trust(c.plan, app_environ(c.raw)))  # SSL_CERT_FILE … as the app reads them
         sender = c.settings.sender.value if c.settings.sender else "app@example.com"

@@ -60,6 +60,7 @@ class ConnectionPlan:
     trust_env: tuple[str, ...] = ()  #: trust variables of the app's environment its runtime reads
     trust_ignored: tuple[str, ...] = ()  #: trust variables set that its runtime does not read
     ignored_keys: tuple[str, ...] = ()  #: written, but never read by the framework (mail gem: string keys)
+    servername: str | None = None  #: the certificate is checked against this name, not host (Node tls.servername)
 
     @property
     def target(self) -> str:
@@ -143,4 +144,4 @@ def plan(settings: Settings) -> ConnectionPlan:
         auth_mechanism=auth, credentials=credentials,
         read_timeout=float(timeout) if timeout is not None else None,
         framework_version=settings.framework_version, runtime=facts.get("runtime"), refusals=refusals,
-        origins=origins)
+        origins=origins, servername=_value(settings.servername))

@@ -259,6 +259,11 @@ def predict(plan: ConnectionPlan, facts: PortFacts, *, sender: str = "") -> Pred
                                   "check.why.auth_mechanism_value", base)
         offered = caps.auth if caps else ()
         wanted = _mechanisms(plan, plaintext=channel == "plaintext")
+        for r in plan.refusals:  # refused when it comes to log in (Nodemailer: a user without a password)
+            if r.at == "auth" and offered:
+                text = r.text.replace("{mechanism}", next((m for m in wanted if m in offered), offered[0]))
+                return Prediction(Verdict.FAILS, r.mode, "auth", channel, True, text, r.source,
+                                  f"check.why.{r.mode}", base, verification=verification)
         if channel == "plaintext" and not any(m in offered for m in wanted) and any(
                 m in offered for m in _mechanisms(plan)):  # it would log in, but not with the password in clear
             return fails("starttls_required", "auth", "check.why.secure_auth_only", channel=channel,

@@ -103,6 +103,7 @@ class Settings:
     tls_mode: Setting[TLSMode] | None = None
     verify_peer: Setting[bool] | None = None  #: chain verification
     verify_hostname: Setting[bool] | None = None
+    servername: Setting[str] | None = None  #: the name the certificate is checked against (and SNI), if not host
     ca_file: Setting[str] | None = None
     ca_path: Setting[str] | None = None
     client_cert: Setting[str] | None = None

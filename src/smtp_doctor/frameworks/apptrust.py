@@ -19,7 +19,8 @@ from ..plan import ConnectionPlan, framework_facts, knowledge
 from ..settings import RawConfig
 
 #: every variable some runtime reads for trust; one set but not read by this app's runtime is reported
-TRUST_VARS = ("SSL_CERT_FILE", "SSL_CERT_DIR", "NODE_EXTRA_CA_CERTS", "REQUESTS_CA_BUNDLE", "CURL_CA_BUNDLE")
+TRUST_VARS = ("SSL_CERT_FILE", "SSL_CERT_DIR", "NODE_EXTRA_CA_CERTS", "REQUESTS_CA_BUNDLE", "CURL_CA_BUNDLE",
+              "NODE_TLS_REJECT_UNAUTHORIZED")
 
 
 @dataclass(frozen=True)
@@ -27,11 +28,12 @@ class AppTrust:
     ca_state: str | None = None  #: readable | missing | unreadable | empty; None: no CA file of its own
     env: tuple[tuple[str, str], ...] = ()  #: (variable, path) the app's runtime reads
     ignored: tuple[str, ...] = ()  #: trust variables set that this runtime does not read
+    verify_off: str | None = None  #: a variable that turns the runtime's certificate check off (Node: "0")
 
 
-def _rows(plan: ConnectionPlan) -> list[dict[str, object]]:
+def _rows(plan: ConnectionPlan, table: str = "trust_env") -> list[dict[str, object]]:
     runtime = plan.runtime or framework_facts(plan.framework).get("runtime")
-    return [r for r in knowledge().get("trust_env", [])
+    return [r for r in knowledge().get(table, [])
             if r.get("framework") == plan.framework or (runtime is not None and r.get("runtime") == runtime)]
 
 
@@ -60,15 +62,23 @@ def app_trust(plan: ConnectionPlan, environ: Mapping[str, str], given: Mapping[s
     ``given`` = the variables the user named for the app (--env): only those are reported as ignored."""
     state = ca_state(plan.ca_file) if plan.ca_file and "ca-file" in plan.trust else None
     read = {str(v) for r in _rows(plan) for v in r.get("vars", [])}  # type: ignore[attr-defined]
-    env = tuple((v, environ[v]) for v in TRUST_VARS if v in read and environ.get(v))
+    off = {str(r["var"]): [str(x) for x in r["off"]] for r in _rows(plan, "verify_env")}  # type: ignore[attr-defined]
+    read |= off.keys()
+    env = tuple((v, environ[v]) for v in TRUST_VARS if v in read and environ.get(v) and v not in off)
     named = environ if given is None else given
     ignored = tuple(v for v in TRUST_VARS if v not in read and named.get(v))
-    return AppTrust(state, env, ignored)
+    verify_off = next((v for v, values in off.items() if environ.get(v, "").strip() in values), None)
+    return AppTrust(state, env, ignored, verify_off)
 
 
 def with_app_trust(plan: ConnectionPlan, trust: AppTrust) -> ConnectionPlan:
-    return replace(plan, ca_state=trust.ca_state, trust_env=tuple(v for v, _ in trust.env),
+    """The plan with the app's real trust; a variable that turns the check off does so only where the config
+    does not say itself whether to verify (an explicit option wins over the runtime's default)."""
+    plan = replace(plan, ca_state=trust.ca_state, trust_env=tuple(v for v, _ in trust.env),
                    trust_ignored=trust.ignored)
+    if trust.verify_off and plan.origins.get("verify_peer") is None:
+        plan = replace(plan, verify_peer=False, verify_hostname=False, trust_env=(*plan.trust_env, trust.verify_off))
+    return plan
 
 
 def apply(facts: PortFacts, trust: AppTrust) -> PortFacts:

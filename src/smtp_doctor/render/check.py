@@ -190,12 +190,14 @@ def _plan_json(p: ConnectionPlan) -> dict[str, Any]:
             "ca_unknown": p.ca_unknown, "trust": list(p.trust), "auth_mechanism": p.auth_mechanism,
             "credentials": p.credentials, "read_timeout": p.read_timeout, "runtime": p.runtime,
             "ca_state": p.ca_state, "trust_env": list(p.trust_env), "trust_ignored": list(p.trust_ignored),
+            "servername": p.servername,
             "refusals": [{"mode": r.mode, "at": r.at, "text": r.text, "location": str(r.origin) if r.origin else None}
                          for r in p.refusals]}
 
 
 def _prediction_json(pred: Prediction) -> dict[str, Any]:
-    return {"verdict": str(pred.verdict), "failure": pred.failure, "stage": pred.stage, "channel": pred.channel,
+    return {"verdict": str(pred.verdict), "failure": pred.failure, "cause": pred.cause, "stage": pred.stage,
+            "channel": pred.channel,
             "certain": pred.certain, "error_text": pred.text, "error_text_source": pred.text_source,
             "why": t(pred.why, **_why_params(pred)) if pred.why else None, "risks": list(pred.risks),
             "verification": {"store": pred.verification.source, "ok": pred.verification.ok,

@@ -136,3 +136,17 @@ def test_runtime_trust_stores_join_the_verdict(lab: LabInfo, monkeypatch: pytest
     assert {"system", "python"} <= ok and "node" not in ok
     finding = next(f for f in d.findings if f.id == "cert.runtime_untrusted")
     assert finding.params["names"] == "node"
+
+
+def test_a_silent_server_is_silent_whatever_timeout_is_given(lab: LabInfo) -> None:
+    """The greeting wait ends before the whole probe does (at most 0.8 of it): with --timeout 6 a server that
+    accepts and says nothing is "silent", never "no verdict" because both deadlines fell together."""
+    import asyncio
+
+    from smtp_doctor.facts import Mode
+    from smtp_doctor.probe import ProbeOptions, probe_host
+
+    opts = ProbeOptions(timeout=6, greeting_timeout=20)
+    assert opts.greeting_timeout == pytest.approx(4.8)
+    port = asyncio.run(probe_host("127.0.0.1", [lab.hostile["silent"].port], opts)).ports[0]
+    assert port.mode is Mode.SILENT

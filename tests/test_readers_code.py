@@ -198,3 +198,19 @@ def test_readers_never_execute_code(tmp_path: Path, name: str) -> None:
     assert not marker.exists()
     key = {"production.rb": "port", "settings.py": "EMAIL_PORT", "config.php": "mail_smtpport"}[name]
     assert configs[0].values[key].kind == "expression"
+
+
+def test_a_node_ca_held_in_a_variable_names_its_file_and_no_secret_leaks(tmp_path: Path) -> None:
+    """``const ca = [fs.readFileSync('…')]; … tls: { ca }``: the file Node reads is the CA file; a variable
+    that holds the password stays masked."""
+    from smtp_doctor.frameworks import to_settings
+    from smtp_doctor.readers import read_file
+
+    js = tmp_path / "mailer.js"
+    js.write_text('const fs = require("fs");\nconst nodemailer = require("nodemailer");\n'
+                  'const ca = [fs.readFileSync("/etc/ssl/private-ca.pem", "utf8")];\nconst pw = "s3cret-value";\n'
+                  'module.exports = nodemailer.createTransport({ host: "h", port: 465, secure: true, '
+                  "auth: { user: 'u', pass: pw }, tls: { ca } });\n")
+    [raw] = read_file(js, framework="nodemailer")
+    assert to_settings(raw).ca_file.value == "/etc/ssl/private-ca.pem"  # type: ignore[union-attr]
+    assert "s3cret-value" not in repr(raw.values["auth.pass"].text)

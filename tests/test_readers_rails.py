@@ -46,3 +46,15 @@ def test_an_environment_file_alone_is_unchanged(tmp_path: Path) -> None:
     rb = _app(tmp_path, "address: 'mx.example.com', port: 465, tls: true", {"other.rb": "Foo.bar = 1\n"})
     [raw] = read_file(rb)
     assert "readers.note.merged" not in raw.notes and to_settings(raw).port.value == 465  # type: ignore[union-attr]
+
+
+def test_an_initializer_assigning_the_hash_merged_with_more_changes_the_same_config(tmp_path: Path) -> None:
+    """``smtp_settings = smtp_settings.merge(ssl: true)`` (a real pattern: "always use TLS") keeps the hash set
+    before and changes it, exactly as ``merge!`` does; it is not a new hash of one key."""
+    rb = _app(tmp_path, "address: '127.0.0.1', port: 587, enable_starttls_auto: true",
+              {"mail_security.rb": "ActionMailer::Base.smtp_settings = "
+                                   "ActionMailer::Base.smtp_settings.merge(ssl: true)\n"})
+    [raw] = read_file(rb)
+    s = to_settings(raw)
+    assert (s.host.value, s.port.value) == ("127.0.0.1", 587)  # type: ignore[union-attr]
+    assert s.tls_mode and s.tls_mode.origin and s.tls_mode.origin.file.endswith("mail_security.rb")

@@ -246,8 +246,7 @@ def explain(text: str, *, probe: bool = False, target: str | None = None, ca_fil
     exp.fields.host, exp.fields.port = exp.fields.host or host, exp.fields.port or port
     if on_probe is not None:
         on_probe(f"{host}:{port}")
-    opts = ProbeOptions(timeout=timeout, ca_file=ca_file, connect_timeout=min(5.0, timeout),
-                        greeting_timeout=min(20.0, timeout))
+    opts = ProbeOptions(timeout=timeout, ca_file=ca_file, connect_timeout=min(5.0, timeout))
     return ExplainResult(exp, rerank(exp, confirm(exp.best.mode, host, port, opts)))  # live evidence re-ranks
 
 
@@ -311,8 +310,7 @@ def _server_chain(host: str, port: int, timeout: float, servername: str | None) 
     from .facts import Outcome
     from .probe import ProbeOptions, probe_host
 
-    opts = ProbeOptions(timeout=timeout, servername=servername, greeting_timeout=min(20.0, timeout),
-                        connect_timeout=min(5.0, timeout))
+    opts = ProbeOptions(timeout=timeout, servername=servername, connect_timeout=min(5.0, timeout))
     facts = asyncio.run(probe_host(host, [port], opts)).ports[0]
     if facts.outcome is not Outcome.CONNECTED:
         raise UserError("trust.error.unreachable", ExitCode.UNREACHABLE, host=host, port=port,
@@ -370,8 +368,7 @@ def config(target: str, framework: str, *, user: str | None = None, sender: str 
     if ca_file is not None and not os.path.exists(ca_file):
         raise UserError("check.cli.ca_file_missing", path=ca_file)
     ca_file = os.path.abspath(ca_file) if ca_file else None  # written into the config: relative to nothing
-    opts = ProbeOptions(timeout=timeout, ca_file=ca_file, greeting_timeout=min(20.0, timeout),
-                        connect_timeout=min(5.0, timeout))
+    opts = ProbeOptions(timeout=timeout, ca_file=ca_file, connect_timeout=min(5.0, timeout))
     report = probe(host, [port] if port else [465, 587], opts)
     if all(d.facts.outcome is not Outcome.CONNECTED for d in report.ports):
         raise UserError("config.unreachable", ExitCode.UNREACHABLE, target=target)
@@ -453,7 +450,7 @@ def send(target: str, sender: str, recipients: Sequence[str], *, subject: str = 
             raise UserError("send.bad_address", address=address)
     host, port = parse_target(target)
     candidates = [port] if port else list(ports or DEFAULT_PORTS)
-    opts = ProbeOptions(timeout=timeout, ca_file=ca_file, greeting_timeout=min(20.0, timeout))
+    opts = ProbeOptions(timeout=timeout, ca_file=ca_file)
     try:
         return asyncio.run(_send(host, candidates, opts, sender, list(recipients), subject, dry_run, credentials,
                                  policy or AuthPolicy()))

@@ -70,7 +70,7 @@ async def _probe_all(jobs: dict[ProbeKey, None], timeout: float) -> dict[ProbeKe
 
     async def one(host: str, port: int, ca: str | None, servername: str | None) -> PortFacts:
         opts = ProbeOptions(timeout=timeout, ca_file=ca, servername=servername,
-                            greeting_timeout=min(20.0, timeout), connect_timeout=min(5.0, timeout))
+                            connect_timeout=min(5.0, timeout))
         return (await probe_host(host, [port], opts)).ports[0]
 
     keys = list(jobs)

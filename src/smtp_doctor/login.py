@@ -215,8 +215,7 @@ async def _converse(facts: PortFacts, channel: str, servername: str | None, time
     from .probe.send import build_message, deliver
     from .probe.session import BREAKS, Session, SessionBroken, SessionRefused, open_session, what_broke
 
-    opts = ProbeOptions(timeout=timeout, servername=servername, connect_timeout=min(5.0, timeout),
-                        greeting_timeout=min(20.0, timeout))
+    opts = ProbeOptions(timeout=timeout, servername=servername, connect_timeout=min(5.0, timeout))
     session: Session | None = None
     if creds is not None:
         asked.login = "pending"

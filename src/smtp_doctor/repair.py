@@ -56,8 +56,14 @@ class Repair:
         self.path = self.path or self.raw.file
 
     @property
+    def no_diff(self) -> bool:
+        """A value of this file spans lines (a quoted value holding a newline): a diff would show its second
+        line as a line of its own, which may pass for ours; the change is made with --write, not shown as one."""
+        return self.fixed != self.text and any("\n" in v.text for v in self.raw.values.values())
+
+    @property
     def diff(self) -> str:
-        if self.fixed == self.text:
+        if self.fixed == self.text or self.no_diff:
             return ""
         view = replace(self.raw, file=self.path)  # the secrets written in the patched file, masked
         return unified_diff(self.text, self.fixed, self.path, secret_lines(self.text, view),

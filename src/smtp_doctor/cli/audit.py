@@ -90,7 +90,7 @@ def command(target: str | None, ports: str | None, role: str | None, timeout: fl
         raise UserError("probe.ca_file_missing", path=ca_file)
     host, chosen = _ports(target, ports)
     probe = ProbeOptions(timeout=timeout, ca_file=ca_file, servername=servername,
-                         greeting_timeout=min(20.0, timeout), connect_timeout=min(5.0, timeout))
+                         connect_timeout=min(5.0, timeout))
     result = audit(host, chosen, AuditOptions(probe, Role(role) if role else None, revocation))
     if as_json:
         click.echo(json_inert(json.dumps(result.to_dict(current_language()), indent=2, ensure_ascii=False)))

@@ -67,8 +67,7 @@ def command(targets: tuple[str, ...], ports: str | None, timeout: float, ca_file
     if unknown := [r for r in selected if r not in known]:
         raise UserError("probe.bad_runtime", runtime=unknown[0], known=", ".join(sorted(known)))
     opts = ProbeOptions(timeout=timeout, ca_file=ca_file, servername=servername, runtimes=selected,
-                        tls_versions=tls_versions, greeting_timeout=min(20.0, timeout),
-                        connect_timeout=min(5.0, timeout))
+                        tls_versions=tls_versions, connect_timeout=min(5.0, timeout))
     creds = {h: build_credentials(h, user, password_env, password_file, oauth_token_env) for h in plan}
     redact = Redactor(c for c in creds.values() if c)
     policy = AuthPolicy(allow_cleartext_credentials, allow_unverified_tls_credentials)

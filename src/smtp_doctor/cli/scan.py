@@ -77,8 +77,7 @@ def command(targets: str, output: str | None, ports: str | None, quick: bool, im
     port_list = _ports(ports)
     config = ScanConfig(
         options=ProbeOptions(timeout=timeout, ca_file=ca_file, ehlo_name=ehlo_name or default_ehlo_name(),
-                             tls_versions=tls_versions, greeting_timeout=min(20.0, timeout),
-                             connect_timeout=min(5.0, timeout)),
+                             tls_versions=tls_versions, connect_timeout=min(5.0, timeout)),
         politeness=Politeness(per_ip=per_ip, per_provider=per_provider, rate=rate, ip_rate=ip_rate),
         quick=quick, implicit_ports=frozenset(_ports(implicit_ports)), concurrency=concurrency,
         exclude=Exclusions(_read(exclude) if exclude else ()), nameserver=nameserver)

@@ -47,6 +47,10 @@ class ProbeOptions:
             value = getattr(self, name)
             if not (isinstance(value, int | float) and math.isfinite(value) and value > 0):
                 raise UserError("input.bad_timeout", value=str(value))
+        for name in ("greeting_timeout", "tls_timeout"):  # the two sides of the mode race
+            if getattr(self, name) > 0.8 * self.timeout:
+                # a wait as long as the whole probe ends with it: "no verdict" where "silent" is known
+                object.__setattr__(self, name, 0.8 * self.timeout)
         if self.servername is not None:
             check_dns_name(self.servername, "--servername")
         if self.ca_file is not None and os.path.exists(self.ca_file) and not (

@@ -226,6 +226,17 @@ class _Reader:
             return EXPR
         return EXPR
 
+    def _text(self, node: Node) -> str:
+        """The value as written; a variable that holds file contents (``const ca = [fs.readFileSync('…')]`` then
+        ``tls: { ca }``) as its declaration, so the file it reads is known (never for anything else: a variable
+        may hold a secret)."""
+        name = self.src.text(node)
+        if node.type in ("identifier", "shorthand_property_identifier") and name in self.decls:
+            behind = self.src.text(self.resolve(self.decls[name]))
+            if "readFileSync" in behind:
+                return behind
+        return name
+
     def fill(self, config: RawConfig, obj: Node, prefix: str, depth: int) -> None:
         for child in obj.named_children:
             if child.type == "pair":
@@ -242,11 +253,11 @@ class _Reader:
                     self.fill(config, target, path + ".", depth + 1)
                 else:
                     ev = self.eval(value, 0)
-                    add(config, path, raw(path, ev, self.src.text(value), self.src.origin(value, kt)))
+                    add(config, path, raw(path, ev, self._text(value), self.src.origin(value, kt)))
             elif child.type == "shorthand_property_identifier":
                 path = f"{prefix}{self.src.text(child)}"
                 ev = self.eval(child if self.src.text(child) in self.decls else None, 0)
-                add(config, path, raw(path, ev, self.src.text(child), self.src.origin(child, self.src.text(child))))
+                add(config, path, raw(path, ev, self._text(child), self.src.origin(child, self.src.text(child))))
             elif child.type == "spread_element":
                 note(config, "readers.note.settings_not_literal")
 

@@ -132,6 +132,15 @@ class _Reader:
                 scope[self.src.text(left)] = self.eval(right, scope, keep_hash=True)
             return
         if left.type == "call" and _method(left) == "smtp_settings":
+            recv = right.child_by_field_name("receiver") if right.type == "call" else None
+            if recv is not None and _method(right) in ("merge", "update") and _method(recv) == "smtp_settings":
+                # smtp_settings = smtp_settings.merge(ssl: true): the hash set before, changed (as merge!)
+                if not self.rails:
+                    self.rails.append(RawConfig("actionmailer", self.src.file, notes=[AMENDS]))
+                args = right.child_by_field_name("arguments")
+                for arg in args.named_children if args is not None else []:
+                    self.fill_hash(self.rails[-1], arg, scope)
+                return
             config = RawConfig("actionmailer", self.src.file)
             self.rails.append(config)
             if right.type == "call" and _method(right) == "config_for":

@@ -55,6 +55,8 @@ def render_corrected(out: Console, r: Repair) -> None:
     if r.diff:
         out.print()
         out.print(escape_block(r.diff), highlight=False, end="")
+    elif r.no_diff:
+        out.print("  [yellow]▲[/] " + escape(t("fix.cli.no_diff")), highlight=False)
 
 
 def repair_json(r: Repair) -> dict[str, Any]:

@@ -17,7 +17,7 @@ from urllib.parse import quote
 from ..predict import Fix
 from ..readers.dsn import DsnError, Part, parse_dsn
 from ..settings import RawConfig
-from .edit import Patched, Unpatchable
+from .edit import Patched, Unpatchable, split_lines
 
 #: the dotenv keys that hold a DSN
 DSN_KEYS = ("MAILER_DSN", "MAIL_URL")
@@ -137,7 +137,7 @@ def apply_dsn_fix(text: str, raw: RawConfig, fix: Fix) -> Patched:
     key = dsn_key(raw)
     whole = raw.values.get(key) if key else None
     origin = whole.origin if whole is not None else None
-    lines = text.splitlines(keepends=True)
+    lines = split_lines(text, keepends=True)
     if origin is None or origin.file != raw.file or not 1 <= origin.line <= len(lines):
         raise Unpatchable("fix.unpatchable.elsewhere")
     n = origin.line
@@ -161,7 +161,7 @@ def dsn_line(text: str, raw: RawConfig) -> str | None:
     key = dsn_key(raw)
     whole = raw.values.get(key) if key else None
     origin = whole.origin if whole is not None else None
-    lines = text.splitlines()
+    lines = split_lines(text)
     if origin is None or origin.file != raw.file or not 1 <= origin.line <= len(lines):
         return None
     return lines[origin.line - 1]

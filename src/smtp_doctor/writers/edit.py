@@ -9,6 +9,17 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 
+def split_lines(text: str, keepends: bool = False) -> list[str]:
+    """The file's lines as the readers number them: a line ends at "\n" only. ``str.splitlines`` also ends
+    one at \r, \v, \f, \x1c-\x1e, \x85, \u2028 and \u2029, which a (hostile) value may hold inside quotes:
+    every line number after it would then point one line too far, and a fix would replace the wrong line."""
+    parts = text.split("\n")
+    last = [parts[-1]] if parts[-1] else []
+    if keepends:
+        return [p + "\n" for p in parts[:-1]] + last
+    return [p.removesuffix("\r") for p in parts[:-1]] + [x.removesuffix("\r") for x in last]
+
+
 class Unpatchable(Exception):
     """The file cannot be changed line by line; the reason is a catalogue key."""
 

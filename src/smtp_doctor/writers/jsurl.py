@@ -14,7 +14,7 @@ from __future__ import annotations
 from ..predict import Fix
 from ..settings import RawConfig
 from .dsn import dsn_passwords, edit_dsn
-from .edit import Patched, Unpatchable
+from .edit import Patched, Unpatchable, split_lines
 
 #: object-form keys that are query options of the URL form (booleans in the fix rows)
 _OPTIONS = frozenset({"requireTLS", "ignoreTLS", "opportunisticTLS"})
@@ -28,7 +28,7 @@ def _literal(text: str, raw: RawConfig) -> tuple[int, int, int]:
     """(line index, start, end) of the URL inside its string literal; Unpatchable unless written literally."""
     url = raw.values.get("url")
     origin = url.origin if url is not None else None
-    lines = text.splitlines(keepends=True)
+    lines = split_lines(text, keepends=True)
     if origin is None or origin.file != raw.file or not 1 <= origin.line <= len(lines):
         raise Unpatchable("fix.unpatchable.elsewhere")
     line = lines[origin.line - 1]
@@ -50,7 +50,7 @@ def _value(line: str, key: str) -> str:
 
 def apply_url_fix(text: str, raw: RawConfig, fix: Fix) -> Patched:
     n, start, end = _literal(text, raw)
-    lines = text.splitlines(keepends=True)
+    lines = split_lines(text, keepends=True)
     url = lines[n][start:end]
     if len(fix.lines) != len(fix.keys):
         raise Unpatchable("fix.unpatchable.shared_line")
@@ -78,4 +78,4 @@ def url_password_tokens(text: str, raw: RawConfig) -> tuple[str, ...]:
         n, start, end = _literal(text, raw)
     except Unpatchable:
         return ()
-    return dsn_passwords(text.splitlines()[n][start:end])
+    return dsn_passwords(split_lines(text)[n][start:end])

@@ -14,7 +14,7 @@ import re
 
 from ..predict import Fix
 from ..settings import RawConfig
-from .edit import Patched, Unpatchable
+from .edit import Patched, Unpatchable, split_lines
 
 _SECTION = re.compile(r"\s*(?:account|defaults)\b")
 
@@ -37,7 +37,7 @@ def _section(lines: list[str], start: int) -> tuple[int, int]:
 
 def apply_account_fix(text: str, raw: RawConfig, fix: Fix) -> Patched:
     account = raw.values["account"]
-    lines = text.splitlines(keepends=True)
+    lines = split_lines(text, keepends=True)
     if account.origin is None or account.origin.file != raw.file or not 1 <= account.origin.line <= len(lines):
         raise Unpatchable("fix.unpatchable.elsewhere")
     first, last = _section(lines, account.origin.line)

@@ -17,7 +17,7 @@ from ..credentials import MASK
 from ..predict import Fix
 from ..settings import Origin, RawConfig
 from .dsn import apply_dsn_fix, dsn_line, password_tokens
-from .edit import Patched, Unpatchable
+from .edit import Patched, Unpatchable, split_lines
 from .jsurl import apply_url_fix, is_url_form, url_password_tokens
 from .msmtprc import apply_account_fix, is_account
 
@@ -37,7 +37,7 @@ _STRING_INDEX_BEFORE = re.compile(r"""\[\s*(?P<q>['"])(?P<key>\w+)(?P=q)\s*\]\s*
 def symbolize(text: str, raw: RawConfig, keys: tuple[str, ...]) -> str:
     """``'port' => 587`` → ``port: 587`` and ``smtp_settings["port"] =`` → ``smtp_settings[:port] =``: only the
     key's spelling changes, found right before the value's column (so a secret value is never touched)."""
-    lines = text.splitlines(keepends=True)
+    lines = split_lines(text, keepends=True)
     for key in keys:
         rv = raw.values.get(key)
         o = rv.origin if rv else None
@@ -68,7 +68,7 @@ def apply_fix(text: str, raw: RawConfig, fix: Fix, syntax: str) -> Patched:
     if fix.rename:  # columns stay where the reader saw them only when nothing else changes: rename alone
         return Patched(symbolize(text, raw, fix.rename), (), tuple(sorted({
             raw.values[k].origin.line for k in fix.rename if raw.values[k].origin is not None})), None)  # type: ignore[union-attr]
-    lines = text.splitlines(keepends=True)
+    lines = split_lines(text, keepends=True)
     located = {k: v.origin for k, v in raw.values.items() if v.origin is not None}
     touched = {*fix.keys, *(k for k, _ in fix.remove)}
     if any(o.file != raw.file for k, o in located.items() if k in touched):
@@ -102,6 +102,9 @@ def apply_fix(text: str, raw: RawConfig, fix: Fix, syntax: str) -> Patched:
         origin = located.get(key)
         if origin is None:
             raise Unpatchable("fix.unpatchable.elsewhere")
+        held = raw.values.get(key)
+        if held is not None and "\n" in held.text:  # a value over several lines: replacing its first breaks the file
+            raise Unpatchable("fix.unpatchable.multiline")
         if not 1 <= origin.line <= len(lines):
             raise Unpatchable("fix.unpatchable.shared_line")
         return origin.line
@@ -242,7 +245,7 @@ _LOOKUP = re.compile(r"(ENV\s*[\[.]|os\.environ|os\.getenv|process\.env|env\(|ge
 
 def secret_lines(text: str, raw: RawConfig) -> dict[str, str]:
     """The lines of ``text`` that hold a literal secret (not an ENV lookup), each with its masked form."""
-    lines = text.splitlines()
+    lines = split_lines(text)
     out: dict[str, str] = {}
     for v in raw.values.values():
         o = v.origin
@@ -267,7 +270,7 @@ _TOKEN = re.compile(r"""'(?:[^'\\]|\\.)*'|"(?:[^"\\]|\\.)*"|[^\s,}#]+""")
 def secret_tokens(text: str, raw: RawConfig) -> tuple[str, ...]:
     """The literal secrets of ``text`` as written (a quoted string, or the bare value): masked wherever
     they appear in a diff, also inside a line the fix changed (a Ruby hash on one line)."""
-    lines = text.splitlines()
+    lines = split_lines(text)
     out: list[str] = []
     dsn = dsn_line(text, raw) if password_tokens(text, raw) else None
     for line in secret_lines(text, raw):
@@ -295,7 +298,7 @@ def unified_diff(before: str, after: str, path: str, secrets: dict[str, str] | N
     path = os.path.relpath(path) if os.path.isabs(path) and not os.path.relpath(path).startswith("..") else path
     path = path.lstrip("/")
     out = []
-    for line in difflib.unified_diff(before.splitlines(keepends=True), after.splitlines(keepends=True),
+    for line in difflib.unified_diff(split_lines(before, keepends=True), split_lines(after, keepends=True),
                                      f"a/{path}", f"b/{path}"):
         body = line[1:].rstrip("\r\n")
         if line[:1] in " +-" and body in secrets:

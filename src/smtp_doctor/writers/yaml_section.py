@@ -19,7 +19,7 @@ import yaml
 
 from ..predict import Fix
 from ..settings import RawConfig
-from .edit import Patched, Unpatchable
+from .edit import Patched, Unpatchable, split_lines
 
 _ERB = re.compile(r"<%.*?%>", re.DOTALL)
 #: a ruby_hash fix line whose value reads back the same in YAML (Psych loads ":plain" as a Symbol)
@@ -66,7 +66,7 @@ def apply_yaml_fix(text: str, raw: RawConfig, fix: Fix, yml: str, section: str) 
         raise Unpatchable("fix.unpatchable.yaml")
     first, last, own = sections[section]
     shared = sections.get("shared", (0, 0, {}))[2]
-    lines = text.splitlines(keepends=True)
+    lines = split_lines(text, keepends=True)
     if not lines or not 1 <= last <= len(lines):
         raise Unpatchable("fix.unpatchable.yaml")
     for key in (*fix.keys, *(k for k, _ in fix.remove)):

@@ -61,9 +61,17 @@ RUNS: list[tuple[dict[str, Any], str]] = [
 UNSAFE = re.compile(
     r"verify_mode\W*(?:'none'|:none|\"none\")|verify_none|verify_mode=none|rejectunauthorized:\s*false"
     r"|^\s*tls\s+off\b|^\s*tls_certcheck\s+off\b|ignoretls:\s*true|verify_peer(?:_name)?=(?:0|false)"
-    r"|'verify_peer(?:_name)?'\s*=>\s*false|allow_self_signed|^MAIL_ENCRYPTION=(?:null)?\s*$"
-    r"|^SMTP_ENABLE_STARTTLS=never\s*$(?![\s\S]*^SMTP_(?:TLS|SSL)=true)",
+    r"|'verify_peer(?:_name)?'\s*=>\s*false|allow_self_signed|^MAIL_ENCRYPTION=(?:null)?\s*$",
     re.IGNORECASE | re.MULTILINE)
+#: Mastodon without STARTTLS is TLS off only when implicit TLS is not on either, wherever that line is (the
+#: implicit-TLS fix writes SMTP_TLS=true before SMTP_ENABLE_STARTTLS=never: safe, once counted as unsafe)
+_NEVER = re.compile(r"^SMTP_ENABLE_STARTTLS=never\s*$", re.IGNORECASE | re.MULTILINE)
+_IMPLICIT = re.compile(r"^SMTP_(?:TLS|SSL)=true\s*$", re.IGNORECASE | re.MULTILINE)
+
+
+def unsafe_count(text: str) -> int:
+    """How many verification-off / TLS-off settings ``text`` holds."""
+    return len(UNSAFE.findall(text)) + (0 if _IMPLICIT.search(text) else len(_NEVER.findall(text)))
 
 
 def _half_of(cid: str) -> str:
@@ -263,7 +271,7 @@ def run_cell(cell: dict[str, Any], runner: str, lab: LabInfo, tmp_path: Path, ot
     original = "".join(p.read_text(errors="replace") for p in sorted((tmp_path / "pristine").rglob("*"))
                        if p.is_file())
     fix_env = [str(line) for line in fdoc.get("env", [])]
-    row.fix_unsafe = len(UNSAFE.findall(written + "\n".join(fix_env))) > len(UNSAFE.findall(original))
+    row.fix_unsafe = unsafe_count(written + "\n".join(fix_env)) > unsafe_count(original)
     subject2 = f"{tag}-fix-{uuid.uuid4()}"
     run_env = fenv | {line.split("=", 1)[0]: line.split("=", 1)[1] for line in fix_env}
     after = _real(runner, fixed, fconfig, run_env, subject2)
@@ -334,6 +342,34 @@ def summarise(all_rows: dict[str, Row], report: Path) -> dict[str, Any]:
     report.write_text(json.dumps(out, indent=2, ensure_ascii=False))
     print(json.dumps({h: {k: v for k, v in o.items() if k != "rows"} for h, o in out.items()}))
     return out
+
+
+def run_half(cell: dict[str, Any], runner: str, lab: LabInfo, tmp_path: Path, other_ca: str,
+             monkeypatch: pytest.MonkeyPatch, rows: dict[str, Row], locks: dict[str, Any], tag: str) -> None:
+    """run_cell for a later matrix: a held-out config that breaks the run fails without a traceback, so no text
+    or outcome of it is shown to anyone tuning check."""
+    if cell["half"] == "dev":
+        run_cell(cell, runner, lab, tmp_path, other_ca, monkeypatch, rows, locks, tag)
+        return
+    broke = False
+    try:
+        run_cell(cell, runner, lab, tmp_path, other_ca, monkeypatch, rows, locks, tag)
+    except Exception:  # pytest's skip is a BaseException and passes through
+        broke = True
+    if broke:
+        pytest.fail("a held-out config broke the run (an assertion or an error; details withheld)", pytrace=False)
+
+
+def report_and_floors(rows: dict[str, Row], report: Path, doc: dict[str, Any], cells: Path) -> None:
+    """A later matrix's summary: the report written, the dev half's disagreements printed (never the held-out
+    half's), and the run held to the file's [measured.*] floors."""
+    out = summarise(rows, report)
+    for run, row in out["dev"]["rows"].items():
+        if not row["agree"]:
+            print(f"dev disagreement {run}: check said {row['check']}, the framework: {row['real']}")
+    if "measured" not in doc:
+        pytest.fail(f"no [measured.*] floors in {cells} yet: record this first run's figures")
+    assert_floors(out, doc["measured"])
 
 
 def assert_floors(out: dict[str, Any], measured: dict[str, Any]) -> None:

@@ -159,6 +159,11 @@ _LARAVEL_WORDS = {"true": Ev(ValueKind.BOOL, True), "(true)": Ev(ValueKind.BOOL,
                   "null": Ev(ValueKind.NIL), "(null)": Ev(ValueKind.NIL)}
 
 
+def _secret(key: str) -> bool | None:
+    """A mailer key that holds a password (``password``): its value is never shown."""
+    return True if "pass" in key.lower() else None
+
+
 #: a cached mailer's keys under the names Laravel 9+'s rows read (a MAIL_URL's parts: frameworks.toml)
 _CACHED_AS = {"scheme": "scheme", "host": "host", "port": "port", "username": "user", "local_domain": "local_domain",
               "verify_peer": "verify_peer", "encryption": "MAIL_ENCRYPTION"}
@@ -183,7 +188,7 @@ def _laravel_config_cache(path: Path, config: RawConfig) -> bool:
     if not values:
         return False
     for v in values:
-        secret = True if "pass" in v.key.lower() else None
+        secret = _secret(v.key)
         add(config, "mail." + v.key, raw("mail." + v.key, v.ev, v.text, v.origin, secret=secret))
         if v.key in _CACHED_AS:
             add(config, _CACHED_AS[v.key], raw(_CACHED_AS[v.key], v.ev, v.text, v.origin, secret=secret))
@@ -220,4 +225,4 @@ def _add_laravel_mail(config: RawConfig, path: Path, entries: list[EnvEntry], en
         ev = _LARAVEL_WORDS.get(text.lower(), Ev(ValueKind.STRING, text, v.env))
         origin = Origin(str(path), entry.line, entry.column, entry.key) if given is None and entry else v.origin
         add(config, key, raw(key, ev, entry.raw if given is None and entry else text, origin,
-                             secret=True if "pass" in v.key.lower() else None))
+                             secret=_secret(v.key)))

@@ -134,12 +134,7 @@ class _Reader:
         if left.type == "call" and _method(left) == "smtp_settings":
             recv = right.child_by_field_name("receiver") if right.type == "call" else None
             if recv is not None and _method(right) in ("merge", "update") and _method(recv) == "smtp_settings":
-                # smtp_settings = smtp_settings.merge(ssl: true): the hash set before, changed (as merge!)
-                if not self.rails:
-                    self.rails.append(RawConfig("actionmailer", self.src.file, notes=[AMENDS]))
-                args = right.child_by_field_name("arguments")
-                for arg in args.named_children if args is not None else []:
-                    self.fill_hash(self.rails[-1], arg, scope)
+                self.amend(right, scope)  # smtp_settings = smtp_settings.merge(ssl: true): the same hash, changed
                 return
             config = RawConfig("actionmailer", self.src.file)
             self.rails.append(config)
@@ -185,11 +180,15 @@ class _Reader:
         """``config.action_mailer.smtp_settings.merge!(key: value)`` adds to the last hash."""
         recv = node.child_by_field_name("receiver")
         if _method(node) in ("merge!", "update") and recv is not None and _method(recv) == "smtp_settings":
-            if not self.rails:
-                self.rails.append(RawConfig("actionmailer", self.src.file, notes=[AMENDS]))
-            args = node.child_by_field_name("arguments")
-            for arg in args.named_children if args is not None else []:
-                self.fill_hash(self.rails[-1], arg, scope)
+            self.amend(node, scope)
+
+    def amend(self, call: Node, scope: Scope) -> None:
+        """The call's hash arguments change the hash set before (in this file or, merged later, another)."""
+        if not self.rails:
+            self.rails.append(RawConfig("actionmailer", self.src.file, notes=[AMENDS]))
+        args = call.child_by_field_name("arguments")
+        for arg in args.named_children if args is not None else []:
+            self.fill_hash(self.rails[-1], arg, scope)
 
     def fill_hash(self, config: RawConfig, node: Node, scope: Scope) -> None:
         if node.type == "identifier":

@@ -230,7 +230,15 @@ def _real(cell: dict[str, Any], app: Path, config: Path, env: dict[str, str], su
     except subprocess.TimeoutExpired:
         return "TIMEOUT"
     lines = [ln for ln in done.stdout.splitlines() if ln.startswith(("DELIVERED", "ERROR "))]
-    return lines[-1] if lines else "ERROR " + (done.stderr.strip()[-500:] or "no output")
+    return lines[-1] if lines else "ERROR " + (crash_text(done.stderr) or "no output")
+
+
+def crash_text(stderr: str) -> str:
+    """What a user pastes of a crash: its head and its tail. Node prints the error above its stack and Python
+    below it, so keeping only the last 500 characters lost Node's error line (Nodemailer 6's TypeError on a
+    server offering XOAUTH2 only read as unrecognised)."""
+    text = stderr.strip()
+    return text if len(text) <= 2000 else text[:1000] + "\n…\n" + text[-1000:]
 
 
 def _reading(real: str) -> str:

@@ -45,6 +45,7 @@ from test_check_matrix import (
     _reading,
     _unsafe,
     _write_app,
+    crash_text,
     other_ca,
 )
 from test_check_real import _delivered
@@ -167,7 +168,7 @@ def _real(runner: str, app: Path, config: Path, env: dict[str, str], subject: st
     except subprocess.TimeoutExpired:
         return "TIMEOUT"
     lines = [ln for ln in done.stdout.splitlines() if ln.startswith(("DELIVERED", "ERROR "))]
-    return lines[-1] if lines else "ERROR " + (done.stderr.strip()[-500:] or "no output")
+    return lines[-1] if lines else "ERROR " + (crash_text(done.stderr) or "no output")
 
 
 ROWS: dict[str, Row] = {}

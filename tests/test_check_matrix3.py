@@ -158,7 +158,7 @@ def _php_like(argv: list[str], app: Path, env: dict[str, str]) -> str:
     except subprocess.TimeoutExpired:
         return "TIMEOUT"
     lines = [ln for ln in done.stdout.splitlines() if ln.startswith(("DELIVERED", "ERROR "))]
-    return lines[-1] if lines else "ERROR " + (done.stderr.strip()[-500:] or "no output")
+    return lines[-1] if lines else "ERROR " + (m1.crash_text(done.stderr) or "no output")
 
 
 def _real(runner: str, app: Path, config: Path, env: dict[str, str], subject: str) -> str:

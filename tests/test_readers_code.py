@@ -214,3 +214,33 @@ def test_a_node_ca_held_in_a_variable_names_its_file_and_no_secret_leaks(tmp_pat
     [raw] = read_file(js, framework="nodemailer")
     assert to_settings(raw).ca_file.value == "/etc/ssl/private-ca.pem"  # type: ignore[union-attr]
     assert "s3cret-value" not in repr(raw.values["auth.pass"].text)
+
+
+def test_a_settings_module_s_own_helper_is_run_on_its_arguments(tmp_path: Path) -> None:
+    """``EMAIL_USE_TLS = env_bool("EMAIL_USE_TLS")`` with the module's own ``def env_bool``: the value the app
+    gets, not "cannot be told"; a helper doing more than assignments, ``if`` and ``return`` stays unknown."""
+    py = tmp_path / "settings.py"
+    py.write_text(
+        "import os\n\ndef env_bool(name, default=False):\n    value = os.environ.get(name)\n"
+        "    if value is None:\n        return default\n    return value.strip().lower() in ('1', 'true', 'yes')\n\n"
+        "def env_int(name, default):\n    return int(os.getenv(name, default))\n\n"
+        "def first(*names):\n    return os.environ.get(names[0])\n\n"
+        "def looping(name):\n    for _ in range(2):\n        pass\n    return True\n\n"
+        "EMAIL_PORT = env_int('EMAIL_PORT', 25)\nEMAIL_USE_TLS = env_bool('EMAIL_USE_TLS')\n"
+        "EMAIL_USE_SSL = env_bool('EMAIL_USE_SSL', default=True)\nEMAIL_HOST = first('EMAIL_HOST')\n"
+        "EMAIL_TIMEOUT = looping('x')\n", encoding="utf-8")
+    [c] = read_file(py, framework="django", env={"EMAIL_USE_TLS": " Yes", "EMAIL_PORT": "587"})
+    assert at(c, "EMAIL_USE_TLS")[:2] == (True, "bool")
+    assert at(c, "EMAIL_USE_SSL")[:2] == (True, "bool")  # the keyword default
+    assert at(c, "EMAIL_PORT")[:2] == (587, "int")
+    assert c.values["EMAIL_HOST"].kind == "expression"  # *names: not followed
+    assert c.values["EMAIL_TIMEOUT"].kind == "expression"  # a loop: not followed
+    [d] = read_file(py, framework="django", env={"EMAIL_USE_TLS": "no"})
+    assert at(d, "EMAIL_USE_TLS")[:2] == (False, "bool") and at(d, "EMAIL_PORT")[:2] == (25, "int")
+
+
+def test_a_helper_calling_itself_ends(tmp_path: Path) -> None:
+    py = tmp_path / "settings.py"
+    py.write_text("def f(x):\n    return f(x)\n\nEMAIL_PORT = f(1)\n", encoding="utf-8")
+    [c] = read_file(py, framework="django", env={})
+    assert c.values["EMAIL_PORT"].kind == "expression"

@@ -3,7 +3,9 @@
 Settings modules are code, so values are folded from the expressions people write there —
 ``os.environ.get``, ``os.getenv``, django-environ's ``env.bool(...)``, python-decouple's ``config(...)``,
 ``int()``, ``bool()`` (with Python's truthiness, which is the trap), ``==``, ``.lower()`` — against
-the env mapping given. Anything else is kept as ``EXPRESSION``.
+the env mapping given, and through the settings module's own small helpers (``def env_bool(name, default=False):
+... return value.strip().lower() in ("1", "true")``): a helper is run on its arguments when its body is only
+assignments, ``if`` and ``return`` over such expressions. Anything else is kept as ``EXPRESSION``.
 """
 
 from __future__ import annotations
@@ -27,11 +29,24 @@ def _py_truthy(ev: Ev) -> bool:
     return bool(ev.value)
 
 
+MAX_CALL_DEPTH = 4  #: a helper calling a helper …: deeper (or recursive) calls are not followed
+
+
+class _Return(Exception):
+    """A helper's ``return``, carrying its value out of the statements walked."""
+
+    def __init__(self, value: Ev) -> None:
+        self.value = value
+
+
 class _Eval:
-    def __init__(self, env: Mapping[str, str] | None, scope: dict[str, Ev]) -> None:
+    def __init__(self, env: Mapping[str, str] | None, scope: dict[str, Ev],
+                 helpers: dict[str, ast.FunctionDef] | None = None, depth: int = 0) -> None:
         self.env = env
         self.scope = scope
         self.casts: dict[str, str] = {}  # django-environ Env(X=(bool, default)) declarations
+        self.helpers = helpers if helpers is not None else {}  # the module's own functions, by name
+        self.depth = depth
 
     def lookup(self, name: str, default: Ev | None) -> Ev:  # default None: no default given
         if self.env is None:
@@ -86,6 +101,9 @@ class _Eval:
                 return unknown(left, right)
             if isinstance(op, ast.Eq | ast.NotEq):
                 return Ev(ValueKind.BOOL, (left.value == right.value) == isinstance(op, ast.Eq), left.env or right.env)
+            if isinstance(op, ast.Is | ast.IsNot) and ValueKind.NIL in (left.kind, right.kind):
+                same = left.kind is right.kind
+                return Ev(ValueKind.BOOL, same == isinstance(op, ast.Is), left.env or right.env)
             return EXPR
         if isinstance(node, ast.IfExp):
             cond = self(node.test)
@@ -106,6 +124,8 @@ class _Eval:
             return self.lookup(key.value, default)
         if name in ("int", "float", "str", "bool") and len(args) == 1:
             return _convert(name, self(args[0]))
+        if name in self.helpers:
+            return self.run_helper(self.helpers[name], node)
         if isinstance(node.func, ast.Attribute) and node.func.attr in ("lower", "upper", "strip") and not args:
             base = self(node.func.value)
             if base.kind is ValueKind.STRING:
@@ -136,6 +156,56 @@ class _Eval:
         if cast == "env":
             cast = self.casts.get(key.value, "str")
         return _cast(cast, got, _ENVIRON_TRUE)
+
+
+    def run_helper(self, fn: ast.FunctionDef, node: ast.Call) -> Ev:
+        """The helper's return value for these arguments, or EXPRESSION when its body does more than this
+        evaluator follows (a loop, a raise, a call it does not know: the value is then not told)."""
+        a = fn.args
+        if self.depth >= MAX_CALL_DEPTH or a.vararg or a.kwarg or a.posonlyargs or a.kwonlyargs or \
+                any(isinstance(arg, ast.Starred) for arg in node.args) or len(node.args) > len(a.args):
+            return EXPR
+        names = [arg.arg for arg in a.args]
+        defaults = dict(zip(names[len(names) - len(a.defaults):], a.defaults, strict=True))
+        given = {k.arg: k.value for k in node.keywords if k.arg}
+        if None in (k.arg for k in node.keywords) or not given.keys() <= set(names):
+            return EXPR
+        local: dict[str, Ev] = dict(self.scope)
+        for i, pname in enumerate(names):
+            if i < len(node.args):
+                local[pname] = self(node.args[i])
+            elif pname in given:
+                local[pname] = self(given[pname])
+            elif pname in defaults:
+                local[pname] = self(defaults[pname])  # (evaluated in the module's scope, as Python does)
+            else:
+                return EXPR  # a TypeError when the app starts: not this reader's to tell
+        inner = _Eval(self.env, local, self.helpers, self.depth + 1)
+        inner.casts = self.casts
+        try:
+            inner.run(fn.body)
+        except _Return as done:
+            return done.value
+        return NIL  # falling off the end returns None
+
+    def run(self, body: list[ast.stmt]) -> None:
+        """Walk a helper's statements; ``return`` raises :class:`_Return`."""
+        for stmt in body:
+            if isinstance(stmt, ast.Return):
+                raise _Return(self(stmt.value) if stmt.value is not None else NIL)
+            if isinstance(stmt, ast.Assign) and len(stmt.targets) == 1 and isinstance(stmt.targets[0], ast.Name):
+                self.scope[stmt.targets[0].id] = self(stmt.value)
+            elif isinstance(stmt, ast.AnnAssign) and isinstance(stmt.target, ast.Name) and stmt.value is not None:
+                self.scope[stmt.target.id] = self(stmt.value)
+            elif isinstance(stmt, ast.If):
+                cond = self(stmt.test)
+                if not cond.known:
+                    raise _Return(unknown(cond))
+                self.run(stmt.body if _py_truthy(cond) else stmt.orelse)
+            elif isinstance(stmt, ast.Expr) and isinstance(stmt.value, ast.Constant):
+                continue  # a docstring
+            else:  # a loop, a raise, a call for its effect …: the value is not told
+                raise _Return(EXPR)
 
 
 def _dotted(node: ast.expr | None) -> str:
@@ -224,7 +294,7 @@ def read_python(path: Path, text: str, framework: str | None, env: Mapping[str, 
                                     record(configs, dk.value, dv, repr(dk.value), ev)
             elif isinstance(stmt, ast.ClassDef) and depth == 0 and "flask_mail" in frameworks:
                 own = {"flask_mail": RawConfig("flask_mail", str(path))}
-                statements(stmt.body, own, _Eval(env, dict(ev.scope)), depth + 1)
+                statements(stmt.body, own, _Eval(env, dict(ev.scope), ev.helpers), depth + 1)
                 if own["flask_mail"].values:
                     classes.append(own["flask_mail"])
             elif isinstance(stmt, ast.If | ast.Try | ast.With) and depth < 8:
@@ -232,7 +302,8 @@ def read_python(path: Path, text: str, framework: str | None, env: Mapping[str, 
                               getattr(stmt, "finalbody", [])):
                     statements(block, configs, ev, depth)
             elif isinstance(stmt, ast.FunctionDef) and depth == 0:
-                statements(stmt.body, configs, _Eval(env, dict(ev.scope)), depth + 1)
+                ev.helpers[stmt.name] = stmt
+                statements(stmt.body, configs, _Eval(env, dict(ev.scope), ev.helpers), depth + 1)
 
     statements(tree.body, module, evaluator, 0)
     out = [c for c in module.values() if c.values or framework]

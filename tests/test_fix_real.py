@@ -20,6 +20,7 @@ import pytest
 from click.testing import CliRunner
 
 from smtp_doctor.cli import cli
+from smtp_doctor.explain import explain
 from smtp_doctor.lab import LabInfo
 from test_check_real import DJANGO, RUBY, TIMEOUT, _delivered, _run
 
@@ -360,3 +361,42 @@ def test_config_for_laravel_puts_the_ca_where_php_reads_it(lab: LabInfo, tmp_pat
     with_env = subprocess.run(["php", "-r", php], capture_output=True, text=True, timeout=TIMEOUT,
                               env=clean | {name: value}).stdout
     assert without.startswith("ERROR") and with_env.startswith("DELIVERED 220"), (without, with_env)
+
+
+def test_a_port_written_into_the_host_is_moved_to_the_port_key(lab: LabInfo, tmp_path: Path) -> None:
+    """``host: "127.0.0.1:<port>"``: real Nodemailer and real Django resolve that whole string and fail; check
+    says why (cannot reach: the port is in the host), and `fix --write` splits it so both deliver."""
+    pytest.importorskip("django")
+    port = lab.servers["starttls"].port
+    dj = tmp_path / "dj" / "settings.py"
+    dj.parent.mkdir()
+    dj.write_text(f"EMAIL_HOST = '127.0.0.1:{port}'\nEMAIL_USE_TLS = True\nEMAIL_TIMEOUT = 5\n"
+                  f"EMAIL_HOST_USER = '{lab.user}'\nEMAIL_HOST_PASSWORD = '{lab.password}'\n")
+    script = tmp_path / "dj" / "app.py"
+    script.write_text(DJANGO)
+    env = dict(os.environ, SSL_CERT_FILE=str(lab.ca_file))
+    assert _run([sys.executable, str(script), str(dj.parent), "before"], env).startswith("ERROR")
+    result = CliRunner().invoke(cli, ["check", str(dj), "--json", "--timeout", "20"], env=_app_env(lab))
+    pred = json.loads(result.output)["configs"][0]["prediction"]
+    assert result.exit_code == 3 and pred["verdict"] == "unreachable" and pred["cause"] == "host_with_port"
+    code, out = _fix(dj, lab, "--framework", "django", "--write")
+    assert code == 0 and lab.password not in out
+    subject = f"fix-hostport-{uuid.uuid4()}"
+    assert _run([sys.executable, str(script), str(dj.parent), subject], env) == "DELIVERED"
+    assert _delivered(lab, subject)
+    if shutil.which("node") is None or not (NODE_MODULES / "nodemailer").is_dir():
+        pytest.skip("node or nodemailer is not installed (scripts/install-system-deps.sh installs them)")
+    js = tmp_path / "node" / "mailer.js"
+    js.parent.mkdir()
+    js.write_text('const nodemailer = require("nodemailer");\nmodule.exports = nodemailer.createTransport({\n'
+                  f'  host: "127.0.0.1:{port}",\n  requireTLS: true,\n  tls: {{ ca: require("fs").readFileSync('
+                  f'"{lab.ca_file}") }},\n  auth: {{ user: "{lab.user}", pass: process.env.SMTP_PASSWORD }},\n}});\n')
+    (tmp_path / "node" / "app.js").write_text(NODE_APP)
+    nenv = dict(os.environ, SMTP_PASSWORD=lab.password, NODE_PATH=str(NODE_MODULES))
+    before = _run(["node", str(tmp_path / "node" / "app.js"), str(js), "before"], nenv)
+    assert explain(before.removeprefix("ERROR ")).best.mode.id == "host_with_port", before  # type: ignore[union-attr]
+    code, out = _fix(js, lab, "--framework", "nodemailer", "--write")
+    assert code == 0, out
+    subject = f"fix-hostport-node-{uuid.uuid4()}"
+    assert _run(["node", str(tmp_path / "node" / "app.js"), str(js), subject], nenv) == "DELIVERED", js.read_text()
+    assert _delivered(lab, subject)

@@ -138,6 +138,12 @@ def app_mechanisms(plan: ConnectionPlan, plaintext: bool = False) -> tuple[str, 
     return _mechanisms(plan, plaintext)
 
 
+def _reach_matches(row: Mapping[str, Any], outcome: str, host: str | None) -> bool:
+    """A [[reach]] row for this TCP outcome (one or a list), and for this host's shape when it names one."""
+    outcomes = row["outcome"] if isinstance(row["outcome"], list) else [row["outcome"]]
+    return outcome in outcomes and ("host_re" not in row or re.search(row["host_re"], host or "") is not None)
+
+
 def predict(plan: ConnectionPlan, facts: PortFacts, *, sender: str = "") -> Prediction:
     """What the app does when it connects as ``plan`` says to the port ``facts`` describe."""
     base: dict[str, Any] = {"host": plan.host or facts.host, "port": plan.port or facts.port,
@@ -158,13 +164,14 @@ def predict(plan: ConnectionPlan, facts: PortFacts, *, sender: str = "") -> Pred
     if not (plan.host or facts.host) or not (plan.port or facts.port):  # config_for without its YAML, code …
         return Prediction(Verdict.UNKNOWN, why="check.why.target_unknown", params=base | {"where": plan.source})
     if facts.outcome is not Outcome.CONNECTED:
-        row = next((r for r in knowledge()["reach"] if r["outcome"] == facts.outcome.value), None)
+        row = next((r for r in knowledge()["reach"] if _reach_matches(r, facts.outcome.value, plan.host)), None)
         failure = row["failure"] if row else "connect_failed_unspecified"
         text, source = error_text(plan, failure, base)
-        why = "check.why.unreachable_ignored_keys" if plan.ignored_keys else "check.why.unreachable"
+        why = "check.why.unreachable_ignored_keys" if plan.ignored_keys else (row or {}).get(
+            "why", "check.why.unreachable")
         return Prediction(Verdict.UNREACHABLE, failure, "connect", None, True, text, source, why,
                           base | {"detail": facts.outcome_detail or facts.outcome.value,
-                                  "keys": ", ".join(plan.ignored_keys)})
+                                  "keys": ", ".join(plan.ignored_keys)}, cause=(row or {}).get("cause"))
     if plan.mode is None:
         return Prediction(Verdict.UNKNOWN, why="check.why.mode_unknown", params=base)
     refusing = facts.greeting if facts.greeting is not None and facts.greeting.code >= 400 else None
@@ -406,6 +413,9 @@ def fix_row(framework: str, group: str, port_mode: str, version: str | None = No
     return None
 
 
+_HOST_PORT = re.compile(r"([^\s:/\[\]]+):(\d{1,5})")
+
+
 def fix_for(plan: ConnectionPlan, prediction: Prediction, facts: PortFacts,
             present: Mapping[str, str] | None = None) -> Fix | None:
     """The change that turns ``prediction`` into a delivery, from what the probe found.
@@ -428,6 +438,8 @@ def fix_for(plan: ConnectionPlan, prediction: Prediction, facts: PortFacts,
     text_key = next((k for k in (f"explain.fix.{group}.{plan.framework}", f"explain.fix.{group}.generic")
                      if has(k)), None)
     params: dict[str, Any] = {"host": plan.host or "", "port": plan.port or ""}
+    if (m := _HOST_PORT.fullmatch(plan.host or "")) is not None:  # "smtp.example.com:587": name and port apart
+        params["host_name"], params["host_port"] = m.group(1), int(m.group(2))
     tls = facts.tls
     candidate = next((v for v in tls.verifications if v.source == "candidate" and v.ok), None) if tls else None
     if candidate is not None:

@@ -189,8 +189,10 @@ def repair(raw: RawConfig, env: dict[str, str] | None, probe_target: str | None,
             result.final = c
         for _ in range(MAX_ROUNDS):
             pred, fix = c.prediction, c.fix
-            if pred is None or pred.verdict is not Verdict.FAILS:
+            if pred is None or pred.verdict not in (Verdict.FAILS, Verdict.UNREACHABLE):
                 break
+            if pred.verdict is Verdict.UNREACHABLE and (fix is None or not (fix.lines or fix.remove)):
+                break  # nothing in the app reaches it (a config's fault that does, "host:587", has lines)
             if fix is not None and fix.env and not (fix.lines or fix.remove):
                 result.steps.append(Step(pred, fix))
                 result.env = fix.env

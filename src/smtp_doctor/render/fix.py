@@ -18,7 +18,7 @@ def render_repair(out: Console, r: Repair) -> None:
     out.print(f"[bold]{escape(head)}[/]", highlight=False)
     first = r.first.prediction
     assert first is not None
-    if first.verdict is Verdict.UNREACHABLE or (first.verdict is not Verdict.FAILS and not r.steps):
+    if first.verdict is not Verdict.FAILS and not r.steps:
         out.print("  " + escape(verdict_line(first)), highlight=False)
     for n, step in enumerate(r.steps, start=1):
         if step.convention:
@@ -28,7 +28,8 @@ def render_repair(out: Console, r: Repair) -> None:
             line = t("fix.cli.risk_step", n=n, risk=_risk_text(step.risk))
             out.print(f"  [yellow]▲[/] {escape(line)}", highlight=False)
         else:
-            line = t("fix.cli.step", n=n, failure=failure_title(step.prediction.failure))
+            key = "fix.cli.step_unreachable" if step.prediction.verdict is Verdict.UNREACHABLE else "fix.cli.step"
+            line = t(key, n=n, failure=failure_title(step.prediction.failure))
             out.print(f"  [red]✖[/] {escape(line)}", highlight=False)
         print_fix(out, step.fix)
     render_corrected(out, r)

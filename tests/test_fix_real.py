@@ -400,3 +400,32 @@ def test_a_port_written_into_the_host_is_moved_to_the_port_key(lab: LabInfo, tmp
     subject = f"fix-hostport-node-{uuid.uuid4()}"
     assert _run(["node", str(tmp_path / "node" / "app.js"), str(js), subject], nenv) == "DELIVERED", js.read_text()
     assert _delivered(lab, subject)
+
+
+def test_an_initializer_that_forces_implicit_tls_is_fixed_where_it_is_written(lab: LabInfo, tmp_path: Path) -> None:
+    """The environment file asks for STARTTLS; an initializer, loaded last, merges ``ssl: true`` into the same
+    hash: the real app speaks implicit TLS to a STARTTLS port and fails. `fix --write` removes the key in the
+    initializer (a change in the environment file alone would be overridden) and real ActionMailer, loading the
+    files in Rails' order, delivers."""
+    from test_check_matrix import _real as real_app
+
+    if not _ruby_ok():
+        pytest.skip("ruby-actionmailer is not installed (scripts/install-system-deps.sh installs it)")
+    app = tmp_path / "app"
+    config = app / "config" / "environments" / "production.rb"
+    config.parent.mkdir(parents=True)
+    config.write_text(FRAME.format(body=AM_BASE.format(port=lab.servers["starttls"].port, user=lab.user)
+                                   + f"    enable_starttls_auto: true,\n    ca_file: '{lab.ca_file}',\n"))
+    initializer = app / "config" / "initializers" / "mail_tls.rb"
+    initializer.parent.mkdir()
+    initializer.write_text("# always TLS\nActionMailer::Base.smtp_settings = "
+                           "ActionMailer::Base.smtp_settings.merge(ssl: true, open_timeout: 5)\n")
+    env = {"LAB_PASSWORD": lab.password}
+    assert real_app({"runner": "actionmailer"}, app, config, env, "before").startswith("ERROR")
+    code, doc = _fix_write(config, lab)
+    assert code == 0 and doc["delivers"], doc
+    assert "ssl" not in initializer.read_text().split("\n", 1)[1] and "open_timeout: 5" in initializer.read_text()
+    assert "mail_tls.rb" in doc["diff"] and "production.rb" in doc["diff"]
+    subject = f"fix-initializer-{uuid.uuid4()}"
+    assert real_app({"runner": "actionmailer"}, app, config, env, subject) == "DELIVERED"
+    assert _delivered(lab, subject)

@@ -51,23 +51,32 @@ class Repair:
     env: tuple[str, ...] = ()  #: the last part of the fix goes into the app's environment (SSL_CERT_FILE=…)
     kept_risks: list[str] = field(default_factory=list)  #: risks no change here removes without breaking it
     path: str = ""  #: the file text/fixed are: the config, or the YAML its config_for reads
+    #: other files of the app the fix changes (a Rails initializer that amends the hash): path → (text, fixed)
+    others: dict[str, tuple[str, str]] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
         self.path = self.path or self.raw.file
 
     @property
+    def changed(self) -> bool:
+        return self.fixed != self.text or any(before != after for before, after in self.others.values())
+
+    @property
     def no_diff(self) -> bool:
         """A value of this file spans lines (a quoted value holding a newline): a diff would show its second
         line as a line of its own, which may pass for ours; the change is made with --write, not shown as one."""
-        return self.fixed != self.text and any("\n" in v.text for v in self.raw.values.values())
+        return self.changed and any("\n" in v.text for v in self.raw.values.values())
 
     @property
     def diff(self) -> str:
-        if self.fixed == self.text or self.no_diff:
+        if not self.changed or self.no_diff:
             return ""
-        view = replace(self.raw, file=self.path)  # the secrets written in the patched file, masked
-        return unified_diff(self.text, self.fixed, self.path, secret_lines(self.text, view),
-                            secret_tokens(self.text, view))
+        out = []
+        for path, (before, after) in ((self.path, (self.text, self.fixed)), *self.others.items()):
+            view = replace(self.raw, file=path)  # the secrets written in the patched file, masked
+            if before != after:
+                out.append(unified_diff(before, after, path, secret_lines(before, view), secret_tokens(before, view)))
+        return "".join(out)
 
     @property
     def delivers(self) -> bool:
@@ -75,7 +84,7 @@ class Repair:
         verified this server's chain with; fix_for offers none other). A config that fails as written and
         to which nothing was written does not deliver, whatever a re-check said (issue 12: never a claim
         without a write)."""
-        if self.fixed == self.text and not self.env and (self.first.prediction is None or
+        if not self.changed and not self.env and (self.first.prediction is None or
                                                          self.first.prediction.verdict is not Verdict.DELIVERED):
             return False
         return bool(self.env) or (self.final.prediction is not None
@@ -108,6 +117,50 @@ def _apply(text: str, raw: RawConfig, fix: Fix, syntax: str, target: _Target) ->
     return apply_yaml_fix(text, raw, fix, target.path, target.section)
 
 
+def _split(raw: RawConfig, fix: Fix, target: _Target) -> tuple[Fix, dict[str, Fix]]:
+    """The part of ``fix`` for the config's own file, and one part per other file of the same kind that holds a
+    key the fix removes or changes: a Rails initializer's ``smtp_settings.merge(ssl: true)`` is edited where it
+    is written, since the app loads it last. Only when this file's own hash survives (the other file amends
+    it): a new key then goes here, and the app sees it."""
+    own = Path(raw.file).suffix
+    if target.section is not None or not any(v.origin is not None and v.origin.file == raw.file
+                                             for v in raw.values.values()):
+        return fix, {}
+
+    def elsewhere(key: str) -> str | None:
+        v = raw.values.get(key)
+        f = v.origin.file if v is not None and v.origin is not None else None
+        return f if f is not None and f != raw.file and Path(f).suffix == own else None
+
+    parts: dict[str, Fix] = {}
+    for key, where in fix.remove:
+        if (f := elsewhere(key)) is not None:
+            part = parts.get(f, Fix(fix.group))
+            parts[f] = replace(part, remove=(*part.remove, (key, where)))
+    for key, line in zip(fix.keys, fix.lines, strict=True):
+        if (f := elsewhere(key)) is not None:
+            part = parts.get(f, Fix(fix.group))
+            parts[f] = replace(part, lines=(*part.lines, line), keys=(*part.keys, key))
+    if not parts:
+        return fix, {}
+    moved = {k for p in parts.values() for k in (*p.keys, *(k for k, _ in p.remove))}
+    kept = [(k, ln) for k, ln in zip(fix.keys, fix.lines, strict=True) if k not in moved]
+    return replace(fix, lines=tuple(ln for _, ln in kept), keys=tuple(k for k, _ in kept),
+                   remove=tuple((k, w) for k, w in fix.remove if k not in moved)), parts
+
+
+def _apply_all(result: Repair, current: RawConfig, fix: Fix, syntax: str, target: _Target) -> tuple[
+        str, dict[str, tuple[str, str]]]:
+    """``fix`` applied to the config's file and to the other files that hold what it changes: (the config's
+    new text, every other file's (original, new) text)."""
+    mine, parts = _split(current, fix, target)
+    others = dict(result.others)
+    for path, part in parts.items():
+        before, now = others.get(path) or (read_text(Path(path)),) * 2
+        others[path] = (before, apply_fix(now, replace(current, file=path), part, syntax).text)
+    return _apply(result.fixed, current, mine, syntax, target).text, others
+
+
 def _mirror(tmp: Path, raw: RawConfig, target: _Target, text: str) -> tuple[Path, Path]:
     """A copy of the app's config file and the patched YAML at the same places relative to the app's root
     (config_for finds config/<name>.yml from the config's folder): (config copy, YAML copy)."""
@@ -125,9 +178,10 @@ def _mirror(tmp: Path, raw: RawConfig, target: _Target, text: str) -> tuple[Path
 
 
 def _reread(tmp: Path, raw: RawConfig, text: str, env: dict[str, str] | None,
-            target: _Target | None = None) -> RawConfig:
+            target: _Target | None = None, others: dict[str, tuple[str, str]] | None = None) -> RawConfig:
     """The patched text, read by the same reader: under the same file name, so the same syntax applies.
-    A patched config_for YAML is read through a copy of the app's config file next to it."""
+    A patched config_for YAML is read through a copy of the app's config file next to it; another file the fix
+    changed (``others``) is read again from its patched text, and what it now sets replaces what it set."""
     target = target or _Target(raw.file)
     if target.section is None:
         path = tmp / Path(raw.file).name
@@ -154,11 +208,30 @@ def _reread(tmp: Path, raw: RawConfig, text: str, env: dict[str, str] | None,
             # temporary copy has no such neighbours (readers/rails_merge.py), and the patch never touches them
             values |= {k: v for k, v in raw.values.items()
                        if v.origin is not None and v.origin.file not in (raw.file, target.path, *renamed.values())}
+            for other, (_, now) in (others or {}).items():
+                values = {k: v for k, v in values.items() if v.origin is None or v.origin.file != other}
+                values |= _read_other(tmp, raw, other, now, env)
             from .credentials import app_auth_args
 
             return app_auth_args(replace(again, file=raw.file, values=values, framework_version=raw.framework_version,
                                          version_from=raw.version_from), env)
     raise UserError("fix.error.reread", file=raw.file)
+
+
+def _read_other(tmp: Path, raw: RawConfig, path: str, text: str, env: dict[str, str] | None) -> dict[str, Any]:
+    """What another file of the app sets once patched (read alone, as an amendment of the hash), under its own
+    name; what it set before when the patched text cannot be read (the re-check then still sees the failure)."""
+    copy = tmp / "others" / Path(path).name
+    copy.parent.mkdir(exist_ok=True)
+    copy.write_text(text, encoding="utf-8")
+    try:
+        configs = [c for c in read_file(copy, framework=raw.framework, env=env) if c.framework == raw.framework]
+    except UserError:
+        configs = []
+    if len(configs) != 1:
+        return {k: v for k, v in raw.values.items() if v.origin is not None and v.origin.file == path}
+    return {k: replace(v, origin=replace(v.origin, file=path)) if v.origin is not None else v
+            for k, v in configs[0].values.items()}
 
 
 def repair(raw: RawConfig, env: dict[str, str] | None, probe_target: str | None, ca_file: str | None,
@@ -176,14 +249,13 @@ def repair(raw: RawConfig, env: dict[str, str] | None, probe_target: str | None,
     with tempfile.TemporaryDirectory(prefix="smtp-doctor-fix-") as tmp:
         for key, params, pfix in provider_fixes(raw, first.settings, present(raw)):
             try:  # the provider's documentation, not the probe, says these: they come first
-                patched = _apply(result.fixed, current, pfix, syntax, target)
+                result.fixed, result.others = _apply_all(result, current, pfix, syntax, target)
             except Unpatchable as exc:
                 result.stopped = str(exc)
                 continue
             assert first.prediction is not None
             result.steps.append(Step(first.prediction, pfix, convention=(key, params)))
-            result.fixed = patched.text
-            current = _reread(Path(tmp), current, result.fixed, env, target)
+            current = _reread(Path(tmp), current, result.fixed, env, target, result.others)
         if current is not raw:
             [c] = check([current], probe_target, ca_file, timeout, env=env)
             result.final = c
@@ -210,14 +282,13 @@ def repair(raw: RawConfig, env: dict[str, str] | None, probe_target: str | None,
                 break
             seen.add(pred.failure)
             try:
-                patched = _apply(result.fixed, current, fix, syntax, target)
+                result.fixed, result.others = _apply_all(result, current, fix, syntax, target)
             except Unpatchable as exc:
                 result.stopped = str(exc)
                 result.steps.append(Step(pred, fix))
                 break
             result.steps.append(Step(pred, fix))
-            result.fixed = patched.text
-            current = _reread(Path(tmp), current, result.fixed, env, target)
+            current = _reread(Path(tmp), current, result.fixed, env, target, result.others)
             [c] = check([current], probe_target, ca_file, timeout, env=env)
             result.final = c
         _harden(result, current, Path(tmp), env, probe_target, ca_file, timeout, syntax, target)
@@ -242,16 +313,16 @@ def _harden(result: Repair, current: RawConfig, tmp: Path, env: dict[str, str] |
         risk, fix = todo[0]
         tried.add(risk)
         try:
-            patched = _apply(result.fixed, current, fix, syntax, target)
+            fixed, others = _apply_all(result, current, fix, syntax, target)
         except Unpatchable:
             continue
-        again = _reread(tmp, current, patched.text, env, target)
+        again = _reread(tmp, current, fixed, env, target, others)
         [c2] = check([again], probe_target, ca_file, timeout, env=env)
         if (c2.prediction is None or c2.prediction.verdict is not Verdict.DELIVERED or c2.facts is None
                 or risk in risks(c2.plan, c2.prediction, c2.facts)):
             continue  # the change would break delivery or not remove the risk: not offered
         result.steps.append(Step(c.prediction, fix, risk))
-        result.fixed, current, c = patched.text, again, c2
+        result.fixed, result.others, current, c = fixed, others, again, c2
         result.final = c
     if c.prediction is not None and c.prediction.verdict is Verdict.DELIVERED and c.facts is not None:
         result.kept_risks = list(risks(c.plan, c.prediction, c.facts))
@@ -267,8 +338,10 @@ def write(results: list[Repair]) -> bool:
     """Apply every repair predicted to deliver to its file; True when any file changed."""
     written = False
     for r in results:
-        if r.delivers and r.fixed != r.text:
-            Path(r.path).write_text(r.fixed, encoding="utf-8")
+        if r.delivers and r.changed:
+            for path, (before, after) in ((r.path, (r.text, r.fixed)), *r.others.items()):
+                if before != after:
+                    Path(path).write_text(after, encoding="utf-8")
             written = True
     return written
 

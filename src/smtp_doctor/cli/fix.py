@@ -48,6 +48,7 @@ def command(path: Path, env_file: Path | None, framework: str | None, probe_targ
         out = console()
         for r in result.repairs:
             render_repair(out, r)
-            if write and r.delivers and r.fixed != r.text:
-                out.print("[green]" + escape(t("fix.cli.written", file=r.path)) + "[/]", highlight=False)
+            if write and r.delivers and r.changed:
+                for path in (r.path, *r.others):
+                    out.print("[green]" + escape(t("fix.cli.written", file=path)) + "[/]", highlight=False)
     raise SystemExit(int(result.exit_code))

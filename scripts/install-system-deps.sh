@@ -165,6 +165,9 @@ command -v patch >/dev/null 2>&1 || apt_install patch
 # --- explain: a real Java app with Jakarta Mail against the lab (tests/test_explain_java.py) -------------
 command -v javac >/dev/null 2>&1 || apt_install default-jdk-headless
 apt_install libjakarta-mail-java
+# check matrix 6c: the real Spring mail sender (JavaMailSenderImpl, Spring 4.3) over javax.mail 1.6.5, and
+# SnakeYAML for application.yml (tests/test_check_matrix6c.py)
+apt_install libspring-context-support-java libmail-java libyaml-snake-java
 
 # --- domain: the DNSSEC lab and the DANE cross-check (src/smtp_doctor/lab/dns.py, tests/test_domain*.py) --
 # NSD serves the lab's signed zones, Unbound validates them (one instance with the lab's root key, one

@@ -1,0 +1,120 @@
+"""The check/fix matrix, sixth part B (issue 12): Django 5.2 / 4.2, Flask-Mail and Nodemailer 6 / 10 configurations
+by an independent tester.
+
+tests/fixtures/matrix6/cells_b.toml holds NEW app configurations, written from what users of these frameworks
+really write and get wrong and from the frameworks' own code, without reading check's rules, and none a copy of
+matrices 1-5. They go through matrix 3's machinery, imported and not copied (test_check_matrix3.run_half,
+report_and_floors): check --json, the real framework against the lab, and `fix --write` then the real framework
+again when it failed.
+
+Placeholders beyond the harness's: @CLOSED_PORT@ (bound on 127.0.0.1, never listening: refused) and
+@SILENT_PORT@ (listening, never accepting: no greeting) as matrix 5, and the lab's hostile servers
+@HOSTILE_BUSY_421@, @HOSTILE_CLOSE_ON_CONNECT@, @HOSTILE_CLOSE_AFTER_GREETING@.
+
+Split by a new salt: half = "heldout" when int(sha256("6|" + id).hexdigest(), 16) is odd, else "dev", recorded
+in the file and checked here. The held-out half is reported as counts only (a broken held-out run fails
+without details); the dev half's disagreements are printed. [measured.*] are the floors.
+"""
+
+from __future__ import annotations
+
+import copy
+import hashlib
+import os
+import socket
+import tomllib
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+import test_check_matrix3 as m3
+import test_check_matrix4 as m4
+import test_check_matrix5 as m5
+from smtp_doctor.lab import LabInfo
+from test_check_matrix import other_ca
+
+__all__ = ["other_ca"]  # the fixture, imported so pytest finds it here
+
+HERE = Path(__file__).parent / "fixtures" / "matrix6"
+CELLS_FILE = HERE / "cells_b.toml"
+DOC = tomllib.loads(CELLS_FILE.read_text(encoding="utf-8"))
+CELLS: list[dict[str, Any]] = DOC["cell"]
+RUNS: list[tuple[dict[str, Any], str]] = [
+    (c, r) for c in CELLS for r in (("nodemailer6", "nodemailer10") if c["runner"] == "nodemailer" else (c["runner"],))]
+ROWS: dict[str, m3.Row] = {}
+#: the lab's hostile servers this file names, by placeholder
+HOSTILE = {"@HOSTILE_BUSY_421@": "busy-421", "@HOSTILE_CLOSE_ON_CONNECT@": "close-on-connect",
+           "@HOSTILE_CLOSE_AFTER_GREETING@": "close-after-greeting"}
+
+
+def _half_of(cid: str) -> str:
+    """This matrix's own salt, so its split is independent of matrices 3-5."""
+    return "heldout" if int(hashlib.sha256(("6|" + cid).encode()).hexdigest(), 16) % 2 else "dev"
+
+
+def _older_configs() -> tuple[set[str], set[str]]:
+    """Ids and file texts of matrices 1-5, so none of this matrix's configs repeats one of theirs."""
+    cells: list[dict[str, Any]] = list(m3.CELLS) + list(m4.CELLS) + list(m5.CELLS)
+    for name in ("matrix.toml", "matrix2.toml"):
+        cells += tomllib.loads((Path(__file__).parent / "fixtures" / "check" / name).read_text("utf-8"))["cell"]
+    return {c["id"] for c in cells}, {"".join(c["files"].values()).strip() for c in cells}
+
+
+def test_the_split_is_the_recorded_one() -> None:
+    ids = [c["id"] for c in CELLS]
+    assert len(set(ids)) == len(ids) >= 60
+    older_ids, older_texts = _older_configs()
+    assert not older_ids & set(ids)
+    assert not older_texts & {"".join(c["files"].values()).strip() for c in CELLS}
+    assert all(c["half"] == _half_of(c["id"]) for c in CELLS)
+    assert {c["runner"] for c in CELLS} == {"django", "django42", "flask_mail", "nodemailer"}
+    assert all(isinstance(c["fixable"], bool) and c["config"] in c["files"] for c in CELLS)
+
+
+@pytest.fixture(scope="module")
+def dead_ports(lab: LabInfo) -> Iterator[dict[str, str]]:
+    """A refused port (bound, never listening), a silent one (listening, never accepting), on 127.0.0.1, and
+    the lab's hostile servers this file names."""
+    closed = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    silent = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    try:
+        closed.bind(("127.0.0.1", 0))
+        silent.bind(("127.0.0.1", 0))
+        silent.listen(32)
+        ports = {"@CLOSED_PORT@": str(closed.getsockname()[1]), "@SILENT_PORT@": str(silent.getsockname()[1])}
+        ports |= {key: str(lab.hostile[name].port) for key, name in HOSTILE.items()}
+        yield ports
+    finally:
+        closed.close()
+        silent.close()
+
+
+def _with_ports(cell: dict[str, Any], ports: dict[str, str]) -> dict[str, Any]:
+    """The cell with this file's own port placeholders filled (the rest are the harness's)."""
+    out = copy.deepcopy(cell)
+
+    def fill(text: str) -> str:
+        for key, value in ports.items():
+            text = text.replace(key, value)
+        return text
+
+    out["files"] = {name: fill(text) for name, text in out["files"].items()}
+    out["env"] = {name: fill(value) for name, value in out.get("env", {}).items()}
+    return out
+
+
+@pytest.mark.parametrize(("cell", "runner"), RUNS,
+                         ids=[c["id"] + (f"@{r}" if c["runner"] == "nodemailer" else "") for c, r in RUNS])
+def test_matrix6b_config(cell: dict[str, Any], runner: str, lab: LabInfo, tmp_path: Path, other_ca: str,
+                         monkeypatch: pytest.MonkeyPatch, dead_ports: dict[str, str]) -> None:
+    m3.run_half(_with_ports(cell, dead_ports), runner, lab, tmp_path, other_ca, monkeypatch, ROWS, DOC["lock"],
+                "matrix6b")
+
+
+def test_matrix6b_summary() -> None:
+    if not ROWS:
+        pytest.skip("no matrix6b config ran")
+    report = Path(os.environ.get("SMTP_DOCTOR_MATRIX6B_REPORT", "/tmp/smtp-doctor-matrix6b.json"))
+    m3.report_and_floors(ROWS, report, DOC, CELLS_FILE)

@@ -35,6 +35,7 @@ from typing import Any
 
 import pytest
 
+import test_check_matrix as m1
 import test_check_matrix3 as m3
 import test_check_matrix5 as m5
 from smtp_doctor.lab import LabInfo
@@ -93,7 +94,7 @@ def _available() -> str | None:
 
 
 def _real(app: Path, config: Path, env: dict[str, str], subject: str) -> str:
-    """DELIVERED, ERROR <the exception chain's last ~500 chars> or TIMEOUT: the real sender with the app as it is.
+    """DELIVERED, ERROR <the exception chain's head and tail> or TIMEOUT: the real sender with the app as it is.
     The process environment is the tester's minus anything that changes trust or the JVM, plus the cell's."""
     base = {k: v for k, v in os.environ.items() if k not in m3.TRUST_ENV + JVM_ENV}
     argv = ["java", "-cp", _BUILT["classpath"], "SpringSend", str(app), subject]
@@ -103,8 +104,10 @@ def _real(app: Path, config: Path, env: dict[str, str], subject: str) -> str:
         return "TIMEOUT"
     lines = [ln for ln in done.stdout.splitlines() if ln.startswith(("DELIVERED", "ERROR "))]
     if not lines:
-        return "ERROR " + (done.stderr.strip()[-500:] or "no output")
-    return lines[-1] if lines[-1] == "DELIVERED" else "ERROR " + lines[-1].removeprefix("ERROR ")[-500:]
+        return "ERROR " + (m1.crash_text(done.stderr) or "no output")
+    # the chain's head and tail (Spring's "Mail server connection failed; … Could not convert socket to TLS"
+    # opens it), as matrix 1's runners keep a crash since a15fad3
+    return lines[-1] if lines[-1] == "DELIVERED" else "ERROR " + m1.crash_text(lines[-1].removeprefix("ERROR "))
 
 
 m3.EXTRA_RUNNERS["spring"] = (_available, _real)

@@ -150,3 +150,25 @@ def test_node_user_without_password_is_refused_at_auth(lab: LabInfo, tmp_path: P
     assert 'Missing credentials for "PLAIN"' in str(pred["error_text"])
     pred = _check_node(tmp_path, lab, "implicit", f"secure: true, {auth} {ca}", "SMTP_PASS=x\n")
     assert pred["failure"] != "auth_missing_credentials"
+
+
+def test_the_jvm_trust_store_in_java_tool_options_is_the_java_app_s_store(lab: LabInfo, tmp_path: Path) -> None:
+    """A Spring app trusts what its JVM trusts: -Djavax.net.ssl.trustStore in JAVA_TOOL_OPTIONS replaces
+    cacerts. The store is made by keytool, as a Java user makes one; a wrong store password means the JVM
+    cannot open it and every handshake fails."""
+    import shutil
+    import subprocess
+
+    keytool = shutil.which("keytool")
+    if keytool is None:
+        pytest.skip("no keytool (default-jdk: scripts/install-system-deps.sh)")
+    store = tmp_path / "trust.p12"
+    subprocess.run([keytool, "-importcert", "-noprompt", "-alias", "lab", "-file", str(lab.ca_file), "-keystore",
+                    str(store), "-storetype", "PKCS12", "-storepass", "changeit"], check=True, capture_output=True,
+                   timeout=60)
+    p = _plan("spring", lab.servers["starttls"].port, None)
+    good = f"-Djavax.net.ssl.trustStore={store} -Djavax.net.ssl.trustStorePassword=changeit"
+    assert _predict(p, {"JAVA_TOOL_OPTIONS": good}, None).verdict is Verdict.DELIVERED
+    assert _predict(p, {}, None).failure == "cert_unknown_issuer"  # cacerts: no lab CA
+    wrong = _predict(p, {"JAVA_TOOL_OPTIONS": good.replace("=changeit", "=not-it")}, None)
+    assert wrong.verdict is Verdict.FAILS and wrong.failure is not None and wrong.failure.startswith("cert_")

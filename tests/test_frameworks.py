@@ -382,3 +382,18 @@ def test_msmtp_auth_names_a_mechanism_and_gitlab_refuses_a_user_without_password
         "auth_missing_credentials"]
     assert predict(cfg("gitlab", smtp_user_name="u", smtp_password="p")) == []
     assert predict(cfg("gitlab", smtp_user_name="u", smtp_authentication="false")) == []
+
+
+def test_every_predict_rule_past_startup_has_its_why() -> None:
+    """A rule that fires at connect or auth is explained by check.why.<mode>: a missing sentence was an
+    internal error (exit 70) on the first Spring config that reached it."""
+    import tomllib
+    from importlib import resources
+
+    from smtp_doctor.i18n import has
+
+    doc = tomllib.loads((resources.files("smtp_doctor") / "knowledge" / "frameworks.toml").read_text("utf-8"))
+    rules = [(fw, r) for fw, f in doc["framework"].items() for r in f.get("predict", [])]
+    shown = [(fw, r.get("shows") or r["mode"]) for fw, r in rules if r.get("at") != "startup"]  # plan.Refusal's
+    missing = [(fw, mode) for fw, mode in shown if not has(f"check.why.{mode}")]
+    assert rules and not missing, missing

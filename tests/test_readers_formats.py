@@ -132,3 +132,23 @@ def test_msmtp_accounts_with_inheritance() -> None:
     assert at(freemail, "user") == ("username", "string", 13, 16)  # inherited from gmail
     assert freemail.values["passwordeval"].secret
     assert at(default, "host") == ("smtp.gmail.com", "string", 10, 16)
+
+
+def test_spring_profiles_and_spring_mail_environment_override_the_base_file(tmp_path: Path) -> None:
+    """Spring Boot's order: application.*, then application-<profile>.* for SPRING_PROFILES_ACTIVE (or
+    spring.profiles.active in the file), then SPRING_MAIL_* variables by relaxed binding over every file."""
+    from smtp_doctor.readers import read_file
+
+    base = tmp_path / "application.properties"
+    base.write_text("spring.profiles.active=prod\nspring.mail.host=localhost\nspring.mail.port=1025\n")
+    (tmp_path / "application-prod.yml").write_text("spring:\n  mail:\n    port: 587\n    username: app\n")
+    (tmp_path / "application-other.properties").write_text("spring.mail.port=2\n")
+    [c] = read_file(base, env={"SPRING_MAIL_PASSWORD": "from-env-secret",
+                               "SPRING_MAIL_PROPERTIES_MAIL_SMTP_STARTTLS_ENABLE": "true"})
+    v = c.values
+    assert v["spring.mail.port"].value == 587 or v["spring.mail.port"].value == "587"  # the profile's
+    assert v["spring.mail.username"].value == "app"
+    assert v["spring.mail.properties.mail.smtp.starttls.enable"].value == "true"
+    assert v["spring.mail.password"].secret and "from-env-secret" not in repr(v)
+    [d] = read_file(base, env={"SPRING_PROFILES_ACTIVE": "other"})
+    assert str(d.values["spring.mail.port"].value) == "2" and "spring.mail.username" not in d.values

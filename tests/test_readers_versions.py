@@ -66,3 +66,27 @@ def test_a_broken_lock_file_is_no_version(tmp_path: Path) -> None:
     js.write_text("nodemailer.createTransport({ host: 'smtp.example.com', port: 587 });\n")
     [raw] = read_file(js)
     assert raw.framework_version is None
+
+
+@pytest.mark.parametrize(("name", "text", "want", "checks_name"), [
+    ("pom.xml", "<project>\n  <parent>\n    <groupId>org.springframework.boot</groupId>\n"
+     "    <artifactId>spring-boot-starter-parent</artifactId>\n    <version>2.7.18</version>\n  </parent>\n"
+     "  <version>9.9.9</version>\n</project>\n", "2.7.18", False),
+    ("build.gradle", "plugins {\n  id 'java'\n  id 'org.springframework.boot' version '3.3.5'\n}\n", "3.3.5", True),
+    ("build.gradle.kts", 'plugins {\n    id("org.springframework.boot") version "3.0.13"\n}\n', "3.0.13", False),
+])
+def test_spring_boot_version_decides_javamail_s_name_check(tmp_path: Path, name: str, text: str, want: str,
+                                                          checks_name: bool) -> None:
+    """Boot 2.x / 3.0 send with javax.mail or com.sun.mail, which do not check the server's name unless
+    mail.smtp.ssl.checkserveridentity is set; 3.1+ sends with Angus Mail, which does; a user name and a
+    password make JavaMail log in whatever mail.smtp.auth says."""
+    (tmp_path / name).write_text(text)
+    props = tmp_path / "src" / "main" / "resources" / "application.properties"
+    props.parent.mkdir(parents=True)
+    props.write_text("spring.mail.host=smtp.example.com\nspring.mail.port=587\nspring.mail.username=app\n"
+                     "spring.mail.password=not-a-real-one\n")
+    [raw] = read_file(props)
+    assert (raw.framework, raw.framework_version) == ("spring", want)
+    s = to_settings(raw)
+    assert s.verify_hostname is not None and s.verify_hostname.value is checks_name
+    assert s.auth_mechanism is not None and s.auth_mechanism.value == "auto"

@@ -29,7 +29,7 @@ if TYPE_CHECKING:
 
     from .login import Asked, Envelope
 
-ProbeKey = tuple[str, int, str | None, str | None]  #: host, port, CA file, server name (SNI)
+ProbeKey = tuple[str, int, str | None, str | None, bool]  #: host, port, CA file, server name (SNI), test versions
 
 
 @dataclass
@@ -68,9 +68,9 @@ def _with_candidate(facts: PortFacts, ca_file: str | None) -> PortFacts:
 async def _probe_all(jobs: dict[ProbeKey, None], timeout: float) -> dict[ProbeKey, PortFacts]:
     from .probe import ProbeOptions, probe_host
 
-    async def one(host: str, port: int, ca: str | None, servername: str | None) -> PortFacts:
+    async def one(host: str, port: int, ca: str | None, servername: str | None, versions: bool) -> PortFacts:
         opts = ProbeOptions(timeout=timeout, ca_file=ca, servername=servername,
-                            connect_timeout=min(5.0, timeout))
+                            connect_timeout=min(5.0, timeout), tls_versions=versions)
         return (await probe_host(host, [port], opts)).ports[0]
 
     keys = list(jobs)
@@ -110,7 +110,7 @@ def check(configs: list[RawConfig], probe_target: str | None, ca_file: str | Non
             continue  # a startup refusal is still probed: fix needs the port's facts for its lines
         servername = _servername(c, host, override is not None)
         c.target = (host, port)
-        jobs[(host, port, app_ca(c.plan, ca_file), servername)] = None
+        jobs[(host, port, app_ca(c.plan, ca_file), servername, bool(c.plan.tls_versions))] = None
     facts = asyncio.run(_probe_all(jobs, timeout)) if jobs else {}
     for c in out:
         if c.target is None:
@@ -118,7 +118,8 @@ def check(configs: list[RawConfig], probe_target: str | None, ca_file: str | Non
             continue
         host, port = c.target
         servername = _servername(c, host, override is not None)
-        c.facts = _with_candidate(facts[(host, port, app_ca(c.plan, ca_file), servername)], ca_file)
+        c.facts = _with_candidate(facts[(host, port, app_ca(c.plan, ca_file), servername, bool(c.plan.tls_versions))],
+                                  ca_file)
         c.facts = apply(c.facts, app_trust(c.plan, app_environ(c.raw)))  # SSL_CERT_FILE … as the app reads them
         sender = c.settings.sender.value if c.settings.sender else "app@example.com"
         c.prediction = predict(c.plan, c.facts, sender=sender)

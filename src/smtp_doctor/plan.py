@@ -9,6 +9,7 @@ start-up, or certain at connect). Pure: no I/O; the facts come from knowledge/pr
 from __future__ import annotations
 
 import contextlib
+import re
 import tomllib
 from dataclasses import dataclass, field
 from functools import cache
@@ -61,6 +62,8 @@ class ConnectionPlan:
     trust_ignored: tuple[str, ...] = ()  #: trust variables set that its runtime does not read
     ignored_keys: tuple[str, ...] = ()  #: written, but never read by the framework (mail gem: string keys)
     servername: str | None = None  #: the certificate is checked against this name, not host (Node tls.servername)
+    #: the TLS versions the app may use when it pins them (OpenSSL's names, "TLSv1.2"); empty: its runtime's own
+    tls_versions: tuple[str, ...] = ()
 
     @property
     def target(self) -> str:
@@ -144,4 +147,5 @@ def plan(settings: Settings) -> ConnectionPlan:
         auth_mechanism=auth, credentials=credentials,
         read_timeout=float(timeout) if timeout is not None else None,
         framework_version=settings.framework_version, runtime=facts.get("runtime"), refusals=refusals,
-        origins=origins, servername=_value(settings.servername))
+        origins=origins, servername=_value(settings.servername),
+        tls_versions=tuple(re.findall(r"TLSv1(?:\.[0-3])?", str(_value(settings.tls_versions) or ""))))

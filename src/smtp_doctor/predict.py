@@ -210,6 +210,12 @@ def predict(plan: ConnectionPlan, facts: PortFacts, *, sender: str = "") -> Pred
         if tls is None:  # the handshake itself failed: protocol versions, ciphers, a reset
             detail = facts.tls_error.message if facts.tls_error else "-"
             return fails("tls_version_mismatch", "tls", "check.why.handshake_failed", False, channel, detail=detail)
+        tried = {v.version: v.accepted for v in facts.tls_versions}
+        if plan.tls_versions and tried and not any(tried.get(v) for v in plan.tls_versions) \
+                and all(tried.get(v) is False for v in plan.tls_versions if v in tried):
+            return fails("tls_version_mismatch", "tls", "check.why.tls_versions_pinned", channel=channel,
+                         pinned=" ".join(plan.tls_versions),
+                         accepted=" ".join(v for v, ok in tried.items() if ok) or "-")
         floor = knowledge().get("tls_min", {}).get(plan.runtime or "")
         if floor and tls.version in TLS_ORDER and TLS_ORDER.index(tls.version) < TLS_ORDER.index(floor):
             return fails("tls_version_mismatch", "tls", "check.why.tls_below_runtime_floor", channel=channel,

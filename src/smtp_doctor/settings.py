@@ -104,6 +104,7 @@ class Settings:
     verify_peer: Setting[bool] | None = None  #: chain verification
     verify_hostname: Setting[bool] | None = None
     servername: Setting[str] | None = None  #: the name the certificate is checked against (and SNI), if not host
+    tls_versions: Setting[str] | None = None  #: the TLS versions the app offers, when it pins them (Java "TLSv1.2")
     ca_file: Setting[str] | None = None
     ca_path: Setting[str] | None = None
     client_cert: Setting[str] | None = None

@@ -11,6 +11,8 @@ files besides the probe: it runs after ``plan`` and before ``predict``.
 from __future__ import annotations
 
 import os
+import re
+import tempfile
 from collections.abc import Mapping
 from dataclasses import dataclass, replace
 
@@ -20,7 +22,9 @@ from ..settings import RawConfig
 
 #: every variable some runtime reads for trust; one set but not read by this app's runtime is reported
 TRUST_VARS = ("SSL_CERT_FILE", "SSL_CERT_DIR", "NODE_EXTRA_CA_CERTS", "REQUESTS_CA_BUNDLE", "CURL_CA_BUNDLE",
-              "NODE_TLS_REJECT_UNAUTHORIZED")
+              "NODE_TLS_REJECT_UNAUTHORIZED", "JAVA_TOOL_OPTIONS", "JDK_JAVA_OPTIONS")
+#: the JVM's trust store options, as -D flags in JAVA_TOOL_OPTIONS / JDK_JAVA_OPTIONS (the latter read last)
+_JAVA_FLAG = re.compile(r"-Djavax\.net\.ssl\.(trustStore|trustStorePassword|trustStoreType)=(\S*)")
 
 
 @dataclass(frozen=True)
@@ -29,6 +33,9 @@ class AppTrust:
     env: tuple[tuple[str, str], ...] = ()  #: (variable, path) the app's runtime reads
     ignored: tuple[str, ...] = ()  #: trust variables set that this runtime does not read
     verify_off: str | None = None  #: a variable that turns the runtime's certificate check off (Node: "0")
+    #: the JVM's own trust store (-Djavax.net.ssl.trustStore): (path, its anchors in PEM, or None when the JVM
+    #: cannot open it: missing, another type, a wrong password — every TLS connection of the app then fails)
+    java_store: tuple[str, bytes | None] | None = None
 
 
 def _rows(plan: ConnectionPlan, table: str = "trust_env") -> list[dict[str, object]]:
@@ -68,7 +75,33 @@ def app_trust(plan: ConnectionPlan, environ: Mapping[str, str], given: Mapping[s
     named = environ if given is None else given
     ignored = tuple(v for v in TRUST_VARS if v not in read and named.get(v))
     verify_off = next((v for v, values in off.items() if environ.get(v, "").strip() in values), None)
-    return AppTrust(state, env, ignored, verify_off)
+    store = java_store(environ) if "JAVA_TOOL_OPTIONS" in read else None
+    return AppTrust(state, env, ignored, verify_off, store)
+
+
+def java_store(environ: Mapping[str, str]) -> tuple[str, bytes | None] | None:
+    """The trust store the JVM is told to use, read as JSSE reads it: PKCS12 (the default type since Java 9)
+    with the given password, or ``changeit``'s absence (a PKCS12 store without a password opens too). None
+    when no option names one: the JVM's cacerts then, which holds the same public CAs as the system store."""
+    flags: dict[str, str] = {}
+    for var in ("JAVA_TOOL_OPTIONS", "JDK_JAVA_OPTIONS"):
+        flags |= dict(_JAVA_FLAG.findall(environ.get(var, "")))
+    path = flags.get("trustStore")
+    if not path:
+        return None
+    if flags.get("trustStoreType", "pkcs12").lower() not in ("pkcs12", "pkcs12s2", "") or not os.path.isfile(path):
+        return path, None
+    from cryptography.hazmat.primitives.serialization import Encoding, pkcs12
+
+    try:
+        with open(path, "rb") as fh:
+            data = fh.read(8 * 1024 * 1024)
+        password = flags.get("trustStorePassword")
+        store = pkcs12.load_pkcs12(data, password.encode() if password else None)
+    except (OSError, ValueError, TypeError):
+        return path, None  # JSSE: "keystore password was incorrect" / not a PKCS12 store
+    certs = [c.certificate for c in store.additional_certs] + ([store.cert.certificate] if store.cert else [])
+    return path, b"".join(c.public_bytes(Encoding.PEM) for c in certs)
 
 
 def with_app_trust(plan: ConnectionPlan, trust: AppTrust) -> ConnectionPlan:
@@ -87,6 +120,8 @@ def apply(facts: PortFacts, trust: AppTrust) -> PortFacts:
     NODE_EXTRA_CA_CERTS adds to its store). A variable naming a missing file is ignored, as they do."""
     from ..x509.verify import TrustSource, system_source, verify_chain
 
+    if facts.tls is not None and facts.tls.chain and trust.java_store is not None:
+        return _with_java_store(facts, trust.java_store)
     if facts.tls is None or not facts.tls.chain or not trust.env:
         return facts
     extra = [(var, path) for var, path in trust.env if os.path.exists(path)]
@@ -101,6 +136,25 @@ def apply(facts: PortFacts, trust: AppTrust) -> PortFacts:
     best = next((r for r in results if r.ok), results[0])
     others = tuple(v for v in facts.tls.verifications if v.source != "system")
     return replace(facts, tls=replace(facts.tls, verifications=(best, *others)))
+
+
+def _with_java_store(facts: PortFacts, store: tuple[str, bytes | None]) -> PortFacts:
+    """The "system" verification against the JVM's own trust store, which replaces cacerts."""
+    from ..x509.verify import TrustSource, verify_chain
+
+    assert facts.tls is not None
+    path, pems = store
+    if not pems:
+        found = Verification("system", path, False, error="the JVM cannot load this trust store", anchors=0)
+    else:
+        with tempfile.NamedTemporaryFile("wb", suffix=".pem", delete=False) as fh:
+            fh.write(pems)
+        try:
+            found = replace(verify_chain(facts.tls.chain, TrustSource("system", fh.name, None)), location=path)
+        finally:
+            os.unlink(fh.name)
+    others = tuple(v for v in facts.tls.verifications if v.source != "system")
+    return replace(facts, tls=replace(facts.tls, verifications=(found, *others)))
 
 
 def version_used(raw: RawConfig) -> dict[str, str | None] | None:

@@ -80,6 +80,16 @@ def _unset(arg: str, ctx: Context) -> Tri:
     return not _set(arg, ctx)
 
 
+def _filled(arg: str, ctx: Context) -> Tri:
+    """Set to something other than the empty string, whatever the truth rule (a user name under Java's
+    parseBoolean is "false", yet JavaMail logs in with it); None when the value is not known."""
+    rv = ctx.get(arg)
+    if rv is None or rv.kind is ValueKind.NIL:
+        return False
+    known, value = known_value(rv)
+    return None if not known else str(value) != ""
+
+
 def norm(value: Any) -> str:
     """Compare values as the text they would be written as: 465 == "465", True == "true"."""
     if isinstance(value, bool):
@@ -140,7 +150,7 @@ def _string_key(arg: str, ctx: Context) -> Tri:
 
 
 BASE: dict[str, Predicate] = {
-    "truthy": _truthy, "off": _off, "set": _set, "unset": _unset, "equals": _equals,
+    "truthy": _truthy, "off": _off, "set": _set, "unset": _unset, "filled": _filled, "equals": _equals,
     "non_boolean": _non_boolean, "setting": _setting, "kind_in": _kind_in, "string_key": _string_key,
 }
 

@@ -15,6 +15,7 @@ from pathlib import Path
 from ..errors import UserError
 from ..frameworks.apptrust import TRUST_VARS
 from ..settings import RawConfig
+from . import spring_layers
 from ._common import MAX_BYTES, read_text
 from .envfile import load_env_file, read_env
 from .javascript import read_javascript
@@ -92,6 +93,8 @@ def read_file(path: Path, *, framework: str | None = None,
         configs = reader(path, text, framework, env)
         if syntax == "ruby" and framework in (None, "actionmailer") and is_environment_file(path):
             configs = merged(path, configs, lambda layer: reader(layer, read_text(layer), framework, env))
+        configs = [spring_layers.layered(path, text, c, env, lambda layer: _FORMATS[syntax_of(layer) or "yaml"][0](
+            layer, read_text(layer), "spring", env)) if c.framework == "spring" else c for c in configs]
     except RecursionError:  # pathological nesting: refuse it like any other unreadable input
         raise UserError("readers.error.too_deep", file=str(path)) from None
     for config in configs:

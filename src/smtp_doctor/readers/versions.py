@@ -104,8 +104,22 @@ def _composer_lock(text: str, package: str) -> str | None:
     return None
 
 
+_POM_PARENT = re.compile(r"<parent>(?:(?!</parent>).)*?<artifactId>\s*spring-boot-starter-parent\s*</artifactId>"
+                         r"(?:(?!</parent>).)*?<version>\s*([0-9][\w.\-]*)\s*</version>", re.DOTALL)
+_GRADLE_PLUGIN = re.compile(
+    r"""id\s*\(?\s*["']org\.springframework\.boot["']\s*\)?\s*version\s*["']([0-9][\w.\-]*)["']""")
+
+
+def _spring_boot(text: str, package: str) -> str | None:
+    """Spring Boot's version as the build declares it: the Maven parent, or the Gradle plugin (no lock file is
+    usual in a Spring app; these pin the whole dependency set, JavaMail's implementation included)."""
+    m = _POM_PARENT.search(text) or _GRADLE_PLUGIN.search(text)
+    return m.group(1) if m else None
+
+
 _PARSERS = {"gemfile_lock": _gemfile_lock, "poetry_lock": _poetry_lock, "requirements": _requirements,
-            "pipfile_lock": _pipfile_lock, "package_lock": _package_lock, "composer_lock": _composer_lock}
+            "pipfile_lock": _pipfile_lock, "package_lock": _package_lock, "composer_lock": _composer_lock,
+            "spring_boot": _spring_boot}
 
 
 def _format_of(path: Path) -> str:

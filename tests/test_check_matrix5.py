@@ -49,9 +49,10 @@ def _half_of(cid: str) -> str:
     return "heldout" if int(hashlib.sha256(("5|" + cid).encode()).hexdigest(), 16) % 2 else "dev"
 
 
-def _older_configs() -> tuple[set[str], set[str]]:
-    """Ids and file texts of matrices 1-4, so none of this matrix's configs repeats one of theirs."""
-    cells: list[dict[str, Any]] = list(m3.CELLS) + list(m4.CELLS)
+def older_configs(*later: list[dict[str, Any]]) -> tuple[set[str], set[str]]:
+    """Ids and file texts of matrices 1-4 (and of the ``later`` matrices' cells a newer one passes), so none of
+    a matrix's configs repeats one of theirs."""
+    cells: list[dict[str, Any]] = list(m3.CELLS) + list(m4.CELLS) + [c for more in later for c in more]
     for name in ("matrix.toml", "matrix2.toml"):
         cells += tomllib.loads((Path(__file__).parent / "fixtures" / "check" / name).read_text("utf-8"))["cell"]
     return {c["id"] for c in cells}, {"".join(c["files"].values()).strip() for c in cells}
@@ -60,7 +61,7 @@ def _older_configs() -> tuple[set[str], set[str]]:
 def test_the_split_is_the_recorded_one() -> None:
     ids = [c["id"] for c in CELLS]
     assert len(set(ids)) == len(ids) >= 100
-    older_ids, older_texts = _older_configs()
+    older_ids, older_texts = older_configs()
     assert not older_ids & set(ids)
     assert not older_texts & {"".join(c["files"].values()).strip() for c in CELLS}
     assert all(c["half"] == _half_of(c["id"]) for c in CELLS)
@@ -69,15 +70,20 @@ def test_the_split_is_the_recorded_one() -> None:
 
 
 @pytest.fixture(scope="module")
-def dead_ports() -> Iterator[dict[str, str]]:
-    """A refused port (bound, never listening) and a silent one (listening, never accepting), on 127.0.0.1."""
+def dead_ports(lab: LabInfo) -> Iterator[dict[str, str]]:
+    """A refused port (bound, never listening) and a silent one (listening, never accepting), on 127.0.0.1, and
+    the lab's hostile servers by name (@HOSTILE_BUSY_421@ …, which matrix 6 uses): the placeholders later
+    matrices share."""
     closed = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
     silent = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
     try:
         closed.bind(("127.0.0.1", 0))
         silent.bind(("127.0.0.1", 0))
         silent.listen(32)
-        yield {"@CLOSED_PORT@": str(closed.getsockname()[1]), "@SILENT_PORT@": str(silent.getsockname()[1])}
+        ports = {"@CLOSED_PORT@": str(closed.getsockname()[1]), "@SILENT_PORT@": str(silent.getsockname()[1])}
+        ports |= {f"@HOSTILE_{name.upper().replace('-', '_')}@": str(server.port)
+                  for name, server in lab.hostile.items()}
+        yield ports
     finally:
         closed.close()
         silent.close()

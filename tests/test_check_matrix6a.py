@@ -17,24 +17,21 @@ details); the dev half's disagreements are printed. [measured.*] are the floors.
 
 from __future__ import annotations
 
-import copy
 import hashlib
 import os
-import socket
 import tomllib
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
 
 import test_check_matrix3 as m3
-import test_check_matrix4 as m4
 import test_check_matrix5 as m5
 from smtp_doctor.lab import LabInfo
 from test_check_matrix import other_ca
+from test_check_matrix5 import dead_ports
 
-__all__ = ["other_ca"]  # the fixture, imported so pytest finds it here
+__all__ = ["dead_ports", "other_ca"]  # the fixtures (matrix 5's placeholders), imported so pytest finds them
 
 HERE = Path(__file__).parent / "fixtures" / "matrix6"
 DOC = tomllib.loads((HERE / "cells_a.toml").read_text(encoding="utf-8"))
@@ -47,71 +44,22 @@ def _half_of(cid: str) -> str:
     return "heldout" if int(hashlib.sha256(("6|" + cid).encode()).hexdigest(), 16) % 2 else "dev"
 
 
-def _older_configs() -> tuple[set[str], set[str]]:
-    """Ids and file texts of matrices 1-5, so none of this matrix's configs repeats one of theirs."""
-    cells: list[dict[str, Any]] = list(m3.CELLS) + list(m4.CELLS) + list(m5.CELLS)
-    for name in ("matrix.toml", "matrix2.toml"):
-        cells += tomllib.loads((Path(__file__).parent / "fixtures" / "check" / name).read_text("utf-8"))["cell"]
-    return {c["id"] for c in cells}, {"".join(c["files"].values()).strip() for c in cells}
-
-
 def test_the_split_is_the_recorded_one() -> None:
     ids = [c["id"] for c in CELLS]
     assert len(set(ids)) == len(ids) >= 80
-    older_ids, older_texts = _older_configs()
+    older_ids, older_texts = m5.older_configs(m5.CELLS)
     assert not older_ids & set(ids)
     assert not older_texts & {"".join(c["files"].values()).strip() for c in CELLS}
     assert all(c["half"] == _half_of(c["id"]) for c in CELLS)
     assert {c["runner"] for c in CELLS} == {"actionmailer", "mastodon", "gitlab", "msmtp", "laravel", "symfony"}
 
 
-@pytest.fixture(scope="module")
-def dead_ports(lab: LabInfo) -> Iterator[dict[str, str]]:
-    """A refused port (bound, never listening), a silent one (listening, never accepting), on 127.0.0.1, and the
-    lab's hostile servers by name."""
-    closed = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-    silent = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-    try:
-        closed.bind(("127.0.0.1", 0))
-        silent.bind(("127.0.0.1", 0))
-        silent.listen(32)
-        ports = {"@CLOSED_PORT@": str(closed.getsockname()[1]), "@SILENT_PORT@": str(silent.getsockname()[1])}
-        ports |= {f"@HOSTILE_{name.upper().replace('-', '_')}@": str(server.port)
-                  for name, server in lab.hostile.items()}
-        yield ports
-    finally:
-        closed.close()
-        silent.close()
-
-
-def _listening(port: int) -> bool:
-    try:
-        with socket.create_connection(("127.0.0.1", port), timeout=1):
-            return True
-    except OSError:
-        return False
-
-
-def _with_ports(cell: dict[str, Any], ports: dict[str, str]) -> dict[str, Any]:
-    """The cell with this file's own port placeholders filled (the rest are the harness's)."""
-    out = copy.deepcopy(cell)
-
-    def fill(text: str) -> str:
-        for key, value in ports.items():
-            text = text.replace(key, value)
-        return text
-
-    out["files"] = {name: fill(text) for name, text in out["files"].items()}
-    out["env"] = {name: fill(value) for name, value in out.get("env", {}).items()}
-    return out
-
-
 @pytest.mark.parametrize("cell", CELLS, ids=[c["id"] for c in CELLS])
 def test_matrix6a_config(cell: dict[str, Any], lab: LabInfo, tmp_path: Path, other_ca: str,
                          monkeypatch: pytest.MonkeyPatch, dead_ports: dict[str, str]) -> None:
-    if "closed_port" in cell and _listening(cell["closed_port"]):
+    if "closed_port" in cell and m5._listening(cell["closed_port"]):
         pytest.skip(f"something listens on 127.0.0.1:{cell['closed_port']}, the default this config relies on")
-    m3.run_half(_with_ports(cell, dead_ports), cell["runner"], lab, tmp_path, other_ca, monkeypatch, ROWS,
+    m3.run_half(m5._with_ports(cell, dead_ports), cell["runner"], lab, tmp_path, other_ca, monkeypatch, ROWS,
                 DOC["lock"], "matrix6a")
 
 

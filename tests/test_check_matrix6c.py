@@ -72,7 +72,7 @@ def _half_of(cid: str) -> str:
 def test_the_split_is_the_recorded_one() -> None:
     ids = [c["id"] for c in CELLS]
     assert len(set(ids)) == len(ids) >= 25
-    older_ids, older_texts = m5._older_configs()
+    older_ids, older_texts = m5.older_configs(m5.CELLS)
     older_ids |= {c["id"] for c in m5.CELLS}
     assert not older_ids & set(ids)
     assert all(cid.startswith("spring-") for cid in ids)

@@ -18,7 +18,7 @@ from .errors import ExitCode, UserError
 from .facts import PortFacts
 from .findings import Finding, Severity
 from .frameworks import to_settings
-from .frameworks.apptrust import app_environ, app_trust, apply, with_app_trust
+from .frameworks.apptrust import AppTrust, app_environ, app_trust, apply, with_app_trust
 from .lint import lint
 from .plan import ConnectionPlan, plan
 from .predict import Fix, Prediction, Verdict, fix_for, predict
@@ -45,6 +45,7 @@ class Checked:
     prediction: Prediction | None = None
     fix: Fix | None = None
     asked: Asked | None = None  #: the login and envelope check asked the server (login.py)
+    trust: AppTrust | None = None  #: the app's own trust, read once (its CA file, its trust variables, a JVM store)
 
 
 def app_ca(p: ConnectionPlan, ca_file: str | None) -> str | None:
@@ -86,6 +87,13 @@ def _servername(c: Checked, host: str, overridden: bool) -> str | None:
     return c.plan.host if overridden and c.plan.host and c.plan.host != host else None
 
 
+def _probe_key(c: Checked, ca_file: str | None, overridden: bool) -> ProbeKey:
+    """What the probe of ``c.target`` depends on: configs that share it share one probe."""
+    assert c.target is not None
+    host, port = c.target
+    return host, port, app_ca(c.plan, ca_file), _servername(c, host, overridden), bool(c.plan.tls_versions)
+
+
 def present(raw: RawConfig) -> dict[str, str]:
     """Each key the config sets → where it is set (the writers edit those places, not new ones)."""
     return {k: str(v.origin) if v.origin else raw.file for k, v in raw.values.items()}
@@ -102,25 +110,23 @@ def check(configs: list[RawConfig], probe_target: str | None, ca_file: str | Non
     for raw in configs:
         s = to_settings(raw)
         p = plan(s)
-        c = Checked(raw, s, with_app_trust(p, app_trust(p, app_environ(raw), raw.app_env)), lint(raw))  # its trust
+        trust = app_trust(p, app_environ(raw), raw.app_env)
+        c = Checked(raw, s, with_app_trust(p, trust), lint(raw), trust=trust)  # its trust
         out.append(c)
         host = (override[0] if override else None) or c.plan.host
         port = (override[1] if override and override[1] else None) or c.plan.port
         if not host or not port:  # settings elsewhere (config_for without its YAML …): predict says so
             continue  # a startup refusal is still probed: fix needs the port's facts for its lines
-        servername = _servername(c, host, override is not None)
         c.target = (host, port)
-        jobs[(host, port, app_ca(c.plan, ca_file), servername, bool(c.plan.tls_versions))] = None
+        jobs[_probe_key(c, ca_file, override is not None)] = None
     facts = asyncio.run(_probe_all(jobs, timeout)) if jobs else {}
     for c in out:
         if c.target is None:
             c.prediction = predict(c.plan, _unprobed(c))
             continue
-        host, port = c.target
-        servername = _servername(c, host, override is not None)
-        c.facts = _with_candidate(facts[(host, port, app_ca(c.plan, ca_file), servername, bool(c.plan.tls_versions))],
-                                  ca_file)
-        c.facts = apply(c.facts, app_trust(c.plan, app_environ(c.raw)))  # SSL_CERT_FILE … as the app reads them
+        c.facts = _with_candidate(facts[_probe_key(c, ca_file, override is not None)], ca_file)
+        assert c.trust is not None
+        c.facts = apply(c.facts, c.trust)  # SSL_CERT_FILE … as the app reads them
         sender = c.settings.sender.value if c.settings.sender else "app@example.com"
         c.prediction = predict(c.plan, c.facts, sender=sender)
     _ask_all(out, env, login, envelope, override is not None, timeout)

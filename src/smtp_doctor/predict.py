@@ -138,10 +138,16 @@ def app_mechanisms(plan: ConnectionPlan, plaintext: bool = False) -> tuple[str, 
     return _mechanisms(plan, plaintext)
 
 
-def _reach_matches(row: Mapping[str, Any], outcome: str, host: str | None) -> bool:
-    """A [[reach]] row for this TCP outcome (one or a list), and for this host's shape when it names one."""
+def _reach_match(row: Mapping[str, Any], outcome: str, host: str | None) -> dict[str, Any] | None:
+    """A [[reach]] row for this TCP outcome (one or a list), and for this host's shape when it names one: the
+    host's parts its pattern names (host_name, host_port: what a fix writes apart), else {} or None."""
     outcomes = row["outcome"] if isinstance(row["outcome"], list) else [row["outcome"]]
-    return outcome in outcomes and ("host_re" not in row or re.search(row["host_re"], host or "") is not None)
+    if outcome not in outcomes:
+        return None
+    if "host_re" not in row:
+        return {}
+    m = re.search(row["host_re"], host or "")
+    return None if m is None else {k: int(v) if k == "host_port" else v for k, v in m.groupdict().items()}
 
 
 def predict(plan: ConnectionPlan, facts: PortFacts, *, sender: str = "") -> Prediction:
@@ -164,14 +170,15 @@ def predict(plan: ConnectionPlan, facts: PortFacts, *, sender: str = "") -> Pred
     if not (plan.host or facts.host) or not (plan.port or facts.port):  # config_for without its YAML, code …
         return Prediction(Verdict.UNKNOWN, why="check.why.target_unknown", params=base | {"where": plan.source})
     if facts.outcome is not Outcome.CONNECTED:
-        row = next((r for r in knowledge()["reach"] if _reach_matches(r, facts.outcome.value, plan.host)), None)
+        row, parts = next(((r, m) for r in knowledge()["reach"]
+                           if (m := _reach_match(r, facts.outcome.value, plan.host)) is not None), (None, {}))
         failure = row["failure"] if row else "connect_failed_unspecified"
         text, source = error_text(plan, failure, base)
         why = "check.why.unreachable_ignored_keys" if plan.ignored_keys else (row or {}).get(
             "why", "check.why.unreachable")
         return Prediction(Verdict.UNREACHABLE, failure, "connect", None, True, text, source, why,
-                          base | {"detail": facts.outcome_detail or facts.outcome.value,
-                                  "keys": ", ".join(plan.ignored_keys)}, cause=(row or {}).get("cause"))
+                          base | parts | {"detail": facts.outcome_detail or facts.outcome.value,
+                                          "keys": ", ".join(plan.ignored_keys)}, cause=(row or {}).get("cause"))
     if plan.mode is None:
         return Prediction(Verdict.UNKNOWN, why="check.why.mode_unknown", params=base)
     refusing = facts.greeting if facts.greeting is not None and facts.greeting.code >= 400 else None
@@ -419,9 +426,6 @@ def fix_row(framework: str, group: str, port_mode: str, version: str | None = No
     return None
 
 
-_HOST_PORT = re.compile(r"([^\s:/\[\]]+):(\d{1,5})")
-
-
 def fix_for(plan: ConnectionPlan, prediction: Prediction, facts: PortFacts,
             present: Mapping[str, str] | None = None) -> Fix | None:
     """The change that turns ``prediction`` into a delivery, from what the probe found.
@@ -444,8 +448,7 @@ def fix_for(plan: ConnectionPlan, prediction: Prediction, facts: PortFacts,
     text_key = next((k for k in (f"explain.fix.{group}.{plan.framework}", f"explain.fix.{group}.generic")
                      if has(k)), None)
     params: dict[str, Any] = {"host": plan.host or "", "port": plan.port or ""}
-    if (m := _HOST_PORT.fullmatch(plan.host or "")) is not None:  # "smtp.example.com:587": name and port apart
-        params["host_name"], params["host_port"] = m.group(1), int(m.group(2))
+    params |= {k: prediction.params[k] for k in ("host_name", "host_port") if k in prediction.params}  # [[reach]]
     tls = facts.tls
     candidate = next((v for v in tls.verifications if v.source == "candidate" and v.ok), None) if tls else None
     if candidate is not None:

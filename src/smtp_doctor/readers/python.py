@@ -157,7 +157,6 @@ class _Eval:
             cast = self.casts.get(key.value, "str")
         return _cast(cast, got, _ENVIRON_TRUE)
 
-
     def run_helper(self, fn: ast.FunctionDef, node: ast.Call) -> Ev:
         """The helper's return value for these arguments, or EXPRESSION when its body does more than this
         evaluator follows (a loop, a raise, a call it does not know: the value is then not told)."""

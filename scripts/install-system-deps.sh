@@ -142,6 +142,9 @@ npm_pin() {
 npm_pin /opt/smtp-doctor-peers/node nodemailer 6.10.1
 # a second major of nodemailer for the check/fix matrix (tests/test_check_matrix.py), pinned, own prefix
 npm_pin /opt/smtp-doctor-peers/node10 nodemailer 10.6.1
+# matrix 7b (tests/test_check_matrix7b.py): Node apps that load .env with the dotenv package
+npm_pin /opt/smtp-doctor-peers/node dotenv 16.4.7
+npm_pin /opt/smtp-doctor-peers/node10 dotenv 16.4.7
 # a second Django major for matrix 3 (tests/test_check_matrix3.py), pinned, in its own venv; the test skips
 # those configs when this could not be built (no python3 venv module, no registry)
 django42=/opt/smtp-doctor-peers/django42
@@ -149,6 +152,10 @@ if ! "$django42/bin/python" -c 'import ssl, django; assert django.__version__ ==
   { "${SUDO[@]}" "${PYTHON:-python3}" -m venv "$django42" && "${SUDO[@]}" "$django42/bin/pip" install -q django==4.2.30; } \
     || echo "install-system-deps: Django 4.2 venv not built; matrix 3 skips its django42 configs" >&2
 fi
+# matrix 7b: its Django 4.2 apps load settings with django-environ, python-decouple and python-dotenv
+"$django42/bin/python" -c 'import environ, decouple, dotenv' 2>/dev/null \
+  || "${SUDO[@]}" "$django42/bin/pip" install -q django-environ==0.14.0 python-decouple==3.8 python-dotenv==1.2.4 \
+  || echo "install-system-deps: django-environ/decouple/dotenv not in the Django 4.2 venv" >&2
 
 # --- check: real frameworks against the lab (tests/test_check_real.py, docs/check.md) -------------------
 # Rails' ActionMailer from Debian (6.1 with mail 2.7 and Ruby's net-smtp); Django comes from the venv's

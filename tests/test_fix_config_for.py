@@ -192,6 +192,30 @@ def test_a_key_only_shared_sets_is_overridden_in_the_section(lab: LabInfo, tmp_p
     assert after == "DELIVERED" and _delivered(lab, subject), after
 
 
+@needs_ruby
+def test_a_key_a_merged_anchor_sets_is_read_and_overridden_in_the_section(lab: LabInfo, tmp_path: Path) -> None:
+    """`production: <<: *defaults` with ssl: true in the anchor and the STARTTLS port in production (matrix 6
+    dev): check reads the merged keys, as Psych does, and the fix overrides ssl in production only."""
+    app = tmp_path / "app"
+    rb = _config_for_app(app, lab, "")
+    yml_path = app / "config" / "smtp.yml"
+    yml_path.write_text(
+        f"defaults: &defaults\n  address: 127.0.0.1\n  port: {lab.servers['implicit'].port}\n  ssl: true\n"
+        f"  ca_file: {lab.ca_file}\n  read_timeout: 5\n"
+        f"staging:\n  <<: *defaults\n"
+        f"production:\n  <<: *defaults\n  port: {lab.servers['starttls'].port}\n")
+    before, _ = _real_rails(app)
+    assert "wrong version number" in before, before
+    done = _cli(str(rb), "--write", "--timeout", "15", "--json")
+    assert done.returncode == 0, done.stdout + done.stderr
+    yml = yml_path.read_text()
+    assert yml.split("staging:", 1)[0].count("ssl: true") == 1  # the anchor is left as it was
+    production = yml.split("production:", 1)[1]
+    assert "ssl: ~" in production and "enable_starttls: true" in production
+    after, subject = _real_rails(app)
+    assert after == "DELIVERED" and _delivered(lab, subject), after
+
+
 def test_config_for_password_from_erb_is_the_apps_variable(lab: LabInfo, tmp_path: Path) -> None:
     """`password: <%= ENV['SMTP_PASSWORD'] %>` in config/smtp.yml: check logs in with --env's value (it used to
     send the tag's text and predict a 535 the real app never got)."""

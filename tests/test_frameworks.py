@@ -397,3 +397,37 @@ def test_every_predict_rule_past_startup_has_its_why() -> None:
     shown = [(fw, r.get("shows") or r["mode"]) for fw, r in rules if r.get("at") != "startup"]  # plan.Refusal's
     missing = [(fw, mode) for fw, mode in shown if not has(f"check.why.{mode}")]
     assert rules and not missing, missing
+
+
+def test_mastodon_variable_set_to_nothing_is_nil_not_empty_nor_the_default() -> None:
+    """email.yml renders `SMTP_PASSWORD=` as an empty YAML scalar: nil, so the mail gem has a user and no
+    secret (matrix 6 dev: ArgumentError, missing secret phrase), and `SMTP_CA_FILE=` is no CA file at all."""
+    raw = cfg("mastodon", SMTP_SERVER="h", SMTP_LOGIN="u", SMTP_PASSWORD="", SMTP_CA_FILE="")
+    seen = translate(raw).values
+    assert "password" not in seen and "ca_file" not in seen
+    assert [p.mode for p in predict(raw)] == ["auth_missing_credentials"]
+    assert predict(cfg("mastodon", SMTP_SERVER="h", SMTP_LOGIN="u", SMTP_PASSWORD="p")) == []
+    assert translate(cfg("mastodon", SMTP_SERVER="h")).values["ca_file"].value == "/etc/ssl/certs/ca-certificates.crt"
+
+
+def test_laravel8_auth_mode_and_an_empty_user_name() -> None:
+    """SwiftMailer keeps only the auth_mode authenticator, and logs in only with a non-empty user name."""
+    s = to_settings(cfg("laravel", "8.83", mail__username="u", mail__auth_mode="LOGIN"))
+    assert s.auth_mechanism is not None and s.auth_mechanism.value == "login"
+    s = to_settings(cfg("laravel", "8.83", mail__username="", mail__auth_mode="login"))
+    assert s.auth_mechanism is not None and s.auth_mechanism.value == "none"
+    assert to_settings(cfg("laravel", "8.83", mail__username="u")).auth_mechanism.value == "auto"  # type: ignore[union-attr]
+
+
+@pytest.mark.parametrize(("framework", "version", "values"), [
+    ("symfony", None, {"user": "u"}),
+    ("symfony", None, {"user": "u", "password": ""}),
+    ("laravel", "8.83", {"mail__username": "u", "mail__password": None}),
+    ("laravel", "10.0", {"MAIL_USERNAME": "u", "MAIL_PASSWORD": ""}),
+])
+def test_php_mailers_log_in_with_an_empty_password_and_are_refused(
+        framework: str, version: str | None, values: dict[str, Any]) -> None:
+    assert [(p.mode, p.at) for p in predict(cfg(framework, version, **values))] == [("auth_bad_credentials", "auth")]
+    filled = {k: ("p" if "pass" in k.lower() else v) for k, v in values.items()} | (
+        {"password": "p"} if framework == "symfony" else {})
+    assert predict(cfg(framework, version, **filled)) == []

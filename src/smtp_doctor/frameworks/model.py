@@ -128,6 +128,7 @@ class Model:
     model: str | None = None
     model_version: str | None = None
     string_keys: str = "read"  #: "ignored": keys spelled as strings never reach the framework (mail gem)
+    empty: str = "value"  #: "nil": an empty value reaches the model as nil (Mastodon's ERB → YAML email.yml)
 
     def truth_of(self, key: str) -> str:
         facts = self.keys.get(key)
@@ -195,7 +196,7 @@ def _model(fid: str, t: Mapping[str, Any]) -> Model:
                  known=frozenset(t.get("known", [])), fields=tuple(flds), translate=trans, predicts=tuple(preds),
                  errors=errs, version_of=t.get("version_of"), assume_version=t.get("assume_version"),
                  model=t.get("model"), model_version=t.get("model_version"),
-                 string_keys=t.get("string_keys", "read"))
+                 string_keys=t.get("string_keys", "read"), empty=t.get("empty", "value"))
 
 
 @cache
@@ -368,6 +369,8 @@ def translate(raw: RawConfig) -> RawConfig:
                 rv = raw.values.get(rule.source_key)
                 if rv is None or rv.kind is ValueKind.NIL:
                     continue
+                if m.empty == "nil" and rv.kind is ValueKind.STRING and rv.value == "":
+                    break  # set, so no default applies, but nil: the target is absent
                 if rule.conversion == "int" and rv.kind in KNOWN and not rv.secret:
                     with contextlib.suppress(TypeError, ValueError):
                         rv = replace(rv, value=_convert("int", rv, m, rule.source_key), kind=ValueKind.INT)

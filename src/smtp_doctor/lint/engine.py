@@ -101,9 +101,14 @@ class _Run:
             "looks_like_ca": self._looks_like_ca,
             "provider_username": self._provider_username,
             "provider_port": self._provider_port,
-            "unknown_key": lambda arg, ctx: ctx.name(arg) not in self.model.vocabulary,
+            "unknown_key": lambda arg, ctx: ctx.name(arg) not in self.model.vocabulary | self._read_by_app(),
             "noted": lambda arg, ctx: any(n in self.raw.notes for n in arg),
         }
+
+    def _read_by_app(self) -> frozenset[str]:
+        """Variables another of the app's own settings is read from (config/mail.php's env('MAIL_AUTH_MODE')):
+        the app reads them, whatever the framework's stock names are."""
+        return frozenset(rv.env for key, rv in self.raw.values.items() if rv.env and rv.env != key)
 
     def _text_matches(self, arg: Mapping[str, Any], ctx: C.Context) -> C.Tri:
         rv = ctx.get(arg["key"])

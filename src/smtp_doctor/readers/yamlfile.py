@@ -43,11 +43,25 @@ def origin(path: Path, node: yaml.Node, key: str) -> Origin:
     return Origin(str(path), node.start_mark.line + 1, node.start_mark.column + 1, key)
 
 
-def items(node: yaml.Node) -> Iterator[tuple[str, yaml.Node, yaml.Node]]:
-    if isinstance(node, yaml.MappingNode):
-        for k, v in node.value:
-            if isinstance(k, yaml.ScalarNode):
-                yield str(k.value), k, v
+_MERGE = "tag:yaml.org,2002:merge"
+
+
+def items(node: yaml.Node, depth: int = 0) -> Iterator[tuple[str, yaml.Node, yaml.Node]]:
+    """A mapping's entries with YAML merge keys (``<<: *default``) applied as the loaders apply them: shallow,
+    the mapping's own keys over the merged ones, an earlier mapping in ``<<: [*a, *b]`` over a later one.
+    ``depth`` bounds merges of merges."""
+    if not isinstance(node, yaml.MappingNode):
+        return
+    merged: dict[str, tuple[yaml.Node, yaml.Node]] = {}
+    own: dict[str, tuple[yaml.Node, yaml.Node]] = {}
+    for k, v in node.value:
+        if isinstance(k, yaml.ScalarNode) and k.tag == _MERGE and depth < 8:
+            for m in reversed(v.value if isinstance(v, yaml.SequenceNode) else [v]):
+                merged.update((key, (kn, vn)) for key, kn, vn in items(m, depth + 1))
+        elif isinstance(k, yaml.ScalarNode):
+            own[str(k.value)] = (k, v)
+    for key, (kn, vn) in (merged | own).items():
+        yield key, kn, vn
 
 
 def flatten(node: yaml.Node, prefix: str = "") -> Iterator[tuple[str, yaml.Node, yaml.Node]]:

@@ -2,7 +2,8 @@
 
 Rails takes the running environment's section deep-merged over ``shared:`` (railties lib/rails/application.rb
 ``config_for``), so the fix goes into *that* section and nowhere else: a key written there is changed in place;
-a key that only ``shared:`` sets is overridden in the section (a removal becomes ``key: ~``, nil, which
+a key that only ``shared:`` or a merged anchor (``<<: *default``) sets is overridden in the section (a removal
+becomes ``key: ~``, nil, which
 ``Mail::SMTP`` treats as unset: ``DEFAULTS.merge`` keeps the nil and every read is truthiness); a new key is
 added after the section's last entry, indented like it. Other environments' sections are never touched.
 
@@ -18,6 +19,7 @@ import re
 import yaml
 
 from ..predict import Fix
+from ..readers.yamlfile import items
 from ..settings import RawConfig
 from .edit import Patched, Unpatchable, split_lines
 
@@ -32,13 +34,13 @@ def _blank_erb(text: str) -> str:
     return _ERB.sub(lambda m: "x" + "\n" * m.group(0).count("\n"), text)
 
 
-def _sections(text: str) -> dict[str, tuple[int, int, dict[str, int]]]:
-    """Top-level section → (first line, last line, {key: line}) of its mapping, 1-based."""
+def _sections(text: str) -> dict[str, tuple[int, int, dict[str, int], set[str]]]:
+    """Top-level section → (first line, last line, {key: line}, keys it merges in) of its mapping, 1-based."""
     try:
         docs = [d for d in yaml.compose_all(_blank_erb(text), Loader=yaml.SafeLoader) if d is not None]
     except yaml.YAMLError:
         raise Unpatchable("fix.unpatchable.yaml") from None
-    out: dict[str, tuple[int, int, dict[str, int]]] = {}
+    out: dict[str, tuple[int, int, dict[str, int], set[str]]] = {}
     for doc in docs:
         if not isinstance(doc, yaml.MappingNode):
             continue
@@ -47,7 +49,7 @@ def _sections(text: str) -> dict[str, tuple[int, int, dict[str, int]]]:
                 continue
             keys = {str(kk.value): kk.start_mark.line + 1 for kk, _ in v.value if isinstance(kk, yaml.ScalarNode)}
             last = max(vv.end_mark.line + (0 if vv.end_mark.column == 0 else 1) for _, vv in v.value)
-            out[str(k.value)] = (k.start_mark.line + 1, last, keys)
+            out[str(k.value)] = (k.start_mark.line + 1, last, keys, {key for key, _, _ in items(v)} - set(keys))
     return out
 
 
@@ -64,8 +66,8 @@ def apply_yaml_fix(text: str, raw: RawConfig, fix: Fix, yml: str, section: str) 
     sections = _sections(text)
     if section not in sections:
         raise Unpatchable("fix.unpatchable.yaml")
-    first, last, own = sections[section]
-    shared = sections.get("shared", (0, 0, {}))[2]
+    first, last, own, merged = sections[section]
+    shared = set(sections.get("shared", (0, 0, {}, set()))[2]) | merged
     lines = split_lines(text, keepends=True)
     if not lines or not 1 <= last <= len(lines):
         raise Unpatchable("fix.unpatchable.yaml")

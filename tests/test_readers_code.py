@@ -244,3 +244,42 @@ def test_a_helper_calling_itself_ends(tmp_path: Path) -> None:
     py.write_text("def f(x):\n    return f(x)\n\nEMAIL_PORT = f(1)\n", encoding="utf-8")
     [c] = read_file(py, framework="django", env={})
     assert c.values["EMAIL_PORT"].kind == "expression"
+
+
+# -- env files the app's own code loads ------------------------------------------------------------------------
+_FLASK = ('import os\nfrom dotenv import load_dotenv\n\nload_dotenv(os.path.join(os.path.dirname(__file__), ".env"))\n'
+          'MAIL_SERVER = os.environ.get("MAIL_SERVER", "localhost")\nMAIL_PORT = int(os.environ.get("MAIL_PORT", 25))\n'
+          'MAIL_USERNAME = os.environ.get("MAIL_USERNAME")\n')
+_NODE = ('const path = require("path");\nconst nodemailer = require("nodemailer");\n'
+         'process.loadEnvFile(path.join(__dirname, ".env"));\n'
+         'module.exports = nodemailer.createTransport({ host: process.env.SMTP_HOST, '
+         'port: Number(process.env.SMTP_PORT), secure: process.env.SMTP_SECURE === "true" });\n')
+
+
+def test_python_dotenv_loaded_by_the_settings_module_is_read_under_the_apps_environment(tmp_path: Path) -> None:
+    """load_dotenv() fills os.environ before the settings read it; a variable already set wins (override=False);
+    without --env a variable the file lacks is still unknown, not unset; SSL_CERT_FILE set that way reaches
+    Python's OpenSSL (read when the context is made), so it is the app's trust."""
+    (tmp_path / "config.py").write_text(_FLASK)
+    (tmp_path / ".env").write_text("MAIL_SERVER=smtp.example.net\nMAIL_PORT=465\nSSL_CERT_FILE=/srv/ca.pem\n")
+    (c,) = read_file(tmp_path / "config.py", framework="flask_mail")
+    assert c.values["MAIL_SERVER"].value == "smtp.example.net" and c.values["MAIL_PORT"].value == 465
+    assert c.values["MAIL_USERNAME"].kind.value == "env"  # not in the file: may be set where the app runs
+    assert "readers.note.env_file_loaded" in c.notes
+    (c,) = read_file(tmp_path / "config.py", framework="flask_mail", env={"MAIL_PORT": "587"})
+    assert c.values["MAIL_PORT"].value == 587 and c.values["MAIL_USERNAME"].kind.value == "nil"
+    assert c.app_env == {"SSL_CERT_FILE": "/srv/ca.pem"}
+    (tmp_path / ".env").unlink()
+    (c,) = read_file(tmp_path / "config.py", framework="flask_mail")
+    assert c.values["MAIL_SERVER"].kind.value == "env" and "readers.note.env_file_loaded" not in c.notes
+
+
+def test_node_load_env_file_sets_the_transport_but_not_node_extra_ca_certs(tmp_path: Path) -> None:
+    """process.loadEnvFile runs after Node started: NODE_EXTRA_CA_CERTS in that file is never read."""
+    (tmp_path / "mailer.js").write_text(_NODE)
+    (tmp_path / ".env").write_text("SMTP_HOST=127.0.0.1\nSMTP_PORT=587\nSMTP_SECURE=true\nNODE_EXTRA_CA_CERTS=/ca.pem\n")
+    (c,) = read_file(tmp_path / "mailer.js", env={})
+    assert c.values["host"].value == "127.0.0.1" and c.values["secure"].value is True
+    assert c.app_env == {}
+    (c,) = read_file(tmp_path / "mailer.js", env={"SMTP_SECURE": "false"})
+    assert c.values["secure"].value is False

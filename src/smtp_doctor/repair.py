@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import os
 import tempfile
+from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
@@ -21,7 +22,8 @@ from .check import Checked, check, present
 from .errors import ExitCode, UserError
 from .plan import framework_facts
 from .predict import Fix, Prediction, Verdict
-from .readers import read_file, read_text
+from .readers import read_file, read_text, syntax_of
+from .readers.loaded_env import loaded_env, with_loaded
 from .remedy import harden, provider_fixes, risks
 from .settings import RawConfig
 from .writers.edit import Patched
@@ -177,12 +179,15 @@ def _mirror(tmp: Path, raw: RawConfig, target: _Target, text: str) -> tuple[Path
     return app / rb_rel, app / yml_rel
 
 
-def _reread(tmp: Path, raw: RawConfig, text: str, env: dict[str, str] | None,
+def _reread(tmp: Path, raw: RawConfig, text: str, env: Mapping[str, str] | None,
             target: _Target | None = None, others: dict[str, tuple[str, str]] | None = None) -> RawConfig:
     """The patched text, read by the same reader: under the same file name, so the same syntax applies.
     A patched config_for YAML is read through a copy of the app's config file next to it; another file the fix
     changed (``others``) is read again from its patched text, and what it now sets replaces what it set."""
     target = target or _Target(raw.file)
+    syntax = syntax_of(Path(raw.file)) or ""
+    # the copy has no neighbours: the env file the app's code loads is still the original's
+    env = with_loaded(loaded_env(Path(raw.file), read_text(Path(raw.file)), syntax), env, syntax)
     if target.section is None:
         path = tmp / Path(raw.file).name
         path.write_text(text, encoding="utf-8")
@@ -218,7 +223,7 @@ def _reread(tmp: Path, raw: RawConfig, text: str, env: dict[str, str] | None,
     raise UserError("fix.error.reread", file=raw.file)
 
 
-def _read_other(tmp: Path, raw: RawConfig, path: str, text: str, env: dict[str, str] | None) -> dict[str, Any]:
+def _read_other(tmp: Path, raw: RawConfig, path: str, text: str, env: Mapping[str, str] | None) -> dict[str, Any]:
     """What another file of the app sets once patched (read alone, as an amendment of the hash), under its own
     name; what it set before when the patched text cannot be read (the re-check then still sees the failure)."""
     copy = tmp / "others" / Path(path).name

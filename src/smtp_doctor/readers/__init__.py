@@ -16,10 +16,11 @@ from ..errors import UserError
 from ..frameworks.apptrust import TRUST_VARS
 from ..settings import RawConfig
 from . import spring_layers
-from ._common import MAX_BYTES, read_text
+from ._common import MAX_BYTES, note, read_text
 from .envfile import load_env_file, read_env
 from .javascript import read_javascript
 from .lines import read_ini, read_msmtp, read_postfix, read_properties
+from .loaded_env import loaded_env, with_loaded
 from .php import read_php
 from .python import read_python
 from .rails_merge import app_config_dir, is_environment_file, merged
@@ -89,6 +90,8 @@ def read_file(path: Path, *, framework: str | None = None,
     reader, holds = _FORMATS[syntax]
     if framework is not None and framework not in holds:
         raise UserError("readers.error.framework_mismatch", file=str(path), framework=framework)
+    loaded = loaded_env(path, text, syntax)
+    env = with_loaded(loaded, env, syntax)
     try:
         configs = reader(path, text, framework, env)
         if syntax == "ruby" and framework in (None, "actionmailer") and is_environment_file(path):
@@ -102,6 +105,8 @@ def read_file(path: Path, *, framework: str | None = None,
             config.framework_version, config.version_from = found.version, found.file
         if env:
             config.app_env = {k: env[k] for k in TRUST_VARS if env.get(k)}
+        if loaded is not None:
+            note(config, "readers.note.env_file_loaded")
     return configs
 
 

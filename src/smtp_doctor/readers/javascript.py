@@ -19,6 +19,7 @@ from ..settings import RawConfig, ValueKind
 from ._common import EXPR, MASK, NIL, Ev, add, finish, note, raw, unknown
 from ._ts import Source, walk
 from .dsn import DsnError, parse_dsn
+from .loaded_env import not_known
 
 _MAX_DEPTH = 32
 
@@ -90,7 +91,7 @@ class _Reader:
         return ev.value if ev.kind is ValueKind.STRING else None
 
     def lookup(self, name: str) -> Ev:
-        if self.env is None:
+        if self.env is None or not_known(self.env, name):
             return Ev(ValueKind.ENV, None, name)
         return Ev(ValueKind.STRING, self.env[name], name) if name in self.env else Ev(ValueKind.NIL, None, name)
 

@@ -18,6 +18,7 @@ from pathlib import Path
 from ..errors import UserError
 from ..settings import Origin, RawConfig, ValueKind
 from ._common import EXPR, NIL, Ev, Lines, add, finish, literal, raw, syntax_error, unknown
+from .loaded_env import not_known
 
 _PREFIX = {"django": "EMAIL_", "flask_mail": "MAIL_"}
 _EXTRA = {"django": ("DEFAULT_FROM_EMAIL", "SERVER_EMAIL")}
@@ -49,7 +50,7 @@ class _Eval:
         self.depth = depth
 
     def lookup(self, name: str, default: Ev | None) -> Ev:  # default None: no default given
-        if self.env is None:
+        if self.env is None or not_known(self.env, name):
             return Ev(ValueKind.ENV, None, name)
         if name in self.env:
             return Ev(ValueKind.STRING, self.env[name], name)

@@ -1,0 +1,85 @@
+"""Env files the app's own code loads at start-up (``load_dotenv(...)``, ``process.loadEnvFile(...)``).
+
+Settings modules and transport files often read every value from ``os.environ`` / ``process.env`` after a line
+that fills it from a ``.env`` beside them. Without that file the reader sees only variables, so check would
+judge a config the app never runs. Every loader named here leaves a variable that is already set alone
+(python-dotenv ``override=False``, dotenv's ``override: false``, Node's ``loadEnvFile``), so the app's own
+environment (``--env``) still wins over the file.
+
+Which file: the first string literal ending in ``.env…`` among the call's arguments, else ``.env``; looked
+for beside the config, then in up to three parent folders (python-dotenv's ``find_dotenv`` walks up from the
+calling file; Node's loaders read the working directory, the app's root, which holds the config or is
+above it). A call whose file is not there loads nothing, as in the app.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass
+from pathlib import Path
+
+from ..errors import UserError
+from .envfile import load_env_file
+
+#: syntax → calls that fill the process environment from an env file
+#: python: python-dotenv load_dotenv (dotenv/main.py, override=False); django-environ Env.read_env
+#:         (environ/environ.py: setdefault, the environment wins); python-decouple reads .env itself but into
+#:         its own config(), not os.environ, and the Python reader already treats config() as a variable
+#: javascript: dotenv config() and the 'dotenv/config' preload (lib/main.js: existing keys kept unless
+#:         override); Node >= 20.12 process.loadEnvFile (doc/api/process.md: does not override)
+_LOADERS: dict[str, re.Pattern[str]] = {
+    "python": re.compile(r"\b(?:load_dotenv|read_env)\s*\((?P<args>[^)]*)\)"),
+    "javascript": re.compile(
+        r"""(?:\bdotenv['"]?\s*\)?\s*\.config|\bloadEnvFile|\bconfigDotenv)\s*\((?P<args>[^)]*)\)"""
+        r"""|(?P<preload>(?:require\s*\(\s*|import\s+)['"]dotenv/config['"])"""),
+}
+#: variables a runtime reads once, before the app's code runs: setting them from a loaded file changes nothing
+#: (nodejs.org/api/cli.html NODE_EXTRA_CA_CERTS: "only read when the Node.js process is first launched")
+STARTUP_ONLY: dict[str, frozenset[str]] = {"javascript": frozenset({"NODE_EXTRA_CA_CERTS"})}
+_NAME = re.compile(r"""['"`](?P<name>[^'"`]*\.env[\w.\-]*)['"`]""")
+_UP = 3  #: parent folders looked in
+
+
+@dataclass(frozen=True)
+class Loaded:
+    """The variables the app's own code adds to its environment, and the file they come from."""
+
+    file: Path
+    values: dict[str, str]
+
+
+def loaded_env(path: Path, text: str, syntax: str) -> Loaded | None:
+    pattern = _LOADERS.get(syntax)
+    m = pattern.search(text) if pattern else None
+    if m is None:
+        return None
+    named = _NAME.search(m.group("args") or "")
+    name = named.group("name") if named else ".env"
+    for folder in (path.parent, *list(path.parent.parents)[:_UP]):
+        candidate = folder / name  # an absolute name stays itself
+        if candidate.is_file():
+            try:
+                return Loaded(candidate, load_env_file(candidate))
+            except UserError:
+                return None  # a file the app's loader fails on: the reader goes on without it
+    return None
+
+
+class PartialEnv(dict[str, str]):
+    """What is known of the app's environment when only the file its code loads is: a variable not in it is
+    unknown (it may be set where the app runs), not unset."""
+
+
+def not_known(env: Mapping[str, str] | None, name: str) -> bool:
+    """True when the app's value of ``name`` cannot be known here (no environment given, or only part of it)."""
+    return env is None or (isinstance(env, PartialEnv) and name not in env)
+
+
+def with_loaded(loaded: Loaded | None, env: Mapping[str, str] | None, syntax: str) -> Mapping[str, str] | None:
+    """The environment the settings are read with: the loaded file under the app's own (which wins)."""
+    if loaded is None:
+        return env
+    late = STARTUP_ONLY.get(syntax, frozenset())
+    values = {k: v for k, v in loaded.values.items() if k not in late}
+    return PartialEnv(values) if env is None else {**values, **env}

@@ -277,7 +277,8 @@ def test_python_dotenv_loaded_by_the_settings_module_is_read_under_the_apps_envi
 def test_node_load_env_file_sets_the_transport_but_not_node_extra_ca_certs(tmp_path: Path) -> None:
     """process.loadEnvFile runs after Node started: NODE_EXTRA_CA_CERTS in that file is never read."""
     (tmp_path / "mailer.js").write_text(_NODE)
-    (tmp_path / ".env").write_text("SMTP_HOST=127.0.0.1\nSMTP_PORT=587\nSMTP_SECURE=true\nNODE_EXTRA_CA_CERTS=/ca.pem\n")
+    (tmp_path / ".env").write_text("SMTP_HOST=127.0.0.1\nSMTP_PORT=587\nSMTP_SECURE=true\n"
+                                   "NODE_EXTRA_CA_CERTS=/ca.pem\n")
     (c,) = read_file(tmp_path / "mailer.js", env={})
     assert c.values["host"].value == "127.0.0.1" and c.values["secure"].value is True
     assert c.app_env == {}

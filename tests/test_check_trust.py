@@ -77,6 +77,16 @@ def test_node_extra_ca_certs_is_read_by_nodemailer_only(lab: LabInfo, monkeypatc
     assert app_trust(django, env).ignored == ("NODE_EXTRA_CA_CERTS",)
 
 
+def test_an_expired_certificate_under_node_extra_ca_certs_is_expired_not_unknown(
+        lab: LabInfo, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Node has one store, its bundle plus the extra file: the chain builds there, and what fails is the date
+    (matrix 6 dev: real Nodemailer said 'certificate has expired', check said unknown issuer)."""
+    monkeypatch.delenv("SSL_CERT_FILE", raising=False)
+    node = _plan("nodemailer", lab.servers["expired"].port, None)
+    assert _predict(node, {"NODE_EXTRA_CA_CERTS": str(lab.ca_file)}, None).failure == "cert_expired"
+    assert _predict(node, {}, None).failure == "cert_unknown_issuer"
+
+
 def test_a_wrong_ca_file_is_not_a_missing_intermediate(lab: LabInfo, tmp_path: Path,
                                                        monkeypatch: pytest.MonkeyPatch) -> None:
     """The app's CA file is another CA. Whether or not another store verifies the chain, check never says the

@@ -24,6 +24,9 @@ from ..settings import RawConfig
 TRUST_VARS = ("SSL_CERT_FILE", "SSL_CERT_DIR", "NODE_EXTRA_CA_CERTS", "REQUESTS_CA_BUNDLE", "CURL_CA_BUNDLE",
               "NODE_TLS_REJECT_UNAUTHORIZED", "JAVA_TOOL_OPTIONS", "JDK_JAVA_OPTIONS")
 #: the JVM's trust store options, as -D flags in JAVA_TOOL_OPTIONS / JDK_JAVA_OPTIONS (the latter read last)
+#: X509_V_ERR_* codes meaning the store holds no anchor for the chain (UNABLE_TO_GET_ISSUER_CERT,
+#: UNABLE_TO_GET_ISSUER_CERT_LOCALLY, UNABLE_TO_VERIFY_LEAF_SIGNATURE): any other code means the chain was built
+_NO_ANCHOR = frozenset({2, 20, 21})
 _JAVA_FLAG = re.compile(r"-Djavax\.net\.ssl\.(trustStore|trustStorePassword|trustStoreType)=(\S*)")
 
 
@@ -133,7 +136,10 @@ def apply(facts: PortFacts, trust: AppTrust) -> PortFacts:
     results: list[Verification] = [verify_chain(facts.tls.chain, TrustSource("system", cafile, capath))]
     results += [verify_chain(facts.tls.chain, TrustSource("system", p, None))
                 for v, p in extra if v == "NODE_EXTRA_CA_CERTS"]
-    best = next((r for r in results if r.ok), results[0])
+    # the runtime has one store holding them all: where one of them anchors the chain, its verdict is the store's
+    # (an expired certificate under NODE_EXTRA_CA_CERTS's CA is "certificate has expired", not an unknown issuer)
+    best = next((r for r in results if r.ok), None) or next(
+        (r for r in results if r.error_code not in _NO_ANCHOR), results[0])
     others = tuple(v for v in facts.tls.verifications if v.source != "system")
     return replace(facts, tls=replace(facts.tls, verifications=(best, *others)))
 

@@ -27,6 +27,8 @@ def _stores(p: ConnectionPlan) -> str:
     for store in p.trust:
         if store == "system":
             names.append(t("check.cli.stores_system"))
+            if p.trust_env:  # the runtime's store as the app's environment changes it (frameworks/apptrust.py)
+                names.append(t("check.cli.stores_env", vars=", ".join(p.trust_env)))
         elif p.ca_unknown:
             names.append(t("check.cli.stores_ca_unknown"))
         else:

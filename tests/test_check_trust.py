@@ -182,3 +182,35 @@ def test_the_jvm_trust_store_in_java_tool_options_is_the_java_app_s_store(lab: L
     assert _predict(p, {}, None).failure == "cert_unknown_issuer"  # cacerts: no lab CA
     wrong = _predict(p, {"JAVA_TOOL_OPTIONS": good.replace("=changeit", "=not-it")}, None)
     assert wrong.verdict is Verdict.FAILS and wrong.failure is not None and wrong.failure.startswith("cert_")
+
+
+def test_jvm_options_as_the_jvm_reads_them(lab: LabInfo, tmp_path: Path) -> None:
+    """_JAVA_OPTIONS is read after JAVA_TOOL_OPTIONS and wins; quotes group a path with a blank and go; a JKS
+    store (keytool -storetype JKS) is read, and so is a PKCS12 file named as type JKS (keystore.type.compat);
+    a PKCS12 store opened without its password shows no certificate (matrix 7c dev)."""
+    import shutil
+    import subprocess
+
+    keytool = shutil.which("keytool")
+    if keytool is None:
+        pytest.skip("no keytool (default-jdk: scripts/install-system-deps.sh)")
+    folder = tmp_path / "with blank"
+    folder.mkdir()
+    stores = {}
+    for kind in ("JKS", "PKCS12"):
+        stores[kind] = folder / f"trust.{kind.lower()}"
+        subprocess.run([keytool, "-importcert", "-noprompt", "-alias", "lab", "-file", str(lab.ca_file), "-keystore",
+                        str(stores[kind]), "-storetype", kind, "-storepass", "changeit"], check=True,
+                       capture_output=True, timeout=60)
+    p = _plan("spring", lab.servers["starttls"].port, None)
+    pw = " -Djavax.net.ssl.trustStorePassword=changeit"
+    jks = f"-Djavax.net.ssl.trustStore='{stores['JKS']}' -Djavax.net.ssl.trustStoreType=JKS"
+    assert _predict(p, {"JAVA_TOOL_OPTIONS": jks + pw}, None).verdict is Verdict.DELIVERED
+    assert _predict(p, {"JAVA_TOOL_OPTIONS": jks}, None).verdict is Verdict.DELIVERED  # unchecked, still read
+    assert _predict(p, {"JAVA_TOOL_OPTIONS": jks + pw + "x"}, None).verdict is Verdict.FAILS
+    compat = f'-Djavax.net.ssl.trustStore="{stores["PKCS12"]}" -Djavax.net.ssl.trustStoreType=jks' + pw
+    assert _predict(p, {"JAVA_TOOL_OPTIONS": compat}, None).verdict is Verdict.DELIVERED
+    other = f"-Djavax.net.ssl.trustStore={tmp_path / 'none.p12'}"
+    assert _predict(p, {"JAVA_TOOL_OPTIONS": compat, "_JAVA_OPTIONS": other}, None).verdict is Verdict.FAILS
+    no_password = f'-Djavax.net.ssl.trustStore="{stores["PKCS12"]}"'
+    assert _predict(p, {"JAVA_TOOL_OPTIONS": no_password}, None).verdict is Verdict.FAILS

@@ -431,3 +431,36 @@ def test_php_mailers_log_in_with_an_empty_password_and_are_refused(
     filled = {k: ("p" if "pass" in k.lower() else v) for k, v in values.items()} | (
         {"password": "p"} if framework == "symfony" else {})
     assert predict(cfg(framework, version, **filled)) == []
+
+
+@pytest.mark.parametrize(("values", "modes"), [
+    # Spring keeps '' as the password unless the user name is '' too (JavaMailSenderImpl.connectTransport)
+    ({"spring.mail.username": "u", "spring.mail.password": ""}, [("auth_bad_credentials", "auth")]),
+    ({"spring.mail.username": "", "spring.mail.password": ""}, [("auth_missing_credentials", "startup")]),
+    ({"spring.mail.username": "u"}, [("auth_missing_credentials", "startup")]),
+    ({"spring.mail.password": "p"}, [("auth_bad_credentials", "auth")]),  # the OS account logs in
+    ({"spring.mail.username": "u", "spring.mail.password": "p"}, []),
+])
+def test_spring_empty_and_missing_credentials(values: dict[str, Any], modes: list[tuple[str, str]]) -> None:
+    raw = cfg("spring", None, spring__mail__properties__mail__smtp__auth=True)
+    raw.values.update({k: rv(v, 9, k) for k, v in values.items()})
+    assert [(p.mode, p.at) for p in predict(raw)] == modes
+
+
+def test_spring_reads_javamail_s_own_host_and_port_and_refuses_a_provider_it_lacks() -> None:
+    s = to_settings(cfg("spring", None, spring__mail__properties__mail__smtp__port=2525))
+    assert s.port is not None and s.port.value == 2525
+    assert [p.mode for p in predict(cfg("spring", None, spring__mail__protocol="SMTP"))] == ["config_bad_tls_value"]
+    assert predict(cfg("spring", None, spring__mail__protocol="smtps")) == []
+    jndi = cfg("spring", None)
+    jndi.values["spring.mail.jndi-name"] = rv("java:jboss/mail/Default", 1, "spring.mail.jndi-name")
+    assert [p.mode for p in predict(jndi)] == ["config_unresolved"]
+
+
+def test_spring_environment_variables_bind_as_boot_s_relaxed_binding_does() -> None:
+    from smtp_doctor.readers.spring_layers import env_key
+
+    assert env_key("SPRING_MAIL_SSL_ENABLED") == "spring.mail.ssl.enabled"
+    assert env_key("SPRING_MAIL_DEFAULTENCODING") == "spring.mail.default-encoding"
+    assert env_key("SPRING_MAIL_JNDINAME") == "spring.mail.jndi-name"
+    assert env_key("SPRING_MAIL_PROPERTIES_MAIL_SMTP_AUTH") == "spring.mail.properties.mail.smtp.auth"

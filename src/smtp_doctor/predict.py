@@ -9,12 +9,15 @@ each runtime prints, the corrected lines) are knowledge/predict.toml; failure id
 from __future__ import annotations
 
 import ipaddress
+import json
 import math
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import Any
+
+import yaml
 
 from .errors import UserError
 from .facts import Mode, Outcome, PortFacts, TLSFacts, Verification
@@ -266,6 +269,8 @@ def predict(plan: ConnectionPlan, facts: PortFacts, *, sender: str = "") -> Pred
                 return fails("starttls_required", "mail", "check.why.starttls_required_likely", certain=False,
                              channel=channel)
         risks.append("plaintext")
+    if caps is None and facts.closed_at is not None:  # greeted, then hung up before the app could say more
+        return fails("conn_closed", "ehlo", "check.why.closed_in_dialogue", channel=channel, phase=facts.closed_at)
 
     for r in plan.refusals:  # the framework's own step after the connection (Flask-Mail: starttls() inside SMTPS)
         if r.at == "connect" and not r.mode.startswith("cert_") and r.mode != "auth_mechanism":
@@ -374,6 +379,12 @@ def _literal(value: Any, syntax: str) -> str:
     text = str(value)
     if syntax in ("dotenv", "msmtprc", "properties"):
         return text
+    if syntax == "yaml":  # plain where YAML reads it back as this same string, else quoted
+        try:
+            plain = "\n" not in text and yaml.safe_load(text) == text and text == text.strip()
+        except yaml.YAMLError:
+            plain = False
+        return text if plain else json.dumps(text, ensure_ascii=False)
     if syntax in ("ruby_hash", "gitlab_rb") and text.startswith(":"):
         return text
     return repr(text) if syntax == "python" else "'" + text.replace("\\", "\\\\").replace("'", "\\'") + "'"
@@ -384,6 +395,8 @@ def render_line(key: str, value: Any, syntax: str, code: bool = False) -> str:
     literal = str(value) if code else _literal(value, syntax)
     if syntax in ("ruby_hash", "js_object"):
         return f"{key}: {literal},"
+    if syntax == "yaml":
+        return f"{key}: {literal}"
     if syntax == "msmtprc":
         return f"{key} {literal}"
     if syntax == "gitlab_rb":
@@ -471,8 +484,8 @@ def fix_for(plan: ConnectionPlan, prediction: Prediction, facts: PortFacts,
               if (o := plan.origins.get(f)) is not None and o.file == plan.source}
         row = {**row, "set": {**row.get("set", {}), **at}, "env": {}} if at else row
     syntax = framework_facts(plan.framework).get("syntax", "dotenv")
-    if syntax == "properties" and not plan.source.endswith(".properties"):
-        row = None  # Spring's application.yml nests these keys: words, not lines
+    if syntax == "properties" and plan.source.endswith((".yml", ".yaml")):
+        syntax = "yaml"  # Spring's application.yml: writers/spring_yaml.py finds where each key nests
     if row is not None:
         values = {**row.get("set", {}), **row.get("env", {}), **row.get("code", {})}
         wanted = {name for v in values.values() if isinstance(v, str)

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import os
 import re
+import shlex
 import tempfile
 from collections.abc import Mapping
 from dataclasses import dataclass, replace
@@ -22,12 +23,14 @@ from ..settings import RawConfig
 
 #: every variable some runtime reads for trust; one set but not read by this app's runtime is reported
 TRUST_VARS = ("SSL_CERT_FILE", "SSL_CERT_DIR", "NODE_EXTRA_CA_CERTS", "REQUESTS_CA_BUNDLE", "CURL_CA_BUNDLE",
-              "NODE_TLS_REJECT_UNAUTHORIZED", "JAVA_TOOL_OPTIONS", "JDK_JAVA_OPTIONS")
+              "NODE_TLS_REJECT_UNAUTHORIZED", "JAVA_TOOL_OPTIONS", "JDK_JAVA_OPTIONS", "_JAVA_OPTIONS")
 #: the JVM's trust store options, as -D flags in JAVA_TOOL_OPTIONS / JDK_JAVA_OPTIONS (the latter read last)
 #: X509_V_ERR_* codes meaning the store holds no anchor for the chain (UNABLE_TO_GET_ISSUER_CERT,
 #: UNABLE_TO_GET_ISSUER_CERT_LOCALLY, UNABLE_TO_VERIFY_LEAF_SIGNATURE): any other code means the chain was built
 _NO_ANCHOR = frozenset({2, 20, 21})
-_JAVA_FLAG = re.compile(r"-Djavax\.net\.ssl\.(trustStore|trustStorePassword|trustStoreType)=(\S*)")
+_JAVA_FLAG = re.compile(r"-Djavax\.net\.ssl\.(trustStore|trustStorePassword|trustStoreType)=(.*)", re.DOTALL)
+#: JKS's magic number: Java 9+ reads a JKS and a PKCS12 file under either type (keystore.type.compat=true)
+_JKS_MAGIC = b"\xfe\xed\xfe\xed"
 
 
 @dataclass(frozen=True)
@@ -87,12 +90,14 @@ def java_store(environ: Mapping[str, str]) -> tuple[str, bytes | None] | None:
     with the given password, or ``changeit``'s absence (a PKCS12 store without a password opens too). None
     when no option names one: the JVM's cacerts then, which holds the same public CAs as the system store."""
     flags: dict[str, str] = {}
-    for var in ("JAVA_TOOL_OPTIONS", "JDK_JAVA_OPTIONS"):
-        flags |= dict(_JAVA_FLAG.findall(environ.get(var, "")))
+    for var in ("JAVA_TOOL_OPTIONS", "JDK_JAVA_OPTIONS", "_JAVA_OPTIONS"):  # HotSpot's order: the last one wins
+        for token in _java_tokens(environ.get(var, "")):
+            flags |= dict(_JAVA_FLAG.findall(token))
     path = flags.get("trustStore")
     if not path:
         return None
-    if flags.get("trustStoreType", "pkcs12").lower() not in ("pkcs12", "pkcs12s2", "") or not os.path.isfile(path):
+    if flags.get("trustStoreType", "pkcs12").lower() not in ("pkcs12", "pkcs12s2", "jks", "") or \
+            not os.path.isfile(path):
         return path, None
     from cryptography.hazmat.primitives.serialization import Encoding, pkcs12
 
@@ -100,11 +105,60 @@ def java_store(environ: Mapping[str, str]) -> tuple[str, bytes | None] | None:
         with open(path, "rb") as fh:
             data = fh.read(8 * 1024 * 1024)
         password = flags.get("trustStorePassword")
+        if data.startswith(_JKS_MAGIC):
+            return path, _jks_certificates(data, password)
         store = pkcs12.load_pkcs12(data, password.encode() if password else None)
     except (OSError, ValueError, TypeError):
-        return path, None  # JSSE: "keystore password was incorrect" / not a PKCS12 store
+        return path, None  # JSSE: "keystore password was incorrect" / not a key store
     certs = [c.certificate for c in store.additional_certs] + ([store.cert.certificate] if store.cert else [])
     return path, b"".join(c.public_bytes(Encoding.PEM) for c in certs)
+
+
+def _java_tokens(text: str) -> list[str]:
+    """The options as the JVM splits them: on blanks, with '...' and "..." grouping and their quotes removed
+    (JDK-8061999, since JDK 9); an unbalanced quote falls back to blanks alone."""
+    try:
+        return shlex.split(text)
+    except ValueError:
+        return text.split()
+
+
+def _jks_certificates(data: bytes, password: str | None) -> bytes:
+    """The trusted certificates of a JKS store (sun.security.provider.JavaKeyStore engineLoad: magic, version,
+    count, then per entry a tag — 2 = trusted certificate: alias, date, type, length, DER). With a password the
+    store's last 20 bytes must be SHA-1(password as UTF-16BE, "Mighty Aphrodite", the rest), else JSSE refuses
+    it ("Keystore was tampered with, or password was incorrect"); without one it is read unchecked."""
+    import hashlib
+
+    from cryptography import x509
+    from cryptography.hazmat.primitives.serialization import Encoding
+
+    if password and hashlib.sha1(password.encode("utf-16-be") + b"Mighty Aphrodite" + data[:-20],
+                                 usedforsecurity=False).digest() != data[-20:]:
+        raise ValueError("keystore password was incorrect")
+
+    pos, out = 12, []
+    count = int.from_bytes(data[8:12], "big")
+
+    def utf() -> str:
+        nonlocal pos
+        n = int.from_bytes(data[pos:pos + 2], "big")
+        pos += 2 + n
+        return data[pos - n:pos].decode("utf-8", "replace")
+
+    for _ in range(min(count, 10_000)):
+        tag = int.from_bytes(data[pos:pos + 4], "big")
+        pos += 4
+        if tag != 2:  # a private key entry: no trust anchor, and its layout ends what can be read simply
+            break
+        utf()
+        pos += 8
+        utf()
+        n = int.from_bytes(data[pos:pos + 4], "big")
+        pos += 4
+        out.append(x509.load_der_x509_certificate(data[pos:pos + n]).public_bytes(Encoding.PEM))
+        pos += n
+    return b"".join(out)
 
 
 def with_app_trust(plan: ConnectionPlan, trust: AppTrust) -> ConnectionPlan:

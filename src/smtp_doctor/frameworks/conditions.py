@@ -105,6 +105,8 @@ def _equals(arg: Mapping[str, Any], ctx: Context) -> Tri:
     if kinds is not None and rv.kind.value not in kinds and rv.kind in KNOWN:
         return False
     known, value = known_value(rv)
+    if arg.get("case"):  # compared as written (JavaMail's provider names): only the surrounding blanks go
+        return None if not known else rv.kind is not ValueKind.NIL and str(value).strip() in map(str, arg["values"])
     wanted = {norm(v) for v in arg["values"]}
     if not known:
         # code the reader kept as text (e.g. OpenSSL::SSL::VERIFY_NONE) is compared by its text

@@ -20,7 +20,7 @@ from dotenv.parser import parse_stream
 from dotenv.variables import parse_variables
 
 from ..errors import UserError
-from ..settings import Origin, RawConfig, ValueKind
+from ..settings import Origin, RawConfig, RawValue, ValueKind
 from ._common import MASK, Ev, add, finish, note, raw
 from .dsn import DsnError, parse_dsn
 
@@ -126,9 +126,23 @@ def read_env(path: Path, text: str, framework: str | None, env: Mapping[str, str
                 add(config, e.key, raw(e.key, ev, e.raw, origin))
         if name == "laravel" and not cached:
             _add_laravel_mail(config, path, entries, env)
+        if config.values and rule is not None:
+            _secret_from_environment(config, rule, env)
         if framework or config.values:
             configs.append(finish(config))
     return configs
+
+
+def _secret_from_environment(config: RawConfig, rule: Rule, env: Mapping[str, str] | None) -> None:
+    """A password variable the file leaves out is read from the process environment (dotenv never overrides a
+    set variable), where secrets are usually kept: without --env it is unknown here, not unset; with --env,
+    set when the environment sets it (its value, a secret, is not kept: app_password reads it there)."""
+    from ..frameworks import model
+
+    for key in model(config.framework).keys_with_role("password"):
+        if rule.owns(key) and key not in config.values and (env is None or key in env):
+            config.values[key] = RawValue(None, ValueKind.ENV if env is None else ValueKind.STRING, key, None, key,
+                                          True)
 
 
 def _add_dsn(config: RawConfig, path: Path, e: EnvEntry, origin: Origin) -> None:

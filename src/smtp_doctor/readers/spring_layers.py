@@ -63,6 +63,14 @@ def layered(path: Path, text: str, base: RawConfig, env: Mapping[str, str] | Non
     return out
 
 
+#: MailProperties' own names below spring.mail. An environment variable names one with '.' as '_' and '-' left out
+#: (SystemEnvironmentPropertyMapper: SPRING_MAIL_SSL_ENABLED is ssl.enabled, SPRING_MAIL_DEFAULTENCODING is
+#: default-encoding, SPRING_MAIL_DEFAULT_ENCODING would be default.encoding, which nothing reads)
+_MAIL_KEYS = ("host", "port", "username", "password", "protocol", "default-encoding", "jndi-name", "test-connection",
+              "ssl.enabled", "ssl.bundle")
+_BY_ENV = {k.replace("-", "").replace(".", "_"): k for k in _MAIL_KEYS}
+
+
 def env_key(name: str) -> str | None:
     """The ``spring.mail.*`` key an environment variable binds to (relaxed binding), or None."""
     rest = name[len(_ENV_PREFIX):].lower()
@@ -70,4 +78,4 @@ def env_key(name: str) -> str | None:
         return None
     if rest.startswith("properties_"):
         return "spring.mail.properties." + rest.removeprefix("properties_").replace("_", ".")
-    return "spring.mail." + rest.replace("_", "-")
+    return "spring.mail." + _BY_ENV.get(rest, rest.replace("_", "."))

@@ -20,6 +20,7 @@ from .dsn import apply_dsn_fix, dsn_line, password_tokens
 from .edit import Patched, Unpatchable, split_lines
 from .jsurl import apply_url_fix, is_url_form, url_password_tokens
 from .msmtprc import apply_account_fix, is_account
+from .spring_yaml import apply_spring_yaml_fix
 
 
 def _indent(line: str) -> str:
@@ -61,6 +62,8 @@ def apply_fix(text: str, raw: RawConfig, fix: Fix, syntax: str) -> Patched:
     edited part by part: writers/dsn.py)."""
     if syntax == "dsn":
         return apply_dsn_fix(text, raw, fix)
+    if raw.framework == "spring" and raw.file.endswith((".yml", ".yaml")):  # nested keys (writers/spring_yaml.py)
+        return apply_spring_yaml_fix(text, raw, fix)
     if is_url_form(raw):  # createTransport("smtps://…"): the fix goes into the URL (writers/jsurl.py)
         return apply_url_fix(text, raw, fix)
     if syntax == "msmtprc" and is_account(raw):  # into the account's own section (writers/msmtprc.py)

@@ -284,3 +284,32 @@ def test_node_load_env_file_sets_the_transport_but_not_node_extra_ca_certs(tmp_p
     assert c.app_env == {}
     (c,) = read_file(tmp_path / "mailer.js", env={"SMTP_SECURE": "false"})
     assert c.values["secure"].value is False
+
+
+def test_split_settings_star_import_brings_the_base_module_in_where_the_line_stands(tmp_path: Path) -> None:
+    """`from settings_common import *` then overrides; an absent local_settings in try/except ImportError is
+    nothing; a relative `from .base import *` inside a package (matrix 7 dev: split Django/Flask settings)."""
+    (tmp_path / "settings_common.py").write_text(
+        'EMAIL_HOST = "mx.example.net"\nEMAIL_PORT = 25\nEMAIL_USE_TLS = True\n')
+    (tmp_path / "settings.py").write_text(
+        "from settings_common import *  # noqa\nEMAIL_PORT = 587\n"
+        "try:\n    from local_settings import *  # noqa\nexcept ImportError:\n    pass\n")
+    (c,) = read_file(tmp_path / "settings.py", framework="django")
+    assert c.values["EMAIL_HOST"].value == "mx.example.net" and c.values["EMAIL_PORT"].value == 587
+    origin = c.values["EMAIL_HOST"].origin
+    assert origin is not None and origin.file.endswith("settings_common.py")
+    pkg = tmp_path / "conf"
+    pkg.mkdir()
+    (pkg / "__init__.py").write_text("")
+    (pkg / "base.py").write_text('EMAIL_HOST = "relay.example.net"\nEMAIL_USE_SSL = True\n')
+    (pkg / "production.py").write_text("from .base import *  # noqa\nEMAIL_PORT = 465\n")
+    (c,) = read_file(pkg / "production.py", framework="django")
+    assert c.values["EMAIL_HOST"].value == "relay.example.net" and c.values["EMAIL_USE_SSL"].value is True
+
+
+def test_python_decouple_reads_the_env_file_beside_the_settings(tmp_path: Path) -> None:
+    (tmp_path / "settings.py").write_text('from decouple import config\nEMAIL_HOST = config("EMAIL_HOST", '
+                                          'default="localhost")\nEMAIL_PORT = config("EMAIL_PORT", cast=int)\n')
+    (tmp_path / ".env").write_text("EMAIL_HOST=smtp.example.net\nEMAIL_PORT=2525\n")
+    (c,) = read_file(tmp_path / "settings.py", framework="django", env={"EMAIL_PORT": "587"})
+    assert c.values["EMAIL_HOST"].value == "smtp.example.net" and c.values["EMAIL_PORT"].value == 587

@@ -4,9 +4,10 @@ Settings modules and transport files often read every value from ``os.environ`` 
 that fills it from a ``.env`` beside them. Without that file the reader sees only variables, so check would
 judge a config the app never runs. Every loader named here leaves a variable that is already set alone
 (python-dotenv ``override=False``, dotenv's ``override: false``, Node's ``loadEnvFile``), so the app's own
-environment (``--env``) still wins over the file.
+environment (``--env``) still wins over the file, unless the call says ``override``.
 
-Which file: the first string literal ending in ``.env…`` among the call's arguments, else ``.env``; looked
+Which file: the call's string literals up to the first that names an env file, joined as a path
+(``path.join(__dirname, 'config', '.env')``), else ``.env`` (decouple: always ``.env``); looked
 for beside the config, then in up to three parent folders (python-dotenv's ``find_dotenv`` walks up from the
 calling file; Node's loaders read the working directory, the app's root, which holds the config or is
 above it). A call whose file is not there loads nothing, as in the app.
@@ -23,21 +24,25 @@ from ..errors import UserError
 from .envfile import load_env_file
 
 #: syntax → calls that fill the process environment from an env file
-#: python: python-dotenv load_dotenv (dotenv/main.py, override=False); django-environ Env.read_env
-#:         (environ/environ.py: setdefault, the environment wins); python-decouple reads .env itself but into
-#:         its own config(), not os.environ, and the Python reader already treats config() as a variable
+#: python: python-dotenv load_dotenv (dotenv/main.py, override=False unless override=True); django-environ
+#:         Env.read_env (environ/environ.py: setdefault, the environment wins); python-decouple's config()
+#:         reads the .env beside the caller itself (decouple.py AutoConfig; os.environ wins), which the Python
+#:         reader already treats as a variable lookup
 #: javascript: dotenv config() and the 'dotenv/config' preload (lib/main.js: existing keys kept unless
 #:         override); Node >= 20.12 process.loadEnvFile (doc/api/process.md: does not override)
 _LOADERS: dict[str, re.Pattern[str]] = {
-    "python": re.compile(r"\b(?:load_dotenv|read_env)\s*\((?P<args>[^)]*)\)"),
+    "python": re.compile(r"\b(?:load_dotenv|read_env)\s*\((?P<args>[^)]*(?:\([^)]*\)[^)]*)*)\)"
+                         r"|(?P<preload>\bfrom\s+decouple\s+import\b|^import\s+decouple\b)", re.MULTILINE),
     "javascript": re.compile(
-        r"""(?:\bdotenv['"]?\s*\)?\s*\.config|\bloadEnvFile|\bconfigDotenv)\s*\((?P<args>[^)]*)\)"""
+        r"""(?:\bdotenv['"]?\s*\)?\s*\.config|\bloadEnvFile|\bconfigDotenv)\s*\((?P<args>[^)]*(?:\([^)]*\)[^)]*)*)\)"""
         r"""|(?P<preload>(?:require\s*\(\s*|import\s+)['"]dotenv/config['"])"""),
 }
 #: variables a runtime reads once, before the app's code runs: setting them from a loaded file changes nothing
 #: (nodejs.org/api/cli.html NODE_EXTRA_CA_CERTS: "only read when the Node.js process is first launched")
 STARTUP_ONLY: dict[str, frozenset[str]] = {"javascript": frozenset({"NODE_EXTRA_CA_CERTS"})}
-_NAME = re.compile(r"""['"`](?P<name>[^'"`]*\.env[\w.\-]*)['"`]""")
+_LITERAL = re.compile(r"""['"`]([^'"`]*)['"`]""")
+_ENV_NAME = re.compile(r"(?:^|/)(?:\.env[\w.\-]*|[\w.\-]+\.env)$")
+_OVERRIDE = re.compile(r"\boverride\s*[=:]\s*(?:True|true)\b")
 _UP = 3  #: parent folders looked in
 
 
@@ -47,6 +52,7 @@ class Loaded:
 
     file: Path
     values: dict[str, str]
+    override: bool = False  #: load_dotenv(override=True) / config({override: true}): the file wins
 
 
 def loaded_env(path: Path, text: str, syntax: str) -> Loaded | None:
@@ -54,16 +60,26 @@ def loaded_env(path: Path, text: str, syntax: str) -> Loaded | None:
     m = pattern.search(text) if pattern else None
     if m is None:
         return None
-    named = _NAME.search(m.group("args") or "")
-    name = named.group("name") if named else ".env"
+    name = _file_name(m.group("args") or "")
     for folder in (path.parent, *list(path.parent.parents)[:_UP]):
         candidate = folder / name  # an absolute name stays itself
         if candidate.is_file():
             try:
-                return Loaded(candidate, load_env_file(candidate))
+                return Loaded(candidate, load_env_file(candidate), _OVERRIDE.search(m.group("args") or "") is not None)
             except UserError:
                 return None  # a file the app's loader fails on: the reader goes on without it
     return None
+
+
+def _file_name(args: str) -> str:
+    """The path the call names: its string literals up to the first that names an env file, joined as
+    ``path.join(__dirname, 'config', '.env')`` / ``BASE_DIR / "config" / ".env"`` join them; else ``.env``."""
+    parts: list[str] = []
+    for literal in _LITERAL.findall(args):
+        parts.append(literal)
+        if _ENV_NAME.search(literal):
+            return str(Path(*parts))
+    return ".env"
 
 
 class PartialEnv(dict[str, str]):
@@ -82,4 +98,6 @@ def with_loaded(loaded: Loaded | None, env: Mapping[str, str] | None, syntax: st
         return env
     late = STARTUP_ONLY.get(syntax, frozenset())
     values = {k: v for k, v in loaded.values.items() if k not in late}
-    return PartialEnv(values) if env is None else {**values, **env}
+    if env is None:
+        return PartialEnv(values)
+    return {**env, **values} if loaded.override else {**values, **env}

@@ -17,7 +17,7 @@ from pathlib import Path
 
 from ..errors import UserError
 from ..settings import Origin, RawConfig, ValueKind
-from ._common import EXPR, NIL, Ev, Lines, add, finish, literal, raw, syntax_error, unknown
+from ._common import EXPR, NIL, Ev, Lines, add, finish, literal, raw, read_text, syntax_error, unknown
 from .loaded_env import not_known
 
 _PREFIX = {"django": "EMAIL_", "flask_mail": "MAIL_"}
@@ -244,8 +244,11 @@ def _cast(kind: str, ev: Ev, true_strings: set[str]) -> Ev:
     return ev
 
 
-def read_python(path: Path, text: str, framework: str | None, env: Mapping[str, str] | None) -> list[RawConfig]:
-    """Module-level settings (one config per framework found) and one config per Flask config class."""
+def read_python(path: Path, text: str, framework: str | None, env: Mapping[str, str] | None,
+                _imports: int = 0) -> list[RawConfig]:
+    """Module-level settings (one config per framework found) and one config per Flask config class.
+    ``from base import *`` of a module beside it (split settings) brings that module's settings in where the
+    line stands, so later assignments override them as Python's do; ``_imports`` bounds the chain."""
     try:
         with warnings.catch_warnings():  # CPython prints SyntaxWarnings with the file's own line: never ours to show
             warnings.simplefilter("ignore")
@@ -292,6 +295,13 @@ def read_python(path: Path, text: str, framework: str | None, env: Mapping[str, 
                             for dk, dv in zip(arg.keys, arg.values, strict=True):
                                 if isinstance(dk, ast.Constant) and isinstance(dk.value, str):
                                     record(configs, dk.value, dv, repr(dk.value), ev)
+            elif isinstance(stmt, ast.ImportFrom) and any(a.name == "*" for a in stmt.names) and _imports < 4:
+                source = _module_file(path, stmt.module or "", stmt.level)
+                if source is not None:  # absent (local_settings in a try/except ImportError): nothing, as in Python
+                    for other in read_python(source, read_text(source), framework, env, _imports + 1):
+                        for name, held in other.values.items():
+                            if other.framework in configs and other.file == str(source):
+                                add(configs[other.framework], name, held)
             elif isinstance(stmt, ast.ClassDef) and depth == 0 and "flask_mail" in frameworks:
                 own = {"flask_mail": RawConfig("flask_mail", str(path))}
                 statements(stmt.body, own, _Eval(env, dict(ev.scope), ev.helpers), depth + 1)
@@ -317,3 +327,15 @@ def _declare_env_casts(value: ast.expr, ev: _Eval) -> None:
         for k in value.keywords:
             if k.arg and isinstance(k.value, ast.Tuple) and k.value.elts:
                 ev.casts[k.arg] = _dotted(k.value.elts[0]) or "str"
+
+
+def _module_file(path: Path, module: str, level: int) -> Path | None:
+    """The file ``from <module> import *`` loads: relative to the package for ``from .base``, else looked for
+    beside the settings file and up to two folders above (the project root on sys.path)."""
+    rel = Path(*module.split(".")) if module else Path()
+    roots = [path.parents[level - 1]] if level and len(path.parents) >= level else [path.parent, *path.parents[1:3]]
+    for root in roots:
+        for candidate in (root / rel.with_suffix(".py"), root / rel / "__init__.py") if module else ():
+            if candidate.is_file() and candidate.resolve() != path.resolve():
+                return candidate
+    return None

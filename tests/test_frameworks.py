@@ -464,3 +464,10 @@ def test_spring_environment_variables_bind_as_boot_s_relaxed_binding_does() -> N
     assert env_key("SPRING_MAIL_DEFAULTENCODING") == "spring.mail.default-encoding"
     assert env_key("SPRING_MAIL_JNDINAME") == "spring.mail.jndi-name"
     assert env_key("SPRING_MAIL_PROPERTIES_MAIL_SMTP_AUTH") == "spring.mail.properties.mail.smtp.auth"
+
+
+def test_msmtp_auth_without_a_user_and_a_laravel_mailer_nothing_defines() -> None:
+    assert [(p.mode, p.at) for p in predict(cfg("msmtp", auth="on"))] == [("auth_missing_credentials", "auth")]
+    assert predict(cfg("msmtp", auth="on", user="u")) == [] and predict(cfg("msmtp", auth="off")) == []
+    assert [p.mode for p in predict(cfg("laravel", "8.83", MAIL_MAILER="smpt"))] == ["config_unresolved"]
+    assert predict(cfg("laravel", "8.83", MAIL_MAILER="smtp")) == []

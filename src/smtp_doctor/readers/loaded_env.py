@@ -56,6 +56,7 @@ class Loaded:
 
 
 def loaded_env(path: Path, text: str, syntax: str) -> Loaded | None:
+    """The env file ``text`` (the config at ``path``) loads, read; None when it loads none or it is not there."""
     pattern = _LOADERS.get(syntax)
     m = pattern.search(text) if pattern else None
     if m is None:
@@ -73,7 +74,7 @@ def loaded_env(path: Path, text: str, syntax: str) -> Loaded | None:
 
 def _file_name(args: str) -> str:
     """The path the call names: its string literals up to the first that names an env file, joined as
-    ``path.join(__dirname, 'config', '.env')`` / ``BASE_DIR / "config" / ".env"`` join them; else ``.env``."""
+    ``path.join(__dirname, 'config', '.env')`` and ``BASE_DIR / "config" / ".env"`` join them; else ``.env``."""
     parts: list[str] = []
     for literal in _LITERAL.findall(args):
         parts.append(literal)

@@ -17,8 +17,6 @@ from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import Any
 
-import yaml
-
 from .errors import UserError
 from .facts import Mode, Outcome, PortFacts, TLSFacts, Verification
 from .plan import ConnectionPlan, framework_facts, knowledge
@@ -380,6 +378,8 @@ def _literal(value: Any, syntax: str) -> str:
     if syntax in ("dotenv", "msmtprc", "properties"):
         return text
     if syntax == "yaml":  # plain where YAML reads it back as this same string, else quoted
+        import yaml  # here: only a Spring application.yml fix needs it, not every command that imports predict
+
         try:
             plain = "\n" not in text and yaml.safe_load(text) == text and text == text.strip()
         except yaml.YAMLError:

@@ -24,10 +24,10 @@ from ..settings import RawConfig
 #: every variable some runtime reads for trust; one set but not read by this app's runtime is reported
 TRUST_VARS = ("SSL_CERT_FILE", "SSL_CERT_DIR", "NODE_EXTRA_CA_CERTS", "REQUESTS_CA_BUNDLE", "CURL_CA_BUNDLE",
               "NODE_TLS_REJECT_UNAUTHORIZED", "JAVA_TOOL_OPTIONS", "JDK_JAVA_OPTIONS", "_JAVA_OPTIONS")
-#: the JVM's trust store options, as -D flags in JAVA_TOOL_OPTIONS / JDK_JAVA_OPTIONS (the latter read last)
 #: X509_V_ERR_* codes meaning the store holds no anchor for the chain (UNABLE_TO_GET_ISSUER_CERT,
 #: UNABLE_TO_GET_ISSUER_CERT_LOCALLY, UNABLE_TO_VERIFY_LEAF_SIGNATURE): any other code means the chain was built
 _NO_ANCHOR = frozenset({2, 20, 21})
+#: the JVM's trust store options, one -D flag per token of JAVA_TOOL_OPTIONS / JDK_JAVA_OPTIONS / _JAVA_OPTIONS
 _JAVA_FLAG = re.compile(r"-Djavax\.net\.ssl\.(trustStore|trustStorePassword|trustStoreType)=(.*)", re.DOTALL)
 #: JKS's magic number: Java 9+ reads a JKS and a PKCS12 file under either type (keystore.type.compat=true)
 _JKS_MAGIC = b"\xfe\xed\xfe\xed"

@@ -84,6 +84,9 @@ class _Run:
         host = self.settings.host.value if self.settings.host else ""
         port = self.settings.port.value if self.settings.port else None
         self.provider = identify(host, port) if host else None  # knowledge/providers.toml, one source
+        #: variables another of the app's own settings is read from (config/mail.php's env('MAIL_AUTH_MODE')):
+        #: the app reads them, whatever the framework's stock names are
+        self.read_by_app = frozenset(rv.env for key, rv in raw.values.items() if rv.env and rv.env != key)
         self.ctx = C.Context(values=raw.values, truth_of=self.model.truth_of, symbols_of=self.model.symbols_of,
                              settings=self.settings, extra=self._predicates())
 
@@ -101,14 +104,9 @@ class _Run:
             "looks_like_ca": self._looks_like_ca,
             "provider_username": self._provider_username,
             "provider_port": self._provider_port,
-            "unknown_key": lambda arg, ctx: ctx.name(arg) not in self.model.vocabulary | self._read_by_app(),
+            "unknown_key": lambda arg, ctx: ctx.name(arg) not in self.model.vocabulary | self.read_by_app,
             "noted": lambda arg, ctx: any(n in self.raw.notes for n in arg),
         }
-
-    def _read_by_app(self) -> frozenset[str]:
-        """Variables another of the app's own settings is read from (config/mail.php's env('MAIL_AUTH_MODE')):
-        the app reads them, whatever the framework's stock names are."""
-        return frozenset(rv.env for key, rv in self.raw.values.items() if rv.env and rv.env != key)
 
     def _text_matches(self, arg: Mapping[str, Any], ctx: C.Context) -> C.Tri:
         rv = ctx.get(arg["key"])

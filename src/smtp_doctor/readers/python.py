@@ -299,8 +299,8 @@ def read_python(path: Path, text: str, framework: str | None, env: Mapping[str, 
                 source = _module_file(path, stmt.module or "", stmt.level)
                 if source is not None:  # absent (local_settings in a try/except ImportError): nothing, as in Python
                     for other in read_python(source, read_text(source), framework, env, _imports + 1):
-                        for name, held in other.values.items():
-                            if other.framework in configs and other.file == str(source):
+                        if other.framework in configs:  # module-level only: an imported module gives no classes
+                            for name, held in other.values.items():
                                 add(configs[other.framework], name, held)
             elif isinstance(stmt, ast.ClassDef) and depth == 0 and "flask_mail" in frameworks:
                 own = {"flask_mail": RawConfig("flask_mail", str(path))}
@@ -317,7 +317,8 @@ def read_python(path: Path, text: str, framework: str | None, env: Mapping[str, 
 
     statements(tree.body, module, evaluator, 0)
     out = [c for c in module.values() if c.values or framework]
-    out.extend(classes)
+    if not _imports:  # a Flask config class of a star-imported module is a class of that module, not settings here
+        out.extend(classes)
     return [finish(c) for c in out]
 
 

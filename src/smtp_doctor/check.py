@@ -8,6 +8,7 @@ Nothing here prints: ``render/check.py`` turns a :class:`Checked` into text or J
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import os
 from dataclasses import dataclass, replace
 from pathlib import Path
@@ -22,7 +23,7 @@ from .frameworks.apptrust import AppTrust, app_environ, app_trust, apply, with_a
 from .lint import lint
 from .plan import ConnectionPlan, plan
 from .predict import Fix, Prediction, Verdict, fix_for, predict
-from .settings import RawConfig, Settings
+from .settings import RawConfig, Settings, ValueKind
 
 if TYPE_CHECKING:
     from collections.abc import Mapping
@@ -94,6 +95,35 @@ def _probe_key(c: Checked, ca_file: str | None, overridden: bool) -> ProbeKey:
     return host, port, app_ca(c.plan, ca_file), _servername(c, host, overridden), bool(c.plan.tls_versions)
 
 
+def _missing(path: object) -> bool:
+    """Only an absolute path is judged: a relative one depends on the folder the app runs in."""
+    return isinstance(path, str) and os.path.isabs(path) and not os.path.exists(path)
+
+
+def _with_files(p: ConnectionPlan, raw: RawConfig) -> ConnectionPlan:
+    """The files the app itself opens, looked at here: its TLS files (client certificate, key, CRL: loaded when
+    TLS starts) and the file it reads its password from (read at start: the app stops before it connects)."""
+    from .frameworks import model
+    from .login import secret_file
+    from .plan import Refusal, knowledge
+
+    with contextlib.suppress(UserError):
+        m = model(raw.framework)
+        files = [rv.value for role in ("client_cert", "tls_file") for k in m.keys_with_role(role)
+                 if (rv := raw.values.get(k)) is not None and rv.kind is ValueKind.STRING]
+        if missing := tuple(f for f in files if _missing(f)):
+            p = replace(p, tls_files_missing=missing)
+    found = secret_file(raw)
+    if found is None or not _missing(found[0]):
+        return p
+    row = next((r for r in knowledge().get("secret_file", []) if r.get("framework", p.framework) == p.framework
+                and r.get("runtime", p.runtime) == p.runtime), None)
+    if row is None:
+        return p
+    text = row["text"].replace("{path}", found[0]).replace("{code}", found[1])
+    return replace(p, refusals=(*p.refusals, Refusal("config_unresolved", text, "startup", found[2], row["source"])))
+
+
 def present(raw: RawConfig) -> dict[str, str]:
     """Each key the config sets → where it is set (the writers edit those places, not new ones)."""
     return {k: str(v.origin) if v.origin else raw.file for k, v in raw.values.items()}
@@ -111,7 +141,7 @@ def check(configs: list[RawConfig], probe_target: str | None, ca_file: str | Non
         s = to_settings(raw)
         p = plan(s)
         trust = app_trust(p, app_environ(raw), raw.app_env)
-        c = Checked(raw, s, with_app_trust(p, trust), lint(raw), trust=trust)  # its trust
+        c = Checked(raw, s, _with_files(with_app_trust(p, trust), raw), lint(raw), trust=trust)
         out.append(c)
         host = (override[0] if override else None) or c.plan.host
         port = (override[1] if override and override[1] else None) or c.plan.port

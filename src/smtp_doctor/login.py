@@ -21,14 +21,14 @@ from .credentials import MAX_SECRET, AuthPolicy, Credentials, Redactor
 from .facts import AuthOutcome, Mode, PortFacts
 from .plan import ConnectionPlan
 from .predict import Prediction, app_mechanisms
-from .settings import RawConfig, RawValue, Settings, ValueKind
+from .settings import Origin, RawConfig, RawValue, Settings, ValueKind
 from .smtp.reply import Reply
 
 #: the app's channel (predict) → how the session is opened, as the app opens it
 MODES = {"implicit_tls": Mode.IMPLICIT_TLS, "starttls": Mode.STARTTLS, "plaintext": Mode.PLAINTEXT}
 #: code that reads a secret from a file: Ruby File.read, Python open()/Path().read_text(), Node readFileSync,
 #: msmtp's passwordeval "cat FILE"
-_FILE_READ = re.compile(r"""(?:File\.read|IO\.read|open|Path|readFileSync|cat)\s*\(?\s*['"]?([^'"\s)]+)""")
+_FILE_READ = re.compile(r"""\b(?:File\.read|IO\.read|open|Path|readFileSync|cat)(?:\s*\(\s*|\s+)['"]?([^'"\s)]+)""")
 
 
 @dataclass(frozen=True)
@@ -52,16 +52,42 @@ class Asked:
     replies: dict[str, Reply] = field(default_factory=dict)  #: mail, rcpt
 
 
-def _literal_at(rv: RawValue) -> str | None:
-    """The literal written at the password's place in its file (readers drop secrets; this reads it back
-    only here, only for the login, and only when the app itself would read it from that file)."""
+def _line_at(rv: RawValue) -> str | None:
     if rv.origin is None:
         return None
     try:
         lines = Path(rv.origin.file).read_text(encoding="utf-8-sig").splitlines()
-        line = lines[rv.origin.line - 1][rv.origin.column - 1:]
+        return lines[rv.origin.line - 1][rv.origin.column - 1:]
     except (OSError, UnicodeDecodeError, IndexError):
         return None
+
+
+def secret_file(raw: RawConfig) -> tuple[str, str, Origin | None] | None:
+    """(path, the code that reads it, where that code is) when the app reads its password from a file (``File.read(…)``,
+    ``open(…)``, msmtp's ``passwordeval "cat FILE"``): the app needs that file where it runs."""
+    from .errors import UserError
+    from .frameworks import model
+
+    try:
+        keys = model(raw.framework).keys_with_role("password")
+    except UserError:
+        return None
+    for key in keys:
+        rv = raw.values.get(key)
+        if rv is None or rv.kind is not ValueKind.EXPRESSION or rv.env:
+            continue
+        line = _line_at(rv)
+        if line is not None and (m := _FILE_READ.search(line)) is not None:
+            return m.group(1), line.strip().strip('"'), rv.origin
+    return None
+
+
+def _literal_at(rv: RawValue) -> str | None:
+    """The literal written at the password's place in its file (readers drop secrets; this reads it back
+    only here, only for the login, and only when the app itself would read it from that file)."""
+    if (line := _line_at(rv)) is None:
+        return None
+    assert rv.origin is not None
     if rv.origin.key == "passwordeval":  # msmtp: `echo LITERAL` is that literal (readers/lines.py; never run)
         from .readers.lines import passwordeval_literal
 

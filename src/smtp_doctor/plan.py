@@ -58,6 +58,8 @@ class ConnectionPlan:
     #: the app's own CA file as OpenSSL will find it (frameworks/apptrust.py): readable | missing | unreadable |
     #: empty; None = not looked at (pure plan) or no CA file
     ca_state: str | None = None
+    #: files the app's TLS stack loads when TLS starts (client certificate, key, CRL) that are not there (check.py)
+    tls_files_missing: tuple[str, ...] = ()
     trust_env: tuple[str, ...] = ()  #: trust variables of the app's environment its runtime reads
     trust_ignored: tuple[str, ...] = ()  #: trust variables set that its runtime does not read
     ignored_keys: tuple[str, ...] = ()  #: written, but never read by the framework (mail gem: string keys)

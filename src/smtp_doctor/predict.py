@@ -65,7 +65,8 @@ def error_text(plan: ConnectionPlan, failure: str, params: Mapping[str, Any]) ->
     from .frameworks import expected_error
 
     variants = {"ip": _is_ip(plan.host), "credentials": plan.auth_mechanism is not None,
-                "ca_missing": plan.ca_state in ("missing", "unreadable"), "ca_empty": plan.ca_state == "empty"}
+                "ca_missing": plan.ca_state in ("missing", "unreadable"), "ca_empty": plan.ca_state == "empty",
+                "tls_file_missing": bool(plan.tls_files_missing)}
     texts = [t for t in knowledge().get("text", [])
              if t.get("framework", plan.framework) == plan.framework and t.get("runtime", plan.runtime) == plan.runtime
              and ("framework" in t or "runtime" in t)]
@@ -131,7 +132,7 @@ def _mechanisms(plan: ConnectionPlan, plaintext: bool = False) -> tuple[str, ...
         names = facts.get("auto_plaintext" if plaintext and "auto_plaintext" in facts else "auto",
                           ["PLAIN", "LOGIN", "CRAM-MD5"])
         return tuple(m.upper() for m in names)
-    return ((plan.auth_mechanism or "").upper().replace("_", "-"),)
+    return tuple(m.upper().replace("_", "-") for m in (plan.auth_mechanism or "").split())  # one, or a list in order
 
 
 def app_mechanisms(plan: ConnectionPlan, plaintext: bool = False) -> tuple[str, ...]:
@@ -210,6 +211,9 @@ def predict(plan: ConnectionPlan, facts: PortFacts, *, sender: str = "") -> Pred
             # OpenSSL loads the app's CA file when TLS starts, whatever the verify mode: no handshake at all
             return fails("cert_verify_failed", "tls", "check.why.ca_file_unloadable", channel=channel,
                          ca_file=plan.ca_file or "-", state=plan.ca_state)
+        if plan.tls_files_missing:  # loaded with the context, before the handshake (client certificate, key, CRL)
+            return fails("cert_verify_failed", "tls", "check.why.tls_file_missing", channel=channel,
+                         path=plan.tls_files_missing[0])
         for r in plan.refusals:
             if r.at == "connect" and r.mode.startswith("cert_"):
                 return Prediction(Verdict.FAILS, r.mode, "tls", channel, True, r.text, r.source,

@@ -22,8 +22,13 @@ from . import conditions as C
 from .truth import KNOWN, RULES, known_value, truthy
 
 ROLES = frozenset({"implicit_switch", "starttls_switch", "tls_switch", "implicit_value", "auth", "auth_switch",
-                   "verify", "scheme", "ca", "client_cert", "password", "user"})
-CONVERSIONS = frozenset({"int", "float", "str", "bool", "lower", "host", "port", "ms", "text", "readfile"})
+                   "verify", "scheme", "ca", "client_cert", "tls_file", "password", "user"})
+CONVERSIONS = frozenset({"int", "float", "str", "bool", "lower", "host", "port", "ms", "text", "readfile",
+                         "tls_upto", "tls_from"})
+#: TLS versions in order, and Node's default range (nodejs.org/api/tls.html tls.DEFAULT_MIN_VERSION 'TLSv1.2',
+#: DEFAULT_MAX_VERSION 'TLSv1.3'): tls_upto / tls_from turn a maxVersion / minVersion into the versions offered
+_TLS_ORDER = ("TLSv1", "TLSv1.1", "TLSv1.2", "TLSv1.3")
+_TLS_DEFAULT = ("TLSv1.2", "TLSv1.3")
 #: Node apps hand the CA over as contents read from a file: ``ca: [fs.readFileSync('/etc/ssl/ca.pem')]``
 _READFILE = re.compile(r"""readFileSync\(\s*(['"`])([^'"`$]+)\1""")
 _TEXT_CONVERSIONS = frozenset({"text", "readfile"})
@@ -74,6 +79,9 @@ class Rule:
     until: str | None = None
     kind: str | None = None
     absent: bool = False
+    #: mechanisms the client tries in this order, each left out when its key is on (JavaMail's
+    #: mail.smtp.auth.<mech>.disable): the value becomes the list left, in that order
+    without: tuple[tuple[str, str], ...] = ()
 
 
 @dataclass(frozen=True)
@@ -151,7 +159,7 @@ class Model:
 
 
 def _rule(table: Mapping[str, Any], where: str) -> Rule:
-    unknown = set(table) - {"when", "value", "from", "as", "since", "until", "kind", "absent"}
+    unknown = set(table) - {"when", "value", "from", "as", "since", "until", "kind", "absent", "without"}
     if unknown:
         raise ValueError(f"{where}: unknown rule keys {sorted(unknown)}")
     if table.get("as") is not None and table["as"] not in CONVERSIONS:
@@ -160,7 +168,8 @@ def _rule(table: Mapping[str, Any], where: str) -> Rule:
         C.check(table["when"], set(C.BASE), where)
     return Rule(when=table.get("when"), value=table.get("value"), has_value="value" in table,
                 source_key=table.get("from"), conversion=table.get("as"), since=table.get("since"),
-                until=table.get("until"), kind=table.get("kind"), absent=bool(table.get("absent")))
+                until=table.get("until"), kind=table.get("kind"), absent=bool(table.get("absent")),
+                without=tuple((mech, key) for mech, key in table.get("without", {}).items()))
 
 
 def _model(fid: str, t: Mapping[str, Any]) -> Model:
@@ -255,6 +264,10 @@ def _convert(conv: str | None, rv: RawValue, m: Model, key: str) -> Any:
         return read.group(2)
     if conv == "bool":
         return truthy(m.truth_of(key), rv)
+    if conv in ("tls_upto", "tls_from"):  # Node's maxVersion / minVersion against its default other end
+        at = _TLS_ORDER.index(str(rv.value).strip())  # ValueError for anything else: the rule is skipped
+        low, high = (_TLS_ORDER.index(_TLS_DEFAULT[0]), at) if conv == "tls_upto" else (at, len(_TLS_ORDER) - 1)
+        return " ".join(_TLS_ORDER[min(low, high):high + 1])
     value = rv.value
     if conv in ("int", "port") and isinstance(value, bool):
         raise ValueError("a boolean is not a port")
@@ -318,7 +331,13 @@ def _resolve(m: Model, name: str, rules: tuple[Rule, ...], ctx: C.Context,
                 return None
             return Setting(_typed(name, converted), origin=rv.origin, default=rv.origin is None)
         origin, _ = _first_origin(C.keys_in(rule.when) if rule.when else [], ctx.values)
-        return Setting(_typed(name, rule.value), origin=origin, default=origin is None)
+        value = rule.value
+        if rule.without:
+            off = {mech for mech, key in rule.without if C.evaluate({"truthy": key}, ctx)}
+            if off:  # "-": none left, so no mechanism the server offers is one the client will use
+                value = " ".join(mech for mech, _ in rule.without if mech not in off) or "-"
+                origin = _first_origin([key for mech, key in rule.without if mech in off], ctx.values)[0]
+        return Setting(_typed(name, value), origin=origin, default=origin is None)
     return None
 
 
@@ -428,7 +447,7 @@ def predict(raw: RawConfig) -> list[Prediction]:
         out += predict(translate(raw))
     version = m.version(raw)
     values = seen(m, raw.values)
-    ctx = _context(m, values)
+    ctx = _context(m, values, to_settings(raw) if m.predicts else None)
     for p in m.predicts:
         if (p.since or p.until) and not in_range(version, p.since, p.until):
             continue
@@ -441,6 +460,7 @@ def predict(raw: RawConfig) -> list[Prediction]:
             rv = values.get(key) if key else None
             origin = rv.origin if rv else _first_origin(C.keys_in(p.when), values)[0]
             text = p.text.replace("{key}", key or "").replace("{value}", rv.text if rv else "")
+            text = text.replace("{VALUE}", str(rv.value).upper() if rv else "")  # Ruby's `upcase` of it
             out.append(Prediction(mode=p.mode, text=text, at=p.at, origin=origin, key=key, source=p.source,
                                   shows=p.shows))
     ctx.key = None

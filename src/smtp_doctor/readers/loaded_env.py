@@ -41,7 +41,8 @@ _LOADERS: dict[str, re.Pattern[str]] = {
 #: (nodejs.org/api/cli.html NODE_EXTRA_CA_CERTS: "only read when the Node.js process is first launched")
 STARTUP_ONLY: dict[str, frozenset[str]] = {"javascript": frozenset({"NODE_EXTRA_CA_CERTS"})}
 _LITERAL = re.compile(r"""['"`]([^'"`]*)['"`]""")
-_ENV_NAME = re.compile(r"(?:^|/)(?:\.env[\w.\-]*|[\w.\-]+\.env)$")
+#: a file name with "env" in it: .env, .env.production, prod.env, .flaskenv (Flask's own file)
+_ENV_NAME = re.compile(r"(?:^|/)[\w.\-]*env[\w.\-]*$", re.IGNORECASE)
 _OVERRIDE = re.compile(r"\boverride\s*[=:]\s*(?:True|true)\b")
 _UP = 3  #: parent folders looked in
 

@@ -257,7 +257,7 @@ def secret_lines(text: str, raw: RawConfig) -> dict[str, str]:
         line = lines[o.line - 1]
         cut = o.column - 1 if o.column > 1 else max(line.find("="), line.find(":")) + 1
         if not _LOOKUP.match(line[cut:].strip()):  # `password: ENV['X']` holds no secret: keep it, patch needs it
-            out[line] = line[:cut] + MASK + ("," if line.rstrip().endswith(",") else "")
+            out[line] = _masked(line, cut)
     written, tokens = dsn_line(text, raw), password_tokens(text, raw)
     if written is not None and written in out and tokens:  # a DSN: only its password masked, host/port shown
         masked = written
@@ -268,6 +268,15 @@ def secret_lines(text: str, raw: RawConfig) -> dict[str, str]:
 
 
 _TOKEN = re.compile(r"""'(?:[^'\\]|\\.)*'|"(?:[^"\\]|\\.)*"|[^\s,}#]+""")
+_QUOTED = re.compile(r"""\s*('(?:[^'\\]|\\.)*'|"(?:[^"\\]|\\.)*")""")
+
+
+def _masked(line: str, cut: int) -> str:
+    """The line with the secret at ``cut`` masked: a quoted literal alone (``pass: '…' },`` keeps its `` },``),
+    anything else to the end of the line (an unquoted dotenv value may hold blanks)."""
+    if (m := _QUOTED.match(line, cut)) is not None:
+        return line[:cut] + " " * (m.start(1) - cut) + MASK + line[m.end():]
+    return line[:cut] + MASK + ("," if line.rstrip().endswith(",") else "")
 
 
 def secret_tokens(text: str, raw: RawConfig) -> tuple[str, ...]:

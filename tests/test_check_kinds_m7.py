@@ -1,0 +1,157 @@
+"""Kinds matrix 7's dev halves showed check getting wrong (issue 12), each against a real lab server: a
+verify mode the mail gem cannot name, a password file or TLS file the app needs and lacks, msmtp without a
+sender, PHP's peer_name, an env file other than .env, Node's maxVersion pin and JavaMail's disabled mechanisms.
+What is asserted is the outcome and the failure mode (the real apps' own runs are in the matrix 7 tests)."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from smtp_doctor.lab import LabInfo
+from smtp_doctor.readers import read_file
+from smtp_doctor.writers.patch import secret_lines
+
+
+def _check(config: Path, *args: str) -> tuple[int, dict[str, Any]]:
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("SMTP_", "MAIL_", "NODE_EXTRA"))}
+    done = subprocess.run([sys.executable, "-m", "smtp_doctor", "--lang", "en", "check", str(config), "--json",
+                           "--timeout", "10", *args], capture_output=True, text=True, timeout=120, env=env)
+    assert "Traceback" not in done.stderr
+    return done.returncode, json.loads(done.stdout)["configs"][0]
+
+
+def _write(root: Path, files: dict[str, str]) -> None:
+    for name, text in files.items():
+        (root / name).parent.mkdir(parents=True, exist_ok=True)
+        (root / name).write_text(text)
+
+
+def _mastodon(tmp_path: Path, lab: LabInfo, mode: str) -> Path:
+    _write(tmp_path, {".env.production": (
+        f"LOCAL_DOMAIN=social.example.net\nSMTP_SERVER=127.0.0.1\nSMTP_PORT={lab.servers['starttls'].port}\n"
+        f"SMTP_LOGIN={lab.user}\nSMTP_PASSWORD={lab.password}\nSMTP_OPENSSL_VERIFY_MODE={mode}\n"
+        f"SMTP_CA_FILE={lab.ca_file}\nSMTP_FROM_ADDRESS=notifications@social.example.net\n")})
+    return tmp_path / ".env.production"
+
+
+def test_a_verify_mode_the_mail_gem_cannot_name_stops_the_app(lab: LabInfo, tmp_path: Path) -> None:
+    code, doc = _check(_mastodon(tmp_path / "typo", lab, "verify_peer"))
+    assert doc["prediction"]["failure"] == "config_bad_verify_value" and code == 1
+    assert "VERIFY_VERIFY_PEER" in (doc["prediction"]["error_text"] or "")
+    code, doc = _check(_mastodon(tmp_path / "right", lab, "peer"))
+    assert doc["prediction"]["verdict"] == "delivered" and code == 0
+
+
+def _msmtprc(tmp_path: Path, lab: LabInfo, extra: str, from_line: str = "from app@example.com\n") -> Path:
+    rc = tmp_path / "msmtprc"
+    rc.write_text(f"defaults\n{from_line}account default\nhost 127.0.0.1\nport {lab.servers['starttls'].port}\n"
+                  f"tls on\ntls_trust_file {lab.ca_file}\n{extra}")
+    rc.chmod(0o600)
+    return rc
+
+
+def test_a_password_file_that_is_not_there_stops_the_app(lab: LabInfo, tmp_path: Path) -> None:
+    rc = _msmtprc(tmp_path, lab, f'auth on\nuser {lab.user}\npasswordeval "cat {tmp_path}/missing/password"\n')
+    code, doc = _check(rc)
+    assert doc["prediction"]["failure"] == "config_unresolved" and code == 1
+    secret = tmp_path / "password"
+    secret.write_text(lab.password + "\n")
+    rc = _msmtprc(tmp_path, lab, f'auth on\nuser {lab.user}\npasswordeval "cat {secret}"\n')
+    code, doc = _check(rc)
+    assert doc["prediction"]["verdict"] == "delivered" and doc["asked"]["login"] == "ok" and code == 0
+
+
+def test_rails_reading_its_password_from_a_missing_file_stops_at_start(lab: LabInfo, tmp_path: Path) -> None:
+    _write(tmp_path, {"config/environments/production.rb": (
+        "Rails.application.configure do\n  config.action_mailer.smtp_settings = {\n"
+        f"    address: '127.0.0.1', port: {lab.servers['starttls'].port}, enable_starttls: true,\n"
+        f"    user_name: '{lab.user}', password: File.read('{tmp_path}/run/secrets/smtp').strip,\n"
+        f"    ca_file: '{lab.ca_file}',\n  }}\nend\n")})
+    code, doc = _check(tmp_path / "config/environments/production.rb")
+    assert doc["prediction"]["failure"] == "config_unresolved" and code == 1
+    assert "Errno::ENOENT" in (doc["prediction"]["error_text"] or "")
+
+
+@pytest.mark.parametrize(("from_line", "failure"), [("", "config_missing_sender"),
+                                                    ("from app@example.com\n", None)])
+def test_msmtp_needs_a_sender_from_the_account_or_its_defaults(lab: LabInfo, tmp_path: Path, from_line: str,
+                                                               failure: str | None) -> None:
+    code, doc = _check(_msmtprc(tmp_path, lab, "", from_line))
+    assert doc["prediction"]["failure"] == failure and code == (1 if failure else 0)
+
+
+def test_a_crl_file_that_is_not_there_fails_when_tls_starts(lab: LabInfo, tmp_path: Path) -> None:
+    code, doc = _check(_msmtprc(tmp_path, lab, f"tls_crl_file {tmp_path}/crl/company.crl\n"))
+    assert doc["prediction"]["failure"] == "cert_verify_failed" and doc["prediction"]["stage"] == "tls"
+    assert code == 1
+
+
+def test_laravel8_checks_the_certificate_against_the_streams_peer_name(lab: LabInfo, tmp_path: Path) -> None:
+    _write(tmp_path, {
+        ".env": f"MAIL_MAILER=smtp\nMAIL_HOST=127.0.0.1\nMAIL_PORT={lab.servers['starttls'].port}\n"
+                f"MAIL_ENCRYPTION=tls\nMAIL_USERNAME={lab.user}\nMAIL_PASSWORD={lab.password}\n",
+        "composer.lock": '{"packages": [{"name": "laravel/framework", "version": "v8.83.26"}]}',
+        "config/mail.php": ("<?php\nreturn [\n  'default' => env('MAIL_MAILER', 'smtp'),\n  'mailers' => [\n"
+                            "    'smtp' => [\n      'transport' => 'smtp', 'host' => env('MAIL_HOST'),\n"
+                            "      'port' => env('MAIL_PORT', 587), 'encryption' => env('MAIL_ENCRYPTION', 'tls'),\n"
+                            "      'username' => env('MAIL_USERNAME'), 'password' => env('MAIL_PASSWORD'),\n"
+                            f"      'stream' => ['ssl' => ['peer_name' => '{{name}}', 'cafile' => '{lab.ca_file}']],\n"
+                            "    ],\n  ],\n];\n")})
+    mail_php = (tmp_path / "config/mail.php").read_text()
+    for name, failure in (("mail.example.com", "cert_hostname_mismatch"), ("localhost", None)):
+        (tmp_path / "config/mail.php").write_text(mail_php.replace("{name}", name))
+        code, doc = _check(tmp_path / ".env")
+        assert doc["prediction"]["failure"] == failure, name
+
+
+def test_flask_reads_the_env_file_its_code_names_not_dot_env(lab: LabInfo, tmp_path: Path) -> None:
+    _write(tmp_path, {
+        "config.py": ("import os\nfrom dotenv import load_dotenv\n\nload_dotenv('.flaskenv')\n\n"
+                      "MAIL_SERVER = os.environ.get('MAIL_SERVER', 'localhost')\n"
+                      "MAIL_PORT = int(os.environ.get('MAIL_PORT', 25))\n"),
+        ".flaskenv": "FLASK_APP=digest\n",
+        ".env": f"MAIL_SERVER=127.0.0.1\nMAIL_PORT={lab.servers['implicit'].port}\n", "app.env": ""})
+    code, doc = _check(tmp_path / "config.py", "--env", str(tmp_path / "app.env"))  # the app's own: empty
+    assert doc["plan"]["host"] == "localhost" and doc["plan"]["port"] == 25
+
+
+def test_nodes_max_version_below_the_servers_versions_fails_the_handshake(lab: LabInfo, tmp_path: Path) -> None:
+    for pin, failure in (("TLSv1.2", "tls_version_mismatch"), ("TLSv1.3", None)):
+        _write(tmp_path, {"mailer.js": (
+            "const nodemailer = require('nodemailer');\nmodule.exports = nodemailer.createTransport({\n"
+            f"  host: '127.0.0.1', port: {lab.servers['tls13-only'].port}, secure: true,\n"
+            f"  tls: {{ maxVersion: '{pin}', ca: [require('fs').readFileSync('{lab.ca_file}')] }},\n}});\n")})
+        code, doc = _check(tmp_path / "mailer.js")
+        assert doc["prediction"]["failure"] == failure, pin
+
+
+def test_javamail_leaves_out_the_mechanisms_it_is_told_to_disable(lab: LabInfo, tmp_path: Path) -> None:
+    store = tmp_path / "trust.p12"
+    subprocess.run(["keytool", "-importcert", "-noprompt", "-alias", "lab", "-file", str(lab.ca_file), "-keystore",
+                    str(store), "-storetype", "PKCS12", "-storepass", "changeit"], check=True, capture_output=True)
+    env = tmp_path / "app.env"
+    env.write_text(f"JAVA_TOOL_OPTIONS=-Djavax.net.ssl.trustStore={store} "
+                   "-Djavax.net.ssl.trustStorePassword=changeit\n")
+    for disabled, failure in (("plain", "auth_mechanism"), ("login", None)):
+        _write(tmp_path, {"src/main/resources/application.yml": (
+            f"spring:\n  mail:\n    host: localhost\n    port: {lab.servers['auth-plain-only'].port}\n"
+            f"    username: {lab.user}\n    password: {lab.password}\n    properties:\n      mail:\n        smtp:\n"
+            f"          auth: true\n          auth.{disabled}.disable: true\n          ssl.enable: true\n")})
+        code, doc = _check(tmp_path / "src/main/resources/application.yml", "--env", str(env))
+        assert doc["prediction"]["failure"] == failure, disabled
+
+
+def test_a_masked_password_keeps_the_rest_of_its_line(tmp_path: Path) -> None:
+    js = tmp_path / "mailer.js"
+    js.write_text("const nodemailer = require('nodemailer');\nmodule.exports = nodemailer.createTransport({\n"
+                  "  host: 'mail.example.com', auth: { user: 'u', pass: 'canary-Pw-7' },\n});\n")
+    shown = secret_lines(js.read_text(), read_file(js)[0])
+    (line, masked), = shown.items()
+    assert "canary-Pw-7" in line and "canary-Pw-7" not in masked and masked.endswith("pass: ******** },")

@@ -467,7 +467,29 @@ def test_spring_environment_variables_bind_as_boot_s_relaxed_binding_does() -> N
 
 
 def test_msmtp_auth_without_a_user_and_a_laravel_mailer_nothing_defines() -> None:
-    assert [(p.mode, p.at) for p in predict(cfg("msmtp", auth="on"))] == [("auth_missing_credentials", "auth")]
-    assert predict(cfg("msmtp", auth="on", user="u")) == [] and predict(cfg("msmtp", auth="off")) == []
+    sender = {"from": "app@example.com"}
+    assert [(p.mode, p.at) for p in predict(cfg("msmtp", auth="on", **sender))] == [
+        ("auth_missing_credentials", "auth")]
+    assert predict(cfg("msmtp", auth="on", user="u", **sender)) == []
+    assert predict(cfg("msmtp", auth="off", **sender)) == []
+    # no envelope-from at all (msmtp.c: "envelope-from address is missing"), unless auto_from makes one up
+    assert [p.mode for p in predict(cfg("msmtp", auth="off"))] == ["config_missing_sender"]
+    assert predict(cfg("msmtp", auth="off", auto_from="on")) == []
     assert [p.mode for p in predict(cfg("laravel", "8.83", MAIL_MAILER="smpt"))] == ["config_unresolved"]
     assert predict(cfg("laravel", "8.83", MAIL_MAILER="smtp")) == []
+
+
+@pytest.mark.parametrize(("extra", "mechanisms"), [
+    ({}, "auto"),
+    ({"auth.plain.disable": True}, "LOGIN DIGEST-MD5 NTLM"),
+    ({"auth.mechanisms": "PLAIN LOGIN"}, "PLAIN LOGIN"),
+    ({"auth.mechanisms": "CRAM-MD5"}, "-"),  # no authenticator for it: skipped, none left
+    ({"auth.mechanisms": "LOGIN PLAIN", "auth.login.disable": True}, "PLAIN"),
+])
+def test_javamail_tries_only_the_authenticators_it_has_and_has_not_disabled(extra: dict[str, Any],
+                                                                            mechanisms: str) -> None:
+    """SMTPTransport.authenticate: mail.smtp.auth.mechanisms (else LOGIN PLAIN DIGEST-MD5 NTLM), a name without
+    an authenticator skipped, each mail.smtp.auth.<mech>.disable one left out."""
+    keys = {f"spring__mail__properties__mail__smtp__{k.replace('.', '__')}": v for k, v in extra.items()}
+    s = to_settings(cfg("spring", None, spring__mail__properties__mail__smtp__auth=True, **keys))
+    assert s.auth_mechanism is not None and s.auth_mechanism.value == mechanisms

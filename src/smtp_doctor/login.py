@@ -62,9 +62,8 @@ def _line_at(rv: RawValue) -> str | None:
         return None
 
 
-def secret_file(raw: RawConfig) -> tuple[str, str, Origin | None] | None:
-    """(path, the code that reads it, where that code is) when the app reads its password from a file (``File.read(…)``,
-    ``open(…)``, msmtp's ``passwordeval "cat FILE"``): the app needs that file where it runs."""
+def _password_value(raw: RawConfig) -> RawValue | None:
+    """The first password key the config sets: the one the app reads."""
     from .errors import UserError
     from .frameworks import model
 
@@ -72,14 +71,17 @@ def secret_file(raw: RawConfig) -> tuple[str, str, Origin | None] | None:
         keys = model(raw.framework).keys_with_role("password")
     except UserError:
         return None
-    for key in keys:
-        rv = raw.values.get(key)
-        if rv is None or rv.kind is not ValueKind.EXPRESSION or rv.env:
-            continue
-        line = _line_at(rv)
-        if line is not None and (m := _FILE_READ.search(line)) is not None:
-            return m.group(1), line.strip().strip('"'), rv.origin
-    return None
+    return next((rv for k in keys if (rv := raw.values.get(k)) is not None and rv.kind is not ValueKind.NIL), None)
+
+
+def secret_file(raw: RawConfig) -> tuple[str, str, Origin | None] | None:
+    """(path, the code that reads it, where that code is) when the app reads its password from a file
+    (``File.read(…)``, ``open(…)``, msmtp's ``passwordeval "cat FILE"``): the app needs that file where it runs."""
+    rv = _password_value(raw)
+    if rv is None or rv.kind is not ValueKind.EXPRESSION or rv.env or (line := _line_at(rv)) is None:
+        return None
+    m = _FILE_READ.search(line)
+    return (m.group(1), line.strip().strip('"'), rv.origin) if m is not None else None
 
 
 def _literal_at(rv: RawValue) -> str | None:
@@ -118,28 +120,18 @@ def _literal_at(rv: RawValue) -> str | None:
 def app_password(raw: RawConfig, env: Mapping[str, str] | None) -> str | None:
     """The password the app will send, from where the app reads it: its environment (``--env``, then this
     process's), a literal in its config, or a file its config reads; ``None`` when not available here."""
-    from .errors import UserError
-    from .frameworks import model
-
-    try:
-        keys = model(raw.framework).keys_with_role("password")
-    except UserError:
+    if (rv := _password_value(raw)) is None:
         return None
-    for key in keys:
-        rv = raw.values.get(key)
-        if rv is None or rv.kind is ValueKind.NIL:
-            continue
-        if rv.env:  # the app's environment wins over its dotenv file (dotenv never overrides a set variable)
-            value = (env or {}).get(rv.env, os.environ.get(rv.env))
-            if value is not None:
-                return _dsn_password(rv, value) or None
-            return (_dotenv_literal(rv) or None) if rv.kind is ValueKind.STRING else None
-        if rv.kind is ValueKind.STRING and rv.origin is not None and rv.origin.key == "password" \
-                and raw.framework == "nodemailer" and "url" in raw.values:
-            return _url_password(raw)  # createTransport("smtps://user:PASS@host"): the URL's own password
-        if rv.kind in (ValueKind.STRING, ValueKind.EXPRESSION):
-            return _literal_at(rv)
-        return None
+    if rv.env:  # the app's environment wins over its dotenv file (dotenv never overrides a set variable)
+        value = (env or {}).get(rv.env, os.environ.get(rv.env))
+        if value is not None:
+            return _dsn_password(rv, value) or None
+        return (_dotenv_literal(rv) or None) if rv.kind is ValueKind.STRING else None
+    if rv.kind is ValueKind.STRING and rv.origin is not None and rv.origin.key == "password" \
+            and raw.framework == "nodemailer" and "url" in raw.values:
+        return _url_password(raw)  # createTransport("smtps://user:PASS@host"): the URL's own password
+    if rv.kind in (ValueKind.STRING, ValueKind.EXPRESSION):
+        return _literal_at(rv)
     return None
 
 

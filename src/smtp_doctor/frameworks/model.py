@@ -79,9 +79,11 @@ class Rule:
     until: str | None = None
     kind: str | None = None
     absent: bool = False
-    #: mechanisms the client tries in this order, each left out when its key is on (JavaMail's
-    #: mail.smtp.auth.<mech>.disable): the value becomes the list left, in that order
+    #: every mechanism the client has, in its default order, each left out when its key is on (JavaMail's
+    #: mail.smtp.auth.<mech>.disable); order_from: the key naming the ones tried, in order (others are skipped).
+    #: When either changes the default list, the value becomes the list left ("-" when none is)
     without: tuple[tuple[str, str], ...] = ()
+    order_from: str | None = None
 
 
 @dataclass(frozen=True)
@@ -159,7 +161,8 @@ class Model:
 
 
 def _rule(table: Mapping[str, Any], where: str) -> Rule:
-    unknown = set(table) - {"when", "value", "from", "as", "since", "until", "kind", "absent", "without"}
+    unknown = set(table) - {"when", "value", "from", "as", "since", "until", "kind", "absent", "without",
+                                 "order_from"}
     if unknown:
         raise ValueError(f"{where}: unknown rule keys {sorted(unknown)}")
     if table.get("as") is not None and table["as"] not in CONVERSIONS:
@@ -169,7 +172,8 @@ def _rule(table: Mapping[str, Any], where: str) -> Rule:
     return Rule(when=table.get("when"), value=table.get("value"), has_value="value" in table,
                 source_key=table.get("from"), conversion=table.get("as"), since=table.get("since"),
                 until=table.get("until"), kind=table.get("kind"), absent=bool(table.get("absent")),
-                without=tuple((mech, key) for mech, key in table.get("without", {}).items()))
+                without=tuple((mech, key) for mech, key in table.get("without", {}).items()),
+                order_from=table.get("order_from"))
 
 
 def _model(fid: str, t: Mapping[str, Any]) -> Model:
@@ -333,12 +337,24 @@ def _resolve(m: Model, name: str, rules: tuple[Rule, ...], ctx: C.Context,
         origin, _ = _first_origin(C.keys_in(rule.when) if rule.when else [], ctx.values)
         value = rule.value
         if rule.without:
-            off = {mech for mech, key in rule.without if C.evaluate({"truthy": key}, ctx)}
-            if off:  # "-": none left, so no mechanism the server offers is one the client will use
-                value = " ".join(mech for mech, _ in rule.without if mech not in off) or "-"
-                origin = _first_origin([key for mech, key in rule.without if mech in off], ctx.values)[0]
+            value, origin = _mechanisms_left(rule, ctx, value, origin)
         return Setting(_typed(name, value), origin=origin, default=origin is None)
     return None
+
+
+def _mechanisms_left(rule: Rule, ctx: C.Context, value: Any, origin: Origin | None) -> tuple[Any, Origin | None]:
+    """The mechanisms a client with a fixed set of authenticators tries (Rule.without / order_from)."""
+    have = [mech for mech, _ in rule.without]
+    order, keys = have, []
+    named = ctx.values.get(rule.order_from) if rule.order_from else None
+    if named is not None and named.kind is ValueKind.STRING and str(named.value).strip():
+        order, keys = [m for m in str(named.value).upper().split() if m in have], [rule.order_from or ""]
+    off = {mech for mech, key in rule.without if C.evaluate({"truthy": key}, ctx)}
+    left = [m for m in order if m not in off]
+    if left == have:
+        return value, origin
+    keys += [key for mech, key in rule.without if mech in off]
+    return " ".join(left) or "-", _first_origin(keys, ctx.values)[0] or origin  # "-": none the server can offer
 
 
 def _password(m: Model, values: Mapping[str, RawValue], s: Settings) -> None:

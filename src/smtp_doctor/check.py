@@ -18,10 +18,10 @@ from .address import parse_target
 from .errors import ExitCode, UserError
 from .facts import PortFacts
 from .findings import Finding, Severity
-from .frameworks import to_settings
+from .frameworks import model, to_settings
 from .frameworks.apptrust import AppTrust, app_environ, app_trust, apply, with_app_trust
 from .lint import lint
-from .plan import ConnectionPlan, plan
+from .plan import ConnectionPlan, Refusal, knowledge, plan
 from .predict import Fix, Prediction, Verdict, fix_for, predict
 from .settings import RawConfig, Settings, ValueKind
 
@@ -103,9 +103,7 @@ def _missing(path: object) -> bool:
 def _with_files(p: ConnectionPlan, raw: RawConfig) -> ConnectionPlan:
     """The files the app itself opens, looked at here: its TLS files (client certificate, key, CRL: loaded when
     TLS starts) and the file it reads its password from (read at start: the app stops before it connects)."""
-    from .frameworks import model
     from .login import secret_file
-    from .plan import Refusal, knowledge
 
     with contextlib.suppress(UserError):
         m = model(raw.framework)
@@ -257,7 +255,6 @@ def load_configs(path: Path, env_file: Path | None, framework: str | None, probe
                  ca_file: str | None) -> tuple[list[RawConfig], dict[str, str] | None]:
     """Every bad argument is one line and exit 2 before anything is read or probed."""
     from .configs import collect
-    from .frameworks import model
     from .readers import load_env_file
 
     if framework is not None:

@@ -128,7 +128,7 @@ def plan(settings: Settings) -> ConnectionPlan:
         auth = None
     timeout = _value(settings.read_timeout)
     refusals = tuple(Refusal(p.shows or p.mode, p.text, p.at, p.origin, p.source, p.mode if p.shows else None)
-                     for p in (refusals_of(settings.raw) if settings.raw is not None else []))
+                     for p in (refusals_of(settings.raw, settings) if settings.raw is not None else []))
     origins = {name: s.origin for name in ("host", "port", "tls_mode", "verify_peer", "verify_hostname", "ca_file",
                                              "auth_mechanism", "username", "read_timeout")
                if (s := getattr(settings, name)) is not None}

@@ -455,15 +455,17 @@ def to_settings(raw: RawConfig) -> Settings:
     return s
 
 
-def predict(raw: RawConfig) -> list[Prediction]:
-    """Failures the configuration causes by itself (refused at startup, or certain at connect time)."""
+def predict(raw: RawConfig, settings: Settings | None = None) -> list[Prediction]:
+    """Failures the configuration causes by itself (refused at startup, or certain at connect time).
+    ``settings``: ``to_settings(raw)`` when the caller has it (rules may look at what it derived)."""
     m = model(raw.framework)
     out: list[Prediction] = []
-    if m.model:
-        out += predict(translate(raw))
+    if m.model:  # a translated framework's settings are its model's (to_settings)
+        settings = settings or to_settings(raw)
+        out += predict(translate(raw), settings)
     version = m.version(raw)
     values = seen(m, raw.values)
-    ctx = _context(m, values, to_settings(raw) if m.predicts else None)
+    ctx = _context(m, values, (settings or to_settings(raw)) if m.predicts else None)
     for p in m.predicts:
         if (p.since or p.until) and not in_range(version, p.since, p.until):
             continue

@@ -28,7 +28,7 @@ CONVERSIONS = frozenset({"int", "float", "str", "bool", "lower", "host", "port",
 #: TLS versions in order, and Node's default range (nodejs.org/api/tls.html tls.DEFAULT_MIN_VERSION 'TLSv1.2',
 #: DEFAULT_MAX_VERSION 'TLSv1.3'): tls_upto / tls_from turn a maxVersion / minVersion into the versions offered
 _TLS_ORDER = ("TLSv1", "TLSv1.1", "TLSv1.2", "TLSv1.3")
-_TLS_DEFAULT = ("TLSv1.2", "TLSv1.3")
+_TLS_DEFAULT_MIN = "TLSv1.2"  #: the default maximum is the last of _TLS_ORDER
 #: Node apps hand the CA over as contents read from a file: ``ca: [fs.readFileSync('/etc/ssl/ca.pem')]``
 _READFILE = re.compile(r"""readFileSync\(\s*(['"`])([^'"`$]+)\1""")
 _TEXT_CONVERSIONS = frozenset({"text", "readfile"})
@@ -270,7 +270,7 @@ def _convert(conv: str | None, rv: RawValue, m: Model, key: str) -> Any:
         return truthy(m.truth_of(key), rv)
     if conv in ("tls_upto", "tls_from"):  # Node's maxVersion / minVersion against its default other end
         at = _TLS_ORDER.index(str(rv.value).strip())  # ValueError for anything else: the rule is skipped
-        low, high = (_TLS_ORDER.index(_TLS_DEFAULT[0]), at) if conv == "tls_upto" else (at, len(_TLS_ORDER) - 1)
+        low, high = (_TLS_ORDER.index(_TLS_DEFAULT_MIN), at) if conv == "tls_upto" else (at, len(_TLS_ORDER) - 1)
         return " ".join(_TLS_ORDER[min(low, high):high + 1])
     value = rv.value
     if conv in ("int", "port") and isinstance(value, bool):

@@ -5,8 +5,12 @@ What is asserted is the outcome and the failure mode (the real apps' own runs ar
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
+import shutil
+import smtplib
+import ssl
 import subprocess
 import sys
 from pathlib import Path
@@ -155,3 +159,60 @@ def test_a_masked_password_keeps_the_rest_of_its_line(tmp_path: Path) -> None:
     shown = secret_lines(js.read_text(), read_file(js)[0])
     (line, masked), = shown.items()
     assert "canary-Pw-7" in line and "canary-Pw-7" not in masked and masked.endswith("pass: ******** },")
+
+
+def _leaf_sha256(lab: LabInfo) -> str:
+    """The STARTTLS server's certificate fingerprint, as `openssl x509 -fingerprint -sha256` writes it."""
+    with smtplib.SMTP("127.0.0.1", lab.servers["starttls"].port, timeout=10) as smtp:
+        smtp.starttls(context=ssl._create_unverified_context())  # only to read the certificate it sends
+        der = smtp.sock.getpeercert(binary_form=True)  # type: ignore[union-attr]
+    digest = hashlib.sha256(der).hexdigest().upper()
+    return ":".join(digest[i:i + 2] for i in range(0, len(digest), 2))
+
+
+def test_msmtp_pinning_a_fingerprint_trusts_that_certificate_alone(lab: LabInfo, tmp_path: Path) -> None:
+    """msmtp(1): tls_fingerprint trusts that one certificate whatever its issuer (it overrides tls_trust_file)."""
+    if shutil.which("msmtp") is None:
+        pytest.skip("msmtp is not installed (scripts/install-system-deps.sh installs it)")
+    port = lab.servers["starttls"].port
+    pinned = tmp_path / "pinned" / "msmtprc"  # no CA file at all: the lab's CA is in no store
+    _write(pinned.parent, {"msmtprc": f"account default\nhost 127.0.0.1\nport {port}\nfrom app@example.com\n"
+                                      f"tls on\ntls_starttls on\ntls_fingerprint {_leaf_sha256(lab)}\n"})
+    pinned.chmod(0o600)
+    code, doc = _check(pinned)
+    assert doc["prediction"]["verdict"] == "delivered" and code == 0
+    done = subprocess.run(["msmtp", "-C", str(pinned), "rcpt@example.com"], capture_output=True, text=True,
+                          input="Subject: pinned\n\nx\n", timeout=60)
+    assert done.returncode == 0, done.stderr  # and the real msmtp agrees
+
+    stale = tmp_path / "stale" / "msmtprc"  # a pin left from the certificate before, and the right CA file
+    _write(stale.parent, {"msmtprc": pinned.read_text().replace(_leaf_sha256(lab)[:5], "00:00")
+                          + f"tls_trust_file {lab.ca_file}\n"})
+    stale.chmod(0o600)
+    code, doc = _check(stale)
+    assert (doc["prediction"]["failure"], code) == ("cert_verify_failed", 1)
+    assert "fingerprint" in (doc["prediction"]["error_text"] or "")
+    done = subprocess.run(["msmtp", "-C", str(stale), "rcpt@example.com"], capture_output=True, text=True,
+                          input="Subject: stale\n\nx\n", timeout=60)
+    assert done.returncode != 0 and "fingerprint" in done.stderr
+
+
+def test_laravel_path_helpers_name_a_file_under_the_app_root(lab: LabInfo, tmp_path: Path) -> None:
+    """'cafile' => base_path('…') / storage_path('…'): Laravel joins it to the app root (Application::basePath)."""
+    _write(tmp_path, {
+        ".env": f"MAIL_MAILER=smtp\nMAIL_HOST=localhost\nMAIL_PORT={lab.servers['implicit'].port}\n"
+                f"MAIL_ENCRYPTION=ssl\nMAIL_USERNAME={lab.user}\nMAIL_PASSWORD={lab.password}\n",
+        "composer.lock": '{"packages": [{"name": "laravel/framework", "version": "v8.83.26"}]}',
+        "storage/certs/relay-ca.pem": lab.ca_file.read_text(),
+        "config/mail.php": ("<?php\nreturn [\n  'mailers' => [\n    'smtp' => [\n      'transport' => 'smtp',\n"
+                            "      'host' => env('MAIL_HOST'), 'port' => env('MAIL_PORT', 587),\n"
+                            "      'encryption' => env('MAIL_ENCRYPTION', 'tls'),\n"
+                            "      'username' => env('MAIL_USERNAME'), 'password' => env('MAIL_PASSWORD'),\n"
+                            "      'stream' => ['ssl' => ['cafile' => {call}]],\n    ],\n  ],\n];\n")})
+    mail_php = (tmp_path / "config/mail.php").read_text()
+    for call, failure in (("storage_path('certs/relay-ca.pem')", None),
+                          ("base_path('storage/certs/relay-ca.pem')", None),
+                          ("base_path('certs/relay-ca.pem')", "cert_verify_failed")):  # not there: no handshake
+        (tmp_path / "config/mail.php").write_text(mail_php.replace("{call}", call))
+        code, doc = _check(tmp_path / ".env")
+        assert (doc["prediction"]["failure"], code) == (failure, 1 if failure else 0), call

@@ -66,6 +66,9 @@ class ConnectionPlan:
     servername: str | None = None  #: the certificate is checked against this name, not host (Node tls.servername)
     #: the TLS versions the app may use when it pins them (OpenSSL's names, "TLSv1.2"); empty: its runtime's own
     tls_versions: tuple[str, ...] = ()
+    #: the server certificate's fingerprint the app pins (hex digits, no colons, upper case); it then trusts that
+    #: certificate alone, whatever its chain and names
+    pinned: str | None = None
 
     @property
     def target(self) -> str:
@@ -150,4 +153,5 @@ def plan(settings: Settings) -> ConnectionPlan:
         read_timeout=float(timeout) if timeout is not None else None,
         framework_version=settings.framework_version, runtime=facts.get("runtime"), refusals=refusals,
         origins=origins, servername=_value(settings.servername),
+        pinned=re.sub(r"[^0-9A-F]", "", str(_value(settings.pinned)).upper()) if settings.pinned else None,
         tls_versions=tuple(re.findall(r"TLSv1(?:\.[0-3])?", str(_value(settings.tls_versions) or ""))))

@@ -66,7 +66,7 @@ def error_text(plan: ConnectionPlan, failure: str, params: Mapping[str, Any]) ->
 
     variants = {"ip": _is_ip(plan.host), "credentials": plan.auth_mechanism is not None,
                 "ca_missing": plan.ca_state in ("missing", "unreadable"), "ca_empty": plan.ca_state == "empty",
-                "tls_file_missing": bool(plan.tls_files_missing)}
+                "tls_file_missing": bool(plan.tls_files_missing), "pinned": bool(plan.pinned)}
     texts = [t for t in knowledge().get("text", [])
              if t.get("framework", plan.framework) == plan.framework and t.get("runtime", plan.runtime) == plan.runtime
              and ("framework" in t or "runtime" in t)]
@@ -232,7 +232,15 @@ def predict(plan: ConnectionPlan, facts: PortFacts, *, sender: str = "") -> Pred
         if floor and tls.version in TLS_ORDER and TLS_ORDER.index(tls.version) < TLS_ORDER.index(floor):
             return fails("tls_version_mismatch", "tls", "check.why.tls_below_runtime_floor", channel=channel,
                          version=tls.version, floor=floor, runtime=plan.runtime or "-")
-        if plan.verify_peer is False:
+        if plan.pinned:  # that one certificate is trusted whatever its issuer, names and dates
+            leaf = tls.certs[0].sha256.upper() if tls.certs else ""
+            if len(plan.pinned) != len(leaf):  # a SHA1 / MD5 pin: the probe keeps SHA-256 only
+                return Prediction(Verdict.UNKNOWN, None, "tls", channel, why="check.why.pin_other_hash",
+                                  params=base | {"pinned": plan.pinned})
+            if plan.pinned != leaf:
+                return fails("cert_verify_failed", "tls", "check.why.pin_mismatch", channel=channel,
+                             pinned=plan.pinned, sha256=leaf)
+        elif plan.verify_peer is False:
             risks.append("verify_off")
         else:
             verification, ok = _verification(plan, tls)

@@ -105,6 +105,8 @@ class Settings:
     verify_hostname: Setting[bool] | None = None
     servername: Setting[str] | None = None  #: the name the certificate is checked against (and SNI), if not host
     tls_versions: Setting[str] | None = None  #: the TLS versions the app offers, when it pins them (Java "TLSv1.2")
+    #: the one certificate the app accepts, by fingerprint, whatever its issuer and names (msmtp tls_fingerprint)
+    pinned: Setting[str] | None = None
     ca_file: Setting[str] | None = None
     ca_path: Setting[str] | None = None
     client_cert: Setting[str] | None = None

@@ -142,18 +142,31 @@ def _array_items(reader: _Reader, array: Node) -> list[tuple[str, Node, Node]]:
     return out
 
 
-def _laravel_value(reader: _Reader, key: str, key_node: Node, node: Node) -> LaravelValue:
+#: Laravel's path helpers (Illuminate/Foundation/helpers.php → Application::basePath(), storagePath(), …): the
+#: folder under the app root each one joins its argument to, so ``'cafile' => base_path('certs/ca.pem')`` is a
+#: file check can look for
+_PATH_HELPERS = {"base_path": "", "app_path": "app", "config_path": "config", "database_path": "database",
+                 "public_path": "public", "resource_path": "resources", "storage_path": "storage"}
+
+
+def _laravel_value(reader: _Reader, key: str, key_node: Node, node: Node, root: Path) -> LaravelValue:
     src = reader.src
     origin = src.origin(node, src.text(key_node))
     if node.type == "function_call_expression":
         fn, args = node.child_by_field_name("function"), node.child_by_field_name("arguments")
-        if fn is not None and args is not None and src.text(fn).lstrip("\\") == "env" and args.named_children:
-            values = [a.named_children[0] if a.type == "argument" and a.named_children else a
-                      for a in args.named_children]
+        name_of = src.text(fn).lstrip("\\") if fn is not None else ""
+        values = [a.named_children[0] if a.type == "argument" and a.named_children else a
+                  for a in (args.named_children if args is not None else [])]
+        if name_of == "env" and values:
             name = reader.eval(values[0])
             if name.kind is ValueKind.STRING and isinstance(name.value, str):
                 default = reader.eval(values[1]) if len(values) > 1 else NIL
                 return LaravelValue(key, default, src.text(node), origin, name.value)
+        if name_of in _PATH_HELPERS and len(values) <= 1:
+            part = reader.eval(values[0]) if values else Ev(ValueKind.STRING, "")
+            if part.kind is ValueKind.STRING and isinstance(part.value, str):
+                where = root / _PATH_HELPERS[name_of] / part.value.lstrip("/")
+                return LaravelValue(key, Ev(ValueKind.STRING, str(where)), src.text(node), origin)
     return LaravelValue(key, reader.eval(node), src.text(node), origin)
 
 
@@ -168,6 +181,7 @@ def laravel_mailer(path: Path, text: str) -> list[LaravelValue]:
     """
     src = Source(path, text, "php")
     reader = _Reader(src, None)
+    root = path.resolve().parent.parent  # config/mail.php (bootstrap/cache/config.php has every path folded)
     out: list[LaravelValue] = []
     for node in walk(src.root):
         if node.type != "return_statement" or not node.named_children:
@@ -192,6 +206,6 @@ def laravel_mailer(path: Path, text: str) -> list[LaravelValue]:
                 if value.type == "array_creation_expression" and depth < _MAX_DEPTH:
                     stack.append((f"{prefix}{key}.", value, depth + 1))
                 else:
-                    out.append(_laravel_value(reader, prefix + key, key_node, value))
+                    out.append(_laravel_value(reader, prefix + key, key_node, value, root))
         break
     return out

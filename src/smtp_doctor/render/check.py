@@ -23,6 +23,8 @@ STYLE = {Verdict.DELIVERED: Severity.OK, Verdict.FAILS: Severity.ERROR, Verdict.
 
 
 def _stores(p: ConnectionPlan) -> str:
+    if p.pinned:  # msmtp tls_fingerprint: that certificate alone, no store
+        return t("check.cli.stores_pinned", pinned=p.pinned)
     names = []
     for store in p.trust:
         if store == "system":
@@ -192,7 +194,7 @@ def _plan_json(p: ConnectionPlan) -> dict[str, Any]:
             "ca_unknown": p.ca_unknown, "trust": list(p.trust), "auth_mechanism": p.auth_mechanism,
             "credentials": p.credentials, "read_timeout": p.read_timeout, "runtime": p.runtime,
             "ca_state": p.ca_state, "trust_env": list(p.trust_env), "trust_ignored": list(p.trust_ignored),
-            "servername": p.servername,
+            "servername": p.servername, "pinned": p.pinned,
             "refusals": [{"mode": r.mode, "at": r.at, "text": r.text, "location": str(r.origin) if r.origin else None}
                          for r in p.refusals]}
 

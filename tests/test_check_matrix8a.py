@@ -1,0 +1,77 @@
+"""The check/fix matrix, eighth part A (issue 12): Rails, Mastodon, GitLab and msmtp configs.
+
+tests/fixtures/matrix8/cells_a.toml holds NEW app configurations written by an independent tester from each
+framework's own documentation and source and from what users report in public, without reading check's rules, and
+none a copy of matrices 1-7. They go through matrix 3's machinery, imported and not copied
+(test_check_matrix3.run_half, report_and_floors): check --json, the real framework against the lab, and
+`fix --write` then the real framework again when it failed. Matrix 5's placeholders (dead_ports: @CLOSED_PORT@,
+@SILENT_PORT@, @HOSTILE_<NAME>@) are imported too; SMTP_DOCTOR_MATRIX_HALF runs one half (run_cell honours it).
+
+Split by a new salt: half = "heldout" when int(sha256("8|" + id).hexdigest(), 16) is odd, else "dev", recorded in
+the file and checked here, so the split is independent of matrices 3-7. The held-out half is reported as counts
+only (a broken held-out run fails without details); the dev half's disagreements are printed. [measured.*] are
+the floors.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import tomllib
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+import test_check_matrix3 as m3
+import test_check_matrix5 as m5
+import test_check_matrix6a as m6a
+import test_check_matrix6b as m6b
+import test_check_matrix6c as m6c
+import test_check_matrix7a as m7a
+import test_check_matrix7b as m7b
+import test_check_matrix7c as m7c
+from smtp_doctor.lab import LabInfo
+from test_check_matrix import other_ca
+from test_check_matrix5 import dead_ports
+
+__all__ = ["dead_ports", "other_ca"]  # the fixtures (matrix 5's placeholders), imported so pytest finds them
+
+HERE = Path(__file__).parent / "fixtures" / "matrix8"
+DOC = tomllib.loads((HERE / "cells_a.toml").read_text(encoding="utf-8"))
+CELLS: list[dict[str, Any]] = DOC["cell"]
+ROWS: dict[str, m3.Row] = {}
+RUNNERS = ("actionmailer", "mastodon", "gitlab", "msmtp")
+
+
+def _half_of(cid: str) -> str:
+    """This matrix's own salt, so its split is independent of matrices 3-7."""
+    return "heldout" if int(hashlib.sha256(("8|" + cid).encode()).hexdigest(), 16) % 2 else "dev"
+
+
+def test_the_split_is_the_recorded_one() -> None:
+    ids = [c["id"] for c in CELLS]
+    assert len(set(ids)) == len(ids) >= 80
+    older_ids, older_texts = m5.older_configs(m5.CELLS, m6a.CELLS, m6b.CELLS, m6c.CELLS, m7a.CELLS, m7b.CELLS,
+                                              m7c.CELLS)
+    assert not older_ids & set(ids)
+    assert not older_texts & {"".join(c["files"].values()).strip() for c in CELLS}
+    assert all(c["half"] == _half_of(c["id"]) for c in CELLS)
+    assert {c["runner"] for c in CELLS} == set(RUNNERS)
+    assert all(sum(c["runner"] == r for c in CELLS) >= 20 for r in RUNNERS)
+
+
+@pytest.mark.parametrize("cell", CELLS, ids=[c["id"] for c in CELLS])
+def test_matrix8a_config(cell: dict[str, Any], lab: LabInfo, tmp_path: Path, other_ca: str,
+                         monkeypatch: pytest.MonkeyPatch, dead_ports: dict[str, str]) -> None:
+    if "closed_port" in cell and m5._listening(cell["closed_port"]):
+        pytest.skip(f"something listens on 127.0.0.1:{cell['closed_port']}, the default this config relies on")
+    m3.run_half(m5._with_ports(cell, dead_ports), cell["runner"], lab, tmp_path, other_ca, monkeypatch, ROWS,
+                DOC["lock"], "matrix8a")
+
+
+def test_matrix8a_summary() -> None:
+    if not ROWS:
+        pytest.skip("no matrix8a config ran")
+    report = Path(os.environ.get("SMTP_DOCTOR_MATRIX8A_REPORT", "/tmp/smtp-doctor-matrix8a.json"))
+    m3.report_and_floors(ROWS, report, DOC, HERE / "cells_a.toml")

@@ -216,3 +216,37 @@ def test_laravel_path_helpers_name_a_file_under_the_app_root(lab: LabInfo, tmp_p
         (tmp_path / "config/mail.php").write_text(mail_php.replace("{call}", call))
         code, doc = _check(tmp_path / ".env")
         assert (doc["prediction"]["failure"], code) == (failure, 1 if failure else 0), call
+
+
+@pytest.mark.parametrize(("scheme", "server", "failure"), [
+    ("smtp+ssl", "implicit", None),
+    ("smtps", "starttls", None),  # django-environ: smtps:// is EMAIL_USE_TLS, i.e. STARTTLS
+    ("smtps", "implicit", "plain_on_implicit_port"),  # … so on an implicit-TLS port it waits for a greeting
+])
+@pytest.mark.parametrize("shape", ["update", "items"])
+def test_django_environ_email_url_becomes_the_email_settings(lab: LabInfo, tmp_path: Path, scheme: str,
+                                                             server: str, failure: str | None, shape: str) -> None:
+    """env.email_url() (django-environ's email_url_config): the URL's scheme picks the TLS mode, its user info
+    the login; read from the .env the settings load, as ``vars().update(...)`` or key by key."""
+    body = ("vars().update(EMAIL_CONFIG)\n" if shape == "update" else
+            "EMAIL_HOST = EMAIL_CONFIG['EMAIL_HOST']\nEMAIL_PORT = EMAIL_CONFIG['EMAIL_PORT']\n"
+            "EMAIL_HOST_USER = EMAIL_CONFIG['EMAIL_HOST_USER']\n"
+            "EMAIL_HOST_PASSWORD = EMAIL_CONFIG['EMAIL_HOST_PASSWORD']\n"
+            "EMAIL_USE_TLS = EMAIL_CONFIG.get('EMAIL_USE_TLS', False)\n"
+            "EMAIL_USE_SSL = EMAIL_CONFIG.get('EMAIL_USE_SSL', False)\n")
+    _write(tmp_path, {
+        "settings.py": ("import environ\n\nenv = environ.Env()\nenviron.Env.read_env('.env')\n\n"
+                        "EMAIL_CONFIG = env.email_url('EMAIL_URL', default='smtp://localhost:25')\n" + body
+                        + "EMAIL_TIMEOUT = 5\n"),
+        ".env": f"EMAIL_URL={scheme}://{lab.user}:{lab.password}@127.0.0.1:{lab.servers[server].port}\n"})
+    code, doc = _check(tmp_path / "settings.py", "--env", str(_env_file(tmp_path, lab)))
+    assert doc["prediction"]["failure"] == failure and code == (1 if failure else 0)
+    assert not doc["lint"], doc["lint"]  # EMAIL_CONFIG is the app's dict, not a setting Django reads
+    if failure is None:
+        assert doc["asked"]["login"] == "ok", doc["asked"]  # the password inside the URL, from the .env
+
+
+def _env_file(tmp_path: Path, lab: LabInfo) -> Path:
+    env = tmp_path / "app.env"
+    env.write_text(f"SSL_CERT_FILE={lab.ca_file}\n")
+    return env

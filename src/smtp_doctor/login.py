@@ -11,6 +11,7 @@ session and is never part of a result: the outcome says *whether* it was tried a
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import os
 import re
 from collections.abc import Mapping
@@ -124,6 +125,12 @@ def app_password(raw: RawConfig, env: Mapping[str, str] | None) -> str | None:
         return None
     if rv.env:  # the app's environment wins over its dotenv file (dotenv never overrides a set variable)
         value = (env or {}).get(rv.env, os.environ.get(rv.env))
+        if raw.env_file is not None and (value is None or raw.env_file[1]):  # the file its code loads
+            from .errors import UserError
+            from .readers.envfile import load_env_file
+
+            with contextlib.suppress(OSError, UserError):
+                value = load_env_file(Path(raw.env_file[0])).get(rv.env, value)
         if value is not None:
             return _dsn_password(rv, value) or None
         return (_dotenv_literal(rv) or None) if rv.kind is ValueKind.STRING else None

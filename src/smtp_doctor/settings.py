@@ -81,6 +81,9 @@ class RawConfig:
     #: the trust variables (SSL_CERT_FILE …) of the app's environment as given with the config (--env);
     #: frameworks/apptrust.py adds this process's own
     app_env: dict[str, str] = field(default_factory=dict)
+    #: the env file the app's own code loads at start-up (readers/loaded_env.py), and whether it overrides the
+    #: environment: login.py reads the password there when the environment does not hold it
+    env_file: tuple[str, bool] | None = None
 
 
 @dataclass(frozen=True)

@@ -107,6 +107,7 @@ def read_file(path: Path, *, framework: str | None = None,
             config.app_env = {k: env[k] for k in TRUST_VARS if env.get(k)}
         if loaded is not None:
             note(config, "readers.note.env_file_loaded")
+            config.env_file = (str(loaded.file), loaded.override)
     return configs
 
 

@@ -43,7 +43,8 @@ STARTUP_ONLY: dict[str, frozenset[str]] = {"javascript": frozenset({"NODE_EXTRA_
 _LITERAL = re.compile(r"""['"`]([^'"`]*)['"`]""")
 #: a file name with "env" in it: .env, .env.production, prod.env, .flaskenv (Flask's own file)
 _ENV_NAME = re.compile(r"(?:^|/)[\w.\-]*env[\w.\-]*$", re.IGNORECASE)
-_OVERRIDE = re.compile(r"\boverride\s*[=:]\s*(?:True|true)\b")
+#: load_dotenv(override=True), dotenv config({override: true}), django-environ Env.read_env(overwrite=True)
+_OVERRIDE = re.compile(r"\bover(?:ride|write)\s*[=:]\s*(?:True|true)\b")
 _UP = 3  #: parent folders looked in
 
 
@@ -53,7 +54,7 @@ class Loaded:
 
     file: Path
     values: dict[str, str]
-    override: bool = False  #: load_dotenv(override=True) / config({override: true}): the file wins
+    override: bool = False  #: load_dotenv(override=True) / read_env(overwrite=True): the file wins
 
 
 def loaded_env(path: Path, text: str, syntax: str) -> Loaded | None:

@@ -14,6 +14,7 @@ import ast
 import warnings
 from collections.abc import Mapping
 from pathlib import Path
+from urllib.parse import parse_qs, unquote, urlparse
 
 from ..errors import UserError
 from ..settings import Origin, RawConfig, ValueKind
@@ -24,6 +25,14 @@ _PREFIX = {"django": "EMAIL_", "flask_mail": "MAIL_"}
 _EXTRA = {"django": ("DEFAULT_FROM_EMAIL", "SERVER_EMAIL")}
 _ENVIRON_TRUE = {"true", "on", "ok", "y", "yes", "1"}  # django-environ Env.BOOLEAN_TRUE_STRINGS
 _DECOUPLE_TRUE = {"1", "yes", "true", "on", "y", "t"}  # python-decouple strtobool
+#: django-environ Env.email_url → email_url_config (environ/environ.py 0.14, EMAIL_SCHEMES and _EMAIL_BASE_OPTIONS):
+#: the settings one URL becomes. smtps:// and smtp+tls:// both set EMAIL_USE_TLS (STARTTLS); only smtp+ssl:// sets
+#: EMAIL_USE_SSL; of the query only email_use_tls / email_use_ssl reach the settings, as strings unless digits
+#: ("False" is a true string to Django); every other option goes to OPTIONS, which Django's SMTP backend ignores
+_EMAIL_URL_SCHEMES: dict[str, dict[str, bool]] = {"smtp": {}, "smtps": {"EMAIL_USE_TLS": True},
+                                                  "smtp+tls": {"EMAIL_USE_TLS": True},
+                                                  "smtp+ssl": {"EMAIL_USE_SSL": True}}
+_EMAIL_URL_QUERY = ("EMAIL_USE_TLS", "EMAIL_USE_SSL")
 
 
 def _py_truthy(ev: Ev) -> bool:
@@ -48,6 +57,7 @@ class _Eval:
         self.casts: dict[str, str] = {}  # django-environ Env(X=(bool, default)) declarations
         self.helpers = helpers if helpers is not None else {}  # the module's own functions, by name
         self.depth = depth
+        self.dicts: dict[str, dict[str, Ev]] = {}  # names bound to a settings dict (env.email_url(...))
 
     def lookup(self, name: str, default: Ev | None) -> Ev:  # default None: no default given
         if self.env is None or not_known(self.env, name):
@@ -66,10 +76,12 @@ class _Eval:
         if isinstance(node, ast.Name):
             return self.scope.get(node.id, EXPR)
         if isinstance(node, ast.Subscript):
-            if _dotted(node.value) in ("os.environ", "environ"):
-                key = self(node.slice)
-                if key.kind is ValueKind.STRING:
-                    return self.lookup(key.value, None)
+            key = self(node.slice)
+            if _dotted(node.value) in ("os.environ", "environ") and key.kind is ValueKind.STRING:
+                return self.lookup(key.value, None)
+            held = self.settings_dict(node.value)
+            if held is not None and key.kind is ValueKind.STRING:
+                return held.get(key.value, EXPR)  # a KeyError when the app starts: not told here
             return EXPR
         if isinstance(node, ast.Call):
             return self.call(node)
@@ -127,6 +139,12 @@ class _Eval:
             return _convert(name, self(args[0]))
         if name in self.helpers:
             return self.run_helper(self.helpers[name], node)
+        if isinstance(node.func, ast.Attribute) and node.func.attr == "get" and args and \
+                (held := self.settings_dict(node.func.value)) is not None:
+            key = self(args[0])
+            if key.kind is ValueKind.STRING:
+                return held.get(key.value, self(args[1]) if len(args) > 1 else NIL)
+            return EXPR
         if isinstance(node.func, ast.Attribute) and node.func.attr in ("lower", "upper", "strip") and not args:
             base = self(node.func.value)
             if base.kind is ValueKind.STRING:
@@ -157,6 +175,21 @@ class _Eval:
         if cast == "env":
             cast = self.casts.get(key.value, "str")
         return _cast(cast, got, _ENVIRON_TRUE)
+
+    def settings_dict(self, node: ast.expr) -> dict[str, Ev] | None:
+        """The settings a dict expression holds: ``env.email_url('EMAIL_URL', default=...)`` (also
+        ``env.email(...)``), or a name bound to one; None when it is no such dict or its URL is not known."""
+        if isinstance(node, ast.Name):
+            return self.dicts.get(node.id)
+        if not isinstance(node, ast.Call) or not _is_email_url(node):
+            return None
+        kw = {k.arg: k.value for k in node.keywords if k.arg}
+        var = self(node.args[0]) if node.args else self(kw["var"]) if "var" in kw else literal("EMAIL_URL")
+        default_node = kw.get("default", node.args[1] if len(node.args) > 1 else None)
+        if var.kind is not ValueKind.STRING:
+            return None
+        url = self.lookup(var.value, self(default_node) if default_node is not None else None)
+        return _email_url(url) if url.kind is ValueKind.STRING else None
 
     def run_helper(self, fn: ast.FunctionDef, node: ast.Call) -> Ev:
         """The helper's return value for these arguments, or EXPRESSION when its body does more than this
@@ -219,6 +252,36 @@ def _dotted(node: ast.expr | None) -> str:
     return ""
 
 
+def _is_email_url(node: ast.expr) -> bool:
+    return isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute) and node.func.attr in (
+        "email_url", "email")
+
+
+def _email_url(url: Ev) -> dict[str, Ev] | None:
+    """django-environ's email_url_config over a known URL (see _EMAIL_URL_SCHEMES); None for another backend or
+    a URL it refuses (ImproperlyConfigured, a port that is no number)."""
+    u = urlparse(str(url.value))
+    try:
+        port = u.port
+    except ValueError:
+        return None
+    if u.scheme not in _EMAIL_URL_SCHEMES:
+        return None
+
+    def of(value: object) -> Ev:
+        ev = literal(value)
+        return Ev(ev.kind, ev.value, url.env)
+
+    out = {"EMAIL_BACKEND": of("django.core.mail.backends.smtp.EmailBackend"), "EMAIL_HOST": of(u.hostname),
+           "EMAIL_PORT": of(port), "EMAIL_HOST_USER": of(unquote(u.username) if u.username is not None else None),
+           "EMAIL_HOST_PASSWORD": of(unquote(u.password) if u.password is not None else None)}
+    out |= {k: of(v) for k, v in _EMAIL_URL_SCHEMES[u.scheme].items()}
+    for k, v in parse_qs(u.query).items():
+        if k.upper() in _EMAIL_URL_QUERY:
+            out[k.upper()] = of(int(v[0]) if v[0].isdigit() else v[0])
+    return out
+
+
 def _convert(name: str, ev: Ev) -> Ev:
     if not ev.known:
         return unknown(ev)
@@ -264,11 +327,13 @@ def read_python(path: Path, text: str, framework: str | None, env: Mapping[str, 
     module = {f: RawConfig(f, str(path)) for f in frameworks}
     classes: list[RawConfig] = []
 
-    def record(configs: dict[str, RawConfig], key: str, value: ast.expr, spelled: str, ev: _Eval) -> None:
+    def record(configs: dict[str, RawConfig], key: str, value: ast.expr, spelled: str, ev: _Eval,
+               held: Ev | None = None) -> None:
+        """``key`` set to ``value`` (or to ``held``, a value ``value`` holds: ``vars().update(EMAIL_CONFIG)``)."""
         for fw, config in configs.items():
             if key.startswith(_PREFIX[fw]) or key in _EXTRA.get(fw, ()):
                 origin = Origin(str(path), value.lineno, lines.column(value.lineno - 1, value.col_offset), spelled)
-                add(config, key, raw(key, ev(value), ast.get_source_segment(text, value) or "", origin))
+                add(config, key, raw(key, held or ev(value), ast.get_source_segment(text, value) or "", origin))
 
     def statements(body: list[ast.stmt], configs: dict[str, RawConfig], ev: _Eval, depth: int) -> None:
         for stmt in body:
@@ -276,16 +341,24 @@ def read_python(path: Path, text: str, framework: str | None, env: Mapping[str, 
                 targets = stmt.targets if isinstance(stmt, ast.Assign) else [stmt.target]
                 for target in targets:
                     if isinstance(target, ast.Name):
-                        record(configs, target.id, stmt.value, target.id, ev)
+                        if not _is_email_url(stmt.value):  # EMAIL_CONFIG = env.email_url(): a dict, no setting
+                            record(configs, target.id, stmt.value, target.id, ev)
                         ev.scope[target.id] = ev(stmt.value)
                         _declare_env_casts(stmt.value, ev)
+                        if (settings := ev.settings_dict(stmt.value)) is not None:
+                            ev.dicts[target.id] = settings
                     elif isinstance(target, ast.Subscript) and _dotted(target.value).endswith("config"):
                         key = ev(target.slice)
                         if key.kind is ValueKind.STRING:
                             record(configs, key.value, stmt.value, ast.get_source_segment(text, target) or "", ev)
             elif isinstance(stmt, ast.Expr) and isinstance(stmt.value, ast.Call):
                 call = stmt.value
-                if isinstance(call.func, ast.Attribute) and call.func.attr == "update" and \
+                if isinstance(call.func, ast.Attribute) and call.func.attr == "update" and call.args and \
+                        _dotted(getattr(call.func.value, "func", None)) in ("vars", "locals", "globals") and \
+                        (settings := ev.settings_dict(call.args[0])) is not None:  # vars().update(env.email_url())
+                    for name, value in settings.items():
+                        record(configs, name, call.args[0], name, ev, value)
+                elif isinstance(call.func, ast.Attribute) and call.func.attr == "update" and \
                         _dotted(call.func.value).endswith("config"):
                     for k in call.keywords:
                         if k.arg:

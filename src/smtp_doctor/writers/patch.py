@@ -123,7 +123,10 @@ def apply_fix(text: str, raw: RawConfig, fix: Fix, syntax: str) -> Patched:
     changed: dict[int, str] = {}
     added: list[str] = []
     for key, new in zip(fix.keys, fix.lines, strict=True):
-        if key in located:
+        if syntax == "python" and key in located and len({located[k].key for k in by_line.get(located[key].line, [])
+                                                          }) > 1:
+            added.append(new)  # vars().update(env.email_url()): a later assignment overrides, and new lines go last
+        elif key in located:
             n = line_of(key)
             edit = shared(n)
             if edit is not None:

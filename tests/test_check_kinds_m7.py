@@ -250,3 +250,23 @@ def _env_file(tmp_path: Path, lab: LabInfo) -> Path:
     env = tmp_path / "app.env"
     env.write_text(f"SSL_CERT_FILE={lab.ca_file}\n")
     return env
+
+
+@pytest.mark.parametrize(("line", "failure"), [
+    ("spring.mail.host=127.0.0.1 ", "dns_failure"),  # "127.0.0.1 " resolves to nothing
+    ("spring.mail.properties.mail.smtp.starttls.enable=true ", "starttls_required"),  # "true " is not true
+    ("spring.mail.properties.mail.smtp.starttls.enable=true", "cert_unknown_issuer"),  # TLS: the JVM lacks the CA
+])
+def test_java_properties_keep_trailing_blanks_in_values(lab: LabInfo, tmp_path: Path, line: str,
+                                                        failure: str) -> None:
+    """java.util.Properties.load keeps a value's trailing blanks, and Spring and JavaMail do not trim them."""
+    props = tmp_path / "src/main/resources/application.properties"
+    base = {"spring.mail.host": "127.0.0.1", "spring.mail.port": str(lab.servers["starttls"].port),
+            "spring.mail.username": lab.user, "spring.mail.password": lab.password,
+            "spring.mail.properties.mail.smtp.auth": "true",
+            "spring.mail.properties.mail.smtp.starttls.enable": "false"}
+    key = line.split("=", 1)[0]
+    _write(tmp_path, {str(props.relative_to(tmp_path)): "".join(f"{k}={v}\n" for k, v in base.items() if k != key)
+                      + line + "\n"})
+    code, doc = _check(props)
+    assert doc["prediction"]["failure"] == failure, doc["prediction"]

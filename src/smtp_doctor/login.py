@@ -113,7 +113,9 @@ def _literal_at(rv: RawValue) -> str | None:
             out.append(line[i])
             i += 1
         return "".join(out) if i < len(line) else None
-    if rv.kind is ValueKind.STRING:  # dotenv, msmtprc, properties: the rest of the line
+    if rv.kind is ValueKind.STRING and rv.origin is not None and rv.origin.file.endswith(".properties"):
+        return line.rstrip("\r") or None  # java.util.Properties: the rest of the line, trailing blanks and "#" too
+    if rv.kind is ValueKind.STRING:  # dotenv, msmtprc: the rest of the line
         return line.split(" #", 1)[0].strip() or None
     return None
 

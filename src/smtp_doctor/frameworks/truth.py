@@ -29,11 +29,11 @@ def known_value(rv: RawValue) -> tuple[bool, Any]:
     return True, rv.value
 
 
-def _words(true: set[str], case: bool = False) -> Callable[[Any], bool]:
+def _words(true: set[str], case: bool = False, strip: bool = True) -> Callable[[Any], bool]:
     def judge(value: Any) -> bool:
         if isinstance(value, bool):
             return value
-        text = str(value).strip()
+        text = str(value).strip() if strip else str(value)
         return (text if case else text.lower()) in true
     return judge
 
@@ -61,7 +61,9 @@ RULES: dict[str, Callable[[Any], bool]] = {
     "python": bool,  # "", 0, None, False are false; "False" is true
     "js": _js,  # "", 0, NaN, null/undefined, false; "false" and "0" are true
     "php": _php,  # "", "0", 0, null, false
-    "java": _words({"true"}),  # Boolean.parseBoolean: "true" in any case, anything else false
+    # Boolean.parseBoolean, JavaMail PropUtil (equalsIgnoreCase "true"): "true" in any case, untrimmed ("true " is
+    # false), anything else false
+    "java": _words({"true"}, strip=False),
     "go_ini": _words({"1", "t", "true", "y", "yes", "on"}),  # go-ini Key.Bool
     "postfix": _words({"yes"}),
     "msmtp": _words({"on", ""}),  # a bare `tls` means on

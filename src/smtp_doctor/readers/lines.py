@@ -87,8 +87,11 @@ def read_properties(path: Path, text: str, framework: str | None, env: Mapping[s
             key, value, col = m.group(1), line[m.end():], m.end() + 1
         key = normalise(key.replace("\\", ""))
         if key.startswith("spring.mail."):
-            ev = placeholder(Ev(ValueKind.STRING, value.strip()), env)
-            add(config, key, raw(key, ev, value.strip(), Origin(str(path), start + 1, col, m.group(1) if m else key)))
+            # java.util.Properties.load: "all remaining characters on the line become part of the associated
+            # element string", trailing blanks included ("127.0.0.1 " is no host, "true " is not true)
+            value = value.rstrip("\r")
+            ev = placeholder(Ev(ValueKind.STRING, value), env)
+            add(config, key, raw(key, ev, value, Origin(str(path), start + 1, col, m.group(1) if m else key)))
     return [finish(config)] if config.values or framework else []
 
 

@@ -270,3 +270,24 @@ def test_java_properties_keep_trailing_blanks_in_values(lab: LabInfo, tmp_path: 
                       + line + "\n"})
     code, doc = _check(props)
     assert doc["prediction"]["failure"] == failure, doc["prediction"]
+
+
+def test_php_reads_openssl_cafile_from_the_ini_files_php_ini_scan_dir_names(lab: LabInfo, tmp_path: Path) -> None:
+    """Docker PHP images set openssl.cafile in conf.d/*.ini (PHP_INI_SCAN_DIR): PHP verifies against it."""
+    port = lab.servers["implicit"].port
+    _write(tmp_path, {
+        ".env": f"MAIL_MAILER=smtp\nMAIL_HOST=localhost\nMAIL_PORT={port}\nMAIL_ENCRYPTION=ssl\n"
+                f"MAIL_USERNAME={lab.user}\nMAIL_PASSWORD={lab.password}\n",
+        "composer.lock": '{"packages": [{"name": "laravel/framework", "version": "v8.83.26"}]}',
+        "conf.d/10-opcache.ini": "opcache.enable=1\n",
+        "conf.d/90-ca.ini": f'; the relay\'s private CA\nopenssl.cafile = "{lab.ca_file}"\n'})
+    for scan, failure in ((f":{tmp_path}/conf.d", None), (f"{tmp_path}/elsewhere", "cert_unknown_issuer")):
+        (tmp_path / "app.env").write_text(f"PHP_INI_SCAN_DIR={scan}\n")
+        code, doc = _check(tmp_path / ".env", "--env", str(tmp_path / "app.env"))
+        assert doc["prediction"]["failure"] == failure, scan
+    if shutil.which("php") is None:
+        return
+    done = subprocess.run(["php", "-r", f'$s = stream_socket_client("ssl://localhost:{port}", $e, $m, 10); '
+                           'echo $s ? "VERIFIED" : "FAILED";'], capture_output=True, text=True, timeout=60,
+                          env=dict(os.environ, PHP_INI_SCAN_DIR=f":{tmp_path}/conf.d"))
+    assert "VERIFIED" in done.stdout, done.stdout + done.stderr  # the real PHP does verify with it

@@ -23,7 +23,10 @@ from ..settings import RawConfig
 
 #: every variable some runtime reads for trust; one set but not read by this app's runtime is reported
 TRUST_VARS = ("SSL_CERT_FILE", "SSL_CERT_DIR", "NODE_EXTRA_CA_CERTS", "REQUESTS_CA_BUNDLE", "CURL_CA_BUNDLE",
-              "NODE_TLS_REJECT_UNAUTHORIZED", "JAVA_TOOL_OPTIONS", "JDK_JAVA_OPTIONS", "_JAVA_OPTIONS")
+              "NODE_TLS_REJECT_UNAUTHORIZED", "JAVA_TOOL_OPTIONS", "JDK_JAVA_OPTIONS", "_JAVA_OPTIONS",
+              "PHP_INI_SCAN_DIR")
+#: an ini line of PHP's setting openssl.cafile (php.net/manual/en/openssl.configuration.php)
+_PHP_CAFILE = re.compile(r"""^\s*openssl\.cafile\s*=\s*["']?([^"';\r\n]*?)["']?\s*(?:;.*)?$""", re.MULTILINE)
 #: X509_V_ERR_* codes meaning the store holds no anchor for the chain (UNABLE_TO_GET_ISSUER_CERT,
 #: UNABLE_TO_GET_ISSUER_CERT_LOCALLY, UNABLE_TO_VERIFY_LEAF_SIGNATURE): any other code means the chain was built
 _NO_ANCHOR = frozenset({2, 20, 21})
@@ -78,11 +81,33 @@ def app_trust(plan: ConnectionPlan, environ: Mapping[str, str], given: Mapping[s
     off = {str(r["var"]): [str(x) for x in r["off"]] for r in _rows(plan, "verify_env")}  # type: ignore[attr-defined]
     read |= off.keys()
     env = tuple((v, environ[v]) for v in TRUST_VARS if v in read and environ.get(v) and v not in off)
+    env = tuple((v, c) for v, p in env if (c := php_ini_cafile(p) if v == "PHP_INI_SCAN_DIR" else p))
     named = environ if given is None else given
     ignored = tuple(v for v in TRUST_VARS if v not in read and named.get(v))
     verify_off = next((v for v, values in off.items() if environ.get(v, "").strip() in values), None)
     store = java_store(environ) if "JAVA_TOOL_OPTIONS" in read else None
     return AppTrust(state, env, ignored, verify_off, store)
+
+
+def php_ini_cafile(scan_dirs: str) -> str | None:
+    """openssl.cafile as the extra ini files of PHP_INI_SCAN_DIR set it: PHP reads each folder's *.ini in name
+    order, the last value wins (an empty entry is the built-in folder, not looked at here). PHP verifies against
+    that file instead of OpenSSL's default paths when no stream option names one (php-src ext/openssl/xp_ssl.c
+    php_openssl_enable_peer_verification: cafile = zend_ini_string("openssl.cafile"))."""
+    found = None
+    for folder in (d for d in scan_dirs.split(":") if d):
+        try:
+            names = sorted(n for n in os.listdir(folder) if n.endswith(".ini"))
+        except OSError:
+            continue
+        for name in names:
+            try:
+                with open(os.path.join(folder, name), encoding="utf-8", errors="replace") as fh:
+                    text = fh.read(1024 * 1024)
+            except OSError:
+                continue
+            found = next((m.group(1) for m in reversed(list(_PHP_CAFILE.finditer(text)))), found)
+    return found or None
 
 
 def java_store(environ: Mapping[str, str]) -> tuple[str, bytes | None] | None:
@@ -185,7 +210,8 @@ def apply(facts: PortFacts, trust: AppTrust) -> PortFacts:
     if not extra:
         return facts
     base = system_source()
-    cafile = next((p for v, p in extra if v == "SSL_CERT_FILE"), base.cafile)
+    cafile = next((p for v, p in extra if v == "PHP_INI_SCAN_DIR"),  # openssl.cafile: before OpenSSL's defaults
+                  next((p for v, p in extra if v == "SSL_CERT_FILE"), base.cafile))
     capath = next((p for v, p in extra if v == "SSL_CERT_DIR"), base.capath)
     results: list[Verification] = [verify_chain(facts.tls.chain, TrustSource("system", cafile, capath))]
     results += [verify_chain(facts.tls.chain, TrustSource("system", p, None))

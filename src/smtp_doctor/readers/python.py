@@ -333,7 +333,8 @@ def read_python(path: Path, text: str, framework: str | None, env: Mapping[str, 
         for fw, config in configs.items():
             if key.startswith(_PREFIX[fw]) or key in _EXTRA.get(fw, ()):
                 origin = Origin(str(path), value.lineno, lines.column(value.lineno - 1, value.col_offset), spelled)
-                add(config, key, raw(key, held or ev(value), ast.get_source_segment(text, value) or "", origin))
+                value_of = held if held is not None else ev(value)
+                add(config, key, raw(key, value_of, ast.get_source_segment(text, value) or "", origin))
 
     def statements(body: list[ast.stmt], configs: dict[str, RawConfig], ev: _Eval, depth: int) -> None:
         for stmt in body:

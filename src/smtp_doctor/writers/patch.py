@@ -123,8 +123,7 @@ def apply_fix(text: str, raw: RawConfig, fix: Fix, syntax: str) -> Patched:
     changed: dict[int, str] = {}
     added: list[str] = []
     for key, new in zip(fix.keys, fix.lines, strict=True):
-        if syntax == "python" and key in located and len({located[k].key for k in by_line.get(located[key].line, [])
-                                                          }) > 1:
+        if syntax == "python" and key in located and len(set(by_line.get(located[key].line, []))) > 1:
             added.append(new)  # vars().update(env.email_url()): a later assignment overrides, and new lines go last
         elif key in located:
             n = line_of(key)

@@ -20,7 +20,7 @@ import pytest
 
 from smtp_doctor.lab import LabInfo
 from smtp_doctor.readers import read_file
-from smtp_doctor.writers.patch import secret_lines
+from smtp_doctor.writers.patch import secret_lines, secret_tokens
 
 
 def _check(config: Path, *args: str) -> tuple[int, dict[str, Any]]:
@@ -159,6 +159,26 @@ def test_a_masked_password_keeps_the_rest_of_its_line(tmp_path: Path) -> None:
     shown = secret_lines(js.read_text(), read_file(js)[0])
     (line, masked), = shown.items()
     assert "canary-Pw-7" in line and "canary-Pw-7" not in masked and masked.endswith("pass: ******** },")
+
+
+@pytest.mark.parametrize(("name", "text"), [
+    ("settings.py", 'EMAIL_HOST = "mail.example.com"\n'
+                    'EMAIL_HOST_PASSWORD = os.getenv("EMAIL_HOST_PASSWORD", "{pw}")\n'),
+    ("config/environments/production.rb", "Rails.application.configure do\n  config.action_mailer.smtp_settings = {\n"
+     "    address: 'mail.example.com',\n    password: ENV.fetch('SMTP_PASSWORD', '{pw}')\n  }\nend\n"),
+    ("mailer.js", "module.exports = require('nodemailer').createTransport({\n  host: 'mail.example.com',\n"
+     "  auth: { user: 'u', pass: process.env.SMTP_PASS || '{pw}' },\n});\n"),
+])
+def test_a_password_written_as_a_lookups_default_is_masked(tmp_path: Path, name: str, text: str) -> None:
+    """os.getenv("X", "pw"): the default is the password wherever the variable is unset (matrix 8b dev showed
+    fix printing it in its diff)."""
+    config = tmp_path / name
+    _write(tmp_path, {name: text.replace("{pw}", "canary-Pw-8")})
+    raw = read_file(config)[0]
+    shown = secret_lines(config.read_text(), raw)
+    assert shown and all("canary-Pw-8" not in masked for masked in shown.values())
+    assert "'canary-Pw-8'" in secret_tokens(config.read_text(), raw) or '"canary-Pw-8"' in secret_tokens(
+        config.read_text(), raw)
 
 
 def _leaf_sha256(lab: LabInfo) -> str:

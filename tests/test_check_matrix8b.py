@@ -51,10 +51,9 @@ RUNS: list[tuple[dict[str, Any], str]] = [
 ROWS: dict[str, m3.Row] = {}
 #: runs the first full run found failing for a product defect, not a harness fault (cells_b.toml's header): held
 #: as strict xfails, so each fails again the day the defect is gone and its mark must go
-KNOWN_DEFECTS = {
-    "dj8_use_tls_default_string_false": "fix --json prints a diff line holding the password the app's settings.py"
-                                        " has as an os.getenv default (a credential in fix's output)",
-}
+#: (none left: dj8_use_tls_default_string_false's password as an os.getenv default is masked since the lead's
+#: fix, writers/patch.py _lookup_defaults, tested in tests/test_check_kinds_m7.py)
+KNOWN_DEFECTS: dict[str, str] = {}
 
 
 def _param(cell: dict[str, Any], runner: str) -> Any:

@@ -260,6 +260,11 @@ def secret_lines(text: str, raw: RawConfig) -> dict[str, str]:
         cut = o.column - 1 if o.column > 1 else max(line.find("="), line.find(":")) + 1
         if not _LOOKUP.match(line[cut:].strip()):  # `password: ENV['X']` holds no secret: keep it, patch needs it
             out[line] = _masked(line, cut)
+        elif defaults := _lookup_defaults(line[cut:]):  # os.getenv("X", "literal"): the default is the secret
+            masked = line
+            for token in defaults:
+                masked = masked.replace(token, MASK)
+            out[line] = masked
     written, tokens = dsn_line(text, raw), password_tokens(text, raw)
     if written is not None and written in out and tokens:  # a DSN: only its password masked, host/port shown
         masked = written
@@ -271,6 +276,19 @@ def secret_lines(text: str, raw: RawConfig) -> dict[str, str]:
 
 _TOKEN = re.compile(r"""'(?:[^'\\]|\\.)*'|"(?:[^"\\]|\\.)*"|[^\s,}#]+""")
 _QUOTED = re.compile(r"""\s*('(?:[^'\\]|\\.)*'|"(?:[^"\\]|\\.)*")""")
+
+
+_STRING = re.compile(r"'(?:[^'\\]|\\.)*'" r'|"(?:[^"\\]|\\.)*"')
+#: a property placeholder's default: ``${SMTP_PASSWORD:literal}`` (Spring)
+_PLACEHOLDER_DEFAULT = re.compile(r"\$\{[A-Za-z_][A-Za-z0-9_.\-]*:([^}]+)\}")
+
+
+def _lookup_defaults(value: str) -> list[str]:
+    """The literals a variable lookup falls back to (``os.getenv("X", "pw")``, ``ENV.fetch('X', 'pw')``,
+    ``process.env.X || 'pw'``, ``${X:pw}``): the password when the variable is not set, so never shown."""
+    # the literal right after "(" or "[" names the variable (os.getenv("X", …), ENV['X']); any other is a value
+    quoted = [m.group(0) for m in _STRING.finditer(value) if not value[:m.start()].rstrip().endswith(("(", "["))]
+    return [q for q in quoted if len(q) > 2] + [m.group(1) for m in _PLACEHOLDER_DEFAULT.finditer(value)]
 
 
 def _masked(line: str, cut: int) -> str:
@@ -297,6 +315,9 @@ def secret_tokens(text: str, raw: RawConfig) -> tuple[str, ...]:
                 continue
             cut = o.column - 1 if o.column > 1 else max(line.find("="), line.find(":")) + 1
             rest = line[cut:].strip() if o.column <= 1 else line[cut:]
+            if _LOOKUP.match(rest.strip()):
+                out.extend(_lookup_defaults(rest))
+                continue
             m = _TOKEN.match(rest)
             if m and m.group(0):
                 out.append(m.group(0))

@@ -58,6 +58,18 @@ def older_configs(*later: list[dict[str, Any]]) -> tuple[set[str], set[str]]:
     return {c["id"] for c in cells}, {"".join(c["files"].values()).strip() for c in cells}
 
 
+def assert_new_split(cells: list[dict[str, Any]], salt: str, least: int, *older: list[dict[str, Any]]) -> None:
+    """A newer matrix's split as recorded: at least ``least`` unique ids, none an id or file text of matrices
+    1-4 or of ``older``, and each half the one the matrix's own salt gives (sha256(salt + id) odd: held-out)."""
+    ids = [c["id"] for c in cells]
+    assert len(set(ids)) == len(ids) >= least
+    older_ids, older_texts = older_configs(*older)
+    assert not older_ids & set(ids)
+    assert not older_texts & {"".join(c["files"].values()).strip() for c in cells}
+    assert all(c["half"] == ("heldout" if int(hashlib.sha256((salt + c["id"]).encode()).hexdigest(), 16) % 2
+                             else "dev") for c in cells)
+
+
 def test_the_split_is_the_recorded_one() -> None:
     ids = [c["id"] for c in CELLS]
     assert len(set(ids)) == len(ids) >= 100

@@ -15,7 +15,6 @@ the floors.
 
 from __future__ import annotations
 
-import hashlib
 import os
 import tomllib
 from pathlib import Path
@@ -41,22 +40,13 @@ HERE = Path(__file__).parent / "fixtures" / "matrix8"
 DOC = tomllib.loads((HERE / "cells_a.toml").read_text(encoding="utf-8"))
 CELLS: list[dict[str, Any]] = DOC["cell"]
 ROWS: dict[str, m3.Row] = {}
+#: matrices 5-7: none of their ids or file texts may repeat
+OLDER = (m5.CELLS, m6a.CELLS, m6b.CELLS, m6c.CELLS, m7a.CELLS, m7b.CELLS, m7c.CELLS)
 RUNNERS = ("actionmailer", "mastodon", "gitlab", "msmtp")
 
 
-def _half_of(cid: str) -> str:
-    """This matrix's own salt, so its split is independent of matrices 3-7."""
-    return "heldout" if int(hashlib.sha256(("8|" + cid).encode()).hexdigest(), 16) % 2 else "dev"
-
-
 def test_the_split_is_the_recorded_one() -> None:
-    ids = [c["id"] for c in CELLS]
-    assert len(set(ids)) == len(ids) >= 80
-    older_ids, older_texts = m5.older_configs(m5.CELLS, m6a.CELLS, m6b.CELLS, m6c.CELLS, m7a.CELLS, m7b.CELLS,
-                                              m7c.CELLS)
-    assert not older_ids & set(ids)
-    assert not older_texts & {"".join(c["files"].values()).strip() for c in CELLS}
-    assert all(c["half"] == _half_of(c["id"]) for c in CELLS)
+    m5.assert_new_split(CELLS, "8|", 80, *OLDER)  # this matrix's own salt
     assert {c["runner"] for c in CELLS} == set(RUNNERS)
     assert all(sum(c["runner"] == r for c in CELLS) >= 20 for r in RUNNERS)
 

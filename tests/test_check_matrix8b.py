@@ -20,7 +20,6 @@ without details); the dev half's disagreements are printed. [measured.*] are the
 
 from __future__ import annotations
 
-import hashlib
 import os
 import tomllib
 from pathlib import Path
@@ -49,33 +48,12 @@ CELLS: list[dict[str, Any]] = DOC["cell"]
 RUNS: list[tuple[dict[str, Any], str]] = [
     (c, r) for c in CELLS for r in (("nodemailer6", "nodemailer10") if c["runner"] == "nodemailer" else (c["runner"],))]
 ROWS: dict[str, m3.Row] = {}
-#: runs the first full run found failing for a product defect, not a harness fault (cells_b.toml's header): held
-#: as strict xfails, so each fails again the day the defect is gone and its mark must go
-#: (none left: dj8_use_tls_default_string_false's password as an os.getenv default is masked since the lead's
-#: fix, writers/patch.py _lookup_defaults, tested in tests/test_check_kinds_m7.py)
-KNOWN_DEFECTS: dict[str, str] = {}
-
-
-def _param(cell: dict[str, Any], runner: str) -> Any:
-    run = cell["id"] + (f"@{runner}" if cell["runner"] == "nodemailer" else "")
-    marks = [pytest.mark.xfail(strict=True, raises=AssertionError, reason=KNOWN_DEFECTS[run])] \
-        if run in KNOWN_DEFECTS else []
-    return pytest.param(cell, runner, id=run, marks=marks)
-
-
-def _half_of(cid: str) -> str:
-    """This matrix's own salt, so its split is independent of matrices 3-7."""
-    return "heldout" if int(hashlib.sha256(("8|" + cid).encode()).hexdigest(), 16) % 2 else "dev"
+#: matrices 5-7: none of their ids or file texts may repeat
+OLDER = (m5.CELLS, m6a.CELLS, m6b.CELLS, m6c.CELLS, m7a.CELLS, m7b.CELLS, m7c.CELLS)
 
 
 def test_the_split_is_the_recorded_one() -> None:
-    ids = [c["id"] for c in CELLS]
-    assert len(set(ids)) == len(ids) >= 80
-    older_ids, older_texts = m5.older_configs(m5.CELLS, m6a.CELLS, m6b.CELLS, m6c.CELLS, m7a.CELLS, m7b.CELLS,
-                                              m7c.CELLS)
-    assert not older_ids & set(ids)
-    assert not older_texts & {"".join(c["files"].values()).strip() for c in CELLS}
-    assert all(c["half"] == _half_of(c["id"]) for c in CELLS)
+    m5.assert_new_split(CELLS, "8|", 80, *OLDER)  # this matrix's own salt
     runners = [c["runner"] for c in CELLS]
     assert {r: runners.count(r) for r in set(runners)} == {r: runners.count(r) for r in
                                                            ("django", "django42", "flask_mail", "nodemailer")}
@@ -83,7 +61,8 @@ def test_the_split_is_the_recorded_one() -> None:
     assert all(isinstance(c["fixable"], bool) and c["config"] in c["files"] for c in CELLS)
 
 
-@pytest.mark.parametrize(("cell", "runner"), [_param(c, r) for c, r in RUNS])
+@pytest.mark.parametrize(("cell", "runner"), RUNS,
+                         ids=[c["id"] + (f"@{r}" if c["runner"] == "nodemailer" else "") for c, r in RUNS])
 def test_matrix8b_config(cell: dict[str, Any], runner: str, lab: LabInfo, tmp_path: Path, other_ca: str,
                          monkeypatch: pytest.MonkeyPatch, dead_ports: dict[str, str]) -> None:
     if "closed_port" in cell and m5._listening(cell["closed_port"]):

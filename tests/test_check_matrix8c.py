@@ -21,7 +21,6 @@ run_cell honours it). [measured.*] are the floors.
 
 from __future__ import annotations
 
-import hashlib
 import os
 import tomllib
 from pathlib import Path
@@ -49,12 +48,9 @@ CELLS_FILE = HERE / "cells_c.toml"
 DOC = tomllib.loads(CELLS_FILE.read_text(encoding="utf-8"))
 CELLS: list[dict[str, Any]] = DOC["cell"]
 ROWS: dict[str, m3.Row] = {}
+#: matrices 5-7: none of their ids or file texts may repeat
+OLDER = (m5.CELLS, m6a.CELLS, m6b.CELLS, m6c.CELLS, m7a.CELLS, m7b.CELLS, m7c.CELLS)
 RUNNERS = {"laravel": 25, "symfony": 25, "spring": 35}  #: each runner's least number of configs
-
-
-def _half_of(cid: str) -> str:
-    """This matrix's own salt, so its split is independent of matrices 3-7."""
-    return "heldout" if int(hashlib.sha256(("8|" + cid).encode()).hexdigest(), 16) % 2 else "dev"
 
 
 def _text(cell: dict[str, Any]) -> str:
@@ -62,14 +58,8 @@ def _text(cell: dict[str, Any]) -> str:
 
 
 def test_the_split_is_the_recorded_one() -> None:
-    ids = [c["id"] for c in CELLS]
-    assert len(set(ids)) == len(ids) >= 100
-    older_ids, older_texts = m5.older_configs(m5.CELLS, m6a.CELLS, m6b.CELLS, m6c.CELLS, m7a.CELLS, m7b.CELLS,
-                                              m7c.CELLS)
-    assert not older_ids & set(ids)
-    assert not older_texts & {_text(c) for c in CELLS}
+    m5.assert_new_split(CELLS, "8|", 100, *OLDER)  # this matrix's own salt
     assert len({_text(c) for c in CELLS}) == len(CELLS)
-    assert all(c["half"] == _half_of(c["id"]) for c in CELLS)
     assert {c["runner"] for c in CELLS} == set(RUNNERS)
     assert all(sum(c["runner"] == r for c in CELLS) >= least for r, least in RUNNERS.items())
     assert all(c["id"].startswith(f"{c['runner']}8c") for c in CELLS)

@@ -31,6 +31,9 @@ MODES = {"implicit_tls": Mode.IMPLICIT_TLS, "starttls": Mode.STARTTLS, "plaintex
 #: msmtp's passwordeval "cat FILE"
 _FILE_READ = re.compile(r"""\b(?:File\.read|IO\.read|open|Path|readFileSync|cat)(?:\s*\(\s*|\s+)['"]?([^'"\s)]+)""")
 
+#: what trims the content read: Ruby .strip / .chomp, JavaScript .trim(); msmtp drops passwordeval's newline
+_TRIMS = re.compile(r"^[^;\n]*?\.(?:strip|chomp|rstrip|trim|trimEnd)\b")
+
 
 @dataclass(frozen=True)
 class Envelope:
@@ -50,6 +53,8 @@ class Asked:
     asked: str | None = None  #: None (no --envelope) | accepted | refused | not_asked | broken
     asked_reason: str | None = None  #: check.envelope.<reason> when not asked or broken
     failed_phase: str | None = None  #: mail | rcpt
+    #: the file the password was read from when it ends with a line break or blank the app sends along
+    padded_file: str | None = None
     replies: dict[str, Reply] = field(default_factory=dict)  #: mail, rcpt
 
 
@@ -81,8 +86,21 @@ def secret_file(raw: RawConfig) -> tuple[str, str, Origin | None] | None:
     rv = _password_value(raw)
     if rv is None or rv.kind is not ValueKind.EXPRESSION or rv.env or (line := _line_at(rv)) is None:
         return None
+    if rv.file is not None:  # the reader followed it (Python: open(os.environ["X"]) … .read())
+        return rv.file[0], line.strip(), rv.origin
     m = _FILE_READ.search(line)
     return (m.group(1), line.strip().strip('"'), rv.origin) if m is not None else None
+
+
+def _file_secret(path: str, trimmed: bool) -> str | None:
+    """The password as the app reads it from ``path``: the whole content, its trailing newline included unless
+    the app trims it (a secret file written by ``echo`` ends with one: the server then refuses the login)."""
+    try:
+        with open(path, "rb") as fh:
+            text = fh.read(MAX_SECRET).decode("utf-8")
+    except (OSError, UnicodeDecodeError):
+        return None
+    return text.strip() if trimmed else text
 
 
 def _literal_at(rv: RawValue) -> str | None:
@@ -97,14 +115,12 @@ def _literal_at(rv: RawValue) -> str | None:
         arg = line.strip()
         if (literal := passwordeval_literal(arg[1:-1] if len(arg) >= 2 and arg[0] == arg[-1] == '"' else arg)):
             return literal
-    if rv.kind is ValueKind.EXPRESSION:  # File.read("/run/secrets/smtp").strip
+    if rv.file is not None:
+        return _file_secret(*rv.file) if os.path.isabs(rv.file[0]) else None
+    if rv.kind is ValueKind.EXPRESSION:  # File.read("/run/secrets/smtp").strip, readFileSync(…).trim()
         if (m := _FILE_READ.search(line)) is None:
             return None
-        try:
-            with open(m.group(1), "rb") as fh:
-                return fh.readline(MAX_SECRET).decode("utf-8").strip()
-        except (OSError, UnicodeDecodeError):
-            return None
+        return _file_secret(m.group(1), rv.origin.key == "passwordeval" or bool(_TRIMS.search(line[m.end():])))
     if line[:1] in ("'", '"'):
         quote, out, i = line[0], [], 1
         while i < len(line) and line[i] != quote:
@@ -118,6 +134,13 @@ def _literal_at(rv: RawValue) -> str | None:
     if rv.kind is ValueKind.STRING:  # dotenv, msmtprc: the rest of the line
         return line.split(" #", 1)[0].strip() or None
     return None
+
+
+def padded_file(raw: RawConfig, password: str) -> str | None:
+    """The file the app reads ``password`` from, when that password ends with the file's line break or blanks:
+    the app sends them as part of it (``echo pw > secret`` writes one), the usual cause of a refused login."""
+    rv = _password_value(raw)
+    return rv.file[0] if rv is not None and rv.file is not None and password != password.rstrip() else None
 
 
 def app_password(raw: RawConfig, env: Mapping[str, str] | None) -> str | None:

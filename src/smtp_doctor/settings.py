@@ -66,6 +66,7 @@ class RawValue:
     origin: Origin | None = None
     env: str | None = None
     secret: bool = False
+    file: tuple[str, bool] | None = None  #: (path, trimmed) when the app reads the value from that file
 
 
 @dataclass

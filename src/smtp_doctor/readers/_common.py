@@ -6,6 +6,7 @@ password's text or value) is enforced in one place rather than trusted to each p
 
 from __future__ import annotations
 
+import os
 import re
 from dataclasses import dataclass
 from pathlib import Path
@@ -38,6 +39,9 @@ class Ev:
     kind: ValueKind
     value: Any = None
     env: str | None = None
+    #: (path, trimmed): the value is that file's content, read when the app starts (``open(p).read()``,
+    #: ``.strip()``ped or not: a Docker secret's trailing newline is part of the password unless it is)
+    file: tuple[str, bool] | None = None
 
     @property
     def known(self) -> bool:
@@ -54,6 +58,22 @@ def unknown(*parts: Ev) -> Ev:
         if p.kind is ValueKind.ENV:
             return Ev(ValueKind.ENV, None, p.env)
     return EXPR
+
+
+def file_content(path: Any, *, trimmed: bool) -> Ev:
+    """A value the app reads from a file when it starts (a Docker secret): the content, as a string, when the
+    file is here to read (an absolute path, so not depending on the folder the app runs in); ``raw`` masks it
+    like any secret. Else an expression, and check says the file is missing when that path is not there."""
+    if not isinstance(path, str):
+        return EXPR
+    try:
+        if not os.path.isabs(path):
+            raise OSError
+        with open(path, "rb") as fh:
+            text = fh.read(MAX_BYTES).decode("utf-8")
+    except (OSError, UnicodeDecodeError):
+        return Ev(ValueKind.EXPRESSION, file=(path, trimmed))
+    return Ev(ValueKind.STRING, text.strip() if trimmed else text, file=(path, trimmed))
 
 
 def literal(value: Any) -> Ev:
@@ -78,12 +98,13 @@ def raw(key: str, ev: Ev, text: str, origin: Origin, *, secret: bool | None = No
     if secret:
         empty = ev.kind is ValueKind.STRING and ev.value == ""
         return RawValue(value="" if empty else None, kind=ev.kind, text="" if empty else MASK,
-                        origin=origin, env=ev.env, secret=True)
+                        origin=origin, env=ev.env, secret=True, file=ev.file)
     if isinstance(ev.value, str) and "static:" in ev.value:  # Postfix static:user:PASSWORD maps (issue 17)
         from ..secrets import mask_postfix_map
 
         ev, text = Ev(ev.kind, mask_postfix_map(ev.value), ev.env), mask_postfix_map(text)
-    return RawValue(value=ev.value if ev.known else None, kind=ev.kind, text=text, origin=origin, env=ev.env)
+    return RawValue(value=ev.value if ev.known else None, kind=ev.kind, text=text, origin=origin, env=ev.env,
+                    file=ev.file)
 
 
 def add(config: RawConfig, key: str, value: RawValue) -> None:

@@ -18,7 +18,7 @@ from urllib.parse import parse_qs, unquote, urlparse
 
 from ..errors import UserError
 from ..settings import Origin, RawConfig, ValueKind
-from ._common import EXPR, NIL, Ev, Lines, add, finish, literal, raw, read_text, syntax_error, unknown
+from ._common import EXPR, NIL, Ev, Lines, add, file_content, finish, literal, raw, read_text, syntax_error, unknown
 from .loaded_env import not_known
 
 _PREFIX = {"django": "EMAIL_", "flask_mail": "MAIL_"}
@@ -33,6 +33,13 @@ _EMAIL_URL_SCHEMES: dict[str, dict[str, bool]] = {"smtp": {}, "smtps": {"EMAIL_U
                                                   "smtp+tls": {"EMAIL_USE_TLS": True},
                                                   "smtp+ssl": {"EMAIL_USE_SSL": True}}
 _EMAIL_URL_QUERY = ("EMAIL_USE_TLS", "EMAIL_USE_SSL")
+
+
+#: a password read from a file (a Docker secret): open(p) and Path(p) give a handle and a path, whose
+#: .read() / .read_text() is the file's whole content (io.TextIOWrapper.read, pathlib.Path.read_text)
+_HANDLE, _PATH = "<file>", "<path>"
+_OPENERS = {"open": _HANDLE, "io.open": _HANDLE, "Path": _PATH, "pathlib.Path": _PATH}
+_READS = {"read": (_HANDLE,), "read_text": (_PATH,), "open": (_PATH,)}
 
 
 def _py_truthy(ev: Ev) -> bool:
@@ -137,6 +144,17 @@ class _Eval:
             return self.lookup(key.value, default)
         if name in ("int", "float", "str", "bool") and len(args) == 1:
             return _convert(name, self(args[0]))
+        if name in _OPENERS and args:  # open(p), Path(p): what .read() / .read_text() will read
+            where = self(args[0])
+            return Ev(ValueKind.EXPRESSION, _OPENERS[name], file=(where.value, False)) \
+                if where.kind is ValueKind.STRING else EXPR
+        if isinstance(node.func, ast.Attribute) and node.func.attr in _READS:
+            opened = self(node.func.value)
+            if opened.file is not None and opened.value in _READS[node.func.attr]:
+                if node.func.attr == "open":
+                    return Ev(ValueKind.EXPRESSION, _HANDLE, file=opened.file)
+                return file_content(opened.file[0], trimmed=False)
+            return EXPR
         if name in self.helpers:
             return self.run_helper(self.helpers[name], node)
         if isinstance(node.func, ast.Attribute) and node.func.attr == "get" and args and \
@@ -145,6 +163,9 @@ class _Eval:
             if key.kind is ValueKind.STRING:
                 return held.get(key.value, self(args[1]) if len(args) > 1 else NIL)
             return EXPR
+        if isinstance(node.func, ast.Attribute) and node.func.attr in ("strip", "rstrip") and \
+                (read := self(node.func.value)).file is not None and read.value not in (_HANDLE, _PATH):
+            return file_content(read.file[0], trimmed=True)  # the secret's trailing newline goes
         if isinstance(node.func, ast.Attribute) and node.func.attr in ("lower", "upper", "strip") and not args:
             base = self(node.func.value)
             if base.kind is ValueKind.STRING:
@@ -382,6 +403,9 @@ def read_python(path: Path, text: str, framework: str | None, env: Mapping[str, 
                 if own["flask_mail"].values:
                     classes.append(own["flask_mail"])
             elif isinstance(stmt, ast.If | ast.Try | ast.With) and depth < 8:
+                for item in getattr(stmt, "items", []):  # with open(p) as secret: … secret.read()
+                    if isinstance(item.optional_vars, ast.Name):
+                        ev.scope[item.optional_vars.id] = ev(item.context_expr)
                 for block in (getattr(stmt, "body", []), getattr(stmt, "orelse", []),
                               getattr(stmt, "finalbody", [])):
                     statements(block, configs, ev, depth)

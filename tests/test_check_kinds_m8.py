@@ -1,0 +1,61 @@
+"""Kinds matrix 8's dev halves showed check getting wrong (issue 12), each against a real lab server and the
+real framework: a password the app reads from a file (a Docker secret) with the file's trailing newline.
+What is asserted is the outcome and the failure mode, never a client's exact words."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import uuid
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from smtp_doctor.lab import LabInfo
+from test_check_matrix import _real
+
+
+def _check(config: Path, *args: str) -> tuple[int, dict[str, Any]]:
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("SMTP_", "MAIL_", "EMAIL_", "NODE_EXTRA"))}
+    done = subprocess.run([sys.executable, "-m", "smtp_doctor", "--lang", "en", "check", str(config), "--json",
+                           "--timeout", "10", *args], capture_output=True, text=True, timeout=120, env=env)
+    assert "Traceback" not in done.stderr
+    return done.returncode, json.loads(done.stdout)["configs"][0]
+
+
+@pytest.mark.parametrize(("read", "delivers"), [("secret.read()", False), ("secret.read().strip()", True),
+                                                ("Path(os.environ['PW_FILE']).read_text().strip()", True)])
+def test_a_docker_secret_read_with_its_newline_is_another_password(lab: LabInfo, tmp_path: Path, read: str,
+                                                                    delivers: bool) -> None:
+    """Django sends what open().read() returns, the line break `echo pw > secret` wrote included: the server
+    refuses it. check logs in with the same bytes, so it tells, and says which file and what to change."""
+    secret = tmp_path / "run" / "smtp_password"
+    secret.parent.mkdir()
+    secret.write_text(lab.password + "\n")
+    assign = (f"EMAIL_HOST_PASSWORD = {read}" if read.startswith("Path") else
+              f"with open(os.environ['PW_FILE']) as secret:\n    EMAIL_HOST_PASSWORD = {read}")
+    app = tmp_path / "app"
+    app.mkdir()
+    config = app / "settings.py"
+    config.write_text(f"import os\nfrom pathlib import Path\nSECRET_KEY = 'k'\nEMAIL_HOST = '127.0.0.1'\n"
+                      f"EMAIL_PORT = {lab.servers['starttls'].port}\nEMAIL_USE_TLS = True\n"
+                      f"EMAIL_HOST_USER = '{lab.user}'\n{assign}\n")
+    env = {"PW_FILE": str(secret), "SSL_CERT_FILE": str(lab.ca_file)}
+    envfile = tmp_path / "app.env"
+    envfile.write_text("".join(f"{k}={v}\n" for k, v in env.items()))
+    code, doc = _check(config, "--env", str(envfile))
+    real = _real({"runner": "django"}, app, config, env, f"m8-{uuid.uuid4()}")
+    assert (real == "DELIVERED") is delivers, real
+    assert lab.password not in json.dumps(doc)
+    if delivers:
+        assert doc["prediction"]["verdict"] == "delivered" and doc["asked"]["login"] == "ok" and code == 0
+    else:
+        assert doc["prediction"]["failure"] == "auth_bad_credentials" and code == 1
+        assert doc["asked"]["padded_file"] == str(secret)
+        assert any("line break" in line for line in doc["asked"]["lines"])
+    secret.unlink()  # the file gone: the app stops at start, before it connects
+    code, doc = _check(config, "--env", str(envfile))
+    assert doc["prediction"]["failure"] == "config_unresolved" and code == 1

@@ -16,6 +16,9 @@ import pytest
 
 from smtp_doctor.lab import LabInfo
 from test_check_matrix import _real
+from test_check_matrix5 import dead_ports
+
+__all__ = ["dead_ports"]  # the fixture, imported so pytest finds it
 
 
 def _check(config: Path, *args: str) -> tuple[int, dict[str, Any]]:
@@ -59,3 +62,53 @@ def test_a_docker_secret_read_with_its_newline_is_another_password(lab: LabInfo,
     secret.unlink()  # the file gone: the app stops at start, before it connects
     code, doc = _check(config, "--env", str(envfile))
     assert doc["prediction"]["failure"] == "config_unresolved" and code == 1
+
+
+TOO_LATE = """const nodemailer = require('nodemailer');
+{before}
+const options = {{
+  host: process.env.SMTP_HOST || '127.0.0.1',
+  port: Number(process.env.SMTP_PORT || {closed}),
+  auth: {{ user: process.env.SMTP_USER, pass: process.env.SMTP_PASS }},
+  tls: {{ ca: require('fs').readFileSync('{ca}') }},
+}};
+{after}
+module.exports = nodemailer.createTransport(options);
+"""
+#: the same options built in a function the module calls after loading the file: read when it is called
+IN_A_FUNCTION = """const nodemailer = require('nodemailer');
+function transport() {{
+  return nodemailer.createTransport({{
+    host: '127.0.0.1', port: Number(process.env.SMTP_PORT || {closed}),
+    auth: {{ user: process.env.SMTP_USER, pass: process.env.SMTP_PASS }},
+    tls: {{ ca: require('fs').readFileSync('{ca}') }},
+  }});
+}}
+require('dotenv').config();
+module.exports = transport();
+"""
+
+
+@pytest.mark.parametrize(("template", "before", "after", "delivers"), [
+    (TOO_LATE, "", "require('dotenv').config();", False), (TOO_LATE, "require('dotenv').config();", "", True),
+    (IN_A_FUNCTION, "", "", True)])
+def test_an_env_file_loaded_below_the_reads_comes_too_late(lab: LabInfo, tmp_path: Path, dead_ports: dict[str, str],
+                                                           template: str, before: str, after: str,
+                                                           delivers: bool) -> None:
+    """dotenv fills process.env when config() runs: the options object built above it saw the process's own
+    environment, so Nodemailer connects to the default port, whatever the .env says."""
+    app = tmp_path / "app"
+    app.mkdir()
+    config = app / "mailer.js"
+    config.write_text(template.format(before=before, after=after, ca=lab.ca_file, closed=dead_ports["@CLOSED_PORT@"]))
+    (app / ".env").write_text(f"SMTP_PORT={lab.servers['starttls'].port}\nSMTP_USER={lab.user}\n"
+                              f"SMTP_PASS={lab.password}\n")
+    (tmp_path / "app.env").write_text("")  # the app's environment: nothing but what its code loads
+    code, doc = _check(config, "--env", str(tmp_path / "app.env"))
+    real = _real({"runner": "nodemailer10"}, app, config, {}, f"m8-{uuid.uuid4()}")
+    assert (real == "DELIVERED") is delivers, real
+    if delivers:
+        assert doc["prediction"]["verdict"] == "delivered" and code == 0, doc["prediction"]
+    else:
+        assert doc["prediction"]["verdict"] == "unreachable" and code == 3
+        assert "SD121" in {f["id"] for f in doc["lint"]}

@@ -186,8 +186,8 @@ def _reread(tmp: Path, raw: RawConfig, text: str, env: Mapping[str, str] | None,
     changed (``others``) is read again from its patched text, and what it now sets replaces what it set."""
     target = target or _Target(raw.file)
     syntax = syntax_of(Path(raw.file)) or ""
-    # the copy has no neighbours: the env file the app's code loads is still the original's
-    env = with_loaded(loaded_env(Path(raw.file), read_text(Path(raw.file)), syntax), env, syntax)
+    # the copy has no neighbours: the env file the app's code loads is still the original's (read_file's home)
+    raw_env, env = env, with_loaded(loaded_env(Path(raw.file), read_text(Path(raw.file)), syntax), env, syntax)
     if target.section is None:
         path = tmp / Path(raw.file).name
         path.write_text(text, encoding="utf-8")
@@ -204,7 +204,7 @@ def _reread(tmp: Path, raw: RawConfig, text: str, env: Mapping[str, str] | None,
         renamed = {str(path): raw.file, str(path.resolve()): raw.file, str(yml): target.path,
                    str(yml.resolve()): target.path}
     account = raw.values.get("account")  # an msmtprc: one config per account, the same account again
-    for again in read_file(path, framework=raw.framework, env=env):
+    for again in read_file(path, framework=raw.framework, env=raw_env, home=Path(raw.file)):
         if again.framework == raw.framework and (account is None or getattr(
                 again.values.get("account"), "value", None) == account.value):  # the user's file name everywhere
             values = {k: replace(v, origin=replace(v.origin, file=renamed[v.origin.file]))

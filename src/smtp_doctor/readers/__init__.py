@@ -14,13 +14,13 @@ from pathlib import Path
 
 from ..errors import UserError
 from ..frameworks.apptrust import TRUST_VARS
-from ..settings import RawConfig
+from ..settings import RawConfig, RawValue
 from . import spring_layers
 from ._common import MAX_BYTES, note, read_text
 from .envfile import load_env_file, read_env
 from .javascript import read_javascript
 from .lines import read_ini, read_msmtp, read_postfix, read_properties
-from .loaded_env import loaded_env, with_loaded
+from .loaded_env import Loaded, loaded_env, with_loaded
 from .php import read_php
 from .python import read_python
 from .rails_merge import app_config_dir, is_environment_file, merged
@@ -77,9 +77,10 @@ def syntax_of(path: Path) -> str | None:
     return _SUFFIX.get(path.suffix.lower())
 
 
-def read_file(path: Path, *, framework: str | None = None,
-              env: Mapping[str, str] | None = None) -> list[RawConfig]:
-    """The mail settings in one file (see docs/dev/readers.md for what is returned when)."""
+def read_file(path: Path, *, framework: str | None = None, env: Mapping[str, str] | None = None,
+              home: Path | None = None) -> list[RawConfig]:
+    """The mail settings in one file (see docs/dev/readers.md for what is returned when). ``home``: where the
+    file stands in the app when ``path`` is a copy of it (fix's patched text), for the env file its code loads."""
     path = Path(path)
     if framework is not None and framework not in FRAMEWORKS:
         raise UserError("readers.error.unknown_framework", framework=framework, known=", ".join(FRAMEWORKS))
@@ -90,10 +91,12 @@ def read_file(path: Path, *, framework: str | None = None,
     reader, holds = _FORMATS[syntax]
     if framework is not None and framework not in holds:
         raise UserError("readers.error.framework_mismatch", file=str(path), framework=framework)
-    loaded = loaded_env(path, text, syntax)
-    env = with_loaded(loaded, env, syntax)
+    loaded = loaded_env(home or path, text, syntax)
+    own_env, env = env, with_loaded(loaded, env, syntax)
     try:
         configs = reader(path, text, framework, env)
+        if loaded is not None and loaded.line:
+            configs = _before_load(path, configs, loaded, lambda: reader(path, text, framework, own_env))
         if syntax == "ruby" and framework in (None, "actionmailer") and is_environment_file(path):
             configs = merged(path, configs, lambda layer: reader(layer, read_text(layer), framework, env))
         configs = [spring_layers.layered(path, text, c, env, lambda layer: _FORMATS[syntax_of(layer) or "yaml"][0](
@@ -108,6 +111,31 @@ def read_file(path: Path, *, framework: str | None = None,
         if loaded is not None:
             note(config, "readers.note.env_file_loaded")
             config.env_file = (str(loaded.file), loaded.override)
+    return configs
+
+
+def _before_load(path: Path, configs: list[RawConfig], loaded: Loaded,
+                 unloaded: Callable[[], list[RawConfig]]) -> list[RawConfig]:
+    """Values read from the environment above the line that loads the env file are what the process's own
+    environment gives (``const options = {host: process.env.SMTP_HOST}`` before ``require('dotenv').config()``
+    is undefined where the app runs): those are taken from a reading without the file."""
+    def early(rv: RawValue) -> bool:
+        return rv.env is not None and rv.env in loaded.values and rv.origin is not None and \
+            rv.origin.file == str(path) and loaded.too_late_for(rv.origin.line)
+
+    if not any(early(rv) for c in configs for rv in c.values.values()):
+        return configs
+    before = unloaded()
+    if [c.framework for c in before] != [c.framework for c in configs]:
+        return configs
+    for config, alone in zip(configs, before, strict=True):
+        for key, rv in list(config.values.items()):
+            if early(rv):
+                if key in alone.values:
+                    config.values[key] = alone.values[key]
+                else:
+                    del config.values[key]
+        note(config, "readers.note.env_loaded_late")
     return configs
 
 

@@ -63,8 +63,10 @@ def _js_str(ev: Ev) -> str:
 
 
 def _reads_file(code: str) -> bool:
-    """``fs.readFileSync(…)`` / ``readFileSync(…)``: Node reads that file when the transport is created."""
-    return re.match(r"(?:[\w$.]+\.)?readFileSync\b", code.strip()) is not None
+    """``fs.readFileSync(…)`` / ``readFileSync(…)`` / ``require('fs').readFileSync(…)``: Node reads that file
+    when the transport is created."""
+    return re.match(r"""(?:[\w$.]+\.|require\(\s*['"](?:node:)?fs['"]\s*\)\.)?readFileSync\b""",
+                    code.strip()) is not None
 
 
 class _Reader:

@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 from ..errors import UserError
@@ -55,6 +55,16 @@ class Loaded:
     file: Path
     values: dict[str, str]
     override: bool = False  #: load_dotenv(override=True) / read_env(overwrite=True): the file wins
+    line: int = 0  #: the loading call's line when it runs as the module runs (0: it fills the environment first)
+    functions: tuple[tuple[int, int], ...] = ()  #: the lines of the module's function bodies (run later)
+
+    def too_late_for(self, line: int) -> bool:
+        """Whether a variable read at ``line`` is read before the file is loaded: a module-level read above a
+        module-level loading call sees only the process's environment (a function body runs when called)."""
+        return line < self.line and not self.inside(line)
+
+    def inside(self, line: int) -> bool:
+        return any(first <= line <= last for first, last in self.functions)
 
 
 def loaded_env(path: Path, text: str, syntax: str) -> Loaded | None:
@@ -68,10 +78,44 @@ def loaded_env(path: Path, text: str, syntax: str) -> Loaded | None:
         candidate = folder / name  # an absolute name stays itself
         if candidate.is_file():
             try:
-                return Loaded(candidate, load_env_file(candidate), _OVERRIDE.search(m.group("args") or "") is not None)
+                values = load_env_file(candidate)
             except UserError:
                 return None  # a file the app's loader fails on: the reader goes on without it
+            loaded = Loaded(candidate, values, _OVERRIDE.search(m.group("args") or "") is not None)
+            if syntax == "python" and m.group("preload"):
+                return loaded  # decouple reads its .env itself, whenever config() is called
+            functions = _function_lines(path, text, syntax)
+            line = text.count("\n", 0, m.start()) + 1
+            called_later = any(first <= line <= last for first, last in functions)  # in main(), say: not told
+            return loaded if called_later else replace(loaded, line=line, functions=functions)
     return None
+
+
+def _function_lines(path: Path, text: str, syntax: str) -> tuple[tuple[int, int], ...]:
+    """(first, last) line of each function body: code there runs when called, after the module's own lines."""
+    if syntax == "python":
+        import ast
+
+        try:
+            tree = ast.parse(text)
+        except (SyntaxError, ValueError, MemoryError, RecursionError):
+            return ()
+        return tuple((n.lineno, n.end_lineno or n.lineno) for n in ast.walk(tree)
+                     if isinstance(n, ast.FunctionDef | ast.AsyncFunctionDef | ast.Lambda))
+    from ._ts import parser
+
+    grammar = {".ts": "typescript", ".mts": "typescript", ".cts": "typescript", ".tsx": "tsx"}.get(path.suffix,
+                                                                                                 "javascript")
+    root = parser(grammar).parse(text.encode("utf-8")).root_node
+    kinds = {"function_declaration", "function_expression", "function", "arrow_function", "method_definition",
+             "generator_function_declaration", "generator_function"}
+    spans, stack = [], [root]
+    while stack:
+        node = stack.pop()
+        if node.type in kinds:
+            spans.append((node.start_point[0] + 1, node.end_point[0] + 1))
+        stack.extend(node.children)
+    return tuple(spans)
 
 
 def _file_name(args: str) -> str:

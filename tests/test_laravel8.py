@@ -102,6 +102,11 @@ CASES: dict[str, dict[str, Any]] = {
     "starttls_is_no_php_transport": dict(
         server="starttls", env_lines="MAIL_ENCRYPTION=starttls\n", mail_php=_mail_php(),
         app_env={"SSL_CERT_FILE": "@CA@"}, real="config_bad_tls_value"),
+    # phpdotenv keeps the blank inside quotes and SwiftMailer does not trim it: "ssl ://host" is no PHP transport
+    # (a scheme has no blank), so PHP connects over tcp to the name before the first colon, "ssl "
+    "quoted_encryption_with_a_blank": dict(
+        server="implicit", env_lines='MAIL_ENCRYPTION="ssl "\n', mail_php=_mail_php(),
+        app_env={"SSL_CERT_FILE": "@CA@"}, real="dns_failure"),
     "tlsv1_2_is_implicit_tls": dict(
         server="implicit", env_lines="MAIL_ENCRYPTION=tlsv1.2\n", mail_php=_mail_php(),
         app_env={"SSL_CERT_FILE": "@CA@"}, real="delivered"),

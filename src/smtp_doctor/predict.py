@@ -168,7 +168,7 @@ def predict(plan: ConnectionPlan, facts: PortFacts, *, sender: str = "") -> Pred
     for r in plan.refusals:
         if r.at == "startup":
             return Prediction(Verdict.FAILS, r.mode, "startup", None, True, r.text, r.source, "check.why.startup",
-                              base | {"where": str(r.origin) if r.origin else plan.source})
+                              base | {"where": str(r.origin) if r.origin else plan.source}, cause=r.cause)
     if not (plan.host or facts.host) or not (plan.port or facts.port):  # config_for without its YAML, code …
         return Prediction(Verdict.UNKNOWN, why="check.why.target_unknown", params=base | {"where": plan.source})
     if facts.outcome is not Outcome.CONNECTED:

@@ -107,6 +107,8 @@ def _equals(arg: Mapping[str, Any], ctx: Context) -> Tri:
     known, value = known_value(rv)
     if arg.get("case"):  # compared as written (JavaMail's provider names): only the surrounding blanks go
         return None if not known else rv.kind is not ValueKind.NIL and str(value).strip() in map(str, arg["values"])
+    if arg.get("blanks"):  # lower-cased, blanks kept (SwiftMailer's strtolower($encryption), no trim)
+        return None if not known else rv.kind is not ValueKind.NIL and str(value).casefold() in arg["values"]
     wanted = {norm(v) for v in arg["values"]}
     if not known:
         # code the reader kept as text (e.g. OpenSSL::SSL::VERIFY_NONE) is compared by its text
@@ -133,6 +135,15 @@ def _setting(arg: Mapping[str, Any], ctx: Context) -> Tri:
     return norm(s.value) in {norm(v) for v in arg["values"]}
 
 
+def _matches(arg: Mapping[str, Any], ctx: Context) -> Tri:
+    """The known string value matches a regular expression (``{ key, re }``)."""
+    rv = ctx.get(arg["key"])
+    if rv is None or rv.kind is ValueKind.NIL:
+        return False
+    known, value = known_value(rv)
+    return None if not known else re.search(arg["re"], str(value)) is not None
+
+
 def _kind_in(arg: Mapping[str, Any], ctx: Context) -> Tri:
     rv = ctx.get(arg["key"])
     return rv is not None and rv.kind.value in arg["kinds"]
@@ -154,6 +165,7 @@ def _string_key(arg: str, ctx: Context) -> Tri:
 BASE: dict[str, Predicate] = {
     "truthy": _truthy, "off": _off, "set": _set, "unset": _unset, "filled": _filled, "equals": _equals,
     "non_boolean": _non_boolean, "setting": _setting, "kind_in": _kind_in, "string_key": _string_key,
+    "matches": _matches,
 }
 
 

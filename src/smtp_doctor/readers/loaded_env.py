@@ -84,10 +84,9 @@ def loaded_env(path: Path, text: str, syntax: str) -> Loaded | None:
             loaded = Loaded(candidate, values, _OVERRIDE.search(m.group("args") or "") is not None)
             if syntax == "python" and m.group("preload"):
                 return loaded  # decouple reads its .env itself, whenever config() is called
-            functions = _function_lines(path, text, syntax)
+            loaded = replace(loaded, functions=_function_lines(path, text, syntax))
             line = text.count("\n", 0, m.start()) + 1
-            called_later = any(first <= line <= last for first, last in functions)  # in main(), say: not told
-            return loaded if called_later else replace(loaded, line=line, functions=functions)
+            return loaded if loaded.inside(line) else replace(loaded, line=line)  # called in main(): not told
     return None
 
 

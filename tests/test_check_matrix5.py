@@ -123,6 +123,32 @@ def _with_ports(cell: dict[str, Any], ports: dict[str, str]) -> dict[str, Any]:
     return out
 
 
+# ---- what the later matrices' part modules (6a-8c) share: their runs, one cell's run, their summary ----------
+def runs_of(cells: list[dict[str, Any]]) -> tuple[list[tuple[dict[str, Any], str]], list[str]]:
+    """(cell, runner) pairs and their test ids: a Nodemailer config runs on both majors (id@nodemailer6 …)."""
+    runs = [(c, r) for c in cells
+            for r in (("nodemailer6", "nodemailer10") if c["runner"] == "nodemailer" else (c["runner"],))]
+    return runs, [c["id"] + (f"@{r}" if c["runner"] == "nodemailer" else "") for c, r in runs]
+
+
+def run_part_cell(cell: dict[str, Any], runner: str, ports: dict[str, str], lab: LabInfo, tmp_path: Path,
+                  other_ca: str, monkeypatch: pytest.MonkeyPatch, rows: dict[str, m3.Row], locks: dict[str, Any],
+                  tag: str) -> None:
+    """One cell of a part module through matrix 3's run_half, its placeholders (``ports``) filled; skipped when
+    the refused default port it relies on (``closed_port``) has a listener on this machine."""
+    if "closed_port" in cell and _listening(cell["closed_port"]):
+        pytest.skip(f"something listens on 127.0.0.1:{cell['closed_port']}, the default this config relies on")
+    m3.run_half(_with_ports(cell, ports), runner, lab, tmp_path, other_ca, monkeypatch, rows, locks, tag)
+
+
+def part_summary(rows: dict[str, m3.Row], tag: str, doc: dict[str, Any], cells_file: Path) -> None:
+    """A part's report (SMTP_DOCTOR_<TAG>_REPORT, else /tmp/smtp-doctor-<tag>.json) and its floors."""
+    if not rows:
+        pytest.skip(f"no {tag} config ran")
+    report = Path(os.environ.get(f"SMTP_DOCTOR_{tag.upper()}_REPORT", f"/tmp/smtp-doctor-{tag}.json"))
+    m3.report_and_floors(rows, report, doc, cells_file)
+
+
 @pytest.mark.parametrize(("cell", "runner"), RUNS,
                          ids=[c["id"] + (f"@{r}" if c["runner"] == "nodemailer" else "") for c, r in RUNS])
 def test_matrix5_config(cell: dict[str, Any], runner: str, lab: LabInfo, tmp_path: Path, other_ca: str,

@@ -148,12 +148,10 @@ def _spring_unsafe(tmp_path: Path) -> bool:
 def test_matrix6c_config(cell: dict[str, Any], lab: LabInfo, tmp_path: Path, other_ca: str,
                          monkeypatch: pytest.MonkeyPatch, dead_ports: dict[str, str],
                          spring: dict[str, str]) -> None:
-    if "closed_port" in cell and m5._listening(cell["closed_port"]):
-        pytest.skip(f"something listens on 127.0.0.1:{cell['closed_port']}, the default this config relies on")
     for var in JVM_ENV:
         monkeypatch.delenv(var, raising=False)  # the app's JVM options are the cell's, given with --env
-    m3.run_half(m5._with_ports(cell, dead_ports | spring), "spring", lab, tmp_path, other_ca, monkeypatch, ROWS,
-                DOC.get("lock", {}), "matrix6c")
+    m5.run_part_cell(cell, "spring", dead_ports | spring, lab, tmp_path, other_ca, monkeypatch, ROWS,
+                     DOC.get("lock", {}), "matrix6c")
     row = ROWS.get(cell["id"])
     if row is not None and _spring_unsafe(tmp_path):
         row.fix_unsafe = True
@@ -178,7 +176,4 @@ def test_matrix6c_runner_alone(lab: LabInfo, tmp_path: Path, spring: dict[str, s
 
 
 def test_matrix6c_summary() -> None:
-    if not ROWS:
-        pytest.skip("no matrix6c config ran")
-    report = Path(os.environ.get("SMTP_DOCTOR_MATRIX6C_REPORT", "/tmp/smtp-doctor-matrix6c.json"))
-    m3.report_and_floors(ROWS, report, DOC, CELLS_FILE)
+    m5.part_summary(ROWS, "matrix6c", DOC, CELLS_FILE)

@@ -16,7 +16,6 @@ the floors.
 from __future__ import annotations
 
 import hashlib
-import os
 import tomllib
 from pathlib import Path
 from typing import Any
@@ -60,14 +59,9 @@ def test_the_split_is_the_recorded_one() -> None:
 @pytest.mark.parametrize("cell", CELLS, ids=[c["id"] for c in CELLS])
 def test_matrix7a_config(cell: dict[str, Any], lab: LabInfo, tmp_path: Path, other_ca: str,
                          monkeypatch: pytest.MonkeyPatch, dead_ports: dict[str, str]) -> None:
-    if "closed_port" in cell and m5._listening(cell["closed_port"]):
-        pytest.skip(f"something listens on 127.0.0.1:{cell['closed_port']}, the default this config relies on")
-    m3.run_half(m5._with_ports(cell, dead_ports), cell["runner"], lab, tmp_path, other_ca, monkeypatch, ROWS,
-                DOC["lock"], "matrix7a")
+    m5.run_part_cell(cell, cell["runner"], dead_ports, lab, tmp_path, other_ca, monkeypatch, ROWS,
+                     DOC["lock"], "matrix7a")
 
 
 def test_matrix7a_summary() -> None:
-    if not ROWS:
-        pytest.skip("no matrix7a config ran")
-    report = Path(os.environ.get("SMTP_DOCTOR_MATRIX7A_REPORT", "/tmp/smtp-doctor-matrix7a.json"))
-    m3.report_and_floors(ROWS, report, DOC, HERE / "cells_a.toml")
+    m5.part_summary(ROWS, "matrix7a", DOC, HERE / "cells_a.toml")

@@ -20,7 +20,6 @@ without details); the dev half's disagreements are printed. [measured.*] are the
 from __future__ import annotations
 
 import hashlib
-import os
 import tomllib
 from pathlib import Path
 from typing import Any
@@ -42,8 +41,7 @@ HERE = Path(__file__).parent / "fixtures" / "matrix7"
 CELLS_FILE = HERE / "cells_b.toml"
 DOC = tomllib.loads(CELLS_FILE.read_text(encoding="utf-8"))
 CELLS: list[dict[str, Any]] = DOC["cell"]
-RUNS: list[tuple[dict[str, Any], str]] = [
-    (c, r) for c in CELLS for r in (("nodemailer6", "nodemailer10") if c["runner"] == "nodemailer" else (c["runner"],))]
+RUNS, RUN_IDS = m5.runs_of(CELLS)
 ROWS: dict[str, m3.Row] = {}
 
 
@@ -63,18 +61,12 @@ def test_the_split_is_the_recorded_one() -> None:
     assert all(isinstance(c["fixable"], bool) and c["config"] in c["files"] for c in CELLS)
 
 
-@pytest.mark.parametrize(("cell", "runner"), RUNS,
-                         ids=[c["id"] + (f"@{r}" if c["runner"] == "nodemailer" else "") for c, r in RUNS])
+@pytest.mark.parametrize(("cell", "runner"), RUNS, ids=RUN_IDS)
 def test_matrix7b_config(cell: dict[str, Any], runner: str, lab: LabInfo, tmp_path: Path, other_ca: str,
                          monkeypatch: pytest.MonkeyPatch, dead_ports: dict[str, str]) -> None:
-    if "closed_port" in cell and m5._listening(cell["closed_port"]):
-        pytest.skip(f"something listens on 127.0.0.1:{cell['closed_port']}, the default this config relies on")
-    m3.run_half(m5._with_ports(cell, dead_ports), runner, lab, tmp_path, other_ca, monkeypatch, ROWS, DOC["lock"],
-                "matrix7b")
+    m5.run_part_cell(cell, runner, dead_ports, lab, tmp_path, other_ca, monkeypatch, ROWS,
+                     DOC["lock"], "matrix7b")
 
 
 def test_matrix7b_summary() -> None:
-    if not ROWS:
-        pytest.skip("no matrix7b config ran")
-    report = Path(os.environ.get("SMTP_DOCTOR_MATRIX7B_REPORT", "/tmp/smtp-doctor-matrix7b.json"))
-    m3.report_and_floors(ROWS, report, DOC, CELLS_FILE)
+    m5.part_summary(ROWS, "matrix7b", DOC, CELLS_FILE)

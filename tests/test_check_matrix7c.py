@@ -20,7 +20,6 @@ printed. [measured.*] are the floors.
 from __future__ import annotations
 
 import hashlib
-import os
 import tomllib
 from pathlib import Path
 from typing import Any
@@ -74,15 +73,12 @@ def test_matrix7c_config(cell: dict[str, Any], lab: LabInfo, tmp_path: Path, oth
                          spring: dict[str, str]) -> None:
     for var in m6c.JVM_ENV:
         monkeypatch.delenv(var, raising=False)  # the app's JVM options are the cell's, given with --env
-    m3.run_half(m5._with_ports(cell, dead_ports | spring), "spring", lab, tmp_path, other_ca, monkeypatch, ROWS,
-                DOC.get("lock", {}), "matrix7c")
+    m5.run_part_cell(cell, "spring", dead_ports | spring, lab, tmp_path, other_ca, monkeypatch, ROWS,
+                     DOC.get("lock", {}), "matrix7c")
     row = ROWS.get(cell["id"])
     if row is not None and m6c._spring_unsafe(tmp_path):
         row.fix_unsafe = True
 
 
 def test_matrix7c_summary() -> None:
-    if not ROWS:
-        pytest.skip("no matrix7c config ran")
-    report = Path(os.environ.get("SMTP_DOCTOR_MATRIX7C_REPORT", "/tmp/smtp-doctor-matrix7c.json"))
-    m3.report_and_floors(ROWS, report, DOC, CELLS_FILE)
+    m5.part_summary(ROWS, "matrix7c", DOC, CELLS_FILE)

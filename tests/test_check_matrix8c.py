@@ -21,7 +21,6 @@ run_cell honours it). [measured.*] are the floors.
 
 from __future__ import annotations
 
-import os
 import tomllib
 from pathlib import Path
 from typing import Any
@@ -81,21 +80,16 @@ def _expectations() -> list[dict[str, Any]]:
 def test_matrix8c_config(cell: dict[str, Any], lab: LabInfo, tmp_path: Path, other_ca: str,
                          monkeypatch: pytest.MonkeyPatch, dead_ports: dict[str, str],
                          request: pytest.FixtureRequest) -> None:
-    if "closed_port" in cell and m5._listening(cell["closed_port"]):
-        pytest.skip(f"something listens on 127.0.0.1:{cell['closed_port']}, the default this config relies on")
     for var in m6c.JVM_ENV + ("PHP_INI_SCAN_DIR", "JAVA_OPTS"):
         monkeypatch.delenv(var, raising=False)  # the app's runtime options are the cell's, given with --env
     # the Spring runner and its trust stores only for Spring cells: a machine without a JDK still runs the rest
     stores: dict[str, str] = request.getfixturevalue("spring") if cell["runner"] == "spring" else {}
-    m3.run_half(m5._with_ports(cell, dead_ports | stores), cell["runner"], lab, tmp_path, other_ca, monkeypatch,
-                ROWS, DOC["lock"], "matrix8c")
+    m5.run_part_cell(cell, cell["runner"], dead_ports | stores, lab, tmp_path, other_ca, monkeypatch, ROWS,
+                     DOC["lock"], "matrix8c")
     row = ROWS.get(cell["id"])
     if row is not None and cell["runner"] == "spring" and m6c._spring_unsafe(tmp_path):
         row.fix_unsafe = True
 
 
 def test_matrix8c_summary() -> None:
-    if not ROWS:
-        pytest.skip("no matrix8c config ran")
-    report = Path(os.environ.get("SMTP_DOCTOR_MATRIX8C_REPORT", "/tmp/smtp-doctor-matrix8c.json"))
-    m3.report_and_floors(ROWS, report, DOC, CELLS_FILE)
+    m5.part_summary(ROWS, "matrix8c", DOC, CELLS_FILE)

@@ -117,9 +117,10 @@ transport.sendMail({ from: 'app@example.com', to: 'rcpt@example.com', subject: p
 
 #: a generic reading of the real text accepts any mode of its family; waiting for ever is one failure
 FAMILY = {"cert_verify_failed": "cert_", "connect_failed_unspecified": "", "TIMEOUT": "wait"}
-#: one failure read at two depths: a port written into the host is a name DNS does not know; Node names the
-#: host it looked up ("ENOTFOUND h:587", read as host_with_port) where Python's gaierror does not (dns_failure)
-SAME = [{"dns_failure", "host_with_port"}]
+#: one failure read at two depths: a port, a scheme or a blank written into the host makes a name DNS does not
+#: know; Node and Java name the host they looked up ("ENOTFOUND h:587", read as host_with_port) where Python's
+#: gaierror does not (dns_failure)
+SAME = [{"dns_failure", "host_with_port", "host_with_scheme", "host_with_blanks"}]
 WAITS = {"plain_on_implicit_port", "greeting_timeout", "conn_timeout"}
 
 

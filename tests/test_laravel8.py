@@ -78,7 +78,8 @@ STREAM_CA = """
                 ],
             ],"""
 
-#: id → server, .env lines (besides host/port/user/password), config/mail.php, the app's environment, and what
+#: id → server, .env lines (besides host/port/user/password; ``host`` when not 127.0.0.1), config/mail.php, the
+#: app's environment, and what
 #: the real app must do: "delivered" or the failure mode's family (its meaning, not its bytes)
 CASES: dict[str, dict[str, Any]] = {
     "ssl_upper_on_starttls_port": dict(
@@ -110,6 +111,11 @@ CASES: dict[str, dict[str, Any]] = {
     "tlsv1_2_is_implicit_tls": dict(
         server="implicit", env_lines="MAIL_ENCRYPTION=tlsv1.2\n", mail_php=_mail_php(),
         app_env={"SSL_CERT_FILE": "@CA@"}, real="delivered"),
+    # PHP cuts the host at its first colon: it connects to localhost at that port, then checks the certificate
+    # against "localhost:<port>" (matrix 8c dev)
+    "port_written_into_the_host": dict(
+        server="starttls", host="localhost:@PORT@", env_lines="MAIL_ENCRYPTION=tls\n", mail_php=_mail_php(),
+        app_env={"SSL_CERT_FILE": "@CA@"}, real="cert"),
     "mail_php_hardcodes_tls_over_env_ssl": dict(
         server="starttls", env_lines="MAIL_ENCRYPTION=ssl\n", mail_php=_mail_php(encryption="'tls'"),
         app_env={"SSL_CERT_FILE": "@CA@"}, real="delivered"),
@@ -130,7 +136,7 @@ def _app(root: Path, case: dict[str, Any], lab: LabInfo, other: str) -> tuple[Pa
     (root / "composer.lock").write_text(LOCK)
     (root / "config" / "app.php").write_text(APP_PHP)
     (root / "config" / "mail.php").write_text(case["mail_php"])
-    env = ("APP_NAME=Laravel\nMAIL_MAILER=smtp\nMAIL_HOST=127.0.0.1\nMAIL_PORT=@PORT@\n"
+    env = (f"APP_NAME=Laravel\nMAIL_MAILER=smtp\nMAIL_HOST={case.get('host', '127.0.0.1')}\nMAIL_PORT=@PORT@\n"
            f"MAIL_USERNAME={lab.user}\nMAIL_PASSWORD={lab.password}\n" + case["env_lines"]
            + "MAIL_FROM_ADDRESS=app@example.com\n")
     (root / ".env").write_text(_fill(env, lab, case["server"], other))

@@ -69,6 +69,9 @@ class ConnectionPlan:
     #: the server certificate's fingerprint the app pins (hex digits, no colons, upper case); it then trusts that
     #: certificate alone, whatever its chain and names
     pinned: str | None = None
+    #: the host as written, when the framework connects elsewhere than it reads (PHP streams: the name before its
+    #: first colon, at the port after it) while it checks the certificate against this whole string
+    host_written: str | None = None
 
     @property
     def target(self) -> str:
@@ -118,6 +121,16 @@ def _ca_written(settings: Settings) -> bool:
     return any(k in raw.values and raw.values[k].kind not in KNOWN for k in keys)
 
 
+def _split_host(facts: dict[str, Any], host: Any, port: Any) -> tuple[Any, Any, str | None]:
+    """(host, port, the host as written) as the framework's socket layer reads a host with a colon in it: for
+    ``host_colon = "first"`` (PHP streams) "name:587" connects to name at 587 whatever the port setting says;
+    elsewhere the host is resolved whole (a [[reach]] row of predict.toml then says why it fails)."""
+    m = re.match(r"([^\s:\[\]/]+):(\d{1,5})(?!\d)", host) if isinstance(host, str) else None
+    if facts.get("host_colon") != "first" or m is None or not 0 < int(m[2]) < 65536:
+        return host, port, None
+    return m[1], int(m[2]), host
+
+
 def plan(settings: Settings) -> ConnectionPlan:
     """The connection ``settings`` lead to (no network, no file access)."""
     from .frameworks import predict as refusals_of
@@ -135,6 +148,9 @@ def plan(settings: Settings) -> ConnectionPlan:
     origins = {name: s.origin for name in ("host", "port", "tls_mode", "verify_peer", "verify_hostname", "ca_file",
                                              "auth_mechanism", "username", "read_timeout")
                if (s := getattr(settings, name)) is not None}
+    host, port, written = _split_host(facts, _value(settings.host), _value(settings.port))
+    if written is not None and "host" in origins:
+        origins["port"] = origins["host"]
     ignored: tuple[str, ...] = ()
     if settings.raw is not None:
         from .frameworks import model
@@ -145,13 +161,13 @@ def plan(settings: Settings) -> ConnectionPlan:
                 ignored = tuple(k for k, v in settings.raw.values.items() if string_key(v))
     return ConnectionPlan(
         ignored_keys=ignored,
-        framework=settings.framework, source=settings.source, host=_value(settings.host),
-        port=_value(settings.port), mode=_value(settings.tls_mode), verify_peer=_value(settings.verify_peer),
+        framework=settings.framework, source=settings.source, host=host, port=port, host_written=written,
+        mode=_value(settings.tls_mode), verify_peer=_value(settings.verify_peer),
         verify_hostname=_value(settings.verify_hostname), ca_file=ca_file, ca_path=ca_path,
         trust=_trust(facts, bool(ca_file or ca_path or ca_unknown)), ca_unknown=ca_unknown,
         auth_mechanism=auth, credentials=credentials,
         read_timeout=float(timeout) if timeout is not None else None,
         framework_version=settings.framework_version, runtime=facts.get("runtime"), refusals=refusals,
-        origins=origins, servername=_value(settings.servername),
+        origins=origins, servername=_value(settings.servername) or written,
         pinned=re.sub(r"[^0-9A-F]", "", str(_value(settings.pinned)).upper()) if settings.pinned else None,
         tls_versions=tuple(re.findall(r"TLSv1(?:\.[0-3])?", str(_value(settings.tls_versions) or ""))))

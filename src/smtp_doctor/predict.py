@@ -149,7 +149,8 @@ def _reach_match(row: Mapping[str, Any], outcome: str, host: str | None) -> dict
     if "host_re" not in row:
         return {}
     m = re.search(row["host_re"], host or "")
-    return None if m is None else {k: int(v) if k == "host_port" else v for k, v in m.groupdict().items()}
+    return None if m is None else {k: int(v) if k == "host_port" else v for k, v in m.groupdict().items()
+                                   if v is not None}
 
 
 def predict(plan: ConnectionPlan, facts: PortFacts, *, sender: str = "") -> Prediction:
@@ -159,11 +160,11 @@ def predict(plan: ConnectionPlan, facts: PortFacts, *, sender: str = "") -> Pred
                             "app_mode": plan.mode.value if plan.mode else "unknown", "port_mode": facts.mode.value}
 
     def fails(failure: str, stage: str, why: str = "", certain: bool = True, channel: str | None = None,
-              verification: Verification | None = None, **params: Any) -> Prediction:
+              verification: Verification | None = None, cause: str | None = None, **params: Any) -> Prediction:
         p = base | params
         text, source = error_text(plan, failure, p)
         return Prediction(Verdict.FAILS, failure, stage, channel, certain, text, source, why or f"check.why.{failure}",
-                          p, verification=verification)
+                          p, verification=verification, cause=cause)
 
     for r in plan.refusals:
         if r.at == "startup":
@@ -262,6 +263,10 @@ def predict(plan: ConnectionPlan, facts: PortFacts, *, sender: str = "") -> Pred
                 names = ", ".join(tls.certs[0].san_dns + tls.certs[0].san_ip) if tls.certs else "-"
                 code = 64 if _is_ip(plan.host) else 62
                 error = "IP address mismatch" if code == 64 else "hostname mismatch"
+                if plan.host_written:  # the port written into the host: connected there, checked against it all
+                    return fails("cert_hostname_mismatch", "tls", "check.why.host_port_peer_name", channel=channel,
+                                 verification=verification, cause="host_with_port", error=error, names=names,
+                                 code=code, written=plan.host_written, host_name=plan.host, host_port=plan.port)
                 return fails("cert_hostname_mismatch", "tls", channel=channel, verification=verification,
                              error=error, names=names, code=code)
             if plan.verify_hostname is False:
@@ -473,7 +478,10 @@ def fix_for(plan: ConnectionPlan, prediction: Prediction, facts: PortFacts,
     text_key = next((k for k in (f"explain.fix.{group}.{plan.framework}", f"explain.fix.{group}.generic")
                      if has(k)), None)
     params: dict[str, Any] = {"host": plan.host or "", "port": plan.port or ""}
-    params |= {k: prediction.params[k] for k in ("host_name", "host_port") if k in prediction.params}  # [[reach]]
+    # [[reach]]: the host's parts; a host with no port in it (a URL, blanks) keeps the port it has
+    params |= {k: prediction.params[k] for k in ("host_name", "host_port") if prediction.params.get(k) is not None}
+    if "host_name" in params:
+        params.setdefault("host_port", params["port"])
     tls = facts.tls
     candidate = next((v for v in tls.verifications if v.source == "candidate" and v.ok), None) if tls else None
     if candidate is not None:

@@ -14,6 +14,7 @@ from typing import Any
 
 import pytest
 
+from smtp_doctor.explain import explain
 from smtp_doctor.lab import LabInfo
 from test_check_matrix import _real
 from test_check_matrix5 import dead_ports
@@ -112,3 +113,20 @@ def test_an_env_file_loaded_below_the_reads_comes_too_late(lab: LabInfo, tmp_pat
     else:
         assert doc["prediction"]["verdict"] == "unreachable" and code == 3
         assert "SD121" in {f["id"] for f in doc["lint"]}
+
+
+@pytest.mark.parametrize("server", ["@HOSTILE_CLOSE_AFTER_GREETING@", "@HOSTILE_CLOSE_AFTER_EHLO@"])
+@pytest.mark.parametrize("use_tls", [True, False])
+def test_a_server_that_hangs_up_before_answering_ehlo(lab: LabInfo, tmp_path: Path, dead_ports: dict[str, str],
+                                                      server: str, use_tls: bool) -> None:
+    """Greeted, then closed before EHLO is answered: real Django fails on the closed connection whatever its
+    STARTTLS setting, so check says the server hangs up, not that STARTTLS is missing (matrix 7b/8b dev)."""
+    app = tmp_path / "app"
+    app.mkdir()
+    config = app / "settings.py"
+    config.write_text(f"SECRET_KEY = 'k'\nEMAIL_HOST = '127.0.0.1'\nEMAIL_PORT = {dead_ports[server]}\n"
+                      f"EMAIL_USE_TLS = {use_tls}\nEMAIL_TIMEOUT = 10\n")
+    code, doc = _check(config)
+    real = _real({"runner": "django"}, app, config, {}, f"m8-{uuid.uuid4()}")
+    assert explain(real.removeprefix("ERROR ")).best.mode.id == "conn_closed", real  # type: ignore[union-attr]
+    assert doc["prediction"]["failure"] == "conn_closed" and code == 1, doc["prediction"]

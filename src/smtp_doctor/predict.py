@@ -188,6 +188,11 @@ def predict(plan: ConnectionPlan, facts: PortFacts, *, sender: str = "") -> Pred
     if refusing is not None and facts.mode is not Mode.IMPLICIT_TLS and plan.mode is not TLSMode.IMPLICIT:
         return refused_by_server(plan, "greeting", refusing, base)  # (on implicit TLS: after the handshake)
 
+    if (facts.closed_at is not None and facts.ehlo_plain is None and plan.mode is not TLSMode.IMPLICIT
+            and facts.mode in (Mode.PLAINTEXT, Mode.STARTTLS)):
+        # greeted, then hung up before EHLO was answered: the first command of every client that speaks plaintext
+        # first, so no STARTTLS or AUTH setting of the app gets as far as to matter
+        return fails("conn_closed", "ehlo", "check.why.closed_in_dialogue", phase=facts.closed_at)
     row = next((t for t in knowledge()["transport"]
                 if (plan.mode.value in t["plan"] or "*" in t["plan"]) and facts.mode.value in t["port"]), None)
     if row is None:

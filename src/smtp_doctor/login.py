@@ -55,6 +55,8 @@ class Asked:
     failed_phase: str | None = None  #: mail | rcpt
     #: the file the password was read from when it ends with a line break or blank the app sends along
     padded_file: str | None = None
+    #: where the config writes the password itself, when the value as the app reads it starts or ends with blanks
+    padded_value: str | None = None
     replies: dict[str, Reply] = field(default_factory=dict)  #: mail, rcpt
 
 
@@ -141,6 +143,16 @@ def padded_file(raw: RawConfig, password: str) -> str | None:
     the app sends them as part of it (``echo pw > secret`` writes one), the usual cause of a refused login."""
     rv = _password_value(raw)
     return rv.file[0] if rv is not None and rv.file is not None and password != password.rstrip() else None
+
+
+def padded_value(raw: RawConfig, password: str) -> str | None:
+    """Where the config writes ``password`` itself (file:line), when the value the app reads starts or ends with
+    blanks its reader keeps (a Java .properties value keeps its trailing ones, a quoted value all of them): the
+    app sends them as part of the password."""
+    rv = _password_value(raw)
+    if rv is None or rv.file is not None or rv.env or password == password.strip():
+        return None
+    return str(rv.origin) if rv.origin is not None else raw.file
 
 
 def app_password(raw: RawConfig, env: Mapping[str, str] | None) -> str | None:

@@ -141,6 +141,8 @@ def asked_lines(c: Checked) -> list[str]:
         lines.append(t(f"check.login.{a.login}", mechanism=a.mechanism or "-"))
         if a.login == "refused" and a.padded_file:
             lines.append(t("check.login.padded", path=a.padded_file))
+        if a.login == "refused" and a.padded_value:
+            lines.append(t("check.login.padded_value", where=a.padded_value))
     elif a.login == "not_tried":
         lines.append(t("check.login.not_tried", reason=Term(f"check.login.reason.{a.login_reason}")))
     elif a.login == "broken":
@@ -160,6 +162,7 @@ def asked_json(c: Checked) -> dict[str, Any] | None:
     if a is None:
         return None
     return {"login": a.login, "login_reason": a.login_reason, "mechanism": a.mechanism, "padded_file": a.padded_file,
+            "padded_value": a.padded_value,
             "auth_reply": _reply(a.auth_reply) if a.auth_reply else None,
             "envelope": {"from": a.envelope.sender, "to": a.envelope.recipient, "answer": a.asked,
                          "reason": a.asked_reason, "failed_phase": a.failed_phase,

@@ -1,9 +1,10 @@
-"""A host setting that holds more than the server's name (issue 12, matrices 7c and 8c dev): a URL
-("smtp://localhost"), a blank the reader kept ("localhost "), each against the lab and the real framework
-(Spring's sender over javax.mail, Nodemailer). check says why it cannot reach the server, explain reads the
-real app's words the same way, and ``fix --write`` leaves the name alone so the real app delivers. What is
-asserted is the outcome and the failure mode, never a client's exact words. (A port written into the host is
-test_fix_real's and, for PHP, which connects there anyway, test_laravel8's.)"""
+"""Settings that hold more than their value (issue 12, matrices 7c and 8c dev), each against the lab and the
+real framework (Spring's sender over javax.mail, Nodemailer). A host written as a URL ("smtp://localhost") or
+with a blank the reader kept ("localhost "): check says why it cannot reach the server, explain reads the real
+app's words the same way, and ``fix --write`` leaves the name alone so the real app delivers. A password with a
+trailing blank: check logs in with the same bytes, is refused as the app is, and says where the blank is. What
+is asserted is the outcome and the failure mode, never a client's exact words. (A port written into the host
+is test_fix_real's and, for PHP, which connects there anyway, test_laravel8's.)"""
 
 from __future__ import annotations
 
@@ -98,3 +99,31 @@ def test_nodemailer_host_with_more_than_a_name(host: str, cause: str, lab: LabIn
     assert code == 0 and lab.password not in out, out
     subject = f"shape-fixed-{uuid.uuid4()}"
     assert send(subject) == "DELIVERED" and _delivered(lab, subject), js.read_text()
+
+
+def test_spring_password_with_a_trailing_blank(lab: LabInfo, tmp_path: Path, spring: dict[str, str]) -> None:
+    """java.util.Properties.load keeps a value's trailing blanks: the real sender is refused (535), and so is
+    check's own login with the app's bytes; it names the line, and never prints the password."""
+    app = tmp_path / "app"
+    config = app / "src" / "main" / "resources" / "application.properties"
+    config.parent.mkdir(parents=True)
+    config.write_text(f"spring.mail.host=localhost\nspring.mail.port={lab.servers['starttls'].port}\n"
+                      f"spring.mail.username={lab.user}\nspring.mail.password={lab.password}  \n"
+                      "spring.mail.properties.mail.smtp.auth=true\n"
+                      "spring.mail.properties.mail.smtp.starttls.enable=true\n"
+                      "spring.mail.properties.mail.smtp.starttls.required=true\n")
+    env = {"JAVA_TOOL_OPTIONS": f"-Djavax.net.ssl.trustStore={spring['@TRUSTSTORE@']} "
+                                "-Djavax.net.ssl.trustStorePassword=changeit"}
+    envfile = tmp_path / "app.env"
+    envfile.write_text("".join(f"{k}={v}\n" for k, v in env.items()))
+    code, out = _invoke("check", str(config), "--json", "--timeout", "10", "--env", str(envfile))
+    doc = json.loads(out)["configs"][0]
+    assert lab.password not in out
+    real = m6c._real(app, config, env, f"padded-{uuid.uuid4()}")
+    found = explain(real.removeprefix("ERROR ")).best
+    assert found is not None and found.mode.id == "auth_bad_credentials", real
+    assert code == 1 and doc["prediction"]["failure"] == "auth_bad_credentials", doc["prediction"]
+    assert doc["asked"]["login"] == "refused" and doc["asked"]["padded_value"] == f"{config}:4:22", doc["asked"]
+    config.write_text(config.read_text().replace(f"{lab.password}  \n", f"{lab.password}\n"))
+    code, out = _invoke("check", str(config), "--json", "--timeout", "10", "--env", str(envfile))
+    assert code == 0 and json.loads(out)["configs"][0]["asked"]["padded_value"] is None, out

@@ -37,16 +37,15 @@ def _invoke(*args: str) -> tuple[int, str]:
     return done.exit_code, done.output
 
 
-@pytest.mark.parametrize(("host", "cause"), SHAPES)
-def test_spring_host_with_more_than_a_name(host: str, cause: str, lab: LabInfo, tmp_path: Path,
-                                           spring: dict[str, str]) -> None:
-    """application.properties keeps a value's trailing blank (java.util.Properties.load) and passes a URL on as
-    the name: javax.mail resolves either whole and fails; the fix writes the bare name."""
+def _spring_app(tmp_path: Path, lab: LabInfo, spring: dict[str, str], host: str,
+                password: str) -> tuple[Path, Path, dict[str, str], Path]:
+    """An application.properties asking for STARTTLS with AUTH against the lab, the lab CA in a keytool trust
+    store (JAVA_TOOL_OPTIONS, also written as the --env file): (app, config, its environment, the --env file)."""
     app = tmp_path / "app"
     config = app / "src" / "main" / "resources" / "application.properties"
     config.parent.mkdir(parents=True)
     config.write_text(f"spring.mail.host={host}\nspring.mail.port={lab.servers['starttls'].port}\n"
-                      f"spring.mail.username={lab.user}\nspring.mail.password={lab.password}\n"
+                      f"spring.mail.username={lab.user}\nspring.mail.password={password}\n"
                       "spring.mail.properties.mail.smtp.auth=true\n"
                       "spring.mail.properties.mail.smtp.starttls.enable=true\n"
                       "spring.mail.properties.mail.smtp.starttls.required=true\n")
@@ -54,6 +53,15 @@ def test_spring_host_with_more_than_a_name(host: str, cause: str, lab: LabInfo, 
                                 "-Djavax.net.ssl.trustStorePassword=changeit"}
     envfile = tmp_path / "app.env"
     envfile.write_text("".join(f"{k}={v}\n" for k, v in env.items()))
+    return app, config, env, envfile
+
+
+@pytest.mark.parametrize(("host", "cause"), SHAPES)
+def test_spring_host_with_more_than_a_name(host: str, cause: str, lab: LabInfo, tmp_path: Path,
+                                           spring: dict[str, str]) -> None:
+    """application.properties keeps a value's trailing blank (java.util.Properties.load) and passes a URL on as
+    the name: javax.mail resolves either whole and fails; the fix writes the bare name."""
+    app, config, env, envfile = _spring_app(tmp_path, lab, spring, host, lab.password)
     code, out = _invoke("check", str(config), "--json", "--timeout", "10", "--env", str(envfile))
     pred = json.loads(out)["configs"][0]["prediction"]
     assert code == 3 and pred["verdict"] == "unreachable" and pred["cause"] == cause, out
@@ -104,18 +112,7 @@ def test_nodemailer_host_with_more_than_a_name(host: str, cause: str, lab: LabIn
 def test_spring_password_with_a_trailing_blank(lab: LabInfo, tmp_path: Path, spring: dict[str, str]) -> None:
     """java.util.Properties.load keeps a value's trailing blanks: the real sender is refused (535), and so is
     check's own login with the app's bytes; it names the line, and never prints the password."""
-    app = tmp_path / "app"
-    config = app / "src" / "main" / "resources" / "application.properties"
-    config.parent.mkdir(parents=True)
-    config.write_text(f"spring.mail.host=localhost\nspring.mail.port={lab.servers['starttls'].port}\n"
-                      f"spring.mail.username={lab.user}\nspring.mail.password={lab.password}  \n"
-                      "spring.mail.properties.mail.smtp.auth=true\n"
-                      "spring.mail.properties.mail.smtp.starttls.enable=true\n"
-                      "spring.mail.properties.mail.smtp.starttls.required=true\n")
-    env = {"JAVA_TOOL_OPTIONS": f"-Djavax.net.ssl.trustStore={spring['@TRUSTSTORE@']} "
-                                "-Djavax.net.ssl.trustStorePassword=changeit"}
-    envfile = tmp_path / "app.env"
-    envfile.write_text("".join(f"{k}={v}\n" for k, v in env.items()))
+    app, config, env, envfile = _spring_app(tmp_path, lab, spring, "localhost", lab.password + "  ")
     code, out = _invoke("check", str(config), "--json", "--timeout", "10", "--env", str(envfile))
     doc = json.loads(out)["configs"][0]
     assert lab.password not in out

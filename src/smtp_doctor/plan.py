@@ -121,14 +121,14 @@ def _ca_written(settings: Settings) -> bool:
     return any(k in raw.values and raw.values[k].kind not in KNOWN for k in keys)
 
 
-def _split_host(facts: dict[str, Any], host: Any, port: Any) -> tuple[Any, Any, str | None]:
-    """(host, port, the host as written) as the framework's socket layer reads a host with a colon in it: for
+def _split_host(facts: dict[str, Any], host: Any) -> tuple[str, int] | None:
+    """(name, port) where the framework's socket layer connects for a host with a colon in it: for
     ``host_colon = "first"`` (PHP streams) "name:587" connects to name at 587 whatever the port setting says;
-    elsewhere the host is resolved whole (a [[reach]] row of predict.toml then says why it fails)."""
+    None elsewhere, where the host is resolved whole (a [[reach]] row of predict.toml then says why it fails)."""
     m = re.match(r"([^\s:\[\]/]+):(\d{1,5})(?!\d)", host) if isinstance(host, str) else None
     if facts.get("host_colon") != "first" or m is None or not 0 < int(m[2]) < 65536:
-        return host, port, None
-    return m[1], int(m[2]), host
+        return None
+    return m[1], int(m[2])
 
 
 def plan(settings: Settings) -> ConnectionPlan:
@@ -148,9 +148,11 @@ def plan(settings: Settings) -> ConnectionPlan:
     origins = {name: s.origin for name in ("host", "port", "tls_mode", "verify_peer", "verify_hostname", "ca_file",
                                              "auth_mechanism", "username", "read_timeout")
                if (s := getattr(settings, name)) is not None}
-    host, port, written = _split_host(facts, _value(settings.host), _value(settings.port))
-    if written is not None and "host" in origins:
-        origins["port"] = origins["host"]
+    host, port, written = _value(settings.host), _value(settings.port), None
+    if (split := _split_host(facts, host)) is not None:
+        (host, port), written = split, host
+        if "host" in origins:
+            origins["port"] = origins["host"]
     ignored: tuple[str, ...] = ()
     if settings.raw is not None:
         from .frameworks import model

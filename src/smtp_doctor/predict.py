@@ -268,12 +268,12 @@ def predict(plan: ConnectionPlan, facts: PortFacts, *, sender: str = "") -> Pred
                 names = ", ".join(tls.certs[0].san_dns + tls.certs[0].san_ip) if tls.certs else "-"
                 code = 64 if _is_ip(plan.host) else 62
                 error = "IP address mismatch" if code == 64 else "hostname mismatch"
-                if plan.host_written:  # the port written into the host: connected there, checked against it all
-                    return fails("cert_hostname_mismatch", "tls", "check.why.host_port_peer_name", channel=channel,
-                                 verification=verification, cause="host_with_port", error=error, names=names,
-                                 code=code, written=plan.host_written, host_name=plan.host, host_port=plan.port)
+                # the port written into the host (PHP): connected to the name before it, checked against it all
+                split: dict[str, Any] = dict(
+                    why="check.why.host_port_peer_name", cause="host_with_port", written=plan.host_written,
+                    host_name=plan.host, host_port=plan.port) if plan.host_written else {}
                 return fails("cert_hostname_mismatch", "tls", channel=channel, verification=verification,
-                             error=error, names=names, code=code)
+                             error=error, names=names, code=code, **split)
             if plan.verify_hostname is False:
                 risks.append("hostname_unchecked")
         if refusing is not None and channel == "implicit_tls":  # greeted inside TLS: refused after the handshake

@@ -176,7 +176,7 @@ def _ask_all(out: list[Checked], env: Mapping[str, str] | None, login: bool, env
              override: bool, timeout: float) -> None:
     """Every config's login / envelope session, concurrently; then their answers replace the guesses."""
     from .credentials import Credentials
-    from .login import Asked, app_password, choose, converse, not_tried, padded_file, padded_value
+    from .login import Asked, app_password, choose, converse, not_tried, padded
 
     sessions = []
     for c in out:
@@ -197,7 +197,7 @@ def _ask_all(out: list[Checked], env: Mapping[str, str] | None, login: bool, env
             assert c.settings.username is not None and password is not None
             mechanism = choose(c.plan, c.facts, c.prediction.channel)
             creds, asked.mechanism = Credentials(str(c.settings.username.value), password), mechanism
-            asked.padded_file, asked.padded_value = padded_file(c.raw, password), padded_value(c.raw, password)
+            asked.padded_file, asked.padded_value = padded(c.raw, password)
         c.asked = asked
         servername = c.plan.host if override and c.plan.host and c.plan.host != c.facts.host else None
         sessions.append(converse(c.facts, c.prediction.channel, servername, timeout, creds, mechanism,

@@ -138,21 +138,19 @@ def _literal_at(rv: RawValue) -> str | None:
     return None
 
 
-def padded_file(raw: RawConfig, password: str) -> str | None:
-    """The file the app reads ``password`` from, when that password ends with the file's line break or blanks:
-    the app sends them as part of it (``echo pw > secret`` writes one), the usual cause of a refused login."""
+def padded(raw: RawConfig, password: str) -> tuple[str | None, str | None]:
+    """Where the blanks around ``password`` come from, which the app sends as part of it (the usual cause of a
+    refused login): (the file it is read from, when it ends with the file's line break or blanks — ``echo pw >
+    secret`` writes one; the place the config writes it, file:line, when the value starts or ends with blanks
+    its reader keeps — a Java .properties value keeps its trailing ones, a quoted value all of them)."""
     rv = _password_value(raw)
-    return rv.file[0] if rv is not None and rv.file is not None and password != password.rstrip() else None
-
-
-def padded_value(raw: RawConfig, password: str) -> str | None:
-    """Where the config writes ``password`` itself (file:line), when the value the app reads starts or ends with
-    blanks its reader keeps (a Java .properties value keeps its trailing ones, a quoted value all of them): the
-    app sends them as part of the password."""
-    rv = _password_value(raw)
-    if rv is None or rv.file is not None or rv.env or password == password.strip():
-        return None
-    return str(rv.origin) if rv.origin is not None else raw.file
+    if rv is None:
+        return None, None
+    if rv.file is not None:
+        return (rv.file[0] if password != password.rstrip() else None), None
+    if rv.env or password == password.strip():
+        return None, None
+    return None, str(rv.origin) if rv.origin is not None else raw.file
 
 
 def app_password(raw: RawConfig, env: Mapping[str, str] | None) -> str | None:

@@ -141,7 +141,7 @@ def asked_lines(c: Checked) -> list[str]:
         lines.append(t(f"check.login.{a.login}", mechanism=a.mechanism or "-"))
         if a.login == "refused" and a.padded_file:
             lines.append(t("check.login.padded", path=a.padded_file))
-        if a.login == "refused" and a.padded_value:
+        elif a.login == "refused" and a.padded_value:
             lines.append(t("check.login.padded_value", where=a.padded_value))
     elif a.login == "not_tried":
         lines.append(t("check.login.not_tried", reason=Term(f"check.login.reason.{a.login_reason}")))

@@ -23,6 +23,7 @@ from .frameworks.apptrust import AppTrust, app_environ, app_trust, apply, with_a
 from .lint import lint
 from .plan import ConnectionPlan, Refusal, knowledge, plan
 from .predict import Fix, Prediction, Verdict, fix_for, predict
+from .remedy import accepted_value
 from .settings import RawConfig, Settings, ValueKind
 
 if TYPE_CHECKING:
@@ -161,6 +162,8 @@ def check(configs: list[RawConfig], probe_target: str | None, ca_file: str | Non
     for c in out:
         if c.facts is not None and c.prediction is not None:
             c.fix = fix_for(c.plan, c.prediction, c.facts, present(c.raw))
+            if c.fix is not None and c.prediction.stage == "startup":
+                c.fix = accepted_value(c.raw, c.facts, c.fix)
     return out
 
 

@@ -461,6 +461,14 @@ def fix_row(framework: str, group: str, port_mode: str, version: str | None = No
     return None
 
 
+def fix_syntax(framework: str, source: str) -> str:
+    """How a fix's lines are written in this file (predict.toml ``syntax``)."""
+    syntax = str(framework_facts(framework).get("syntax", "dotenv"))
+    if syntax == "properties" and source.endswith((".yml", ".yaml")):
+        return "yaml"  # Spring's application.yml: writers/spring_yaml.py finds where each key nests
+    return syntax
+
+
 def fix_for(plan: ConnectionPlan, prediction: Prediction, facts: PortFacts,
             present: Mapping[str, str] | None = None) -> Fix | None:
     """The change that turns ``prediction`` into a delivery, from what the probe found.
@@ -508,9 +516,7 @@ def fix_for(plan: ConnectionPlan, prediction: Prediction, facts: PortFacts,
         at = {o.key: v for f, v in row["set_at"].items()
               if (o := plan.origins.get(f)) is not None and o.file == plan.source}
         row = {**row, "set": {**row.get("set", {}), **at}, "env": {}} if at else row
-    syntax = framework_facts(plan.framework).get("syntax", "dotenv")
-    if syntax == "properties" and plan.source.endswith((".yml", ".yaml")):
-        syntax = "yaml"  # Spring's application.yml: writers/spring_yaml.py finds where each key nests
+    syntax = fix_syntax(plan.framework, plan.source)
     if row is not None:
         values = {**row.get("set", {}), **row.get("env", {}), **row.get("code", {})}
         wanted = {name for v in values.values() if isinstance(v, str)

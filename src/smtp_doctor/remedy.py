@@ -10,15 +10,17 @@ serves) need no probe at all. Pure: settings, plan, prediction and probe facts i
 
 from __future__ import annotations
 
+import difflib
 import re
 from collections.abc import Mapping
+from dataclasses import replace
 from typing import Any
 
 from .facts import Mode, PortFacts
-from .plan import ConnectionPlan, framework_facts
-from .predict import Fix, Prediction, Verdict, fix_row, render_line, row_lines
+from .plan import ConnectionPlan, framework_facts, plan
+from .predict import Fix, Prediction, Verdict, fix_row, fix_syntax, render_line, row_lines
 from .providers import identify
-from .settings import Origin, RawConfig, Settings, TLSMode
+from .settings import Origin, RawConfig, Settings, TLSMode, ValueKind
 from .writers.config import writers_knowledge
 
 #: trust sources whose success means "this CA file verifies the server here": --ca-file first, then the
@@ -85,6 +87,47 @@ def _fix(framework: str, group: str, port_mode: str, params: Mapping[str, Any], 
         return None
     remove = tuple((k, present[k]) for k in row.get("remove", []) if k in present)
     return Fix(group, row_lines(row, params, syntax), remove, keys=(*row.get("set", {}), *row.get("code", {})))
+
+
+#: the probed port mode each planned TLS mode is made for
+_SPEAKS = {TLSMode.IMPLICIT: Mode.IMPLICIT_TLS, TLSMode.STARTTLS: Mode.STARTTLS, TLSMode.STARTTLS_AUTO: Mode.STARTTLS}
+
+
+def accepted_value(raw: RawConfig, facts: PortFacts, fix: Fix) -> Fix:
+    """A value the framework refuses at start-up (``MAIL_MAILER=smpt``, ``spring.mail.protocol=SMTP``, a DSN
+    scheme ``ssl://``) written as one it takes: the same word in the framework's spelling, else the accepted
+    value whose connection fits the probed port (``smtps`` for implicit TLS), else the nearest word. Each
+    candidate is read as the app would read it (settings → plan), so one that is refused too, or connects
+    the wrong way, is never offered. ``fix`` unchanged when no value is right without a guess."""
+    from .frameworks import predict as refusals_of
+    from .frameworks import to_settings
+
+    if fix.lines:
+        return fix
+    hit = next((p for p in refusals_of(raw) if p.at == "startup"), None)
+    if hit is None or not hit.accepts or hit.key not in raw.values:
+        return fix
+    rv = raw.values[hit.key]
+    written = str(rv.value if rv.value is not None else rv.text).strip()
+    ranked = []
+    for value in hit.accepts:
+        if value.casefold() == written.casefold():
+            ranked.append((0, 0.0, value))
+            continue
+        trial = replace(raw, values={**raw.values, hit.key: replace(rv, value=value, kind=ValueKind.STRING,
+                                                                  text=value)})
+        p = plan(to_settings(trial))
+        if any(r.at == "startup" for r in p.refusals):
+            continue
+        fits = p.mode is not None and _SPEAKS.get(p.mode) is facts.mode
+        ranked.append((1 if fits else 2, -difflib.SequenceMatcher(None, written.casefold(), value).ratio(), value))
+    modes = {rank for rank, _, _ in ranked}
+    best = min(ranked, default=None)
+    # the port decides only when the values connect differently; else the word must be close (a typo)
+    if best is None or not (best[0] == 0 or (best[0] == 1 and modes == {1, 2}) or -best[1] >= 0.6):
+        return fix
+    line = render_line(hit.key, best[2], fix_syntax(raw.framework, raw.file))
+    return replace(fix, lines=(line,), keys=(hit.key,))
 
 
 # -- provider conventions (knowledge/providers.toml) --------------------------------------------------------

@@ -97,6 +97,17 @@ class PredictRule:
     since: str | None = None
     until: str | None = None
     shows: str | None = None  #: the failure the app then shows, when not ``mode`` itself (the cause)
+    #: the values the framework accepts for the ``each`` key, when the rule refuses every other one
+    accepts: tuple[str, ...] = ()
+
+
+def accepted(cond: Mapping[str, Any]) -> tuple[str, ...]:
+    """The value list of a rule that refuses a key outside it (``not: {equals: {key: "$", values}}``, alone or
+    in an ``all``): the values a fix may write instead."""
+    inner = cond.get("not", {}).get("equals") if isinstance(cond.get("not"), Mapping) else None
+    if inner is not None and inner.get("key") == "$":
+        return tuple(str(v) for v in inner["values"] if str(v).strip())
+    return next((found for c in cond.get("all", ()) if (found := accepted(c))), ())
 
 
 @dataclass(frozen=True)
@@ -119,6 +130,7 @@ class Prediction:
     key: str | None
     source: str
     shows: str | None = None  #: the failure mode the app prints, when the cause (``mode``) looks like another
+    accepts: tuple[str, ...] = ()  #: what the framework would take for ``key`` instead (PredictRule.accepts)
 
 
 @dataclass(frozen=True)
@@ -200,7 +212,8 @@ def _model(fid: str, t: Mapping[str, Any]) -> Model:
         C.check(p["when"], set(C.BASE), f"{where} predict {p['mode']}")
         preds.append(PredictRule(mode=p["mode"], when=p["when"], text=p["text"], at=p.get("at", "startup"),
                                  source=p["source"], each=tuple(p.get("each", ())), since=p.get("since"),
-                                 until=p.get("until"), shows=p.get("shows")))
+                                 until=p.get("until"), shows=p.get("shows"),
+                                 accepts=accepted(p["when"]) if p.get("each") else ()))
     errs = tuple(ErrorText(mode=e["mode"], text=e["text"], source=e["source"], since=e.get("since"),
                            until=e.get("until")) for e in t.get("error", []))
     if not t.get("source") or any(not e.source for e in errs):
@@ -480,7 +493,7 @@ def predict(raw: RawConfig, settings: Settings | None = None) -> list[Prediction
             text = p.text.replace("{key}", key or "").replace("{value}", rv.text if rv else "")
             text = text.replace("{VALUE}", str(rv.value).upper() if rv else "")  # Ruby's `upcase` of it
             out.append(Prediction(mode=p.mode, text=text, at=p.at, origin=origin, key=key, source=p.source,
-                                  shows=p.shows))
+                                  shows=p.shows, accepts=p.accepts))
     ctx.key = None
     return out
 

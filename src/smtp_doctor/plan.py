@@ -63,6 +63,8 @@ class ConnectionPlan:
     trust_env: tuple[str, ...] = ()  #: trust variables of the app's environment its runtime reads
     trust_ignored: tuple[str, ...] = ()  #: trust variables set that its runtime does not read
     ignored_keys: tuple[str, ...] = ()  #: written, but never read by the framework (mail gem: string keys)
+    #: the env file the app's code loads below settings that read the environment (they got the process's own)
+    env_loaded_late: str | None = None
     servername: str | None = None  #: the certificate is checked against this name, not host (Node tls.servername)
     #: the TLS versions the app may use when it pins them (OpenSSL's names, "TLSv1.2"); empty: its runtime's own
     tls_versions: tuple[str, ...] = ()
@@ -161,8 +163,10 @@ def plan(settings: Settings) -> ConnectionPlan:
         with contextlib.suppress(UserError):
             if model(settings.raw.framework).string_keys == "ignored":
                 ignored = tuple(k for k, v in settings.raw.values.items() if string_key(v))
+    late = settings.raw.env_file if settings.raw is not None and \
+        "readers.note.env_loaded_late" in settings.raw.notes else None
     return ConnectionPlan(
-        ignored_keys=ignored,
+        ignored_keys=ignored, env_loaded_late=late[0].rsplit("/", 1)[-1] if late else None,
         framework=settings.framework, source=settings.source, host=host, port=port, host_written=written,
         mode=_value(settings.tls_mode), verify_peer=_value(settings.verify_peer),
         verify_hostname=_value(settings.verify_hostname), ca_file=ca_file, ca_path=ca_path,

@@ -177,11 +177,13 @@ def predict(plan: ConnectionPlan, facts: PortFacts, *, sender: str = "") -> Pred
                            if (m := _reach_match(r, facts.outcome.value, plan.host)) is not None), (None, {}))
         failure = row["failure"] if row else "connect_failed_unspecified"
         text, source = error_text(plan, failure, base)
-        why = "check.why.unreachable_ignored_keys" if plan.ignored_keys else (row or {}).get(
-            "why", "check.why.unreachable")
+        why = "check.why.unreachable_ignored_keys" if plan.ignored_keys else \
+            "check.why.unreachable_env_loaded_late" if plan.env_loaded_late else (row or {}).get(
+                "why", "check.why.unreachable")
         return Prediction(Verdict.UNREACHABLE, failure, "connect", None, True, text, source, why,
                           base | parts | {"detail": facts.outcome_detail or facts.outcome.value,
-                                          "keys": ", ".join(plan.ignored_keys)}, cause=(row or {}).get("cause"))
+                                          "keys": ", ".join(plan.ignored_keys),
+                                          "env_file": plan.env_loaded_late or ""}, cause=(row or {}).get("cause"))
     if plan.mode is None:
         return Prediction(Verdict.UNKNOWN, why="check.why.mode_unknown", params=base)
     refusing = facts.greeting if facts.greeting is not None and facts.greeting.code >= 400 else None
@@ -484,6 +486,8 @@ def fix_for(plan: ConnectionPlan, prediction: Prediction, facts: PortFacts,
         return None
     if plan.ignored_keys and prediction.stage in ("connect", "greeting"):  # the defaults it went to: not the server
         return Fix("string_keys", text_key="check.fix.string_keys", rename=plan.ignored_keys)
+    if plan.env_loaded_late:  # what it failed with is not what the app's env file says: that comes first
+        return Fix("env_load_first", text_key="finding.SD121.fix")
     mode = load().modes.get(prediction.cause or prediction.failure)
     group = mode.fix if mode else None
     if group is None:

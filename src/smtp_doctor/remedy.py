@@ -154,6 +154,15 @@ def key_style_fixes(raw: RawConfig) -> list[tuple[str, dict[str, Any], Fix]]:
     return [("fix.convention.string_keys", {"keys": ", ".join(keys)}, Fix("string_keys", rename=keys))]
 
 
+def env_load_fixes(raw: RawConfig) -> list[tuple[str, dict[str, Any], Fix]]:
+    """Settings read from the environment above the line that loads the env file (readers.note.env_loaded_late):
+    one step that moves that line up (writers/hoist.py), every value untouched. Pure."""
+    if "readers.note.env_loaded_late" not in raw.notes or raw.env_file is None:
+        return []
+    name = raw.env_file[0].rsplit("/", 1)[-1]
+    return [("fix.convention.env_loaded_late", {"file": name}, Fix("env_load_first"))]
+
+
 def provider_fixes(raw: RawConfig, settings: Settings, present: Mapping[str, str]
                    ) -> list[tuple[str, dict[str, Any], Fix]]:
     """(catalogue key, its params, fix) for each documented convention of the provider the host belongs
@@ -164,7 +173,7 @@ def provider_fixes(raw: RawConfig, settings: Settings, present: Mapping[str, str
     port = settings.port.value if settings.port else None
     provider = identify(host, port) if host else None
     if provider is None:
-        return key_style_fixes(raw)
+        return key_style_fixes(raw) + env_load_fixes(raw)
     syntax = framework_facts(raw.framework).get("syntax", "dotenv")
     out: list[tuple[str, dict[str, Any], Fix]] = []
     user = settings.username
@@ -185,4 +194,4 @@ def provider_fixes(raw: RawConfig, settings: Settings, present: Mapping[str, str
         remove = tuple((k, present[k]) for k in row.get("remove", []) if k in present)
         out.append(("fix.provider.port", {"provider": provider.name, "port": port, "new": new},
                     Fix("provider_port", lines, remove, keys=keys)))
-    return key_style_fixes(raw) + out
+    return key_style_fixes(raw) + env_load_fixes(raw) + out

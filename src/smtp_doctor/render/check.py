@@ -190,7 +190,7 @@ def print_fix(out: Console, fix: Fix | None) -> None:
         for line in fix.env:
             out.print("      [green]+ " + escape(line) + "[/]", highlight=False)
     if not (fix.lines or fix.env) and fix.text_key:
-        out.print("      " + escape(t(fix.text_key)), highlight=False)
+        out.print("      " + escape(t(fix.text_key, _="")), highlight=False)
 
 
 def _plan_json(p: ConnectionPlan) -> dict[str, Any]:
@@ -199,7 +199,7 @@ def _plan_json(p: ConnectionPlan) -> dict[str, Any]:
             "ca_unknown": p.ca_unknown, "trust": list(p.trust), "auth_mechanism": p.auth_mechanism,
             "credentials": p.credentials, "read_timeout": p.read_timeout, "runtime": p.runtime,
             "ca_state": p.ca_state, "trust_env": list(p.trust_env), "trust_ignored": list(p.trust_ignored),
-            "servername": p.servername, "pinned": p.pinned,
+            "servername": p.servername, "pinned": p.pinned, "env_loaded_late": p.env_loaded_late,
             "refusals": [{"mode": r.mode, "at": r.at, "text": r.text, "location": str(r.origin) if r.origin else None}
                          for r in p.refusals]}
 
@@ -219,7 +219,7 @@ def fix_json(fix: Fix | None) -> dict[str, Any] | None:
         return None
     return {"group": fix.group, "set": list(fix.lines), "env": list(fix.env),
             "remove": [{"key": k, "location": w} for k, w in fix.remove],
-            "text": t(fix.text_key) if fix.text_key else None}
+            "text": t(fix.text_key, _="") if fix.text_key else None}
 
 
 def check_json(results: list[Checked]) -> dict[str, Any]:

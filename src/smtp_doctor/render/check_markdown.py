@@ -41,7 +41,7 @@ def _fix_block(fix: Fix | None) -> list[str]:
     if block:
         out += _fence(block)
     elif fix.text_key:
-        out.append(md_inline(t(fix.text_key)))
+        out.append(md_inline(t(fix.text_key, _="")))
     return [*out, ""]
 
 

@@ -12,12 +12,15 @@ from __future__ import annotations
 import difflib
 import os
 import re
+from pathlib import Path
 
 from ..credentials import MASK
 from ..predict import Fix
+from ..readers import syntax_of
 from ..settings import Origin, RawConfig
 from .dsn import apply_dsn_fix, dsn_line, password_tokens
 from .edit import Patched, Unpatchable, split_lines
+from .hoist import hoist_env_load
 from .jsurl import apply_url_fix, is_url_form, url_password_tokens
 from .msmtprc import apply_account_fix, is_account
 from .spring_yaml import apply_spring_yaml_fix
@@ -60,6 +63,11 @@ def apply_fix(text: str, raw: RawConfig, fix: Fix, syntax: str) -> Patched:
     """``text`` with ``fix`` applied; raises Unpatchable when a line holds more than the key it is about
     (except a Ruby hash written on one line, which is edited entry by entry: ``_Inline``, and a mailer DSN,
     edited part by part: writers/dsn.py)."""
+    if fix.group == "env_load_first":  # a statement moved, no setting changed (writers/hoist.py)
+        moved = hoist_env_load(Path(raw.file), text, syntax_of(Path(raw.file)) or "")
+        if moved is None:
+            raise Unpatchable("fix.unpatchable.env_load")
+        return Patched(moved, (), (), None)
     if syntax == "dsn":
         return apply_dsn_fix(text, raw, fix)
     if raw.framework == "spring" and raw.file.endswith((".yml", ".yaml")):  # nested keys (writers/spring_yaml.py)

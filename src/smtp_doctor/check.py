@@ -23,7 +23,8 @@ from .frameworks.apptrust import AppTrust, app_environ, app_trust, apply, with_a
 from .lint import lint
 from .plan import ConnectionPlan, Refusal, knowledge, plan
 from .predict import Fix, Prediction, Verdict, fix_for, predict
-from .remedy import accepted_value
+from .readers import read_text
+from .remedy import accepted_value, trim_secret_fix
 from .settings import RawConfig, Settings, ValueKind
 
 if TYPE_CHECKING:
@@ -164,6 +165,8 @@ def check(configs: list[RawConfig], probe_target: str | None, ca_file: str | Non
             c.fix = fix_for(c.plan, c.prediction, c.facts, present(c.raw))
             if c.fix is not None and c.prediction.stage == "startup":
                 c.fix = accepted_value(c.raw, c.facts, c.fix)
+            if c.asked is not None and c.asked.login == "refused" and c.asked.padded_file:
+                c.fix = trim_secret_fix(c.raw, read_text(Path(c.raw.file)), c.asked.padded_file) or c.fix
     return out
 
 

@@ -70,7 +70,7 @@ def _line_at(rv: RawValue) -> str | None:
         return None
 
 
-def _password_value(raw: RawConfig) -> RawValue | None:
+def password_key(raw: RawConfig) -> str | None:
     """The first password key the config sets: the one the app reads."""
     from .errors import UserError
     from .frameworks import model
@@ -79,7 +79,12 @@ def _password_value(raw: RawConfig) -> RawValue | None:
         keys = model(raw.framework).keys_with_role("password")
     except UserError:
         return None
-    return next((rv for k in keys if (rv := raw.values.get(k)) is not None and rv.kind is not ValueKind.NIL), None)
+    return next((k for k in keys if (rv := raw.values.get(k)) is not None and rv.kind is not ValueKind.NIL), None)
+
+
+def _password_value(raw: RawConfig) -> RawValue | None:
+    key = password_key(raw)
+    return raw.values[key] if key is not None else None
 
 
 def secret_file(raw: RawConfig) -> tuple[str, str, Origin | None] | None:

@@ -130,6 +130,24 @@ def accepted_value(raw: RawConfig, facts: PortFacts, fix: Fix) -> Fix:
     return replace(fix, lines=(line,), keys=(hit.key,))
 
 
+def trim_secret_fix(raw: RawConfig, text: str, padded_file: str | None) -> Fix | None:
+    """A login refused because the password file ends with a line break the app keeps (login.padded): the
+    Python line that reads it, with ``.strip()`` (writers/trim.py); the line shown is that line, no secret."""
+    from .login import password_key
+    from .writers.trim import strip_file_read
+
+    key = password_key(raw)
+    rv = raw.values.get(key) if key else None
+    if padded_file is None or rv is None or rv.file is None or rv.origin is None or rv.origin.file != raw.file:
+        return None
+    trimmed = strip_file_read(text, rv.origin)
+    if trimmed is None or key is None:
+        return None
+    changed = next((ln.strip() for ln, was in zip(trimmed.splitlines(), text.splitlines(), strict=True)
+                    if ln != was), None)
+    return Fix("strip_secret", (changed,), text_key="check.fix.strip_secret", keys=(key,)) if changed else None
+
+
 # -- provider conventions (knowledge/providers.toml) --------------------------------------------------------
 
 

@@ -210,10 +210,10 @@ def _reread(tmp: Path, raw: RawConfig, text: str, env: Mapping[str, str] | None,
             values = {k: replace(v, origin=replace(v.origin, file=renamed[v.origin.file]))
                       if v.origin is not None and v.origin.file in renamed else v for k, v in again.values.items()}
             # a fix never writes a secret: the login reads it where it stands in the user's unchanged file, not
-            # at the patched copy's line, which a removed line above it has moved (one the environment gives is
-            # read there again: a moved env-file load changes what it is)
+            # at the patched copy's line, which a removed line above it has moved (one the environment or a file
+            # gives is read there again: a moved env-file load, or a .strip() added, changes what it is)
             values |= {k: v for k, v in raw.values.items()
-                       if v.secret and v.env is None and getattr(values.get(k), "secret", False)}
+                       if v.secret and v.env is None and v.file is None and getattr(values.get(k), "secret", False)}
             # values another file of the app decides (a Rails initializer, config/smtp.yml) still decide: the
             # temporary copy has no such neighbours (readers/rails_merge.py), and the patch never touches them
             values |= {k: v for k, v in raw.values.items()

@@ -24,6 +24,7 @@ from .hoist import hoist_env_load
 from .jsurl import apply_url_fix, is_url_form, url_password_tokens
 from .msmtprc import apply_account_fix, is_account
 from .spring_yaml import apply_spring_yaml_fix
+from .trim import strip_file_read
 
 
 def _indent(line: str) -> str:
@@ -68,6 +69,12 @@ def apply_fix(text: str, raw: RawConfig, fix: Fix, syntax: str) -> Patched:
         if moved is None:
             raise Unpatchable("fix.unpatchable.env_load")
         return Patched(moved, (), (), None)
+    if fix.group == "strip_secret":  # the code that reads the password trims it (writers/trim.py)
+        rv = raw.values.get(fix.keys[0]) if fix.keys else None
+        trimmed = strip_file_read(text, rv.origin) if rv is not None and rv.origin is not None else None
+        if trimmed is None:
+            raise Unpatchable("fix.unpatchable.elsewhere")
+        return Patched(trimmed, (), (rv.origin.line,), None)  # type: ignore[union-attr]
     if syntax == "dsn":
         return apply_dsn_fix(text, raw, fix)
     if raw.framework == "spring" and raw.file.endswith((".yml", ".yaml")):  # nested keys (writers/spring_yaml.py)

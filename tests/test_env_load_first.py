@@ -6,15 +6,13 @@ asserted is the outcome and the failure mode, never a client's exact words."""
 
 from __future__ import annotations
 
-import json
 import uuid
 from pathlib import Path
 
 import pytest
-from click.testing import CliRunner
 
 import test_check_matrix3 as m3
-from smtp_doctor.cli import cli
+from app_case import check_entry, fix_write, write_case
 from smtp_doctor.lab import LabInfo
 from test_check_matrix import other_ca
 from test_check_real import _delivered
@@ -62,29 +60,18 @@ CASES = {
 def test_a_late_env_load_is_moved_above_the_settings(name: str, lab: LabInfo, tmp_path: Path, other_ca: str,
                                                      monkeypatch: pytest.MonkeyPatch) -> None:
     runner, config_name, text, env = CASES[name]
-    if (why := m3._available(runner)) is not None:
-        pytest.skip(why)
-    for var in m3.TRUST_ENV:
-        monkeypatch.delenv(var, raising=False)  # the app's environment is the case's, given with --env
     cell = {"id": name, "half": "dev", "runner": runner, "server": "starttls", "config": config_name, "env": env,
             "files": {config_name: text, ".env": DOTENV}, "lock": False}
     app = tmp_path / "app"
-    config, app_env = m3._write_app(cell, runner, lab, app, other_ca)
-    envfile = tmp_path / "app.env"
-    envfile.write_text("".join(f"{k}={v}\n" for k, v in app_env.items()))
-    done = CliRunner().invoke(cli, ["--lang", "en", "check", str(config), "--json", "--timeout", "10",
-                                    "--env", str(envfile)])
-    assert lab.password not in done.output
-    entry = json.loads(done.output)["configs"][0]
+    config, app_env, envfile = write_case(cell, lab, app, other_ca, monkeypatch)
+    code, entry, output = check_entry(config, envfile, lab)
     before = m3._real(runner, app, config, app_env, f"late-{uuid.uuid4()}")
     # the real app goes to its defaults (nothing listens on localhost:25 here) and check says so, and why
     assert m3._read(before) in ("conn_refused", "connect_failed_unspecified"), before
-    assert done.exit_code == 3 and entry["prediction"]["verdict"] == "unreachable", done.output
-    assert entry["plan"]["env_loaded_late"] == ".env" and entry["fix"]["text"], done.output
-    done = CliRunner().invoke(cli, ["--lang", "en", "fix", str(config), "--write", "--timeout", "10",
-                                    "--env", str(envfile)])
-    assert lab.password not in done.output
-    assert done.exit_code == 0, done.output
+    assert code == 3 and entry["prediction"]["verdict"] == "unreachable", output
+    assert entry["plan"]["env_loaded_late"] == ".env" and entry["fix"]["text"], output
+    code, output = fix_write(config, envfile, lab)
+    assert code == 0, output
     fixed = config.read_text()
     load = fixed.index("dotenv.config()" if runner != "django" else "load_dotenv()")
     assert load < fixed.index("MAILER_HOST") and fixed.index("dotenv") < load, fixed  # the import moved with it

@@ -8,18 +8,16 @@ connection fits the probed port. Asserted: the outcome and failure mode, never a
 
 from __future__ import annotations
 
-import json
 import uuid
 from pathlib import Path
 from typing import Any
 
 import pytest
-from click.testing import CliRunner
 
 import test_check_matrix3 as m3
 import test_check_matrix6c as m6c  # noqa: F401  (registers the Spring runner with matrix 3's machinery)
 import test_check_matrix8c as m8c
-from smtp_doctor.cli import cli
+from app_case import check_entry, fix_write, write_case
 from smtp_doctor.lab import LabInfo
 from test_check_matrix import other_ca
 from test_check_matrix6c import spring
@@ -73,47 +71,25 @@ def _cell(name: str) -> dict[str, Any]:
             "lock": runner != "spring"}
 
 
-def _write(cell: dict[str, Any], lab: LabInfo, app: Path, other: str,
-           stores: dict[str, str]) -> tuple[Path, dict[str, str], Path]:
-    """The app folder, its environment (the Spring trust store filled in), and that environment as a --env file."""
-    config, env = m3._write_app(cell, cell["runner"], lab, app, other, m8c.DOC["lock"])
-    for placeholder, value in stores.items():
-        env = {k: v.replace(placeholder, value) for k, v in env.items()}
-    envfile = app.parent / f"{app.name}.env"
-    envfile.write_text("".join(f"{k}={v}\n" for k, v in env.items()))
-    return config, env, envfile
-
-
 @pytest.mark.parametrize("name", list(CASES))
 def test_a_refused_value_is_written_as_one_the_framework_takes(name: str, lab: LabInfo, tmp_path: Path,
                                                               other_ca: str, request: pytest.FixtureRequest,
                                                               monkeypatch: pytest.MonkeyPatch) -> None:
     cell = _cell(name)
-    if (why := m3._available(cell["runner"])) is not None:
-        pytest.skip(why)
     spring = request.getfixturevalue("spring") if cell["runner"] == "spring" else {}  # javac once, the stores
-    for var in m3.TRUST_ENV:
-        monkeypatch.delenv(var, raising=False)  # the app's environment is the case's, given with --env
     refused, written = CASES[name][5], CASES[name][6]
     app = tmp_path / "app"
-    config, env, envfile = _write(cell, lab, app, other_ca, spring)
+    config, env, envfile = write_case(cell, lab, app, other_ca, monkeypatch, m8c.DOC["lock"], spring)
     assert refused in config.read_text()
-    done = CliRunner().invoke(cli, ["--lang", "en", "check", str(config), "--json", "--timeout", "10",
-                                    "--env", str(envfile)])
-    assert lab.password not in done.output
-    pred = json.loads(done.output)["configs"][0]["prediction"]
+    code, entry, output = check_entry(config, envfile, lab)
+    pred = entry["prediction"]
     before = m3._real(cell["runner"], app, config, env, f"refused-{uuid.uuid4()}")
     # the real framework refuses it before it connects, and check says so (exit 1: it will fail)
     assert before.startswith("ERROR"), before
-    assert done.exit_code == 1 and pred["verdict"] == "fails" and pred["stage"] == "startup", done.output
+    assert code == 1 and pred["verdict"] == "fails" and pred["stage"] == "startup", output
     assert m3._agree(pred["failure"], m3._read(before)), (pred["failure"], before)
-    fixed = tmp_path / "fixed"
-    fconfig, fenv, fenvfile = _write(cell, lab, fixed, other_ca, spring)
-    done = CliRunner().invoke(cli, ["--lang", "en", "fix", str(fconfig), "--write", "--json", "--timeout", "10",
-                                    "--env", str(fenvfile)])
-    assert lab.password not in done.output
-    assert done.exit_code == 0 and json.loads(done.output)["configs"][0]["delivers"] is True, done.output
-    assert written in fconfig.read_text()
+    code, output = fix_write(config, envfile, lab)
+    assert code == 0 and written in config.read_text(), output
     subject = f"refused-fixed-{uuid.uuid4()}"
-    after = m3._real(cell["runner"], fixed, fconfig, fenv, subject)
+    after = m3._real(cell["runner"], app, config, env, subject)
     assert after == "DELIVERED" and _delivered(lab, subject), after

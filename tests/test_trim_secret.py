@@ -6,15 +6,13 @@ afterwards. New configurations; asserted: the outcome and failure mode, never a 
 
 from __future__ import annotations
 
-import json
 import uuid
 from pathlib import Path
 
 import pytest
-from click.testing import CliRunner
 
 import test_check_matrix3 as m3
-from smtp_doctor.cli import cli
+from app_case import check_entry, fix_write, write_case
 from smtp_doctor.lab import LabInfo
 from test_check_matrix import other_ca
 from test_check_real import _delivered
@@ -48,30 +46,19 @@ def test_a_password_files_line_break_is_trimmed_where_the_app_reads_it(name: str
                                                                         other_ca: str,
                                                                         monkeypatch: pytest.MonkeyPatch) -> None:
     runner, server, config_name, text = CASES[name]
-    if (why := m3._available(runner)) is not None:
-        pytest.skip(why)
-    for var in m3.TRUST_ENV:
-        monkeypatch.delenv(var, raising=False)  # the app's environment is the case's, given with --env
     cell = {"id": name, "half": "dev", "runner": runner, "server": server, "config": config_name,
             "env": {"SSL_CERT_FILE": "@CA@", "SMTP_PASSWORD_FILE": "@DIR@/run/secrets/smtp"},
             "files": {config_name: text, "run/secrets/smtp": "@PASSWORD@\n"}, "lock": False}
     app = tmp_path / "app"
-    config, env = m3._write_app(cell, runner, lab, app, other_ca)
+    config, env, envfile = write_case(cell, lab, app, other_ca, monkeypatch)
     assert Path(env["SMTP_PASSWORD_FILE"]).read_text().endswith("\n")
-    envfile = tmp_path / "app.env"
-    envfile.write_text("".join(f"{k}={v}\n" for k, v in env.items()))
-    done = CliRunner().invoke(cli, ["--lang", "en", "check", str(config), "--json", "--timeout", "10",
-                                    "--env", str(envfile)])
-    assert lab.password not in done.output
-    entry = json.loads(done.output)["configs"][0]
+    code, entry, output = check_entry(config, envfile, lab)
     before = m3._real(runner, app, config, env, f"trim-{uuid.uuid4()}")
     assert m3._read(before) == "auth_bad_credentials", before
-    assert done.exit_code == 1 and entry["prediction"]["failure"] == "auth_bad_credentials", done.output
-    assert entry["asked"]["padded_file"] == env["SMTP_PASSWORD_FILE"], done.output
-    done = CliRunner().invoke(cli, ["--lang", "en", "fix", str(config), "--write", "--timeout", "10",
-                                    "--env", str(envfile)])
-    assert lab.password not in done.output and lab.password not in config.read_text()
-    assert done.exit_code == 0 and ".strip()" in config.read_text(), done.output
+    assert code == 1 and entry["prediction"]["failure"] == "auth_bad_credentials", output
+    assert entry["asked"]["padded_file"] == env["SMTP_PASSWORD_FILE"], output
+    code, output = fix_write(config, envfile, lab)
+    assert code == 0 and ".strip()" in config.read_text(), output
     assert Path(env["SMTP_PASSWORD_FILE"]).read_text().endswith("\n")  # the secret file is the user's, untouched
     subject = f"trim-fixed-{uuid.uuid4()}"
     after = m3._real(runner, app, config, env, subject)

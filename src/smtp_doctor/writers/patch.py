@@ -71,10 +71,11 @@ def apply_fix(text: str, raw: RawConfig, fix: Fix, syntax: str) -> Patched:
         return Patched(moved, (), (), None)
     if fix.group == "strip_secret":  # the code that reads the password trims it (writers/trim.py)
         rv = raw.values.get(fix.keys[0]) if fix.keys else None
-        trimmed = strip_file_read(text, rv.origin) if rv is not None and rv.origin is not None else None
-        if trimmed is None:
+        origin = rv.origin if rv is not None else None
+        trimmed = strip_file_read(text, origin) if origin is not None else None
+        if trimmed is None or origin is None:
             raise Unpatchable("fix.unpatchable.elsewhere")
-        return Patched(trimmed, (), (rv.origin.line,), None)  # type: ignore[union-attr]
+        return Patched(trimmed, (), (origin.line,), None)
     if syntax == "dsn":
         return apply_dsn_fix(text, raw, fix)
     if raw.framework == "spring" and raw.file.endswith((".yml", ".yaml")):  # nested keys (writers/spring_yaml.py)

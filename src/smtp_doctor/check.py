@@ -24,7 +24,7 @@ from .lint import lint
 from .plan import ConnectionPlan, Refusal, knowledge, plan
 from .predict import Fix, Prediction, Verdict, fix_for, predict
 from .readers import read_text
-from .remedy import accepted_value, trim_secret_fix
+from .remedy import accepted_value, env_names, trim_secret_fix
 from .settings import RawConfig, Settings, ValueKind
 
 if TYPE_CHECKING:
@@ -167,6 +167,8 @@ def check(configs: list[RawConfig], probe_target: str | None, ca_file: str | Non
                 c.fix = accepted_value(c.raw, c.facts, c.fix)
             if c.asked is not None and c.asked.login == "refused" and c.asked.padded_file:
                 c.fix = trim_secret_fix(c.raw, read_text(Path(c.raw.file)), c.asked.padded_file) or c.fix
+            if c.fix is not None and c.prediction.verdict is not Verdict.DELIVERED:
+                c.fix = env_names(c.raw, env, read_text(Path(c.raw.file)), c.fix)
     return out
 
 

@@ -389,6 +389,8 @@ class Fix:
     text_key: str | None = None  #: explain.fix.<group>.<framework or generic>
     keys: tuple[str, ...] = ()  #: the framework key each of ``lines`` sets, in order (for writers/patch.py)
     rename: tuple[str, ...] = ()  #: keys written as strings to re-spell as symbols, value untouched (mail gem)
+    #: (variable the config reads, variable the app's environment sets) for each of ``keys`` (remedy.env_names)
+    env_names: tuple[tuple[str, str], ...] = ()
 
 
 def _literal(value: Any, syntax: str) -> str:

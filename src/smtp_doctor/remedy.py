@@ -22,6 +22,7 @@ from .predict import Fix, Prediction, Verdict, fix_row, fix_syntax, render_line,
 from .providers import identify
 from .settings import Origin, RawConfig, Settings, TLSMode, ValueKind
 from .writers.config import writers_knowledge
+from .writers.edit import renamed_word
 
 #: trust sources whose success means "this CA file verifies the server here": --ca-file first, then the
 #: machine's own bundle (what the issue calls "this machine's CA bundle")
@@ -146,6 +147,36 @@ def trim_secret_fix(raw: RawConfig, text: str, padded_file: str | None) -> Fix |
     changed = next((ln.strip() for ln, was in zip(trimmed.splitlines(), text.splitlines(), strict=True)
                     if ln != was), None)
     return Fix("strip_secret", (changed,), text_key="check.fix.strip_secret", keys=(key,)) if changed else None
+
+
+def env_names(raw: RawConfig, env: Mapping[str, str] | None, text: str, fix: Fix) -> Fix:
+    """Settings read from a variable the app's environment does not set, where it sets one of a close name
+    (``ENV['SMTP_PASS']`` beside ``SMTP_PASSWORD=…``): the config reads that one instead. Only with the app's
+    whole environment (--env): with part of it, an unset variable may be set where the app runs. The line
+    shown is the config's own with the name changed; no value is written. ``fix`` unchanged otherwise."""
+    from .readers.loaded_env import PartialEnv
+
+    if env is None or isinstance(env, PartialEnv) or fix.lines:
+        return fix
+    read = {rv.env for rv in raw.values.values() if rv.env}
+    spare = [name for name in env if name not in read]
+    lines = text.splitlines()
+    keys, names, shown = [], [], []
+    for key, rv in raw.values.items():
+        if not rv.env or rv.env in env or rv.origin is None or rv.origin.file != raw.file:
+            continue
+        close = difflib.get_close_matches(rv.env, spare, n=2, cutoff=0.75)
+        if len(close) != 1 or not 1 <= rv.origin.line <= len(lines):
+            continue  # none, or two a user would have to choose between
+        line = renamed_word(lines[rv.origin.line - 1], rv.env, close[0])
+        if line is not None:
+            keys.append(key)
+            names.append((rv.env, close[0]))
+            shown.append(line.strip())
+    if not keys:
+        return fix
+    return replace(fix, group="env_name", lines=tuple(shown), keys=tuple(keys), env_names=tuple(names),
+                   text_key=None)
 
 
 # -- provider conventions (knowledge/providers.toml) --------------------------------------------------------

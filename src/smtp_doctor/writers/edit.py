@@ -6,6 +6,7 @@ do not import each other.
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 
 
@@ -30,3 +31,9 @@ class Patched:
     removed: tuple[int, ...]  #: 1-based line numbers of the original text
     changed: tuple[int, ...]
     added_after: int | None  #: the line new keys were inserted after
+
+
+def renamed_word(line: str, old: str, new: str) -> str | None:
+    """``line`` with ``new`` where it had ``old`` (a whole word, once: a variable's name); None when not there."""
+    pattern = re.compile(rf"(?<![\w]){re.escape(old)}(?![\w])")
+    return pattern.sub(new, line, count=1) if pattern.search(line) else None

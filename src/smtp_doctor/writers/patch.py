@@ -19,7 +19,7 @@ from ..predict import Fix
 from ..readers import syntax_of
 from ..settings import Origin, RawConfig
 from .dsn import apply_dsn_fix, dsn_line, password_tokens
-from .edit import Patched, Unpatchable, split_lines
+from .edit import Patched, Unpatchable, renamed_word, split_lines
 from .hoist import hoist_env_load
 from .jsurl import apply_url_fix, is_url_form, url_password_tokens
 from .msmtprc import apply_account_fix, is_account
@@ -60,6 +60,19 @@ def symbolize(text: str, raw: RawConfig, keys: tuple[str, ...]) -> str:
     return "".join(lines)
 
 
+def _rename_env(text: str, raw: RawConfig, fix: Fix) -> Patched:
+    lines = split_lines(text, keepends=True)
+    changed = []
+    for key, (old, new) in zip(fix.keys, fix.env_names, strict=True):
+        origin = raw.values[key].origin if key in raw.values else None
+        line = renamed_word(lines[origin.line - 1], old, new) if origin and 1 <= origin.line <= len(lines) else None
+        if origin is None or line is None:
+            raise Unpatchable("fix.unpatchable.elsewhere")
+        lines[origin.line - 1] = line
+        changed.append(origin.line)
+    return Patched("".join(lines), (), tuple(changed), None)
+
+
 def apply_fix(text: str, raw: RawConfig, fix: Fix, syntax: str) -> Patched:
     """``text`` with ``fix`` applied; raises Unpatchable when a line holds more than the key it is about
     (except a Ruby hash written on one line, which is edited entry by entry: ``_Inline``, and a mailer DSN,
@@ -76,6 +89,8 @@ def apply_fix(text: str, raw: RawConfig, fix: Fix, syntax: str) -> Patched:
         if trimmed is None or origin is None:
             raise Unpatchable("fix.unpatchable.elsewhere")
         return Patched(trimmed, (), (origin.line,), None)
+    if fix.group == "env_name":  # the variable each key reads, renamed on its own line (remedy.env_names)
+        return _rename_env(text, raw, fix)
     if syntax == "dsn":
         return apply_dsn_fix(text, raw, fix)
     if raw.framework == "spring" and raw.file.endswith((".yml", ".yaml")):  # nested keys (writers/spring_yaml.py)

@@ -16,6 +16,12 @@ from ..settings import Origin
 from ._common import Lines, syntax_error
 
 
+def script_grammar(path: Path) -> str:
+    """The grammar a JavaScript-family file is parsed with: TypeScript and TSX by their suffixes."""
+    suffix = path.suffix.lower()
+    return "tsx" if suffix == ".tsx" else "typescript" if suffix in (".ts", ".mts", ".cts") else "javascript"
+
+
 @cache
 def parser(grammar: str) -> tree_sitter.Parser:
     """A parser for ``ruby``, ``javascript``, ``typescript``, ``tsx`` or ``php``."""

@@ -17,7 +17,7 @@ from tree_sitter import Node
 
 from ..settings import RawConfig, ValueKind
 from ._common import EXPR, MASK, NIL, Ev, add, finish, note, raw, unknown
-from ._ts import Source, walk
+from ._ts import Source, script_grammar, walk
 from .dsn import DsnError, parse_dsn
 from .loaded_env import not_known
 
@@ -324,9 +324,7 @@ def _url_option(key: str, ev: Ev) -> Ev:
 
 
 def read_javascript(path: Path, text: str, framework: str | None, env: Mapping[str, str] | None) -> list[RawConfig]:
-    suffix = path.suffix.lower()
-    grammar = "tsx" if suffix == ".tsx" else "typescript" if suffix in (".ts", ".mts", ".cts") else "javascript"
-    src = Source(path, text, grammar)
+    src = Source(path, text, script_grammar(path))
     configs = _Reader(src, env).transports()
     if not configs and framework:
         configs.append(RawConfig("nodemailer", src.file))

@@ -101,11 +101,9 @@ def _function_lines(path: Path, text: str, syntax: str) -> tuple[tuple[int, int]
             return ()
         return tuple((n.lineno, n.end_lineno or n.lineno) for n in ast.walk(tree)
                      if isinstance(n, ast.FunctionDef | ast.AsyncFunctionDef | ast.Lambda))
-    from ._ts import parser
+    from ._ts import parser, script_grammar
 
-    grammar = {".ts": "typescript", ".mts": "typescript", ".cts": "typescript", ".tsx": "tsx"}.get(path.suffix,
-                                                                                                 "javascript")
-    root = parser(grammar).parse(text.encode("utf-8")).root_node
+    root = parser(script_grammar(path)).parse(text.encode("utf-8")).root_node
     kinds = {"function_declaration", "function_expression", "function", "arrow_function", "method_definition",
              "generator_function_declaration", "generator_function"}
     spans, stack = [], [root]

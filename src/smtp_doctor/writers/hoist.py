@@ -38,11 +38,9 @@ def _statements(path: Path, text: str, syntax: str) -> list[tuple[int, int]]:
         except (SyntaxError, ValueError, MemoryError, RecursionError):
             return []
         return [(n.lineno, n.end_lineno or n.lineno) for n in tree.body]
-    from ..readers._ts import parser
+    from ..readers._ts import parser, script_grammar
 
-    grammar = {".ts": "typescript", ".mts": "typescript", ".cts": "typescript", ".tsx": "tsx"}.get(path.suffix,
-                                                                                                 "javascript")
-    root = parser(grammar).parse(text.encode("utf-8")).root_node
+    root = parser(script_grammar(path)).parse(text.encode("utf-8")).root_node
     return [(n.start_point[0] + 1, n.end_point[0] + 1) for n in root.children if n.type != "comment"]
 
 

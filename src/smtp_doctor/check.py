@@ -162,14 +162,25 @@ def check(configs: list[RawConfig], probe_target: str | None, ca_file: str | Non
     _ask_all(out, env, login, envelope, override is not None, timeout)
     for c in out:
         if c.facts is not None and c.prediction is not None:
-            c.fix = fix_for(c.plan, c.prediction, c.facts, present(c.raw))
-            if c.fix is not None and c.prediction.stage == "startup":
-                c.fix = accepted_value(c.raw, c.facts, c.fix)
-            if c.asked is not None and c.asked.login == "refused" and c.asked.padded_file:
-                c.fix = trim_secret_fix(c.raw, read_text(Path(c.raw.file)), c.asked.padded_file) or c.fix
-            if c.fix is not None and c.prediction.verdict is not Verdict.DELIVERED:
-                c.fix = env_names(c.raw, env, read_text(Path(c.raw.file)), c.fix)
+            c.fix = _fix(c, c.prediction, c.facts, env)
     return out
+
+
+def _fix(c: Checked, pred: Prediction, facts: PortFacts, env: Mapping[str, str] | None) -> Fix | None:
+    """The failure's fix (predict.fix_for), then what only the config's own text can give where that is words:
+    a refused value as one the framework takes, a trimmed secret file, the variable of a close name."""
+    fix = fix_for(c.plan, pred, facts, present(c.raw))
+    if fix is None or fix.lines or pred.verdict is Verdict.DELIVERED:
+        return fix
+    if pred.stage == "startup":
+        fix = accepted_value(c.raw, facts, fix)
+    try:
+        text = read_text(Path(c.raw.file))
+    except UserError:  # a config built in code (the library), not read from a file: nothing to edit in place
+        text = ""
+    if c.asked is not None and c.asked.login == "refused" and c.asked.padded_file:
+        fix = trim_secret_fix(c.raw, text, c.asked.padded_file) or fix
+    return env_names(c.raw, env, text, fix)
 
 
 def _askable(c: Checked) -> bool:

@@ -14,10 +14,11 @@ import tomllib
 from dataclasses import dataclass, field
 from functools import cache
 from importlib import resources
+from pathlib import Path
 from typing import Any
 
 from .errors import UserError
-from .settings import Origin, Setting, Settings, TLSMode
+from .settings import Origin, RawConfig, Setting, Settings, TLSMode
 
 
 @dataclass(frozen=True)
@@ -133,6 +134,14 @@ def _split_host(facts: dict[str, Any], host: Any) -> tuple[str, int] | None:
     return m[1], int(m[2])
 
 
+def env_loaded_late(raw: RawConfig) -> str | None:
+    """The name of the env file the app's code loads below settings that read the environment (readers'
+    note env_loaded_late): those settings got the process's own variables."""
+    if "readers.note.env_loaded_late" not in raw.notes or raw.env_file is None:
+        return None
+    return Path(raw.env_file[0]).name
+
+
 def plan(settings: Settings) -> ConnectionPlan:
     """The connection ``settings`` lead to (no network, no file access)."""
     from .frameworks import predict as refusals_of
@@ -163,10 +172,8 @@ def plan(settings: Settings) -> ConnectionPlan:
         with contextlib.suppress(UserError):
             if model(settings.raw.framework).string_keys == "ignored":
                 ignored = tuple(k for k, v in settings.raw.values.items() if string_key(v))
-    late = settings.raw.env_file if settings.raw is not None and \
-        "readers.note.env_loaded_late" in settings.raw.notes else None
     return ConnectionPlan(
-        ignored_keys=ignored, env_loaded_late=late[0].rsplit("/", 1)[-1] if late else None,
+        ignored_keys=ignored, env_loaded_late=env_loaded_late(settings.raw) if settings.raw is not None else None,
         framework=settings.framework, source=settings.source, host=host, port=port, host_written=written,
         mode=_value(settings.tls_mode), verify_peer=_value(settings.verify_peer),
         verify_hostname=_value(settings.verify_hostname), ca_file=ca_file, ca_path=ca_path,

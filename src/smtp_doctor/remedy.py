@@ -17,7 +17,7 @@ from dataclasses import replace
 from typing import Any
 
 from .facts import Mode, PortFacts
-from .plan import ConnectionPlan, framework_facts, plan
+from .plan import ConnectionPlan, env_loaded_late, framework_facts, plan
 from .predict import Fix, Prediction, Verdict, fix_row, fix_syntax, render_line, row_lines
 from .providers import identify
 from .settings import Origin, RawConfig, Settings, TLSMode, ValueKind
@@ -206,10 +206,8 @@ def key_style_fixes(raw: RawConfig) -> list[tuple[str, dict[str, Any], Fix]]:
 def env_load_fixes(raw: RawConfig) -> list[tuple[str, dict[str, Any], Fix]]:
     """Settings read from the environment above the line that loads the env file (readers.note.env_loaded_late):
     one step that moves that line up (writers/hoist.py), every value untouched. Pure."""
-    if "readers.note.env_loaded_late" not in raw.notes or raw.env_file is None:
-        return []
-    name = raw.env_file[0].rsplit("/", 1)[-1]
-    return [("fix.convention.env_loaded_late", {"file": name}, Fix("env_load_first"))]
+    name = env_loaded_late(raw)
+    return [("fix.convention.env_loaded_late", {"file": name}, Fix("env_load_first"))] if name else []
 
 
 def provider_fixes(raw: RawConfig, settings: Settings, present: Mapping[str, str]

@@ -113,6 +113,10 @@ def _file_secret(path: str, trimmed: bool) -> str | None:
 def _literal_at(rv: RawValue) -> str | None:
     """The literal written at the password's place in its file (readers drop secrets; this reads it back
     only here, only for the login, and only when the app itself would read it from that file)."""
+    if rv.data is not None:  # yaml.safe_load(…)["smtp"]["password"]: read again from the data file
+        from .readers.datafile import value_at
+
+        return value if isinstance(value := value_at(rv.data), str) else None
     if (line := _line_at(rv)) is None:
         return None
     assert rv.origin is not None

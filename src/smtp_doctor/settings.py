@@ -67,6 +67,8 @@ class RawValue:
     env: str | None = None
     secret: bool = False
     file: tuple[str, bool] | None = None  #: (path, trimmed) when the app reads the value from that file
+    #: (data file, its parser, the keys down to the value) when app code loads the value from YAML, TOML or JSON
+    data: tuple[str, str, tuple[str | int, ...]] | None = None
 
 
 @dataclass

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import os
 from collections.abc import Callable, Mapping
+from functools import partial
 from pathlib import Path
 
 from ..errors import UserError
@@ -93,6 +94,8 @@ def read_file(path: Path, *, framework: str | None = None, env: Mapping[str, str
         raise UserError("readers.error.framework_mismatch", file=str(path), framework=framework)
     loaded = loaded_env(home or path, text, syntax)
     own_env, env = env, with_loaded(loaded, env, syntax)
+    if syntax == "python" and home is not None:  # a copy is read as if at home: __file__, the modules beside it
+        reader = partial(read_python, home=home)
     try:
         configs = reader(path, text, framework, env)
         if loaded is not None and loaded.line:

@@ -42,6 +42,8 @@ class Ev:
     #: (path, trimmed): the value is that file's content, read when the app starts (``open(p).read()``,
     #: ``.strip()``ped or not: a Docker secret's trailing newline is part of the password unless it is)
     file: tuple[str, bool] | None = None
+    #: (data file, parser, keys): the value is that document's, as app code loads and indexes it (readers/datafile)
+    data: tuple[str, str, tuple[str | int, ...]] | None = None
 
     @property
     def known(self) -> bool:
@@ -98,13 +100,13 @@ def raw(key: str, ev: Ev, text: str, origin: Origin, *, secret: bool | None = No
     if secret:
         empty = ev.kind is ValueKind.STRING and ev.value == ""
         return RawValue(value="" if empty else None, kind=ev.kind, text="" if empty else MASK,
-                        origin=origin, env=ev.env, secret=True, file=ev.file)
+                        origin=origin, env=ev.env, secret=True, file=ev.file, data=ev.data)
     if isinstance(ev.value, str) and "static:" in ev.value:  # Postfix static:user:PASSWORD maps (issue 17)
         from ..secrets import mask_postfix_map
 
         ev, text = Ev(ev.kind, mask_postfix_map(ev.value), ev.env), mask_postfix_map(text)
     return RawValue(value=ev.value if ev.known else None, kind=ev.kind, text=text, origin=origin, env=ev.env,
-                    file=ev.file)
+                    file=ev.file, data=ev.data)
 
 
 def add(config: RawConfig, key: str, value: RawValue) -> None:

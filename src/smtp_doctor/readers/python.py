@@ -11,6 +11,7 @@ assignments, ``if`` and ``return`` over such expressions. Anything else is kept 
 from __future__ import annotations
 
 import ast
+import os
 import warnings
 from collections.abc import Mapping
 from pathlib import Path
@@ -18,6 +19,7 @@ from urllib.parse import parse_qs, unquote, urlparse
 
 from ..errors import UserError
 from ..settings import Origin, RawConfig, ValueKind
+from . import datafile
 from ._common import EXPR, NIL, Ev, Lines, add, file_content, finish, literal, raw, read_text, syntax_error, unknown
 from .loaded_env import not_known
 
@@ -40,6 +42,26 @@ _EMAIL_URL_QUERY = ("EMAIL_USE_TLS", "EMAIL_USE_SSL")
 _HANDLE, _PATH = "<file>", "<path>"
 _OPENERS = {"open": _HANDLE, "io.open": _HANDLE, "Path": _PATH, "pathlib.Path": _PATH}
 _READS = {"read": (_HANDLE,), "read_text": (_PATH,), "open": (_PATH,)}
+#: path arithmetic the settings module does to find such a file beside itself (``BASE_DIR / "mail.yaml"``)
+#: PyYAML loaders that resolve scalars as the safe loader does (BaseLoader does not: every scalar is a string)
+_YAML_LOADERS = ("SafeLoader", "FullLoader", "Loader", "UnsafeLoader", "CSafeLoader", "CFullLoader", "CLoader")
+_SAME_PATH = ("resolve", "absolute", "expanduser")
+_OS_PATH = {"os.path.dirname": "dirname", "os.path.abspath": "abspath", "os.path.realpath": "realpath",
+            "os.path.join": "join", "os.path.expanduser": "expanduser"}
+
+
+def _path(where: str) -> Ev:
+    """A ``pathlib.Path`` to ``where``: opened or read later, or joined further."""
+    return Ev(ValueKind.EXPRESSION, _PATH, file=(where, False))
+
+
+def _where(ev: Ev) -> str | None:
+    """The path a str or a Path value names, when it is known."""
+    if ev.kind is ValueKind.STRING:
+        return str(ev.value)
+    if ev.value == _PATH and ev.file is not None:
+        return ev.file[0]
+    return None
 
 
 def _py_truthy(ev: Ev) -> bool:
@@ -82,10 +104,18 @@ class _Eval:
             return literal(node.value) if not isinstance(node.value, bytes) else EXPR
         if isinstance(node, ast.Name):
             return self.scope.get(node.id, EXPR)
+        if isinstance(node, ast.Attribute) and node.attr == "parent" and \
+                (where := _where(base := self(node.value))) is not None and base.value == _PATH:
+            return _path(os.path.dirname(where))
+        if isinstance(node, ast.BinOp) and isinstance(node.op, ast.Div) and (base := self(node.left)).value == _PATH \
+                and (folder := _where(base)) is not None and (name := _where(self(node.right))) is not None:
+            return _path(os.path.join(folder, name))
         if isinstance(node, ast.Subscript):
             key = self(node.slice)
             if _dotted(node.value) in ("os.environ", "environ") and key.kind is ValueKind.STRING:
                 return self.lookup(key.value, None)
+            if isinstance((doc := self(node.value)).value, datafile.Document):
+                return datafile.item(doc, key, None)
             held = self.settings_dict(node.value)
             if held is not None and key.kind is ValueKind.STRING:
                 return held.get(key.value, EXPR)  # a KeyError when the app starts: not told here
@@ -145,9 +175,20 @@ class _Eval:
         if name in ("int", "float", "str", "bool") and len(args) == 1:
             return _convert(name, self(args[0]))
         if name in _OPENERS and args:  # open(p), Path(p): what .read() / .read_text() will read
-            where = self(args[0])
-            return Ev(ValueKind.EXPRESSION, _OPENERS[name], file=(where.value, False)) \
-                if where.kind is ValueKind.STRING else EXPR
+            where = _where(self(args[0]))
+            return Ev(ValueKind.EXPRESSION, _OPENERS[name], file=(where, False)) if where is not None else EXPR
+        if name in _OS_PATH and args:
+            parts = [_where(self(a)) for a in args]
+            if None in parts or (len(parts) > 1 and _OS_PATH[name] != "join"):
+                return EXPR
+            return Ev(ValueKind.STRING, getattr(os.path, _OS_PATH[name])(*parts))
+        if name == "str" and len(args) == 1 and self(args[0]).value == _PATH:
+            return Ev(ValueKind.STRING, _where(self(args[0])))
+        if datafile.is_loader(name) and args:
+            return self.load(name, node)
+        if isinstance(node.func, ast.Attribute) and node.func.attr in _SAME_PATH and not args and \
+                (base := self(node.func.value)).value == _PATH:
+            return base
         if isinstance(node.func, ast.Attribute) and node.func.attr in _READS:
             opened = self(node.func.value)
             if opened.file is not None and opened.value in _READS[node.func.attr]:
@@ -157,6 +198,9 @@ class _Eval:
             return EXPR
         if name in self.helpers:
             return self.run_helper(self.helpers[name], node)
+        if isinstance(node.func, ast.Attribute) and node.func.attr == "get" and args and \
+                isinstance((doc := self(node.func.value)).value, datafile.Document):
+            return datafile.item(doc, self(args[0]), self(args[1]) if len(args) > 1 else NIL)
         if isinstance(node.func, ast.Attribute) and node.func.attr == "get" and args and \
                 (held := self.settings_dict(node.func.value)) is not None:
             key = self(args[0])
@@ -196,6 +240,21 @@ class _Eval:
         if cast == "env":
             cast = self.casts.get(key.value, "str")
         return _cast(cast, got, _ENVIRON_TRUE)
+
+    def load(self, name: str, node: ast.Call) -> Ev:
+        """``yaml.safe_load(fh)``, ``tomllib.load(fh)``, ``json.loads(path.read_text())``: the document the app loads,
+        parsed here by the same rules (:mod:`.datafile`). A loader other than the safe one's scalars is not told."""
+        loader = next((k.value for k in node.keywords if k.arg == "Loader"),
+                      node.args[1] if len(node.args) > 1 else None)
+        if loader is not None and _dotted(loader).rsplit(".", 1)[-1] not in _YAML_LOADERS:
+            return EXPR  # BaseLoader keeps every scalar a string
+        given = self(node.args[0])
+        if given.value == _HANDLE and given.file is not None:
+            text = datafile.read(given.file[0]) if os.path.isabs(given.file[0]) else None
+            return datafile.parse(name, text, given.file[0]) if text is not None else EXPR
+        if given.kind is ValueKind.STRING:
+            return datafile.parse(name, str(given.value), given.file[0] if given.file else None)
+        return EXPR
 
     def settings_dict(self, node: ast.expr) -> dict[str, Ev] | None:
         """The settings a dict expression holds: ``env.email_url('EMAIL_URL', default=...)`` (also
@@ -329,10 +388,11 @@ def _cast(kind: str, ev: Ev, true_strings: set[str]) -> Ev:
 
 
 def read_python(path: Path, text: str, framework: str | None, env: Mapping[str, str] | None,
-                _imports: int = 0) -> list[RawConfig]:
+                _imports: int = 0, home: Path | None = None) -> list[RawConfig]:
     """Module-level settings (one config per framework found) and one config per Flask config class.
     ``from base import *`` of a module beside it (split settings) brings that module's settings in where the
-    line stands, so later assignments override them as Python's do; ``_imports`` bounds the chain."""
+    line stands, so later assignments override them as Python's do; ``_imports`` bounds the chain. ``home``:
+    where the file stands in the app when ``path`` is a copy (``__file__``, and the modules beside it)."""
     try:
         with warnings.catch_warnings():  # CPython prints SyntaxWarnings with the file's own line: never ours to show
             warnings.simplefilter("ignore")
@@ -343,7 +403,7 @@ def read_python(path: Path, text: str, framework: str | None, env: Mapping[str, 
         raise UserError("readers.error.too_deep", file=str(path)) from None
     lines = Lines(text)
     frameworks = [framework] if framework else ["django", "flask_mail"]
-    module_scope: dict[str, Ev] = {}
+    module_scope: dict[str, Ev] = {"__file__": Ev(ValueKind.STRING, str((home or path).resolve()))}
     evaluator = _Eval(env, module_scope)
     module = {f: RawConfig(f, str(path)) for f in frameworks}
     classes: list[RawConfig] = []
@@ -391,7 +451,7 @@ def read_python(path: Path, text: str, framework: str | None, env: Mapping[str, 
                                 if isinstance(dk, ast.Constant) and isinstance(dk.value, str):
                                     record(configs, dk.value, dv, repr(dk.value), ev)
             elif isinstance(stmt, ast.ImportFrom) and any(a.name == "*" for a in stmt.names) and _imports < 4:
-                source = _module_file(path, stmt.module or "", stmt.level)
+                source = _module_file(home or path, stmt.module or "", stmt.level)
                 if source is not None:  # absent (local_settings in a try/except ImportError): nothing, as in Python
                     for other in read_python(source, read_text(source), framework, env, _imports + 1):
                         if other.framework in configs:  # module-level only: an imported module gives no classes

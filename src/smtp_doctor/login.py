@@ -164,7 +164,19 @@ def padded(raw: RawConfig, password: str) -> tuple[str | None, str | None]:
 
 def app_password(raw: RawConfig, env: Mapping[str, str] | None) -> str | None:
     """The password the app will send, from where the app reads it: its environment (``--env``, then this
-    process's), a literal in its config, or a file its config reads; ``None`` when not available here."""
+    process's), a literal in its config, or a file its config reads; ``None`` when not available here. A
+    framework that renders it into YAML first (Mastodon's email.yml) sends what that YAML holds."""
+    from .frameworks.model import models, rendered
+    from .readers._common import literal, ruby_to_s
+
+    text = _app_password_text(raw, env)
+    if text is None or (m := models().get(raw.framework)) is None or m.rendered != "yaml":
+        return text
+    value = rendered(m, text)
+    return None if value is None else ruby_to_s(literal(value))  # net-smtp interpolates it: "#{secret}"
+
+
+def _app_password_text(raw: RawConfig, env: Mapping[str, str] | None) -> str | None:
     if (rv := _password_value(raw)) is None:
         return None
     if rv.env:  # the app's environment wins over its dotenv file (dotenv never overrides a set variable)

@@ -16,6 +16,8 @@ from functools import cache
 from importlib import resources
 from typing import Any
 
+import yaml
+
 from ..errors import UserError
 from ..settings import Origin, RawConfig, RawValue, Setting, Settings, TLSMode, ValueKind
 from . import conditions as C
@@ -150,7 +152,9 @@ class Model:
     model: str | None = None
     model_version: str | None = None
     string_keys: str = "read"  #: "ignored": keys spelled as strings never reach the framework (mail gem)
-    empty: str = "value"  #: "nil": an empty value reaches the model as nil (Mastodon's ERB → YAML email.yml)
+    #: "yaml": each value reaches the model as the YAML scalar its text renders to (Mastodon's ERB → YAML
+    #: email.yml): an empty one is nil, surrounding blanks go, `` #`` starts a comment, ``yes`` is a boolean
+    rendered: str = "value"
 
     def truth_of(self, key: str) -> str:
         facts = self.keys.get(key)
@@ -222,7 +226,7 @@ def _model(fid: str, t: Mapping[str, Any]) -> Model:
                  known=frozenset(t.get("known", [])), fields=tuple(flds), translate=trans, predicts=tuple(preds),
                  errors=errs, version_of=t.get("version_of"), assume_version=t.get("assume_version"),
                  model=t.get("model"), model_version=t.get("model_version"),
-                 string_keys=t.get("string_keys", "read"), empty=t.get("empty", "value"))
+                 string_keys=t.get("string_keys", "read"), rendered=t.get("rendered", "value"))
 
 
 @cache
@@ -417,8 +421,11 @@ def translate(raw: RawConfig) -> RawConfig:
                 rv = raw.values.get(rule.source_key)
                 if rv is None or rv.kind is ValueKind.NIL:
                     continue
-                if m.empty == "nil" and rv.kind is ValueKind.STRING and rv.value == "":
-                    break  # set, so no default applies, but nil: the target is absent
+                if m.rendered == "yaml" and rv.kind is ValueKind.STRING and not rv.secret:
+                    value = rendered(m, rv.value)
+                    if value is None:
+                        break  # set, so no default applies, but nil: the target is absent
+                    rv = replace(rv, value=value, kind=_kind_of(value))
                 if rule.conversion == "int" and rv.kind in KNOWN and not rv.secret:
                     with contextlib.suppress(TypeError, ValueError):
                         rv = replace(rv, value=_convert("int", rv, m, rule.source_key), kind=ValueKind.INT)
@@ -433,6 +440,21 @@ def translate(raw: RawConfig) -> RawConfig:
     same = raw.framework_version is not None and models()[m.model].version_of == m.version_of
     return RawConfig(framework=m.model, file=raw.file, values=out,
                      framework_version=raw.framework_version if same else m.model_version, notes=list(raw.notes))
+
+
+def rendered(m: Model, text: str) -> Any:
+    """The value the framework's model gets for ``text``: itself, or with ``rendered = "yaml"`` the scalar a
+    plain YAML value renders to (Psych, YAML 1.1, as PyYAML's safe loader reads it); the text as it is when the
+    YAML does not parse into a scalar (the app then does not start: not told here)."""
+    if m.rendered != "yaml":
+        return text
+    try:
+        value = yaml.safe_load(f"value: {text}")
+    except yaml.YAMLError:
+        return text
+    if not isinstance(value, dict) or not isinstance(value.get("value"), str | int | float | bool | None):
+        return text  # a list, a mapping, a date: not a value these settings take
+    return value["value"]
 
 
 def _kind_of(value: Any) -> ValueKind:

@@ -42,9 +42,9 @@ _EMAIL_URL_QUERY = ("EMAIL_USE_TLS", "EMAIL_USE_SSL")
 _HANDLE, _PATH = "<file>", "<path>"
 _OPENERS = {"open": _HANDLE, "io.open": _HANDLE, "Path": _PATH, "pathlib.Path": _PATH}
 _READS = {"read": (_HANDLE,), "read_text": (_PATH,), "open": (_PATH,)}
-#: path arithmetic the settings module does to find such a file beside itself (``BASE_DIR / "mail.yaml"``)
 #: PyYAML loaders that resolve scalars as the safe loader does (BaseLoader does not: every scalar is a string)
 _YAML_LOADERS = ("SafeLoader", "FullLoader", "Loader", "UnsafeLoader", "CSafeLoader", "CFullLoader", "CLoader")
+#: path arithmetic the settings module does to find a file beside itself (``BASE_DIR / "mail.yaml"``)
 _SAME_PATH = ("resolve", "absolute", "expanduser")
 _OS_PATH = {"os.path.dirname": "dirname", "os.path.abspath": "abspath", "os.path.realpath": "realpath",
             "os.path.join": "join", "os.path.expanduser": "expanduser"}

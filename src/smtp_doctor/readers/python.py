@@ -5,7 +5,8 @@ Settings modules are code, so values are folded from the expressions people writ
 ``int()``, ``bool()`` (with Python's truthiness, which is the trap), ``==``, ``.lower()`` — against
 the env mapping given, and through the settings module's own small helpers (``def env_bool(name, default=False):
 ... return value.strip().lower() in ("1", "true")``): a helper is run on its arguments when its body is only
-assignments, ``if`` and ``return`` over such expressions. Anything else is kept as ``EXPRESSION``.
+assignments, ``if`` and ``return`` over such expressions. A YAML, TOML or JSON file the module loads is read
+as it loads it (:mod:`.datafile`), found from ``__file__``. Anything else is kept as ``EXPRESSION``.
 """
 
 from __future__ import annotations

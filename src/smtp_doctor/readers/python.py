@@ -14,7 +14,7 @@ from __future__ import annotations
 import ast
 import os
 import warnings
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from pathlib import Path
 from urllib.parse import parse_qs, unquote, urlparse
 
@@ -47,8 +47,9 @@ _READS = {"read": (_HANDLE,), "read_text": (_PATH,), "open": (_PATH,)}
 _YAML_LOADERS = ("SafeLoader", "FullLoader", "Loader", "UnsafeLoader", "CSafeLoader", "CFullLoader", "CLoader")
 #: path arithmetic the settings module does to find a file beside itself (``BASE_DIR / "mail.yaml"``)
 _SAME_PATH = ("resolve", "absolute", "expanduser")
-_OS_PATH = {"os.path.dirname": "dirname", "os.path.abspath": "abspath", "os.path.realpath": "realpath",
-            "os.path.join": "join", "os.path.expanduser": "expanduser"}
+_OS_PATH: dict[str, Callable[..., str]] = {"os.path.dirname": os.path.dirname, "os.path.abspath": os.path.abspath,
+            "os.path.realpath": os.path.realpath, "os.path.join": os.path.join,
+            "os.path.expanduser": os.path.expanduser}
 
 
 def _path(where: str) -> Ev:
@@ -180,11 +181,11 @@ class _Eval:
             return Ev(ValueKind.EXPRESSION, _OPENERS[name], file=(where, False)) if where is not None else EXPR
         if name in _OS_PATH and args:
             parts = [_where(self(a)) for a in args]
-            if None in parts or (len(parts) > 1 and _OS_PATH[name] != "join"):
+            if None in parts or (len(parts) > 1 and name != "os.path.join"):
                 return EXPR
-            return Ev(ValueKind.STRING, getattr(os.path, _OS_PATH[name])(*parts))
-        if name == "str" and len(args) == 1 and self(args[0]).value == _PATH:
-            return Ev(ValueKind.STRING, _where(self(args[0])))
+            return Ev(ValueKind.STRING, _OS_PATH[name](*parts))
+        if name == "str" and len(args) == 1 and (a_path := self(args[0])).value == _PATH:
+            return Ev(ValueKind.STRING, _where(a_path))
         if datafile.is_loader(name) and args:
             return self.load(name, node)
         if isinstance(node.func, ast.Attribute) and node.func.attr in _SAME_PATH and not args and \

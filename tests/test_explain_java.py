@@ -24,7 +24,8 @@ from smtp_doctor.lab import LabInfo
 SOURCE = Path(__file__).parent / "fixtures" / "errors" / "clients" / "JakartaClient.java"
 JARS = ("/usr/share/java/jakarta-mail.jar", "/usr/share/java/jakarta-activation.jar")
 
-# id, lab server (or "closed" / "dns"), mode, trust store?, user?, password, expected mode, ambiguous text
+# id, lab server (or "closed" / "dns"), mode, trust store?, user?, password ("unset": none), expected mode,
+# ambiguous text
 CELLS = [
     ("implicit_on_starttls", "starttls", "implicit", True, False, "", "implicit_tls_on_plain_port", False),
     ("starttls_on_implicit", "implicit", "starttls", True, False, "", "plain_on_implicit_port",
@@ -37,6 +38,7 @@ CELLS = [
     ("starttls_required_on_plain", "plain", "starttls", True, False, "", "starttls_not_offered", False),
     ("no_tls_where_required", "starttls", "plain", True, True, "", "starttls_required", False),
     ("bad_password", "implicit", "implicit", True, True, "wrong", "auth_bad_credentials", False),
+    ("no_password", "implicit", "implicit", True, True, "unset", "auth_missing_credentials", False),
     ("no_common_mechanism", "auth-xoauth2", "implicit", True, True, "", "auth_mechanism", False),
     ("refused", "closed", "starttls", True, False, "", "conn_refused", False),
     ("dns", "dns", "starttls", True, False, "", "dns_failure", False),
@@ -72,6 +74,8 @@ def run(app: tuple[str, Path], lab: LabInfo, server: str, mode: str, trust: bool
         port = lab.servers[server].port
     job = " ".join([mode, host, str(port), str(store) if trust else "", lab.user if user else ""])
     env = {**os.environ, "CLIENT_JOB": job, "CLIENT_PASSWORD": password or lab.password}
+    if password == "unset":  # no password at all: Jakarta Mail refuses before it connects
+        del env["CLIENT_PASSWORD"]
     done = subprocess.run(["java", "-cp", classpath, "JakartaClient"], capture_output=True, text=True, timeout=60,
                           env=env)
     return (done.stdout + done.stderr).strip()

@@ -21,7 +21,7 @@ from .findings import Finding, Severity
 from .frameworks import model, to_settings
 from .frameworks.apptrust import AppTrust, app_environ, app_trust, apply, with_app_trust
 from .lint import lint
-from .plan import ConnectionPlan, Refusal, knowledge, plan
+from .plan import ConnectionPlan, Refusal, knowledge, password_as_token, plan
 from .predict import Fix, Prediction, Verdict, fix_for, predict
 from .readers import read_text
 from .remedy import accepted_value, env_names, trim_secret_fix
@@ -184,11 +184,12 @@ def _fix(c: Checked, pred: Prediction, facts: PortFacts, env: Mapping[str, str] 
 
 
 def _askable(c: Checked) -> bool:
-    """The app gets as far as its login and MAIL: delivered so far, or the 530 that is only a guess."""
+    """The app gets as far as its login and MAIL: delivered so far, or a refusal there that is only a guess
+    (the 530, the password sent as an OAuth token)."""
     pred = c.prediction
     return pred is not None and c.facts is not None and pred.channel is not None and (
         pred.verdict is Verdict.DELIVERED or (pred.verdict is Verdict.FAILS and not pred.certain
-                                              and pred.stage == "mail"))
+                                              and pred.stage in ("auth", "mail")))
 
 
 def _ask_all(out: list[Checked], env: Mapping[str, str] | None, login: bool, envelope: Envelope | None,
@@ -215,7 +216,9 @@ def _ask_all(out: list[Checked], env: Mapping[str, str] | None, login: bool, env
                 continue
             assert c.settings.username is not None and password is not None
             mechanism = choose(c.plan, c.facts, c.prediction.channel)
-            creds, asked.mechanism = Credentials(str(c.settings.username.value), password), mechanism
+            creds = Credentials(str(c.settings.username.value), password,
+                                oauth_token=password if mechanism in password_as_token(c.plan.framework) else None)
+            asked.mechanism = mechanism
             asked.padded_file, asked.padded_value = padded(c.raw, password)
         c.asked = asked
         servername = c.plan.host if override and c.plan.host and c.plan.host != c.facts.host else None
@@ -240,11 +243,18 @@ def _answered(c: Checked) -> Prediction:
     params = {"mechanism": asked.mechanism or "-"}
     if asked.envelope is not None:
         params |= {"sender": asked.envelope.sender, "recipient": asked.envelope.recipient}
+    if asked.login == "refused" and pred.verdict is Verdict.FAILS and pred.stage == "auth":
+        # the guessed refusal happened (a password sent as an OAuth token): its cause is known whatever the
+        # server's words, and each mailer reports a different line of that exchange
+        return replace(pred, certain=True, params={**pred.params, **params})
     if asked.login == "refused" and asked.auth_reply is not None:
         return refused_by_server(c.plan, "auth", asked.auth_reply, pred.params, pred.channel, **params)
     if asked.asked == "refused" and asked.failed_phase in asked.replies:
         phase = asked.failed_phase or "mail"
         return refused_by_server(c.plan, phase, asked.replies[phase], pred.params, pred.channel, **params)
+    if asked.login == "ok" and pred.verdict is Verdict.FAILS and pred.stage == "auth":  # the guess was wrong
+        return Prediction(Verdict.DELIVERED, None, "done", pred.channel, True, None, None,
+                          "check.why.delivered_login", {**pred.params, **params}, (), pred.verification)
     if asked.asked == "accepted" and pred.verdict is Verdict.FAILS:  # the 530 guess: the server accepts
         risks = ("plaintext",) if pred.channel == "plaintext" else ()
         return Prediction(Verdict.DELIVERED, None, "done", pred.channel, True, None, None,

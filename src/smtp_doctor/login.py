@@ -20,7 +20,7 @@ from pathlib import Path
 
 from .credentials import MAX_SECRET, AuthPolicy, Credentials, Redactor
 from .facts import AuthOutcome, Mode, PortFacts
-from .plan import ConnectionPlan
+from .plan import ConnectionPlan, password_as_token
 from .predict import Prediction, app_mechanisms
 from .settings import Origin, RawConfig, RawValue, Settings, ValueKind
 from .smtp.reply import Reply
@@ -261,7 +261,8 @@ def not_tried(plan: ConnectionPlan, pred: Prediction, facts: PortFacts, settings
     if password is None:
         return "no_password"
     mechanism = choose(plan, facts, pred.channel or "")
-    if mechanism is None or not sasl.supported(mechanism) or sasl.needs_token(mechanism):
+    if mechanism is None or not sasl.supported(mechanism) or (
+            sasl.needs_token(mechanism) and mechanism not in password_as_token(plan.framework)):
         return "mechanism"
     return None
 

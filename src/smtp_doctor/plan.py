@@ -93,6 +93,12 @@ def framework_facts(framework: str) -> dict[str, Any]:
     return dict(knowledge().get("framework", {}).get(framework, {}))
 
 
+def password_as_token(framework: str) -> tuple[str, ...]:
+    """The token mechanisms a framework feeds its password to as the token (Swiftmailer's and Symfony's
+    XOAuth2Authenticator): the app sends it there, so check's own login may too."""
+    return tuple(framework_facts(framework).get("password_as_token", ()))
+
+
 def _value(s: Setting[Any] | None) -> Any:
     return None if s is None else s.value
 

@@ -19,7 +19,7 @@ from typing import Any
 
 from .errors import UserError
 from .facts import Mode, Outcome, PortFacts, TLSFacts, Verification
-from .plan import ConnectionPlan, framework_facts, knowledge
+from .plan import ConnectionPlan, framework_facts, knowledge, password_as_token
 from .settings import TLSMode
 from .smtp.reply import Reply
 
@@ -318,11 +318,12 @@ def predict(plan: ConnectionPlan, facts: PortFacts, *, sender: str = "") -> Pred
         if not any(m in offered for m in wanted):
             return fails("auth_mechanism", "auth", channel=channel, verification=verification,
                          offered=", ".join(offered) or "-", wanted=", ".join(wanted))
-        as_token = framework_facts(plan.framework).get("password_as_token", [])
+        as_token = password_as_token(plan.framework)
         if plan.auth_mechanism == "auto" and all(m in as_token for m in wanted if m in offered):
-            # the only mechanism in common wants an OAuth token, and the app sends its password as one (Symfony)
-            return fails("auth_bad_credentials", "auth", "check.why.password_as_token", channel=channel,
-                         verification=verification, offered=", ".join(offered))
+            # the only mechanism in common wants an OAuth token, and the app sends its password as one (Symfony):
+            # a server refuses it, most likely; check's own login with the app's password says how (check.py)
+            return fails("auth_bad_credentials", "auth", "check.why.password_as_token", certain=False,
+                         channel=channel, verification=verification, offered=", ".join(offered))
         if channel == "plaintext":
             risks.append("credentials_in_clear")
     why = "check.why.delivered_auth" if plan.auth_mechanism else "check.why.delivered"

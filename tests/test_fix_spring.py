@@ -11,6 +11,7 @@ from __future__ import annotations
 import uuid
 from pathlib import Path
 
+import pytest
 from click.testing import CliRunner
 
 import test_check_matrix6c as m6c
@@ -64,3 +65,16 @@ def test_a_port_in_the_host_is_moved_to_the_port_key(lab: LabInfo, tmp_path: Pat
     text, _ = _fix_and_send(tmp_path, yml, lab, spring["@TRUSTSTORE@"])
     assert "host: 127.0.0.1\n" in text and f"port: {lab.servers['starttls'].port}" in text
 
+
+
+@pytest.mark.parametrize("restriction", ["auth.plain.disable: true", "auth.mechanisms: LOGIN"])
+def test_a_mechanism_the_app_turned_off_is_turned_back_on(restriction: str, lab: LabInfo, tmp_path: Path,
+                                                          spring: dict[str, str]) -> None:
+    """A PLAIN-only relay and an app that disabled PLAIN (or named only LOGIN): the key goes, and Jakarta Mail's
+    default order finds PLAIN. The disabling key sits beside `auth: true`, a key its name starts with
+    (matrix 7c dev)."""
+    yml = (f"spring:\n  mail:\n    host: localhost\n    port: {lab.servers['auth-plain-only'].port}\n"
+           f"    username: {lab.user}\n    password: {lab.password}\n    properties:\n      mail:\n        smtp:\n"
+           f"          auth: true\n          {restriction}\n          ssl.enable: true\n")
+    text, out = _fix_and_send(tmp_path, yml, lab, spring["@TRUSTSTORE@"])
+    assert restriction not in text and "auth: true" in text and "will deliver" in out

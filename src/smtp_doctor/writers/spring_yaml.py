@@ -24,9 +24,11 @@ from .edit import Patched, Unpatchable, split_lines
 
 
 def _leaf(node: yaml.Node, path: str) -> Iterator[tuple[yaml.Node, yaml.Node, str]]:
-    """(key node, value node, rest of ``path`` below it) for each entry along ``path``, outermost first."""
+    """(key node, value node, rest of ``path`` below it) for each entry along ``path``, outermost first. The
+    longest key that leads there wins: ``auth.plain.disable`` beside ``auth: true`` is that key, not below it."""
     while isinstance(node, yaml.MappingNode):
-        step = next(((k, kn, vn) for k, kn, vn in items(node) if path == k or path.startswith(k + ".")), None)
+        step = max(((k, kn, vn) for k, kn, vn in items(node) if path == k or path.startswith(k + ".")),
+                   key=lambda step: len(step[0]), default=None)
         if step is None:
             return
         key, knode, vnode = step

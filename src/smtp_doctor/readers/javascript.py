@@ -1,7 +1,8 @@
 """Nodemailer transport options from JavaScript/TypeScript (``createTransport({...})``), via tree-sitter.
 
 Only the expressions people put in transport options are folded (``process.env.X``, ``||``, ``??``,
-``===``, ``Number()``, ``parseInt()``, ``!``, ternaries, ``const`` objects); JavaScript truthiness is the
+``===``, ``Number()``, ``parseInt()``, ``JSON.parse()``, ``encodeURIComponent()``, ``!``, ternaries, ``const``
+objects); JavaScript truthiness is the
 framework model's business, so ``secure: process.env.SMTP_SECURE`` stays the *string* it will be.
 """
 
@@ -10,8 +11,10 @@ from __future__ import annotations
 import json
 import math
 import re
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
+from dataclasses import replace
 from pathlib import Path
+from urllib.parse import quote, unquote
 
 from tree_sitter import Node
 
@@ -22,6 +25,21 @@ from .dsn import DsnError, parse_dsn
 from .loaded_env import not_known
 
 _MAX_DEPTH = 32
+
+
+#: ES2015 made Number.parseInt / Number.parseFloat the very functions parseInt / parseFloat are (ECMA-262 21.1.2)
+_ALIASES = {"Number.parseInt": "parseInt", "Number.parseFloat": "parseFloat"}
+
+#: encodeURIComponent leaves A–Z a–z 0–9 - _ . ! ~ * ' ( ) as they are (ECMA-262 19.2.6.5); decodeURIComponent
+#: throws URIError on a malformed escape
+def _decode_uri(text: str) -> str:
+    if re.search(r"%(?![0-9A-Fa-f]{2})", text):
+        raise UnicodeError(text)
+    return unquote(text, errors="strict")
+
+
+_URI: dict[str, Callable[[str], str]] = {"encodeURIComponent": lambda s: quote(s, safe="-_.!~*'()"),
+                                         "decodeURIComponent": _decode_uri}
 
 
 def _js_truthy(ev: Ev) -> bool:
@@ -196,12 +214,13 @@ class _Reader:
                              depth + 1)
         if t == "call_expression":
             fn = self.src.text(node.child_by_field_name("function") or node)
+            fn = _ALIASES.get(fn, fn)
             args_node = node.child_by_field_name("arguments")
             args = args_node.named_children if args_node is not None else []
             if not args:
                 return EXPR
             arg = self.eval(args[0], depth + 1)
-            if fn in ("Number", "parseInt", "parseFloat", "Boolean", "String", "JSON.parse") and not arg.known:
+            if fn in ("Number", "parseInt", "parseFloat", "Boolean", "String", "JSON.parse", *_URI) and not arg.known:
                 return unknown(arg)
             if _reads_file(fn):  # readFileSync(process.env.SMTP_CA): the path, for the model's "readfile"
                 return Ev(ValueKind.STRING, arg.value, arg.env) if arg.kind is ValueKind.STRING else \
@@ -217,6 +236,11 @@ class _Reader:
                 return Ev(ValueKind.BOOL, _js_truthy(arg), arg.env)
             if fn == "String":
                 return Ev(ValueKind.STRING, _js_str(arg), arg.env)
+            if fn in _URI:  # a user name or password put into a URL: the URL's parser decodes it again
+                try:
+                    return Ev(ValueKind.STRING, _URI[fn](_js_str(arg)), arg.env)
+                except UnicodeError:  # decodeURIComponent throws URIError at start-up
+                    return Ev(ValueKind.EXPRESSION, None, arg.env)
             if fn == "JSON.parse" and arg.kind is ValueKind.STRING:
                 try:
                     value = json.loads(arg.value)
@@ -288,6 +312,20 @@ class _Reader:
             configs.append(finish(config))
         return configs
 
+    def _substitutions(self, node: Node) -> dict[str, str]:
+        """A template URL's substitutions that come from one environment variable each, by the text they put
+        into the URL: which variable the user name or the password in it is read from."""
+        node = self.resolve(node)
+        if node.type != "template_string":
+            return {}
+        found: dict[str, str] = {}
+        for child in node.named_children:
+            if child.type == "template_substitution" and child.named_children:
+                ev = self.eval(child.named_children[0], 1)
+                if ev.known and ev.env and isinstance(ev.value, str) and ev.value:
+                    found[ev.value] = ev.env
+        return found
+
     def url(self, config: RawConfig, node: Node) -> None:
         ev = self.eval(node, 0)
         origin = self.src.origin(node, "url")
@@ -305,7 +343,10 @@ class _Reader:
         add(config, "url", raw("url", ev if not dsn.has_password else Ev(ev.kind, None, ev.env), dsn.masked, origin,
                                secret=dsn.has_password))
         literal_text = node.type == "string"
+        sources = self._substitutions(node)
         for part in dsn.parts:
+            if part.text in sources:  # `smtps://${user}:${pass}@…`: that part is that variable's, not the URL's
+                part = replace(part, ev=Ev(part.ev.kind, part.ev.value, sources[part.text]))
             o = origin if not literal_text else type(origin)(origin.file, origin.line, origin.column + 1 + part.offset,
                                                              part.key)
             add(config, part.key, raw(part.key, _url_option(part.key, part.ev), MASK if part.key == "password"

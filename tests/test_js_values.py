@@ -1,0 +1,72 @@
+"""Values a Nodemailer app computes the way JavaScript does (issue 12, matrix 7b dev): ``Number.parseInt`` and
+``JSON.parse`` of an environment variable, a user name put into the URL with ``encodeURIComponent`` (the URL
+parser decodes it again), and a URL check cannot read, whose host and port are unknown rather than Nodemailer's
+defaults. Each against the lab and the real Nodemailer at both majors; what is asserted is the outcome."""
+
+from __future__ import annotations
+
+import uuid
+from pathlib import Path
+
+import pytest
+
+import test_check_matrix3 as m3
+from app_case import check_entry, write_case
+from smtp_doctor.lab import LabInfo
+from test_check_matrix import _agree, other_ca
+from test_check_real import _delivered
+
+__all__ = ["other_ca"]  # the fixture, imported so pytest finds it
+
+PARSED = """const nodemailer = require('nodemailer');
+module.exports = nodemailer.createTransport({
+  host: process.env.SMTP_HOST ?? '127.0.0.1',
+  port: Number.parseInt(process.env.SMTP_PORT ?? '587', 10),
+  secure: JSON.parse(process.env.SMTP_SECURE ?? 'false'),
+  auth: { user: process.env.SMTP_USER, pass: process.env.SMTP_PASS },
+});
+"""
+ENCODED = """const nodemailer = require('nodemailer');
+const user = encodeURIComponent(process.env.SMTP_USER);
+const pass = encodeURIComponent(process.env.SMTP_PASS);
+module.exports = nodemailer.createTransport(`smtps://${user}:${pass}@127.0.0.1:${process.env.SMTP_PORT}`);
+"""
+ENV = {"SMTP_PORT": "@PORT@", "NODE_EXTRA_CA_CERTS": "@CA@", "SMTP_PASS": "@PASSWORD@"}
+CASES = {  # name: (code, extra environment, real failure or None)
+    "json_parse_secure": (PARSED, {"SMTP_SECURE": "true", "SMTP_USER": "@USER@"}, None),
+    "json_parse_not_secure": (PARSED, {"SMTP_SECURE": "false", "SMTP_USER": "@USER@"}, "greeting_timeout"),
+    "encoded_user": (ENCODED, {"SMTP_USER": "@USER@"}, None),
+    "encoded_mailbox_user": (ENCODED, {"SMTP_USER": "@USER@@example.com"}, "auth_bad_credentials"),
+}
+
+
+@pytest.mark.parametrize("runner", ["nodemailer6", "nodemailer10"])
+@pytest.mark.parametrize("name", list(CASES))
+def test_javascript_values_are_computed_as_node_computes_them(name: str, runner: str, lab: LabInfo, tmp_path: Path,
+                                                              other_ca: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    code, extra, failure = CASES[name]
+    cell = {"id": name, "half": "dev", "runner": runner, "server": "implicit", "config": "mailer.js",
+            "env": ENV | extra, "files": {"mailer.js": code}}
+    app = tmp_path / "app"
+    config, env, envfile = write_case(cell, lab, app, other_ca, monkeypatch)
+    exit_code, entry, output = check_entry(config, envfile, lab)
+    subject = f"js-{uuid.uuid4()}"
+    real = m3._real(runner, app, config, env, subject)
+    if failure is None:
+        assert real == "DELIVERED" and _delivered(lab, subject), real
+        assert exit_code == 0 and entry["prediction"]["verdict"] == "delivered", output
+    else:
+        assert real != "DELIVERED" and _agree(failure, m3._read(real)), real  # the runner's TIMEOUT is a wait
+        assert exit_code == 1 and _agree(entry["prediction"]["failure"], m3._read(real)), output
+
+
+def test_a_url_check_cannot_read_leaves_the_target_unknown(tmp_path: Path) -> None:
+    """Not localhost:587: the app connects where its function says, so nothing is probed and check says so."""
+    config = tmp_path / "mailer.js"
+    config.write_text("const nodemailer = require('nodemailer');\n"
+                      "module.exports = nodemailer.createTransport(mailUrl(process.env.STAGE));\n")
+    envfile = tmp_path / "app.env"
+    envfile.write_text("STAGE=production\n")
+    exit_code, entry, output = check_entry(config, envfile, LabInfo.__new__(LabInfo))
+    assert exit_code == 1 and entry["prediction"]["verdict"] == "unknown", output
+    assert entry["plan"]["host"] is None and entry["probed"] is None, output

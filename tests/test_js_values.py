@@ -1,6 +1,6 @@
 """Values a Nodemailer app computes the way JavaScript does (issue 12, matrix 7b dev): ``Number.parseInt`` and
-``JSON.parse`` of an environment variable, a user name put into the URL with ``encodeURIComponent`` (the URL
-parser decodes it again), and a URL check cannot read, whose host and port are unknown rather than Nodemailer's
+``JSON.parse`` of an environment variable, ``.toLowerCase()`` of one, an ``auth`` object behind a ternary, a user
+name put into the URL with ``encodeURIComponent`` (the URL parser decodes it again), and a URL check cannot read, whose host and port are unknown rather than Nodemailer's
 defaults. Each against the lab and the real Nodemailer at both majors; what is asserted is the outcome."""
 
 from __future__ import annotations
@@ -31,10 +31,24 @@ const user = encodeURIComponent(process.env.SMTP_USER);
 const pass = encodeURIComponent(process.env.SMTP_PASS);
 module.exports = nodemailer.createTransport(`smtps://${user}:${pass}@127.0.0.1:${process.env.SMTP_PORT}`);
 """
+BUILDER = """const nodemailer = require('nodemailer');
+const mode = (process.env.SMTP_TLS || 'starttls').toLowerCase();
+const options = {
+  host: '127.0.0.1',
+  port: Number(process.env.SMTP_PORT),
+  secure: mode === 'implicit' || mode === 'tls',
+  requireTLS: mode === 'starttls',
+  greetingTimeout: 6000,
+  auth: process.env.SMTP_USER ? { user: process.env.SMTP_USER, pass: process.env.SMTP_PASS } : undefined,
+};
+module.exports = nodemailer.createTransport(options);
+"""
 ENV = {"SMTP_PORT": "@PORT@", "NODE_EXTRA_CA_CERTS": "@CA@", "SMTP_PASS": "@PASSWORD@"}
 CASES = {  # name: (code, extra environment, real failure or None)
     "json_parse_secure": (PARSED, {"SMTP_SECURE": "true", "SMTP_USER": "@USER@"}, None),
     "json_parse_not_secure": (PARSED, {"SMTP_SECURE": "false", "SMTP_USER": "@USER@"}, "greeting_timeout"),
+    "lower_cased_mode_word": (BUILDER, {"SMTP_TLS": "TLS", "SMTP_USER": "@USER@"}, None),
+    "mode_word_it_does_not_know": (BUILDER, {"SMTP_TLS": "ssl", "SMTP_USER": "@USER@"}, "greeting_timeout"),
     "encoded_user": (ENCODED, {"SMTP_USER": "@USER@"}, None),
     "encoded_mailbox_user": (ENCODED, {"SMTP_USER": "@USER@@example.com"}, "auth_bad_credentials"),
 }

@@ -42,6 +42,13 @@ _URI: dict[str, Callable[[str], str]] = {"encodeURIComponent": lambda s: quote(s
                                          "decodeURIComponent": _decode_uri}
 
 
+#: the String.prototype methods people normalise a setting with (no argument)
+_STRING_METHODS: dict[str, Callable[[str], str]] = {
+    "toLowerCase": str.lower, "toUpperCase": str.upper, "trim": str.strip, "trimStart": str.lstrip,
+    "trimEnd": str.rstrip, "toString": str,
+}
+
+
 def _js_truthy(ev: Ev) -> bool:
     if ev.kind is ValueKind.NIL:
         return False
@@ -126,6 +133,20 @@ class _Reader:
                 node = node.named_children[0]
             else:
                 break
+        return node
+
+    def chosen(self, node: Node) -> Node:
+        """The branch a ternary with a condition known here takes (``auth: user ? { user, pass } : undefined``),
+        followed as far as conditions are known; the expression itself otherwise."""
+        node = self.resolve(node)
+        for _ in range(_MAX_DEPTH):
+            if node.type != "ternary_expression":
+                break
+            cond = self.eval(node.child_by_field_name("condition"), 1)
+            branch = node.child_by_field_name("consequence" if _js_truthy(cond) else "alternative")
+            if not cond.known or branch is None:
+                break
+            node = self.resolve(branch)
         return node
 
     def eval(self, node: Node | None, depth: int) -> Ev:  # noqa: C901 - one dispatch over node types
@@ -213,10 +234,18 @@ class _Reader:
             return self.eval(node.child_by_field_name("consequence" if _js_truthy(cond) else "alternative"),
                              depth + 1)
         if t == "call_expression":
-            fn = self.src.text(node.child_by_field_name("function") or node)
+            callee = node.child_by_field_name("function")
+            fn = self.src.text(callee or node)
             fn = _ALIASES.get(fn, fn)
             args_node = node.child_by_field_name("arguments")
             args = args_node.named_children if args_node is not None else []
+            if callee is not None and callee.type == "member_expression" and not args:
+                method = self.src.text(callee.child_by_field_name("property") or callee)
+                if method in _STRING_METHODS:  # (process.env.SMTP_TLS || 'starttls').toLowerCase()
+                    obj = self.eval(callee.child_by_field_name("object"), depth + 1)
+                    if not obj.known or obj.kind is not ValueKind.STRING:
+                        return unknown(obj) if not obj.known else EXPR
+                    return Ev(ValueKind.STRING, _STRING_METHODS[method](obj.value), obj.env)
             if not args:
                 return EXPR
             arg = self.eval(args[0], depth + 1)
@@ -275,7 +304,9 @@ class _Reader:
                 if key_node.type == "computed_property_name":
                     continue
                 path = f"{prefix}{key}"
-                target = self.resolve(value)
+                target = self.chosen(value)
+                if target.type in ("undefined", "null") and value.type != target.type:
+                    continue  # `auth: user ? {…} : undefined` without a user: the key is not there
                 if target.type == "object" and depth < _MAX_DEPTH:
                     self.fill(config, target, path + ".", depth + 1)
                 else:

@@ -130,3 +130,22 @@ def test_a_server_that_hangs_up_before_answering_ehlo(lab: LabInfo, tmp_path: Pa
     real = _real({"runner": "django"}, app, config, {}, f"m8-{uuid.uuid4()}")
     assert explain(real.removeprefix("ERROR ")).best.mode.id == "conn_closed", real  # type: ignore[union-attr]
     assert doc["prediction"]["failure"] == "conn_closed" and code == 1, doc["prediction"]
+
+
+@pytest.mark.parametrize("use_tls", [True, False])
+def test_a_web_server_port_leaves_a_plaintext_first_app_waiting(lab: LabInfo, tmp_path: Path,
+                                                                dead_ports: dict[str, str], use_tls: bool) -> None:
+    """The port is a web server: it answers the probe's TLS ClientHello with an HTTP 400, but HTTP is the
+    client's to open, so real Django, which waits for a greeting first, times out; check says so and that the
+    fix is the port, not a longer wait (matrix 7b dev: Nodemailer, the same)."""
+    app = tmp_path / "app"
+    app.mkdir()
+    config = app / "settings.py"
+    config.write_text(f"SECRET_KEY = 'k'\nEMAIL_HOST = '127.0.0.1'\nEMAIL_PORT = {dead_ports['@HOSTILE_HTTP@']}\n"
+                      f"EMAIL_USE_TLS = {use_tls}\nEMAIL_TIMEOUT = 3\n")
+    code, doc = _check(config)
+    real = _real({"runner": "django"}, app, config, {}, f"m8-{uuid.uuid4()}")
+    assert real != "DELIVERED"
+    assert explain(real.removeprefix("ERROR ")).best.mode.id in ("greeting_timeout", "conn_timeout"), real  # type: ignore[union-attr]
+    assert doc["prediction"]["failure"] == "greeting_timeout" and code == 1, doc["prediction"]
+    assert doc["prediction"]["cause"] == "conn_refused", doc["prediction"]

@@ -1,7 +1,8 @@
 """Values a Nodemailer app computes the way JavaScript does (issue 12, matrix 7b dev): ``Number.parseInt`` and
-``JSON.parse`` of an environment variable, ``.toLowerCase()`` of one, an ``auth`` object behind a ternary, a user
-name put into the URL with ``encodeURIComponent`` (the URL parser decodes it again), and a URL check cannot read, whose host and port are unknown rather than Nodemailer's
-defaults. Each against the lab and the real Nodemailer at both majors; what is asserted is the outcome."""
+``JSON.parse`` of an environment variable, ``.toLowerCase()`` of one, an ``auth`` object behind a ternary, a
+user name put into the URL with ``encodeURIComponent`` (the URL parser decodes it again), and a URL check cannot
+read, whose host and port are unknown rather than Nodemailer's defaults. Each against the lab and the real
+Nodemailer at both majors; what is asserted is the outcome."""
 
 from __future__ import annotations
 

@@ -195,16 +195,17 @@ def predict(plan: ConnectionPlan, facts: PortFacts, *, sender: str = "") -> Pred
         # greeted, then hung up before EHLO was answered: the first command of every client that speaks plaintext
         # first, so no STARTTLS or AUTH setting of the app gets as far as to matter
         return fails("conn_closed", "ehlo", "check.why.closed_in_dialogue", phase=facts.closed_at)
+    met = _met(plan, facts)
     row = next((t for t in knowledge()["transport"]
-                if (plan.mode.value in t["plan"] or "*" in t["plan"]) and facts.mode.value in t["port"]), None)
+                if (plan.mode.value in t["plan"] or "*" in t["plan"]) and met in t["port"]), None)
     if row is None:
         return Prediction(Verdict.UNKNOWN, why="check.why.port_unknown", params=base)
     if "failure" in row:
         why = ""
         if row["failure"] == "plain_on_implicit_port" and plan.read_timeout is None:
             why = "check.why.plain_on_implicit_port_hangs"
-        return fails(row["failure"], row["stage"], why, row.get("certain", True),
-                     timeout=f"{plan.read_timeout:g}" if plan.read_timeout else "-")
+        return fails(row["failure"], row["stage"], row.get("why", why), row.get("certain", True),
+                     cause=row.get("cause"), timeout=f"{plan.read_timeout:g}" if plan.read_timeout else "-")
     channel: str = row["channel"]
     slow = facts.greeting_seconds
     if plan.read_timeout and slow is not None and slow > plan.read_timeout and channel != "implicit_tls":
@@ -329,6 +330,15 @@ def predict(plan: ConnectionPlan, facts: PortFacts, *, sender: str = "") -> Pred
     why = "check.why.delivered_auth" if plan.auth_mechanism else "check.why.delivered"
     return Prediction(Verdict.DELIVERED, None, "done", channel, True, None, None, why,
                       base | {"channel": channel}, tuple(risks), verification)
+
+
+def _met(plan: ConnectionPlan, facts: PortFacts) -> str:
+    """The port as this app meets it. HTTP is the client's to open (RFC 9112 §2.1: the client sends the
+    request): a web server answers our TLS ClientHello with a 400, but says nothing to an app that waits for
+    a greeting first, which waits until its own timeout, whatever the port tells a TLS client."""
+    if facts.mode is Mode.NOT_SMTP and facts.first_bytes.startswith(b"HTTP/") and plan.mode is not TLSMode.IMPLICIT:
+        return "web_server"
+    return facts.mode.value
 
 
 #: what each phase waits for (Symfony's "Expected response code …")

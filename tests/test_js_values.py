@@ -6,13 +6,16 @@ Nodemailer at both majors; what is asserted is the outcome."""
 
 from __future__ import annotations
 
+import json
 import uuid
 from pathlib import Path
 
 import pytest
+from click.testing import CliRunner
 
 import test_check_matrix3 as m3
 from app_case import check_entry, write_case
+from smtp_doctor.cli import cli
 from smtp_doctor.lab import LabInfo
 from test_check_matrix import _agree, other_ca
 from test_check_real import _delivered
@@ -85,3 +88,28 @@ def test_a_url_check_cannot_read_leaves_the_target_unknown(tmp_path: Path) -> No
     exit_code, entry, output = check_entry(config, envfile, LabInfo.__new__(LabInfo))
     assert exit_code == 1 and entry["prediction"]["verdict"] == "unknown", output
     assert entry["plan"]["host"] is None and entry["probed"] is None, output
+
+
+@pytest.mark.parametrize("runner", ["nodemailer6", "nodemailer10"])
+def test_a_url_transport_is_given_its_ca_through_the_environment(runner: str, lab: LabInfo, tmp_path: Path,
+                                                                  other_ca: str,
+                                                                  monkeypatch: pytest.MonkeyPatch) -> None:
+    """createTransport(process.env.EMAIL_SERVER) has no options object to add tls.ca to (and before 10.0.0 an
+    object's keys beside its url are dropped): the fix is NODE_EXTRA_CA_CERTS in the app's environment, which
+    the real Nodemailer then trusts (matrix 7b dev nm7_url_extra_ca_unrelated)."""
+    cell = {"id": "url_ca", "half": "dev", "runner": runner, "server": "implicit", "config": "mailer.js",
+            "env": {"NODE_EXTRA_CA_CERTS": "@OTHER_CA@"},
+            "files": {"mailer.js": "require('dotenv').config();\nconst nodemailer = require('nodemailer');\n"
+                                   "module.exports = nodemailer.createTransport(process.env.EMAIL_SERVER);\n",
+                      ".env": "EMAIL_SERVER=smtps://@USER@:@PASSWORD@@127.0.0.1:@PORT@\n"}}
+    app = tmp_path / "app"
+    config, env, envfile = write_case(cell, lab, app, other_ca, monkeypatch)
+    assert m3._read(m3._real(runner, app, config, env, f"js-{uuid.uuid4()}")) == "cert_unknown_issuer"
+    done = CliRunner().invoke(cli, ["--lang", "en", "fix", str(config), "--write", "--json", "--timeout", "10",
+                                    "--ca-file", str(lab.ca_file), "--env", str(envfile)])
+    assert lab.password not in done.output
+    doc = json.loads(done.output)["configs"][0]
+    assert doc["delivers"] and doc["env"] == [f"NODE_EXTRA_CA_CERTS={lab.ca_file}"], done.output
+    subject = f"js-fixed-{uuid.uuid4()}"
+    after = m3._real(runner, app, config, env | {"NODE_EXTRA_CA_CERTS": str(lab.ca_file)}, subject)
+    assert after == "DELIVERED" and _delivered(lab, subject), after

@@ -462,14 +462,18 @@ def row_lines(row: Mapping[str, Any], params: Mapping[str, Any], syntax: str) ->
             *(render_line(k, fill_params(v, params), syntax, code=True) for k, v in row.get("code", {}).items()))
 
 
-def fix_row(framework: str, group: str, port_mode: str, version: str | None = None) -> dict[str, Any] | None:
+def fix_row(framework: str, group: str, port_mode: str, version: str | None = None,
+            present: Mapping[str, str] | None = None) -> dict[str, Any] | None:
     """The [[fix]] row of predict.toml for this framework, fix group and probed port mode, if any. A row with
-    ``since``/``until`` is for those versions only (Laravel 8 reads MAIL_ENCRYPTION, 9+ MAIL_SCHEME)."""
+    ``since``/``until`` is for those versions only (Laravel 8 reads MAIL_ENCRYPTION, 9+ MAIL_SCHEME); one with
+    ``written`` only for a config that writes that key (Nodemailer's URL form has no object to add ``tls`` to)."""
     from .frameworks.model import in_range, parse_version
 
     v = parse_version(version) if version else None
     for row in knowledge().get("fix", []):
         if (row.get("since") or row.get("until")) and not in_range(v, row.get("since"), row.get("until")):
+            continue
+        if "written" in row and row["written"] not in (present or {}):
             continue
         if row["framework"] == framework and row["fix"] == group and port_mode in row.get("port", [port_mode]):
             return dict(row)
@@ -528,7 +532,7 @@ def fix_for(plan: ConnectionPlan, prediction: Prediction, facts: PortFacts,
     if prediction.failure == "greeting_timeout" and facts.greeting_seconds is not None:  # slow, not silent
         wait = max(30, math.ceil(2 * facts.greeting_seconds))
         params["greeting_wait"], params["greeting_wait_ms"] = wait, wait * 1000
-    row = fix_row(plan.framework, group, facts.mode.value, plan.framework_version)
+    row = fix_row(plan.framework, group, facts.mode.value, plan.framework_version, present)
     if row is not None and row.get("set_at"):  # the key this setting was read from, when it is in this file
         at = {o.key: v for f, v in row["set_at"].items()
               if (o := plan.origins.get(f)) is not None and o.file == plan.source}

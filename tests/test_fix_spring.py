@@ -78,3 +78,14 @@ def test_a_mechanism_the_app_turned_off_is_turned_back_on(restriction: str, lab:
            f"          auth: true\n          {restriction}\n          ssl.enable: true\n")
     text, out = _fix_and_send(tmp_path, yml, lab, spring["@TRUSTSTORE@"])
     assert restriction not in text and "auth: true" in text and "will deliver" in out
+
+
+def test_a_jndi_name_no_server_binds_is_removed(lab: LabInfo, tmp_path: Path, spring: dict[str, str]) -> None:
+    """spring.mail.jndi-name left from an application server: Boot looks the Session up there and stops; without
+    the key it builds the sender from the host and port written beside it (matrix 7c dev)."""
+    yml = (f"spring:\n  mail:\n    jndi-name: java:jboss/mail/Default\n    host: localhost\n"
+           f"    port: {lab.servers['starttls'].port}\n    username: {lab.user}\n    password: {lab.password}\n"
+           "    properties:\n      mail.smtp.auth: true\n      mail.smtp.starttls.enable: true\n"
+           "      mail.smtp.starttls.required: true\n")
+    text, out = _fix_and_send(tmp_path, yml, lab, spring["@TRUSTSTORE@"])
+    assert "jndi-name" not in text and "will deliver" in out

@@ -24,7 +24,7 @@ from .lint import lint
 from .plan import ConnectionPlan, Refusal, knowledge, password_as_token, plan
 from .predict import Fix, Prediction, Verdict, fix_for, predict
 from .readers import read_text
-from .remedy import accepted_value, env_names, trim_secret_fix
+from .remedy import accepted_value, env_names, trim_secret_fix, without_key
 from .settings import RawConfig, Settings, ValueKind
 
 if TYPE_CHECKING:
@@ -173,7 +173,7 @@ def _fix(c: Checked, pred: Prediction, facts: PortFacts, env: Mapping[str, str] 
     if fix is None or fix.lines or pred.verdict is Verdict.DELIVERED:
         return fix
     if pred.stage == "startup":
-        fix = accepted_value(c.raw, facts, fix)
+        fix = without_key(c.raw, present(c.raw), accepted_value(c.raw, facts, fix))
     try:
         text = read_text(Path(c.raw.file))
     except UserError:  # a config built in code (the library), not read from a file: nothing to edit in place

@@ -94,6 +94,19 @@ def _fix(framework: str, group: str, port_mode: str, params: Mapping[str, Any], 
 _SPEAKS = {TLSMode.IMPLICIT: Mode.IMPLICIT_TLS, TLSMode.STARTTLS: Mode.STARTTLS, TLSMode.STARTTLS_AUTO: Mode.STARTTLS}
 
 
+def without_key(raw: RawConfig, present: Mapping[str, str], fix: Fix) -> Fix:
+    """A key whose presence alone stops the app at start-up (``spring.mail.jndi-name`` where no server binds
+    it; frameworks.toml ``remove``): the fix removes it. Whether the app then delivers with the rest of its
+    settings is the re-check's to say. ``fix`` unchanged when it already writes something."""
+    from .frameworks import predict as refusals_of
+
+    if fix.lines or fix.remove:
+        return fix
+    hit = next((p for p in refusals_of(raw) if p.at == "startup" and p.remove), None)
+    keys = tuple((k, present[k]) for k in (hit.remove if hit else ()) if k in present)
+    return replace(fix, remove=keys) if keys else fix
+
+
 def accepted_value(raw: RawConfig, facts: PortFacts, fix: Fix) -> Fix:
     """A value the framework refuses at start-up (``MAIL_MAILER=smpt``, ``spring.mail.protocol=SMTP``, a DSN
     scheme ``ssl://``) written as one it takes: the same word in the framework's spelling, else the accepted

@@ -101,6 +101,8 @@ class PredictRule:
     shows: str | None = None  #: the failure the app then shows, when not ``mode`` itself (the cause)
     #: the values the framework accepts for the ``each`` key, when the rule refuses every other one
     accepts: tuple[str, ...] = ()
+    #: keys whose presence alone is the refusal (a JNDI name no server binds): without them the app goes on
+    remove: tuple[str, ...] = ()
 
 
 def accepted(cond: Mapping[str, Any]) -> tuple[str, ...]:
@@ -133,6 +135,7 @@ class Prediction:
     source: str
     shows: str | None = None  #: the failure mode the app prints, when the cause (``mode``) looks like another
     accepts: tuple[str, ...] = ()  #: what the framework would take for ``key`` instead (PredictRule.accepts)
+    remove: tuple[str, ...] = ()  #: keys the app starts without (PredictRule.remove)
 
 
 @dataclass(frozen=True)
@@ -217,7 +220,8 @@ def _model(fid: str, t: Mapping[str, Any]) -> Model:
         preds.append(PredictRule(mode=p["mode"], when=p["when"], text=p["text"], at=p.get("at", "startup"),
                                  source=p["source"], each=tuple(p.get("each", ())), since=p.get("since"),
                                  until=p.get("until"), shows=p.get("shows"),
-                                 accepts=accepted(p["when"]) if p.get("each") else ()))
+                                 accepts=accepted(p["when"]) if p.get("each") else (),
+                                 remove=tuple(p.get("remove", ()))))
     errs = tuple(ErrorText(mode=e["mode"], text=e["text"], source=e["source"], since=e.get("since"),
                            until=e.get("until")) for e in t.get("error", []))
     if not t.get("source") or any(not e.source for e in errs):
@@ -515,7 +519,7 @@ def predict(raw: RawConfig, settings: Settings | None = None) -> list[Prediction
             text = p.text.replace("{key}", key or "").replace("{value}", rv.text if rv else "")
             text = text.replace("{VALUE}", str(rv.value).upper() if rv else "")  # Ruby's `upcase` of it
             out.append(Prediction(mode=p.mode, text=text, at=p.at, origin=origin, key=key, source=p.source,
-                                  shows=p.shows, accepts=p.accepts))
+                                  shows=p.shows, accepts=p.accepts, remove=p.remove))
     ctx.key = None
     return out
 

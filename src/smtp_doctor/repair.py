@@ -123,10 +123,12 @@ def _split(raw: RawConfig, fix: Fix, target: _Target) -> tuple[Fix, dict[str, Fi
     """The part of ``fix`` for the config's own file, and one part per other file of the same kind that holds a
     key the fix removes or changes: a Rails initializer's ``smtp_settings.merge(ssl: true)`` is edited where it
     is written, since the app loads it last. Only when this file's own hash survives (the other file amends
-    it): a new key then goes here, and the app sees it."""
+    it): a new key then goes here, and the app sees it. A Python module is not split: an assignment at its end
+    overrides what it imports (writers/patch.py), and the module it imports may be another app's too (settings
+    shared by development and production)."""
     own = Path(raw.file).suffix
-    if target.section is not None or not any(v.origin is not None and v.origin.file == raw.file
-                                             for v in raw.values.values()):
+    if target.section is not None or own == ".py" or not any(v.origin is not None and v.origin.file == raw.file
+                                                             for v in raw.values.values()):
         return fix, {}
 
     def elsewhere(key: str) -> str | None:
@@ -215,9 +217,12 @@ def _reread(tmp: Path, raw: RawConfig, text: str, env: Mapping[str, str] | None,
             values |= {k: v for k, v in raw.values.items()
                        if v.secret and v.env is None and v.file is None and getattr(values.get(k), "secret", False)}
             # values another file of the app decides (a Rails initializer, config/smtp.yml) still decide: the
-            # temporary copy has no such neighbours (readers/rails_merge.py), and the patch never touches them
-            values |= {k: v for k, v in raw.values.items()
-                       if v.origin is not None and v.origin.file not in (raw.file, target.path, *renamed.values())}
+            # temporary copy has no such neighbours (readers/rails_merge.py), and the patch never touches them.
+            # A Python copy is read as if at home (its imports, the files it loads), and a line the fix added at
+            # its end overrides an imported value: there the re-read decides alone
+            if syntax != "python":
+                values |= {k: v for k, v in raw.values.items()
+                           if v.origin is not None and v.origin.file not in (raw.file, target.path, *renamed.values())}
             for other, (_, now) in (others or {}).items():
                 values = {k: v for k, v in values.items() if v.origin is None or v.origin.file != other}
                 values |= _read_other(tmp, raw, other, now, env)

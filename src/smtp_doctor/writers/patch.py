@@ -105,8 +105,11 @@ def apply_fix(text: str, raw: RawConfig, fix: Fix, syntax: str) -> Patched:
     lines = split_lines(text, keepends=True)
     located = {k: v.origin for k, v in raw.values.items() if v.origin is not None}
     touched = {*fix.keys, *(k for k, _ in fix.remove)}
-    if any(o.file != raw.file for k, o in located.items() if k in touched):
-        raise Unpatchable("fix.unpatchable.elsewhere")  # decided in another file (an initializer, a YAML)
+    elsewhere = {k for k, o in located.items() if k in touched and o.file != raw.file}
+    # decided in another file (an initializer, a YAML): refused, except in a Python settings module, where an
+    # assignment at its end overrides what it imported (`from config.common import *`)
+    if elsewhere and (syntax != "python" or any(k in elsewhere for k, _ in fix.remove)):
+        raise Unpatchable("fix.unpatchable.elsewhere")
     located = {k: o for k, o in located.items() if o.file == raw.file}
     by_line: dict[int, list[str]] = {}
     for key, origin in located.items():
@@ -174,6 +177,8 @@ def apply_fix(text: str, raw: RawConfig, fix: Fix, syntax: str) -> Patched:
         if syntax == "js_object":  # nor after `auth: { user, pass }`: a nested object's line is not an entry's
             entries = {n for n in entries if all("." not in k for k in by_line[n])}
         kept = [n for n in entries if n not in removed and 1 <= n <= len(lines)]
+        if elsewhere and lines:
+            kept = [len(lines)]  # after every import, or the imported value wins again
         if not kept:
             raise Unpatchable("fix.unpatchable.no_anchor")
         anchor = max(kept)

@@ -71,3 +71,4 @@ def test_the_password_sent_as_an_oauth_token_is_tried_as_the_app_sends_it(runner
         assert m3._read(real).startswith("auth_"), real
         assert code == 1 and entry["prediction"]["failure"] == "auth_bad_credentials", output
         assert entry["prediction"]["certain"], output
+

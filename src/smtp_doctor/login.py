@@ -214,9 +214,9 @@ def _url_password(raw: RawConfig) -> str | None:
 def _dsn_password(rv: RawValue, value: str) -> str | None:
     """The variable's value, or the password inside it when the value is a DSN part (``MAILER_DSN``'s
     ``smtps://user:PASS@host``: the reader names the part ``password`` and the variable ``MAILER_DSN``)."""
-    if rv.origin is None or rv.origin.key == rv.env or not (rv.env or "").endswith(("_DSN", "_URL")) \
-            or "://" not in value:
-        return value
+    if rv.origin is None or rv.origin.key == rv.env or "://" not in value or not (
+            rv.origin.key in ("password", "url") or (rv.env or "").endswith(("_DSN", "_URL"))):
+        return value  # the variable is the password itself, not a URL whose password part the reader named
     from .readers.dsn import DsnError, parse_dsn
 
     try:

@@ -82,15 +82,14 @@ class Repair:
 
     @property
     def delivers(self) -> bool:
-        """Predicted to deliver: by the file alone, or with the environment lines (a CA file the probe
-        verified this server's chain with; fix_for offers none other). A config that fails as written and
-        to which nothing was written does not deliver, whatever a re-check said (issue 12: never a claim
-        without a write)."""
+        """Predicted to deliver by the re-check: of the file alone, or with the environment lines given to the
+        app (a CA file the probe verified this server's chain with; fix_for offers none other). A config that
+        fails as written and to which nothing was written does not deliver, whatever a re-check said (issue 12:
+        never a claim without a write)."""
         if not self.changed and not self.env and (self.first.prediction is None or
                                                          self.first.prediction.verdict is not Verdict.DELIVERED):
             return False
-        return bool(self.env) or (self.final.prediction is not None
-                                  and self.final.prediction.verdict is Verdict.DELIVERED)
+        return self.final.prediction is not None and self.final.prediction.verdict is Verdict.DELIVERED
 
 
 @dataclass(frozen=True)
@@ -283,6 +282,12 @@ def repair(raw: RawConfig, env: dict[str, str] | None, probe_target: str | None,
             if fix is not None and fix.env and not (fix.lines or fix.remove):
                 result.steps.append(Step(pred, fix))
                 result.env = fix.env
+                # re-checked with those lines in the app's environment: an app whose own CA file replaces the
+                # default store (PHP's stream cafile) never reads SSL_CERT_FILE, and then it does not deliver
+                lines = dict(line.split("=", 1) for line in fix.env)
+                given = replace(current, app_env={**current.app_env, **lines})  # trust reads the app's variables
+                [c] = check([given], probe_target, ca_file, timeout, env={**(env or {}), **lines})
+                result.final = c
                 break
             if fix is None or not (fix.lines or fix.remove):
                 if fix is not None and fix.text_key:  # the words are the fix: shown as a step, never "see above"

@@ -47,7 +47,7 @@ def render_corrected(out: Console, r: Repair) -> None:
         out.print("  [yellow]▲[/] " + escape(t(r.stopped)), highlight=False)
     for risk in r.kept_risks:
         out.print("  [yellow]▲[/] " + escape(t("fix.cli.risk_kept", risk=_risk_text(risk))), highlight=False)
-    if r.steps and r.changed and final.verdict is not Verdict.UNREACHABLE:
+    if r.steps and (r.changed or r.env) and final.verdict is not Verdict.UNREACHABLE:
         target = f"{r.final.target[0]}:{r.final.target[1]}" if r.final.target else "-"
         key = ("fix.cli.after_env" if r.env else "fix.cli.after_delivers") if r.delivers else \
             "fix.cli.after_unknown" if final.verdict is Verdict.UNKNOWN else "fix.cli.after_fails"

@@ -115,19 +115,24 @@ def test_an_env_file_loaded_below_the_reads_comes_too_late(lab: LabInfo, tmp_pat
         assert "SD121" in {f["id"] for f in doc["lint"]}
 
 
+def _django_at(tmp_path: Path, port: str, use_tls: bool, timeout: int) -> tuple[int, dict[str, Any], str]:
+    """A Django app pointed at one of the lab's hostile ports: check's (exit code, entry) and the real run."""
+    app = tmp_path / "app"
+    app.mkdir()
+    config = app / "settings.py"
+    config.write_text(f"SECRET_KEY = 'k'\nEMAIL_HOST = '127.0.0.1'\nEMAIL_PORT = {port}\n"
+                      f"EMAIL_USE_TLS = {use_tls}\nEMAIL_TIMEOUT = {timeout}\n")
+    code, doc = _check(config)
+    return code, doc, _real({"runner": "django"}, app, config, {}, f"m8-{uuid.uuid4()}")
+
+
 @pytest.mark.parametrize("server", ["@HOSTILE_CLOSE_AFTER_GREETING@", "@HOSTILE_CLOSE_AFTER_EHLO@"])
 @pytest.mark.parametrize("use_tls", [True, False])
 def test_a_server_that_hangs_up_before_answering_ehlo(lab: LabInfo, tmp_path: Path, dead_ports: dict[str, str],
                                                       server: str, use_tls: bool) -> None:
     """Greeted, then closed before EHLO is answered: real Django fails on the closed connection whatever its
     STARTTLS setting, so check says the server hangs up, not that STARTTLS is missing (matrix 7b/8b dev)."""
-    app = tmp_path / "app"
-    app.mkdir()
-    config = app / "settings.py"
-    config.write_text(f"SECRET_KEY = 'k'\nEMAIL_HOST = '127.0.0.1'\nEMAIL_PORT = {dead_ports[server]}\n"
-                      f"EMAIL_USE_TLS = {use_tls}\nEMAIL_TIMEOUT = 10\n")
-    code, doc = _check(config)
-    real = _real({"runner": "django"}, app, config, {}, f"m8-{uuid.uuid4()}")
+    code, doc, real = _django_at(tmp_path, dead_ports[server], use_tls, 10)
     assert explain(real.removeprefix("ERROR ")).best.mode.id == "conn_closed", real  # type: ignore[union-attr]
     assert doc["prediction"]["failure"] == "conn_closed" and code == 1, doc["prediction"]
 
@@ -138,13 +143,7 @@ def test_a_web_server_port_leaves_a_plaintext_first_app_waiting(lab: LabInfo, tm
     """The port is a web server: it answers the probe's TLS ClientHello with an HTTP 400, but HTTP is the
     client's to open, so real Django, which waits for a greeting first, times out; check says so and that the
     fix is the port, not a longer wait (matrix 7b dev: Nodemailer, the same)."""
-    app = tmp_path / "app"
-    app.mkdir()
-    config = app / "settings.py"
-    config.write_text(f"SECRET_KEY = 'k'\nEMAIL_HOST = '127.0.0.1'\nEMAIL_PORT = {dead_ports['@HOSTILE_HTTP@']}\n"
-                      f"EMAIL_USE_TLS = {use_tls}\nEMAIL_TIMEOUT = 3\n")
-    code, doc = _check(config)
-    real = _real({"runner": "django"}, app, config, {}, f"m8-{uuid.uuid4()}")
+    code, doc, real = _django_at(tmp_path, dead_ports["@HOSTILE_HTTP@"], use_tls, 3)
     assert real != "DELIVERED"
     assert explain(real.removeprefix("ERROR ")).best.mode.id in ("greeting_timeout", "conn_timeout"), real  # type: ignore[union-attr]
     assert doc["prediction"]["failure"] == "greeting_timeout" and code == 1, doc["prediction"]

@@ -47,6 +47,10 @@ const options = {
 };
 module.exports = nodemailer.createTransport(options);
 """
+#: the connection URL in the .env file the code loads
+URL_APP = {"mailer.js": "require('dotenv').config();\nconst nodemailer = require('nodemailer');\n"
+                        "module.exports = nodemailer.createTransport(process.env.EMAIL_SERVER);\n",
+           ".env": "EMAIL_SERVER=smtps://@USER@:@PASSWORD@@127.0.0.1:@PORT@\n"}
 ENV = {"SMTP_PORT": "@PORT@", "NODE_EXTRA_CA_CERTS": "@CA@", "SMTP_PASS": "@PASSWORD@"}
 CASES = {  # name: (code, extra environment, real failure or None)
     "json_parse_secure": (PARSED, {"SMTP_SECURE": "true", "SMTP_USER": "@USER@"}, None),
@@ -99,9 +103,7 @@ def test_a_url_transport_is_given_its_ca_through_the_environment(runner: str, la
     the real Nodemailer then trusts (matrix 7b dev nm7_url_extra_ca_unrelated)."""
     cell = {"id": "url_ca", "half": "dev", "runner": runner, "server": "implicit", "config": "mailer.js",
             "env": {"NODE_EXTRA_CA_CERTS": "@OTHER_CA@"},
-            "files": {"mailer.js": "require('dotenv').config();\nconst nodemailer = require('nodemailer');\n"
-                                   "module.exports = nodemailer.createTransport(process.env.EMAIL_SERVER);\n",
-                      ".env": "EMAIL_SERVER=smtps://@USER@:@PASSWORD@@127.0.0.1:@PORT@\n"}}
+            "files": URL_APP}
     app = tmp_path / "app"
     config, env, envfile = write_case(cell, lab, app, other_ca, monkeypatch)
     assert m3._read(m3._real(runner, app, config, env, f"js-{uuid.uuid4()}")) == "cert_unknown_issuer"
@@ -113,3 +115,21 @@ def test_a_url_transport_is_given_its_ca_through_the_environment(runner: str, la
     subject = f"js-fixed-{uuid.uuid4()}"
     after = m3._real(runner, app, config, env | {"NODE_EXTRA_CA_CERTS": str(lab.ca_file)}, subject)
     assert after == "DELIVERED" and _delivered(lab, subject), after
+
+
+@pytest.mark.parametrize("runner", ["nodemailer6", "nodemailer10"])
+def test_the_password_in_a_url_variable_is_the_one_logged_in_with(runner: str, lab: LabInfo, tmp_path: Path,
+                                                                   other_ca: str,
+                                                                   monkeypatch: pytest.MonkeyPatch) -> None:
+    """EMAIL_SERVER=smtps://user:PASS@host in the .env the code loads: check logs in with PASS (it logged in
+    with the whole URL as the password when the variable's name did not end in _URL or _DSN)."""
+    cell = {"id": "url_var", "half": "dev", "runner": runner, "server": "implicit", "config": "mailer.js",
+            "env": {"NODE_EXTRA_CA_CERTS": "@CA@"},
+            "files": URL_APP}
+    app = tmp_path / "app"
+    config, env, envfile = write_case(cell, lab, app, other_ca, monkeypatch)
+    code, entry, output = check_entry(config, envfile, lab)
+    subject = f"url-var-{uuid.uuid4()}"
+    real = m3._real(runner, app, config, env, subject)
+    assert real == "DELIVERED" and _delivered(lab, subject), real
+    assert code == 0 and entry["asked"]["login"] == "ok", output

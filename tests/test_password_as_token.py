@@ -18,29 +18,13 @@ from app_case import check_entry, write_case
 from smtp_doctor.lab import LabInfo
 from test_check_matrix import other_ca
 from test_check_real import _delivered
+from test_laravel8 import _mail_php
 
 __all__ = ["other_ca"]  # the fixture, imported so pytest finds it
 
 LARAVEL_ENV = ("MAIL_MAILER=smtp\nMAIL_HOST=localhost\nMAIL_PORT=@PORT@\nMAIL_USERNAME=@USER@\n"
                "MAIL_PASSWORD=@SECRET@\nMAIL_ENCRYPTION=ssl\nMAIL_FROM_ADDRESS=office@acme.test\n")
-MAIL_PHP = """<?php
-return [
-    'default' => env('MAIL_MAILER', 'smtp'),
-    'mailers' => [
-        'smtp' => [
-            'transport' => 'smtp',
-            'host' => env('MAIL_HOST', 'smtp.mailgun.org'),
-            'port' => env('MAIL_PORT', 587),
-            'encryption' => env('MAIL_ENCRYPTION', 'tls'),
-            'username' => env('MAIL_USERNAME'),
-            'password' => env('MAIL_PASSWORD'),
-            'timeout' => null,
-            'auth_mode' => null,
-        ],
-    ],
-    'from' => ['address' => env('MAIL_FROM_ADDRESS', 'hello@example.com'), 'name' => 'Example'],
-];
-"""
+MAIL_PHP = _mail_php()
 SYMFONY_ENV = "MAILER_DSN=smtps://@USER@:@SECRET@@localhost:@PORT@\n"
 
 

@@ -16,6 +16,9 @@ import pytest
 import test_check_matrix3 as m3
 from app_case import check_entry, fix_write, write_case
 from smtp_doctor.lab import LabInfo
+from smtp_doctor.predict import Fix
+from smtp_doctor.readers import read_file
+from smtp_doctor.writers.patch import apply_fix
 from test_check_matrix import _agree, other_ca
 from test_check_real import _delivered
 
@@ -58,3 +61,17 @@ def test_a_value_imported_from_another_module_is_overridden_at_the_end(name: str
     subject = f"imported-fixed-{uuid.uuid4()}"
     after = m3._real(runner, app, config, env, subject)
     assert after == "DELIVERED" and _delivered(lab, subject), after
+
+
+def test_the_override_goes_at_the_top_level_after_the_last_line(tmp_path: Path) -> None:
+    """A module that ends inside an `if` block, without a final line break: the override is not indented into
+    the block, nor glued to the last line."""
+    (tmp_path / "config").mkdir()
+    (tmp_path / "config" / "__init__.py").write_text("")
+    (tmp_path / "config" / "common.py").write_text('EMAIL_HOST = "127.0.0.1"\nEMAIL_PORT = 465\nEMAIL_USE_SSL = True\n')
+    settings = tmp_path / "settings.py"
+    settings.write_text('from config.common import *\nimport os\nif os.environ.get("X"):\n    EMAIL_TIMEOUT = 5')
+    [raw] = read_file(settings)
+    fix = Fix("plain_port", ("EMAIL_USE_TLS = True", "EMAIL_USE_SSL = False"), keys=("EMAIL_USE_TLS", "EMAIL_USE_SSL"))
+    text = apply_fix(settings.read_text(), raw, fix, "python").text
+    assert text.endswith('    EMAIL_TIMEOUT = 5\nEMAIL_USE_TLS = True\nEMAIL_USE_SSL = False\n'), text

@@ -1,9 +1,9 @@
 """Nodemailer transport options from JavaScript/TypeScript (``createTransport({...})``), via tree-sitter.
 
 Only the expressions people put in transport options are folded (``process.env.X``, ``||``, ``??``,
-``===``, ``Number()``, ``parseInt()``, ``JSON.parse()``, ``encodeURIComponent()``, ``!``, ternaries, ``const``
-objects); JavaScript truthiness is the
-framework model's business, so ``secure: process.env.SMTP_SECURE`` stays the *string* it will be.
+``===``, ``Number()``, ``parseInt()``, ``JSON.parse()``, ``encodeURIComponent()``, ``.toLowerCase()``, ``!``,
+ternaries, ``const`` objects); JavaScript truthiness is the framework model's business, so
+``secure: process.env.SMTP_SECURE`` stays the *string* it will be.
 """
 
 from __future__ import annotations
@@ -30,14 +30,14 @@ _MAX_DEPTH = 32
 #: ES2015 made Number.parseInt / Number.parseFloat the very functions parseInt / parseFloat are (ECMA-262 21.1.2)
 _ALIASES = {"Number.parseInt": "parseInt", "Number.parseFloat": "parseFloat"}
 
-#: encodeURIComponent leaves A–Z a–z 0–9 - _ . ! ~ * ' ( ) as they are (ECMA-262 19.2.6.5); decodeURIComponent
-#: throws URIError on a malformed escape
 def _decode_uri(text: str) -> str:
+    """decodeURIComponent, which throws URIError on a malformed escape (ECMA-262 19.2.6.2)."""
     if re.search(r"%(?![0-9A-Fa-f]{2})", text):
         raise UnicodeError(text)
     return unquote(text, errors="strict")
 
 
+#: encodeURIComponent leaves A–Z a–z 0–9 - _ . ! ~ * ' ( ) as they are (ECMA-262 19.2.6.5)
 _URI: dict[str, Callable[[str], str]] = {"encodeURIComponent": lambda s: quote(s, safe="-_.!~*'()"),
                                          "decodeURIComponent": _decode_uri}
 
@@ -143,8 +143,10 @@ class _Reader:
             if node.type != "ternary_expression":
                 break
             cond = self.eval(node.child_by_field_name("condition"), 1)
+            if not cond.known:
+                break
             branch = node.child_by_field_name("consequence" if _js_truthy(cond) else "alternative")
-            if not cond.known or branch is None:
+            if branch is None:
                 break
             node = self.resolve(branch)
         return node

@@ -195,7 +195,10 @@ def apply_fix(text: str, raw: RawConfig, fix: Fix, syntax: str) -> Patched:
         if syntax in ("ruby_hash", "js_object") and not body.rstrip().endswith((",", "{")) and comment not in body:
             anchor_line = body.rstrip() + "," + _ending(anchor_line)  # the last hash entry gains a comma
             changed[anchor] = anchor_line
-        indent, ending = _indent(anchor_line), _ending(anchor_line)
+        if not anchor_line.endswith(("\n", "\r")):  # the file's last line, without its line break
+            anchor_line = changed[anchor] = anchor_line + _ending(anchor_line)
+        # an override of an imported value goes at the module's top level, whatever block the file ends in
+        indent, ending = ("" if elsewhere else _indent(anchor_line)), _ending(anchor_line)
         added = [indent + line + ending for line in added]
     out: list[str] = []
     for n, line in enumerate(lines, start=1):

@@ -23,6 +23,7 @@ from .errors import ExitCode, UserError
 from .plan import framework_facts
 from .predict import Fix, Prediction, Verdict
 from .readers import read_file, read_text, syntax_of
+from .readers.envfile import parse_env
 from .readers.loaded_env import loaded_env, with_loaded
 from .remedy import harden, provider_fixes, risks
 from .settings import RawConfig
@@ -284,7 +285,8 @@ def repair(raw: RawConfig, env: dict[str, str] | None, probe_target: str | None,
                 result.env = fix.env
                 # re-checked with those lines in the app's environment: an app whose own CA file replaces the
                 # default store (PHP's stream cafile) never reads SSL_CERT_FILE, and then it does not deliver
-                lines = dict(line.split("=", 1) for line in fix.env)
+                # the lines as the user's env file will hold them: dotenv's parser undoes render_line's quoting
+                lines = {e.key: e.value for e in parse_env(Path(result.path), "\n".join(fix.env))}
                 given = replace(current, app_env={**current.app_env, **lines})  # trust reads the app's variables
                 [c] = check([given], probe_target, ca_file, timeout, env={**(env or {}), **lines})
                 result.final = c

@@ -225,12 +225,13 @@ def _real(cell: dict[str, Any], app: Path, config: Path, env: dict[str, str], su
         message = f"From: app@example.com\nTo: rcpt@example.com\nSubject: {subject}\n\ncheck\n"
         try:
             done = subprocess.run(["msmtp", "-C", str(config), "rcpt@example.com"], input=message,
-                                  capture_output=True, text=True, timeout=TIMEOUT, env=run_env)
+                                  capture_output=True, text=True, errors="replace", timeout=TIMEOUT, env=run_env)
         except subprocess.TimeoutExpired:
             return "TIMEOUT"
         return "DELIVERED" if done.returncode == 0 else "ERROR " + (done.stderr.strip() or done.stdout.strip())
     try:
-        done = subprocess.run(argv, capture_output=True, text=True, timeout=TIMEOUT, env=run_env, cwd=app)
+        done = subprocess.run(argv, capture_output=True, text=True, errors="replace", timeout=TIMEOUT,
+                              env=run_env, cwd=app)
     except subprocess.TimeoutExpired:
         return "TIMEOUT"
     lines = [ln for ln in done.stdout.splitlines() if ln.startswith(("DELIVERED", "ERROR "))]

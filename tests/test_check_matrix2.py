@@ -164,7 +164,8 @@ def _real(runner: str, app: Path, config: Path, env: dict[str, str], subject: st
         script.write_text(MASTODON if runner == "mastodon" else GITLAB)
         argv = ["ruby", str(script), str(config), subject]
     try:
-        done = subprocess.run(argv, capture_output=True, text=True, timeout=TIMEOUT, env=base | env, cwd=app)
+        done = subprocess.run(argv, capture_output=True, text=True, errors="replace", timeout=TIMEOUT,
+                              env=base | env, cwd=app)
     except subprocess.TimeoutExpired:
         return "TIMEOUT"
     lines = [ln for ln in done.stdout.splitlines() if ln.startswith(("DELIVERED", "ERROR "))]

@@ -154,7 +154,8 @@ def _write_app(cell: dict[str, Any], runner: str, lab: LabInfo, app: Path, other
 def _php_like(argv: list[str], app: Path, env: dict[str, str]) -> str:
     base = {k: v for k, v in os.environ.items() if k not in TRUST_ENV}
     try:
-        done = subprocess.run(argv, capture_output=True, text=True, timeout=TIMEOUT, env=base | env, cwd=app)
+        done = subprocess.run(argv, capture_output=True, text=True, errors="replace", timeout=TIMEOUT,
+                              env=base | env, cwd=app)
     except subprocess.TimeoutExpired:
         return "TIMEOUT"
     lines = [ln for ln in done.stdout.splitlines() if ln.startswith(("DELIVERED", "ERROR "))]

@@ -99,7 +99,8 @@ def _real(app: Path, config: Path, env: dict[str, str], subject: str) -> str:
     base = {k: v for k, v in os.environ.items() if k not in m3.TRUST_ENV + JVM_ENV}
     argv = ["java", "-cp", _BUILT["classpath"], "SpringSend", str(app), subject]
     try:
-        done = subprocess.run(argv, capture_output=True, text=True, timeout=TIMEOUT, env=base | env, cwd=app)
+        done = subprocess.run(argv, capture_output=True, text=True, errors="replace", timeout=TIMEOUT,
+                              env=base | env, cwd=app)
     except subprocess.TimeoutExpired:
         return "TIMEOUT"
     lines = [ln for ln in done.stdout.splitlines() if ln.startswith(("DELIVERED", "ERROR "))]

@@ -27,6 +27,8 @@ EXPECT = {
     "invalid-utf8": (Mode.PLAINTEXT, "smtp.invalid_utf8"),
     "nul-bytes": (Mode.NOT_SMTP, "smtp.protocol_nul_byte"),
     "tls-not-smtp": (Mode.TLS_NOT_SMTP, "mode.tls_not_smtp"),
+    "imap": (Mode.NOT_SMTP, "mode.not_smtp_known"),
+    "imaps": (Mode.TLS_NOT_SMTP, "mode.not_smtp_known"),
     "starttls-injection": (Mode.STARTTLS, "starttls.injection"),
 }
 TIMEOUT = 6.0

@@ -21,7 +21,7 @@ from .errors import UserError
 from .facts import Mode, Outcome, PortFacts, TLSFacts, Verification
 from .plan import ConnectionPlan, framework_facts, knowledge, password_as_token
 from .settings import TLSMode
-from .smtp.reply import Reply
+from .smtp.reply import Reply, foreign_protocol
 
 TLS_ORDER = ("SSLv3", "TLSv1", "TLSv1.1", "TLSv1.2", "TLSv1.3")  #: ssl.SSLSocket.version() spellings, oldest first
 #: diagnose/cert.py tells a missing intermediate from an unknown root the same way
@@ -197,16 +197,20 @@ def predict(plan: ConnectionPlan, facts: PortFacts, *, sender: str = "") -> Pred
         return fails("conn_closed", "ehlo", "check.why.closed_in_dialogue", phase=facts.closed_at)
     met = _met(plan, facts)
     row = next((t for t in knowledge()["transport"]
-                if (plan.mode.value in t["plan"] or "*" in t["plan"]) and met in t["port"]), None)
+                if (plan.mode.value in t["plan"] or "*" in t["plan"]) and met in t["port"]
+                and plan.runtime in t.get("runtime", [plan.runtime])), None)
     if row is None:
         return Prediction(Verdict.UNKNOWN, why="check.why.port_unknown", params=base)
-    if "failure" in row:
+    foreign = foreign_greeting(facts)
+    if foreign is not None:
+        base |= {"first_line": foreign[0], "protocol_named": f" ({foreign[1]})" if foreign[1] else ""}
+    if "failure" in row and "inside" not in row:
         why = ""
         if row["failure"] == "plain_on_implicit_port" and plan.read_timeout is None:
             why = "check.why.plain_on_implicit_port_hangs"
         return fails(row["failure"], row["stage"], row.get("why", why), row.get("certain", True),
                      cause=row.get("cause"), timeout=f"{plan.read_timeout:g}" if plan.read_timeout else "-")
-    channel: str = row["channel"]
+    channel: str = row.get("inside") or row["channel"]
     slow = facts.greeting_seconds
     if plan.read_timeout and slow is not None and slow > plan.read_timeout and channel != "implicit_tls":
         # (on implicit TLS the greeting comes after the handshake: the TLS checks below speak first)
@@ -281,6 +285,9 @@ def predict(plan: ConnectionPlan, facts: PortFacts, *, sender: str = "") -> Pred
                 risks.append("hostname_unchecked")
         if refusing is not None and channel == "implicit_tls":  # greeted inside TLS: refused after the handshake
             return refused_by_server(plan, "greeting", refusing, base, channel)
+        if "inside" in row:  # TLS went through, and what is said inside it is not an SMTP greeting
+            return fails(row["failure"], row["stage"], row.get("why", ""), row.get("certain", True), channel,
+                         cause=row.get("cause"), timeout=f"{plan.read_timeout:g}" if plan.read_timeout else "-")
         caps = facts.ehlo_tls
     else:
         caps = facts.ehlo_plain
@@ -336,9 +343,31 @@ def _met(plan: ConnectionPlan, facts: PortFacts) -> str:
     """The port as this app meets it. HTTP is the client's to open (RFC 9112 §2.1: the client sends the
     request): a web server answers our TLS ClientHello with a 400, but says nothing to an app that waits for
     a greeting first, which waits until its own timeout, whatever the port tells a TLS client."""
-    if facts.mode is Mode.NOT_SMTP and facts.first_bytes.startswith(b"HTTP/") and plan.mode is not TLSMode.IMPLICIT:
+    implicit = plan.mode is TLSMode.IMPLICIT
+    if facts.mode is Mode.NOT_SMTP and facts.first_bytes.startswith(b"HTTP/") and not implicit:
         return "web_server"
+    line = _first_line(facts)
+    if line is not None and implicit is (facts.mode is Mode.TLS_NOT_SMTP):
+        # the line the app reads as its greeting (in clear, or inside the TLS it asked for). A PHP client reads
+        # on while a line's fourth character is not a blank (SMTP's "more lines follow"): "foreign_continued"
+        return "foreign_greeting" if len(line) < 4 or line[3:4] == b" " else "foreign_continued"
     return facts.mode.value
+
+
+def _first_line(facts: PortFacts) -> bytes | None:
+    """The whole first line a port that does not speak SMTP sent, if it sent one."""
+    if facts.mode not in (Mode.NOT_SMTP, Mode.TLS_NOT_SMTP) or b"\n" not in facts.first_bytes:
+        return None
+    return facts.first_bytes.split(b"\n", 1)[0].rstrip(b"\r")
+
+
+def foreign_greeting(facts: PortFacts) -> tuple[str, str] | None:
+    """(the first line, printed inert; the protocol it is, "" when not known): what an app that waits for an
+    SMTP greeting reads instead, and which service the port most likely is."""
+    line = _first_line(facts)
+    if line is None:
+        return None
+    return line[:80].decode("latin-1").encode("unicode_escape").decode("ascii"), foreign_protocol(line)
 
 
 #: what each phase waits for (Symfony's "Expected response code …")

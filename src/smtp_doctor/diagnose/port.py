@@ -9,6 +9,7 @@ from datetime import UTC, datetime
 from ..facts import Mode, Outcome, PortFacts
 from ..findings import Finding, Severity, worst
 from ..i18n import Term
+from ..smtp.reply import foreign_protocol
 from .auth import auth_findings
 from .cert import cert_findings
 
@@ -80,7 +81,11 @@ def diagnose_port(f: PortFacts, now: datetime | None = None, ca_file: str | None
 
     detect = {"seconds": f"{f.detect_seconds:.2f}" if f.detect_seconds is not None else "?"}
     first = f.first_bytes[:60].decode("latin-1").encode("unicode_escape").decode("ascii")
-    if f.mode is Mode.NOT_SMTP:
+    known = foreign_protocol(f.first_bytes.split(b"\n", 1)[0]) if f.mode in (Mode.NOT_SMTP, Mode.TLS_NOT_SMTP) else ""
+    if known and known != "HTTP":  # another mail service's port, most often: say which
+        out.append(Finding("mode.not_smtp_known", Severity.ERROR, {**p, "protocol": known, "sample": first},
+                           (("first bytes", first),), subject))
+    elif f.mode is Mode.NOT_SMTP:
         if f.protocol_error:
             out.append(Finding(f"smtp.protocol_{f.protocol_error}", Severity.ERROR,
                                {**p, "phase": Term(f"phase.{f.protocol_error_phase or 'greeting'}")},
@@ -124,7 +129,7 @@ def diagnose_port(f: PortFacts, now: datetime | None = None, ca_file: str | None
     if f.timed_out and f.mode not in (Mode.SILENT, Mode.TLS_NOT_SMTP) and f.greeting is not None:
         out.append(Finding("smtp.timeout", Severity.ERROR, {**p, "phase": Term(f"phase.{f.timed_out}")},
                            subject=subject))
-    if f.protocol_error and f.mode is not Mode.NOT_SMTP:
+    if f.protocol_error and f.mode is not Mode.NOT_SMTP and not known:
         out.append(Finding(f"smtp.protocol_{f.protocol_error}", Severity.ERROR,
                            {**p, "phase": Term(f"phase.{f.protocol_error_phase}")}, subject=subject))
 

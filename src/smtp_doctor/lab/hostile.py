@@ -87,6 +87,25 @@ async def http(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> No
     await writer.drain()
 
 
+#: Dovecot's IMAP greeting (RFC 9051 §7.1.1 "* OK"): the server a user meets who gave the IMAP port, 143 or 993
+IMAP_GREETING = (b"* OK [CAPABILITY IMAP4rev1 SASL-IR LOGIN-REFERRALS ID ENABLE IDLE LITERAL+ STARTTLS AUTH=PLAIN] "
+                 b"Dovecot (Debian) ready.\r\n")
+
+
+async def imap(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+    """An IMAP server: greets first, as SMTP does, in words an SMTP client cannot read; answers a few lines
+    with Dovecot's BAD, then closes."""
+    writer.write(IMAP_GREETING)
+    await writer.drain()
+    for _ in range(4):
+        line = await reader.readline()
+        if not line:
+            return
+        tag = line.split(b" ", 1)[0].strip()[:20] or b"*"
+        writer.write(tag + b" BAD Error in IMAP command received by server.\r\n")
+        await writer.drain()
+
+
 async def close_on_connect(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
     return
 
@@ -144,6 +163,12 @@ def _tls_handlers(pki: LabPKI) -> dict[str, Handler]:
         await writer.start_tls(pki.server_context("good"))
         await asyncio.sleep(MAX_LIFETIME)  # an HTTPS-like server: waits for a request, never greets
 
+    async def imaps(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        """IMAP over implicit TLS (993) with the lab's good certificate: the handshake succeeds, the greeting is
+        IMAP's."""
+        await writer.start_tls(pki.server_context("good"))
+        await imap(reader, writer)
+
     async def starttls_injection(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         """Sends a fake reply right after 220 (response injection) — the client must discard it."""
         await _up_to_starttls(reader, writer, b"inject.lab",
@@ -156,7 +181,7 @@ def _tls_handlers(pki: LabPKI) -> dict[str, Handler]:
         writer.write(b"221 bye\r\n")
         await writer.drain()
 
-    return {"tls-not-smtp": tls_not_smtp, "starttls-injection": starttls_injection}
+    return {"tls-not-smtp": tls_not_smtp, "starttls-injection": starttls_injection, "imaps": imaps}
 
 
 HANDLERS: dict[str, Handler] = {
@@ -175,6 +200,7 @@ HANDLERS: dict[str, Handler] = {
     "starttls-then-plaintext": starttls_then_plaintext,
     "invalid-utf8": invalid_utf8,
     "nul-bytes": nul_bytes,
+    "imap": imap,
 }
 
 
@@ -376,4 +402,4 @@ def scripted_in_thread(directory: Path, host: str = "127.0.0.1") -> Iterator[tup
 
 
 def names(pki_free: bool = False) -> tuple[str, ...]:
-    return tuple(HANDLERS) + (() if pki_free else ("tls-not-smtp", "starttls-injection"))
+    return tuple(HANDLERS) + (() if pki_free else ("tls-not-smtp", "starttls-injection", "imaps"))

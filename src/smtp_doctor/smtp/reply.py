@@ -139,6 +139,23 @@ class ReplyParser:
         return reply
 
 
+#: How the greeting of a service that is not SMTP starts: (prefix, protocol, source). Named in a diagnosis so the
+#: user knows which port they gave (the IMAP or POP3 port for the SMTP one, most often).
+FOREIGN_GREETINGS: tuple[tuple[bytes, str, str], ...] = (
+    (b"* OK", "IMAP", "RFC 9051 §7.1.1 (untagged OK greeting); Dovecot's '* OK [CAPABILITY …] Dovecot ready.'"),
+    (b"* PREAUTH", "IMAP", "RFC 9051 §7.1.4"),
+    (b"* BYE", "IMAP", "RFC 9051 §7.1.5"),
+    (b"+OK", "POP3", "RFC 1939 §4 (the greeting is a positive response)"),
+    (b"SSH-", "SSH", "RFC 4253 §4.2 (the identification string)"),
+    (b"HTTP/", "HTTP", "RFC 9112 §4 (the status line)"),
+)
+
+
+def foreign_protocol(first_line: bytes) -> str:
+    """The protocol a greeting that is not SMTP belongs to, "" when it is none we know."""
+    return next((name for prefix, name, _ in FOREIGN_GREETINGS if first_line.startswith(prefix)), "")
+
+
 def looks_like_smtp(first_bytes: bytes) -> bool:
     """Whether the first bytes a peer sent could be an SMTP greeting ("220", "421", "554" …)."""
     return len(first_bytes) >= 4 and bool(_CODE.fullmatch(first_bytes[:3])) and first_bytes[3:4] in (b" ", b"-")

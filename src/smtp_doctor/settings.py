@@ -87,6 +87,9 @@ class RawConfig:
     #: the env file the app's own code loads at start-up (readers/loaded_env.py), and whether it overrides the
     #: environment: login.py reads the password there when the environment does not hold it
     env_file: tuple[str, bool] | None = None
+    #: keys an options object sets beside its ``url`` that the url does not set: whether the framework reads
+    #: them depends on its version (Nodemailer before 10.0.0 reads the url alone: frameworks.toml url_alone_until)
+    beside_url: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)

@@ -155,6 +155,7 @@ class Model:
     model: str | None = None
     model_version: str | None = None
     string_keys: str = "read"  #: "ignored": keys spelled as strings never reach the framework (mail gem)
+    url_alone_until: str | None = None  #: before this version an options object's url is read alone
     #: "yaml": each value reaches the model as the YAML scalar its text renders to (Mastodon's ERB → YAML
     #: email.yml): an empty one is nil, surrounding blanks go, `` #`` starts a comment, ``yes`` is a boolean
     rendered: str = "value"
@@ -230,7 +231,8 @@ def _model(fid: str, t: Mapping[str, Any]) -> Model:
                  known=frozenset(t.get("known", [])), fields=tuple(flds), translate=trans, predicts=tuple(preds),
                  errors=errs, version_of=t.get("version_of"), assume_version=t.get("assume_version"),
                  model=t.get("model"), model_version=t.get("model_version"),
-                 string_keys=t.get("string_keys", "read"), rendered=t.get("rendered", "value"))
+                 string_keys=t.get("string_keys", "read"), url_alone_until=t.get("url_alone_until"),
+                 rendered=t.get("rendered", "value"))
 
 
 @cache
@@ -256,11 +258,15 @@ def model(framework: str) -> Model:
 # --------------------------------------------------------------------------------------------------------------
 
 
-def seen(m: Model, values: Mapping[str, RawValue]) -> dict[str, RawValue]:
+def seen(m: Model, raw: RawConfig) -> dict[str, RawValue]:
     """The values the framework really receives: the mail gem merges the settings over symbol-keyed
-    DEFAULTS, so ``'address' => …`` is carried along and never read (frameworks.toml ``string_keys``)."""
+    DEFAULTS, so ``'address' => …`` is carried along and never read (frameworks.toml ``string_keys``); a
+    version that reads an options object's url alone drops the keys beside it (``url_alone_until``)."""
+    values = dict(raw.values)
+    if m.url_alone_until and raw.beside_url and in_range(m.version(raw), None, m.url_alone_until):
+        values = {k: v for k, v in values.items() if k not in raw.beside_url}
     if m.string_keys != "ignored":
-        return dict(values)
+        return values
     return {k: v for k, v in values.items() if not C.string_key(v)}
 
 
@@ -485,7 +491,7 @@ def to_settings(raw: RawConfig) -> Settings:
         inner.framework_version = raw.framework_version
         return inner
     s = Settings(framework=raw.framework, source=raw.file, framework_version=raw.framework_version, raw=raw)
-    values = seen(m, raw.values)
+    values = seen(m, raw)
     ctx = _context(m, values, s)
     version = m.version(raw)
     for name, rules in m.fields:
@@ -503,7 +509,7 @@ def predict(raw: RawConfig, settings: Settings | None = None) -> list[Prediction
         settings = settings or to_settings(raw)
         out += predict(translate(raw), settings)
     version = m.version(raw)
-    values = seen(m, raw.values)
+    values = seen(m, raw)
     ctx = _context(m, values, (settings or to_settings(raw)) if m.predicts else None)
     for p in m.predicts:
         if (p.since or p.until) and not in_range(version, p.since, p.until):

@@ -18,6 +18,7 @@ from urllib.parse import quote, unquote
 
 from tree_sitter import Node
 
+from ..errors import UserError
 from ..settings import RawConfig, ValueKind
 from ._common import EXPR, MASK, NIL, Ev, add, finish, note, raw, unknown
 from ._ts import Source, script_grammar, walk
@@ -25,6 +26,9 @@ from .dsn import DsnError, parse_dsn
 from .loaded_env import not_known
 
 _MAX_DEPTH = 32
+#: a local module the options are required from: how its file may be named, and the largest read
+_MODULE_SUFFIXES = (".js", ".cjs", ".mjs", ".ts")
+_MAX_MODULE = 1 << 20
 
 
 #: ES2015 made Number.parseInt / Number.parseFloat the very functions parseInt / parseFloat are (ECMA-262 21.1.2)
@@ -99,7 +103,14 @@ class _Reader:
         self.src = src
         self.env = env
         self.decls: dict[str, Node] = {}
+        self.imports: dict[str, str] = {}  #: `import name from './x'`: name → './x'
         for node in walk(src.root):
+            if node.type == "import_statement":
+                source = node.child_by_field_name("source")
+                clause = next((c for c in node.named_children if c.type == "import_clause"), None)
+                default = next((c for c in clause.named_children if c.type == "identifier"), None) if clause else None
+                if source is not None and default is not None:
+                    self.imports.setdefault(src.text(default), src.text(source)[1:-1])
             if node.type == "variable_declarator":
                 name, value = node.child_by_field_name("name"), node.child_by_field_name("value")
                 if name is not None and value is not None and name.type == "identifier":
@@ -337,11 +348,12 @@ class _Reader:
             args = args_node.named_children if args_node is not None else []
             config = RawConfig("nodemailer", self.src.file)
             if args:
-                first = self.resolve(args[0])
+                reader, first = self.followed(args[0])
                 if first.type == "object":
-                    self.fill(config, first, "", 0)
+                    reader.fill(config, first, "", 0)
+                    reader.url_beside(config, first)
                 else:
-                    self.url(config, first)
+                    reader.url(config, first)
             configs.append(finish(config))
         return configs
 
@@ -358,6 +370,85 @@ class _Reader:
                 if ev.known and ev.env and isinstance(ev.value, str) and ev.value:
                     found[ev.value] = ev.env
         return found
+
+    def followed(self, node: Node, depth: int = 0) -> tuple[_Reader, Node]:
+        """The options an argument names, and the reader of the file they are written in: ``config[env].smtp``
+        is followed through objects, and through ``require('./config/mail')`` / ``import c from './c'`` into
+        that module's exports (a config module per environment); the argument itself where a step is unknown."""
+        root, path = self.resolve(node), []
+        for _ in range(_MAX_DEPTH):
+            if root.type == "member_expression":
+                name = self.src.text(root.child_by_field_name("property") or root)
+            elif root.type == "subscript_expression":
+                index = self.eval(root.child_by_field_name("index"), 0)
+                if index.kind is not ValueKind.STRING:
+                    return self, self.resolve(node)
+                name = str(index.value)
+            else:
+                break
+            path.append(name)
+            root = self.resolve(root.child_by_field_name("object") or root)
+        reader: _Reader = self
+        if depth < 2 and (module := self.module(root)) is not None:
+            reader, root = module
+        for name in reversed(path):
+            found = reader.member(root, name)
+            if found is None:
+                return self, self.resolve(node)
+            root = found
+        return reader, root
+
+    def member(self, obj: Node, name: str) -> Node | None:
+        obj = self.chosen(obj)
+        for child in obj.named_children if obj.type == "object" else ():
+            key, value = child.child_by_field_name("key"), child.child_by_field_name("value")
+            if child.type == "pair" and key is not None and value is not None and \
+                    self.src.text(key).strip("'\"`") == name:
+                return self.chosen(value)
+        return None
+
+    def module(self, node: Node) -> tuple[_Reader, Node] | None:
+        """``require('./x')`` (or an identifier imported from './x'): the reader of x and what it exports."""
+        spec = self.imports.get(self.src.text(node)) if node.type == "identifier" else None
+        if node.type == "call_expression" and self.src.text(node.child_by_field_name("function") or node) == "require":
+            args = node.child_by_field_name("arguments")
+            first = args.named_children[0] if args is not None and args.named_children else None
+            spec = self.src.text(first)[1:-1] if first is not None and first.type == "string" else None
+        if not spec or not spec.startswith("."):
+            return None
+        base = Path(self.src.file).parent / spec
+        for path in (base, *(base.with_name(base.name + s) for s in _MODULE_SUFFIXES), base / "index.js"):
+            if path.is_file() and path.stat().st_size <= _MAX_MODULE:
+                try:
+                    other = _Reader(Source(path, path.read_text(encoding="utf-8", errors="replace"),
+                                           script_grammar(path)), self.env)
+                except UserError:  # a module that does not parse: its values cannot be told
+                    return None
+                exported = other.exported()
+                return (other, exported) if exported is not None else None
+        return None
+
+    def exported(self) -> Node | None:
+        """``module.exports = …`` or ``export default …``, followed to the expression behind it."""
+        for node in walk(self.src.root):
+            if node.type == "assignment_expression" and \
+                    self.src.text(node.child_by_field_name("left") or node).replace(" ", "") == "module.exports":
+                return self.resolve(node.child_by_field_name("right") or node)
+            if node.type == "export_statement" and (value := node.child_by_field_name("value")) is not None:
+                return self.resolve(value)
+        return None
+
+    def url_beside(self, config: RawConfig, obj: Node) -> None:
+        """``createTransport({url, …})``: the url's parts over the object's own keys, as Nodemailer 10 merges
+        them (lib/nodemailer.js: assign(the other keys, parseConnectionUrl(url))); the keys the url leaves are
+        noted, for Nodemailer before 10.0.0 reads the url alone."""
+        node = next((c.child_by_field_name("value") for c in obj.named_children if c.type == "pair"
+                     and self.src.text(c.child_by_field_name("key") or c).strip("'\"") == "url"), None)
+        if node is None:
+            return
+        before = dict(config.values)
+        self.url(config, node)
+        config.beside_url = tuple(k for k, v in before.items() if k != "url" and config.values.get(k) is v)
 
     def url(self, config: RawConfig, node: Node) -> None:
         ev = self.eval(node, 0)

@@ -179,8 +179,9 @@ def apply_fix(text: str, raw: RawConfig, fix: Fix, syntax: str) -> Patched:
         kept = [n for n in entries if n not in removed and 1 <= n <= len(lines)]
         if elsewhere and lines:
             kept = [len(lines)]  # after every import, or the imported value wins again
-        if not kept:
-            raise Unpatchable("fix.unpatchable.no_anchor")
+        if not kept:  # the settings are all written in another file (a module the config requires): that one
+            raise Unpatchable("fix.unpatchable.elsewhere" if any(v.origin is not None for v in raw.values.values())
+                              and not located else "fix.unpatchable.no_anchor")
         anchor = max(kept)
         edit = shared(anchor)
         if edit is not None:

@@ -89,3 +89,23 @@ def test_a_jndi_name_no_server_binds_is_removed(lab: LabInfo, tmp_path: Path, sp
            "      mail.smtp.starttls.required: true\n")
     text, out = _fix_and_send(tmp_path, yml, lab, spring["@TRUSTSTORE@"])
     assert "jndi-name" not in text and "will deliver" in out
+
+
+def test_a_self_signed_server_fails_in_java_as_an_unknown_issuer(lab: LabInfo, tmp_path: Path,
+                                                                  spring: dict[str, str]) -> None:
+    """JSSE words a self-signed leaf as any chain it cannot build ("PKIX path building failed"): check predicts
+    that failure, and keeps self-signed as the cause it explains (matrix 7c dev spring7-self-signed-lab-truststore)."""
+    import json
+
+    from test_check_matrix import _agree
+    from test_check_matrix3 import _read
+
+    yml = (f"spring:\n  mail:\n    host: localhost\n    port: {lab.servers['self-signed'].port}\n    properties:\n"
+           "      mail:\n        smtp:\n          starttls.enable: true\n          starttls.required: true\n")
+    app, config, env = _app(tmp_path, yml, spring["@TRUSTSTORE@"])
+    real = _read(m6c._real(app, config, env, f"spring-{uuid.uuid4()}"))
+    done = CliRunner().invoke(cli, ["check", str(config), "--json", "--timeout", "15", "--env",
+                                    str(tmp_path / "app.env")])
+    prediction = json.loads(done.output)["configs"][0]["prediction"]
+    assert real == "cert_unknown_issuer" and _agree(prediction["failure"], real), (prediction, real)
+    assert prediction["cause"] == "cert_self_signed" and done.exit_code == 1, prediction

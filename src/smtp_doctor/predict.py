@@ -109,19 +109,20 @@ def _verification(plan: ConnectionPlan, tls: TLSFacts) -> tuple[Verification | N
     return (used[0], False) if used else (None, None)
 
 
-def _cert_failure(v: Verification, tls: TLSFacts) -> str:
+def _cert_failure(v: Verification, tls: TLSFacts, runtime: str | None) -> tuple[str, str | None]:
     """A lone leaf whose issuer is missing although it names where to fetch it (AIA) is a missing
     intermediate. With the app's own private CA file and no AIA the two causes look the same from here (the
     CA file is the wrong CA, or the server does not send its intermediate): when another store verifies
     this very chain, the CA file is the wrong one; otherwise the table's "unknown issuer" is all that is
-    known (check.why says both). Never "missing intermediate" for a wrong CA file."""
+    known (check.why says both). Never "missing intermediate" for a wrong CA file. (failure, cause): a runtime
+    that words two causes alike fails as the one its words say, for the cause the chain shows."""
     lone = v.error_code == UNABLE_TO_GET_ISSUER_LOCALLY and len(tls.certs) == 1 and v.error_depth == 0
     if lone and tls.certs[0].ca_issuers and not any(o.ok for o in tls.verifications):
-        return "cert_missing_intermediate"
+        return "cert_missing_intermediate", None
     for row in knowledge().get("verify", []):
-        if v.error_code in row["codes"]:
-            return str(row["failure"])
-    return "cert_verify_failed"
+        if v.error_code in row["codes"] and runtime in row.get("runtime", [runtime]):
+            return str(row["failure"]), row.get("cause")
+    return "cert_verify_failed", None
 
 
 def _mechanisms(plan: ConnectionPlan, plaintext: bool = False) -> tuple[str, ...]:
@@ -261,14 +262,14 @@ def predict(plan: ConnectionPlan, facts: PortFacts, *, sender: str = "") -> Pred
                 return Prediction(Verdict.UNKNOWN, None, "tls", channel, why="check.why.ca_file_absent",
                                   params=base | {"ca_file": plan.ca_file or "-"})
             if not ok and verification is not None:
-                failure = _cert_failure(verification, tls)
-                why = ""
+                failure, cause = _cert_failure(verification, tls, plan.runtime)
+                why = f"check.why.{cause}" if cause else ""
                 if failure == "cert_unknown_issuer" and verification.source == "ca-file":
                     other = next((o for o in tls.verifications if o.ok), None)
                     why = "check.why.ca_file_wrong" if other else "check.why.issuer_not_in_ca_file"
                     if other:
                         base["other_store"] = f"{other.source} ({other.location})"
-                return fails(failure, "tls", why, channel=channel, verification=verification,
+                return fails(failure, "tls", why, channel=channel, verification=verification, cause=cause,
                              error=verification.error or "", store=verification.source,
                              location=verification.location, code=verification.error_code)
             if plan.verify_hostname is not False and tls.hostname_ok is False:

@@ -223,6 +223,38 @@ def env_load_fixes(raw: RawConfig) -> list[tuple[str, dict[str, Any], Fix]]:
     return [("fix.convention.env_loaded_late", {"file": name}, Fix("env_load_first"))] if name else []
 
 
+_LITERAL = (ValueKind.STRING, ValueKind.INT, ValueKind.FLOAT, ValueKind.BOOL)
+
+
+def shadowed_env_fixes(raw: RawConfig) -> list[tuple[str, dict[str, Any], Fix]]:
+    """Values the framework reads from a file of its own as literals although the env file it also reads sets
+    them (predict.toml ``shadowed_env``: Laravel <= 8's config/mail.php): one step that reads the variable there
+    again, the literal as its default. Pure."""
+    from .frameworks import model
+    from .frameworks.model import in_range
+
+    facts = framework_facts(raw.framework).get("shadowed_env")
+    if not facts or not in_range(model(raw.framework).version(raw), None, facts["until"]):
+        return []
+    keys = [key for key, var in facts["keys"].items()
+            if (rv := raw.values.get(key)) is not None and rv.env is None and rv.origin is not None
+            and rv.origin.file != raw.file and rv.kind in _LITERAL and (ev := raw.values.get(var)) is not None
+            and ev.origin is not None and ev.origin.file == raw.file and str(ev.value) != str(rv.value)]
+    if not keys:
+        return []
+    lines = tuple(f"env('{facts['keys'][k]}', {raw.values[k].text})" for k in keys)
+    where = raw.values[keys[0]].origin.file  # type: ignore[union-attr]
+    return [("fix.convention.env_shadowed", {"file": where, "vars": ", ".join(facts["keys"][k] for k in keys)},
+             Fix("env_restore", lines, keys=tuple(keys)))]
+
+
+def convention_fixes(raw: RawConfig) -> list[tuple[str, dict[str, Any], Fix]]:
+    """The framework's own conventions the file breaks: keys it never reads as spelled, settings read before
+    the env file is loaded, literals that shadow the env file. Each changes what the app reads, so they come
+    before any other fix is worked out."""
+    return key_style_fixes(raw) + env_load_fixes(raw) + shadowed_env_fixes(raw)
+
+
 def provider_fixes(raw: RawConfig, settings: Settings, present: Mapping[str, str]
                    ) -> list[tuple[str, dict[str, Any], Fix]]:
     """(catalogue key, its params, fix) for each documented convention of the provider the host belongs
@@ -233,7 +265,7 @@ def provider_fixes(raw: RawConfig, settings: Settings, present: Mapping[str, str
     port = settings.port.value if settings.port else None
     provider = identify(host, port) if host else None
     if provider is None:
-        return key_style_fixes(raw) + env_load_fixes(raw)
+        return []
     syntax = framework_facts(raw.framework).get("syntax", "dotenv")
     out: list[tuple[str, dict[str, Any], Fix]] = []
     user = settings.username
@@ -248,10 +280,9 @@ def provider_fixes(raw: RawConfig, settings: Settings, present: Mapping[str, str
         port_mode = "implicit_tls" if mode == "implicit" else "starttls"
         row = fix_row(raw.framework, "implicit_port" if mode == "implicit" else "plain_port", port_mode,
                       raw.framework_version) or {}
-        keys = (key, *row.get("set", {}))
-        lines = (render_line(key, new, syntax),
-                 *(render_line(k, v, syntax) for k, v in row.get("set", {}).items()))
+        keys = (key, *row.get("set", {}), *row.get("code", {}))
+        lines = (render_line(key, new, syntax), *row_lines(row, {"port": new, "host": host}, syntax))
         remove = tuple((k, present[k]) for k in row.get("remove", []) if k in present)
         out.append(("fix.provider.port", {"provider": provider.name, "port": port, "new": new},
                     Fix("provider_port", lines, remove, keys=keys)))
-    return key_style_fixes(raw) + env_load_fixes(raw) + out
+    return out

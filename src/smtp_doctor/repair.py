@@ -25,7 +25,7 @@ from .predict import Fix, Prediction, Verdict
 from .readers import read_file, read_text, syntax_of
 from .readers.envfile import parse_env
 from .readers.loaded_env import loaded_env, with_loaded
-from .remedy import harden, provider_fixes, risks
+from .remedy import convention_fixes, harden, provider_fixes, risks
 from .settings import RawConfig
 from .writers.edit import Patched
 from .writers.patch import Unpatchable, apply_fix, secret_lines, secret_tokens, unified_diff
@@ -39,7 +39,7 @@ class Step:
     prediction: Prediction
     fix: Fix
     risk: str | None = None  #: a risk of a config that delivers (remedy.py), not a failure
-    convention: tuple[str, dict[str, Any]] | None = None  #: a provider's documented convention (catalogue key)
+    convention: tuple[str, dict[str, Any]] | None = None  #: a framework's or provider's convention (catalogue key)
 
 
 @dataclass
@@ -131,10 +131,11 @@ def _split(raw: RawConfig, fix: Fix, target: _Target) -> tuple[Fix, dict[str, Fi
                                                              for v in raw.values.values()):
         return fix, {}
 
-    def elsewhere(key: str) -> str | None:
+    def elsewhere(key: str) -> str | None:  # (a literal read from the env file again is edited where it stands)
         v = raw.values.get(key)
         f = v.origin.file if v is not None and v.origin is not None else None
-        return f if f is not None and f != raw.file and Path(f).suffix == own else None
+        return f if f is not None and f != raw.file and (Path(f).suffix == own or fix.group == "env_restore") \
+            else None
 
     parts: dict[str, Fix] = {}
     for key, where in fix.remove:
@@ -197,10 +198,11 @@ def _reread(tmp: Path, raw: RawConfig, text: str, env: Mapping[str, str] | None,
         # files the reader reads beside the config (Laravel's config/mail.php, whose env() reads the .env): the
         # copy gets them at the same place, so their values are read again against the patched text
         for rel in framework_facts(raw.framework).get("reread_with", []):
-            if (Path(raw.file).parent / rel).is_file():
+            if (home := Path(raw.file).parent / rel).is_file():  # as the fix left it, when it changed it
                 (tmp / rel).parent.mkdir(parents=True, exist_ok=True)
-                (tmp / rel).write_text(read_text(Path(raw.file).parent / rel), encoding="utf-8")
-                renamed[str(tmp / rel)] = str(Path(raw.file).parent / rel)
+                patched = (others or {}).get(str(home))
+                (tmp / rel).write_text(patched[1] if patched else read_text(home), encoding="utf-8")
+                renamed[str(tmp / rel)] = str(home)
     else:
         path, yml = _mirror(tmp, raw, target, text)
         renamed = {str(path): raw.file, str(path.resolve()): raw.file, str(yml): target.path,
@@ -224,6 +226,8 @@ def _reread(tmp: Path, raw: RawConfig, text: str, env: Mapping[str, str] | None,
                 values |= {k: v for k, v in raw.values.items()
                            if v.origin is not None and v.origin.file not in (raw.file, target.path, *renamed.values())}
             for other, (_, now) in (others or {}).items():
+                if other in renamed.values():
+                    continue  # read again beside the copy, above
                 values = {k: v for k, v in values.items() if v.origin is None or v.origin.file != other}
                 values |= _read_other(tmp, raw, other, now, env)
             from .credentials import app_auth_args
@@ -262,18 +266,24 @@ def repair(raw: RawConfig, env: dict[str, str] | None, probe_target: str | None,
     seen: set[str | None] = set()
     current, c = raw, first
     with tempfile.TemporaryDirectory(prefix="smtp-doctor-fix-") as tmp:
-        for key, params, pfix in provider_fixes(raw, first.settings, present(raw)):
-            try:  # the provider's documentation, not the probe, says these: they come first
-                result.fixed, result.others = _apply_all(result, current, pfix, syntax, target)
-            except Unpatchable as exc:
-                result.stopped = str(exc)
-                continue
-            assert first.prediction is not None
-            result.steps.append(Step(first.prediction, pfix, convention=(key, params)))
-            current = _reread(Path(tmp), current, result.fixed, env, target, result.others)
-        if current is not raw:
-            [c] = check([current], probe_target, ca_file, timeout, env=env)
-            result.final = c
+        # the framework's conventions first (they change what the app reads), then the provider's documentation
+        # for what it then reads: neither needs the probe, so they come before the fixes it decides
+        for stage in ("framework", "provider"):
+            done = current
+            found = convention_fixes(current) if stage == "framework" else \
+                provider_fixes(current, c.settings, present(current))
+            for key, params, pfix in found:
+                try:
+                    result.fixed, result.others = _apply_all(result, current, pfix, syntax, target)
+                except Unpatchable as exc:
+                    result.stopped = str(exc)
+                    continue
+                assert c.prediction is not None
+                result.steps.append(Step(c.prediction, pfix, convention=(key, params)))
+                current = _reread(Path(tmp), current, result.fixed, env, target, result.others)
+            if current is not done:
+                [c] = check([current], probe_target, ca_file, timeout, env=env)
+                result.final = c
         for _ in range(MAX_ROUNDS):
             pred, fix = c.prediction, c.fix
             if pred is None or pred.verdict not in (Verdict.FAILS, Verdict.UNREACHABLE):

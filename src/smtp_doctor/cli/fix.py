@@ -49,6 +49,6 @@ def command(path: Path, env_file: Path | None, framework: str | None, probe_targ
         for r in result.repairs:
             render_repair(out, r)
             if write and r.delivers and r.changed:
-                for written in (r.path, *r.others):
+                for written in ((r.path,) if r.fixed != r.text else ()) + tuple(r.others):
                     out.print("[green]" + escape(t("fix.cli.written", file=written)) + "[/]", highlight=False)
     raise SystemExit(int(result.exit_code))

@@ -73,6 +73,21 @@ def _rename_env(text: str, raw: RawConfig, fix: Fix) -> Patched:
     return Patched("".join(lines), (), tuple(changed), None)
 
 
+def _restore_env(text: str, raw: RawConfig, fix: Fix) -> Patched:
+    """Each key's literal, after its ``=>`` on its own line, replaced by the expression in ``fix.lines``."""
+    lines = split_lines(text, keepends=True)
+    changed = []
+    for key, new in zip(fix.keys, fix.lines, strict=True):
+        rv = raw.values[key]
+        n = rv.origin.line if rv.origin is not None and rv.origin.file == raw.file else 0
+        head, arrow, tail = lines[n - 1].partition("=>") if 1 <= n <= len(lines) else ("", "", "")
+        if not arrow or rv.text not in tail:
+            raise Unpatchable("fix.unpatchable.elsewhere")
+        lines[n - 1] = head + arrow + tail.replace(rv.text, new, 1)
+        changed.append(n)
+    return Patched("".join(lines), (), tuple(changed), None)
+
+
 def apply_fix(text: str, raw: RawConfig, fix: Fix, syntax: str) -> Patched:
     """``text`` with ``fix`` applied; raises Unpatchable when a line holds more than the key it is about
     (except a Ruby hash written on one line, which is edited entry by entry: ``_Inline``, and a mailer DSN,
@@ -91,6 +106,8 @@ def apply_fix(text: str, raw: RawConfig, fix: Fix, syntax: str) -> Patched:
         return Patched(trimmed, (), (origin.line,), None)
     if fix.group == "env_name":  # the variable each key reads, renamed on its own line (remedy.env_names)
         return _rename_env(text, raw, fix)
+    if fix.group == "env_restore":  # a literal that shadows the env file, read from it again (remedy.py)
+        return _restore_env(text, raw, fix)
     if syntax == "dsn":
         return apply_dsn_fix(text, raw, fix)
     if raw.framework == "spring" and raw.file.endswith((".yml", ".yaml")):  # nested keys (writers/spring_yaml.py)

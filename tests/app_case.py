@@ -5,6 +5,8 @@ kind of fix with the real framework (test_refused_values, test_env_load_first, t
 from __future__ import annotations
 
 import json
+import uuid
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -49,3 +51,26 @@ def fix_write(config: Path, envfile: Path, lab: LabInfo, *extra: str) -> tuple[i
                                     "--env", str(envfile), *extra])
     assert lab.password not in done.output and config.read_text().count(lab.password) == held
     return done.exit_code, done.output
+
+
+@dataclass
+class Run:
+    """A case written, checked, and sent by the real framework: what a test asserts on."""
+
+    config: Path
+    env: dict[str, str]
+    envfile: Path
+    code: int  #: check's exit code
+    entry: dict[str, Any]  #: check's JSON entry for the config
+    output: str
+    real: str  #: the runner's DELIVERED / ERROR … / TIMEOUT
+    subject: str  #: the subject the real send used (test_check_real._delivered finds it in the lab's mailbox)
+
+
+def check_and_run(cell: dict[str, Any], lab: LabInfo, app: Path, other: str, monkeypatch: pytest.MonkeyPatch,
+                  tag: str) -> Run:
+    """write_case, check_entry, then the real framework (``cell["runner"]``) on the app as it is."""
+    config, env, envfile = write_case(cell, lab, app, other, monkeypatch)
+    code, entry, output = check_entry(config, envfile, lab)
+    subject = f"{tag}-{uuid.uuid4()}"
+    return Run(config, env, envfile, code, entry, output, m3._real(cell["runner"], app, config, env, subject), subject)

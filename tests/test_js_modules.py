@@ -14,7 +14,7 @@ import pytest
 from click.testing import CliRunner
 
 import test_check_matrix3 as m3
-from app_case import check_entry, write_case
+from app_case import check_and_run
 from smtp_doctor.cli import cli
 from smtp_doctor.configs import collect
 from smtp_doctor.frameworks import to_settings
@@ -68,10 +68,9 @@ def test_options_from_a_module_or_beside_a_url_are_read_as_nodemailer_reads_them
     cell = {"id": name, "half": "dev", "runner": runner, "server": server, "config": "mailer.js", "env": extra,
             "files": files}
     app = tmp_path / "app"
-    config, env, envfile = write_case(cell, lab, app, other_ca, monkeypatch)
-    exit_code, entry, output = check_entry(config, envfile, lab)
-    subject = f"js-module-{uuid.uuid4()}"
-    real = m3._real(runner, app, config, env, subject)
+    run = check_and_run(cell, lab, app, other_ca, monkeypatch, "js-module")
+    config, env, envfile, exit_code, entry, output = run.config, run.env, run.envfile, run.code, run.entry, run.output
+    real, subject = run.real, run.subject
     if failures[runner] is None:
         assert real == "DELIVERED" and _delivered(lab, subject), real
         assert exit_code == 0 and entry["prediction"]["verdict"] == "delivered", output

@@ -14,7 +14,7 @@ import pytest
 from click.testing import CliRunner
 
 import test_check_matrix3 as m3
-from app_case import check_entry, write_case
+from app_case import check_and_run, check_entry, write_case
 from smtp_doctor.cli import cli
 from smtp_doctor.lab import LabInfo
 from test_check_matrix import _agree, other_ca
@@ -69,11 +69,8 @@ def test_javascript_values_are_computed_as_node_computes_them(name: str, runner:
     code, extra, failure = CASES[name]
     cell = {"id": name, "half": "dev", "runner": runner, "server": "implicit", "config": "mailer.js",
             "env": ENV | extra, "files": {"mailer.js": code}}
-    app = tmp_path / "app"
-    config, env, envfile = write_case(cell, lab, app, other_ca, monkeypatch)
-    exit_code, entry, output = check_entry(config, envfile, lab)
-    subject = f"js-{uuid.uuid4()}"
-    real = m3._real(runner, app, config, env, subject)
+    run = check_and_run(cell, lab, tmp_path / "app", other_ca, monkeypatch, "js")
+    exit_code, entry, output, real, subject = run.code, run.entry, run.output, run.real, run.subject
     if failure is None:
         assert real == "DELIVERED" and _delivered(lab, subject), real
         assert exit_code == 0 and entry["prediction"]["verdict"] == "delivered", output
@@ -126,10 +123,7 @@ def test_the_password_in_a_url_variable_is_the_one_logged_in_with(runner: str, l
     cell = {"id": "url_var", "half": "dev", "runner": runner, "server": "implicit", "config": "mailer.js",
             "env": {"NODE_EXTRA_CA_CERTS": "@CA@"},
             "files": URL_APP}
-    app = tmp_path / "app"
-    config, env, envfile = write_case(cell, lab, app, other_ca, monkeypatch)
-    code, entry, output = check_entry(config, envfile, lab)
-    subject = f"url-var-{uuid.uuid4()}"
-    real = m3._real(runner, app, config, env, subject)
-    assert real == "DELIVERED" and _delivered(lab, subject), real
+    run = check_and_run(cell, lab, tmp_path / "app", other_ca, monkeypatch, "url-var")
+    code, entry, output, real = run.code, run.entry, run.output, run.real
+    assert real == "DELIVERED" and _delivered(lab, run.subject), real
     assert code == 0 and entry["asked"]["login"] == "ok", output

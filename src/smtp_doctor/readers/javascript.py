@@ -371,7 +371,7 @@ class _Reader:
                     found[ev.value] = ev.env
         return found
 
-    def followed(self, node: Node, depth: int = 0) -> tuple[_Reader, Node]:
+    def followed(self, node: Node) -> tuple[_Reader, Node]:
         """The options an argument names, and the reader of the file they are written in: ``config[env].smtp``
         is followed through objects, and through ``require('./config/mail')`` / ``import c from './c'`` into
         that module's exports (a config module per environment); the argument itself where a step is unknown."""
@@ -389,7 +389,7 @@ class _Reader:
             path.append(name)
             root = self.resolve(root.child_by_field_name("object") or root)
         reader: _Reader = self
-        if depth < 2 and (module := self.module(root)) is not None:
+        if (module := self.module(root)) is not None:
             reader, root = module
         for name in reversed(path):
             found = reader.member(root, name)

@@ -24,7 +24,7 @@ from .lint import lint
 from .plan import ConnectionPlan, Refusal, knowledge, password_as_token, plan
 from .predict import Fix, Prediction, Verdict, fix_for, predict
 from .readers import read_text
-from .remedy import accepted_value, env_names, trim_secret_fix, without_key
+from .remedy import accepted_value, env_names, trim_secret_fix, trim_value_fix, without_key
 from .settings import RawConfig, Settings, ValueKind
 
 if TYPE_CHECKING:
@@ -180,6 +180,8 @@ def _fix(c: Checked, pred: Prediction, facts: PortFacts, env: Mapping[str, str] 
         text = ""
     if c.asked is not None and c.asked.login == "refused" and c.asked.padded_file:
         fix = trim_secret_fix(c.raw, text, c.asked.padded_file) or fix
+    elif c.asked is not None and c.asked.login == "refused" and c.asked.padded_value:
+        fix = trim_value_fix(c.raw, text) or fix
     return env_names(c.raw, env, text, fix)
 
 

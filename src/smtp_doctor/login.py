@@ -64,7 +64,7 @@ def _line_at(rv: RawValue) -> str | None:
     if rv.origin is None:
         return None
     try:
-        lines = Path(rv.origin.file).read_text(encoding="utf-8-sig").splitlines()
+        lines = Path(rv.read_from or rv.origin.file).read_text(encoding="utf-8-sig").splitlines()
         return lines[rv.origin.line - 1][rv.origin.column - 1:]
     except (OSError, UnicodeDecodeError, IndexError):
         return None

@@ -432,6 +432,8 @@ class Fix:
     rename: tuple[str, ...] = ()  #: keys written as strings to re-spell as symbols, value untouched (mail gem)
     #: (variable the config reads, variable the app's environment sets) for each of ``keys`` (remedy.env_names)
     env_names: tuple[tuple[str, str], ...] = ()
+    #: a sentence shown under ``lines``: what they change that they cannot show (a masked password's blanks)
+    note: str | None = None
 
 
 def _literal(value: Any, syntax: str) -> str:

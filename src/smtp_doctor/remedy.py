@@ -162,6 +162,26 @@ def trim_secret_fix(raw: RawConfig, text: str, padded_file: str | None) -> Fix |
     return Fix("strip_secret", (changed,), text_key="check.fix.strip_secret", keys=(key,)) if changed else None
 
 
+def trim_value_fix(raw: RawConfig, text: str) -> Fix | None:
+    """A login refused because the password as written starts or ends with blanks the app keeps (login.padded:
+    a .properties value's trailing ones, a quoted value's): the same line without them (writers/trim.py). The
+    line shown has the password masked; the value itself is only trimmed, never written anew."""
+    from .login import password_key
+    from .writers.patch import secret_lines
+    from .writers.trim import trim_written
+
+    key = password_key(raw)
+    rv = raw.values.get(key) if key else None
+    if key is None or rv is None or rv.origin is None or rv.origin.file != raw.file:
+        return None
+    trimmed = trim_written(text, rv.origin)
+    if trimmed is None:
+        return None
+    line = trimmed.splitlines()[rv.origin.line - 1]
+    return Fix("trim_value", (secret_lines(trimmed, raw).get(line, "").strip(),), keys=(key,),
+               note="check.fix.trim_value")
+
+
 def env_names(raw: RawConfig, env: Mapping[str, str] | None, text: str, fix: Fix) -> Fix:
     """Settings read from a variable the app's environment does not set, where it sets one of a close name
     (``ENV['SMTP_PASS']`` beside ``SMTP_PASSWORD=…``): the config reads that one instead. Only with the app's

@@ -211,13 +211,13 @@ def _reread(tmp: Path, raw: RawConfig, text: str, env: Mapping[str, str] | None,
     for again in read_file(path, framework=raw.framework, env=raw_env, home=Path(raw.file)):
         if again.framework == raw.framework and (account is None or getattr(
                 again.values.get("account"), "value", None) == account.value):  # the user's file name everywhere
-            values = {k: replace(v, origin=replace(v.origin, file=renamed[v.origin.file]))
+            # a fix never writes a secret anew, but a removed line moves it and a trimmed value changes it: the
+            # login reads it back from the patched copy, at the copy's line (user-facing origins name the user's
+            # file). One the environment or a file gives is read there again: a moved env-file load, or a
+            # .strip() added, changes what it is
+            values = {k: replace(v, origin=replace(v.origin, file=renamed[v.origin.file]),
+                                 read_from=v.origin.file if v.secret else None)
                       if v.origin is not None and v.origin.file in renamed else v for k, v in again.values.items()}
-            # a fix never writes a secret: the login reads it where it stands in the user's unchanged file, not
-            # at the patched copy's line, which a removed line above it has moved (one the environment or a file
-            # gives is read there again: a moved env-file load, or a .strip() added, changes what it is)
-            values |= {k: v for k, v in raw.values.items()
-                       if v.secret and v.env is None and v.file is None and getattr(values.get(k), "secret", False)}
             # values another file of the app decides (a Rails initializer, config/smtp.yml) still decide: the
             # temporary copy has no such neighbours (readers/rails_merge.py), and the patch never touches them.
             # A Python copy is read as if at home (its imports, the files it loads), and a line the fix added at

@@ -69,6 +69,9 @@ class RawValue:
     file: tuple[str, bool] | None = None  #: (path, trimmed) when the app reads the value from that file
     #: (data file, its parser, the keys down to the value) when app code loads the value from YAML, TOML or JSON
     data: tuple[str, str, tuple[str | int, ...]] | None = None
+    #: the file a literal secret is read back from when that is not ``origin.file``: fix's patched copy, whose
+    #: lines a removed line has moved and a trimmed value has changed (repair._reread; login.py reads it)
+    read_from: str | None = None
 
 
 @dataclass

@@ -185,6 +185,8 @@ def print_fix(out: Console, fix: Fix | None) -> None:
         out.print("      [red]- " + escape(t("check.cli.remove", key=key, where=where)) + "[/]", highlight=False)
     for line in fix.lines:
         out.print("      [green]+ " + escape(line) + "[/]", highlight=False)
+    if fix.note:
+        out.print("      " + escape(t(fix.note)), highlight=False)
     if fix.env:
         out.print("      " + escape(t("check.cli.env")), highlight=False)
         for line in fix.env:
@@ -219,7 +221,7 @@ def fix_json(fix: Fix | None) -> dict[str, Any] | None:
         return None
     return {"group": fix.group, "set": list(fix.lines), "env": list(fix.env),
             "remove": [{"key": k, "location": w} for k, w in fix.remove],
-            "text": t(fix.text_key, _="") if fix.text_key else None}
+            "text": t(fix.text_key, _="") if fix.text_key else None, "note": t(fix.note) if fix.note else None}
 
 
 def check_json(results: list[Checked]) -> dict[str, Any]:

@@ -24,7 +24,7 @@ from .hoist import hoist_env_load
 from .jsurl import apply_url_fix, is_url_form, url_password_tokens
 from .msmtprc import apply_account_fix, is_account
 from .spring_yaml import apply_spring_yaml_fix
-from .trim import strip_file_read
+from .trim import strip_file_read, trim_written
 
 
 def _indent(line: str) -> str:
@@ -101,6 +101,13 @@ def apply_fix(text: str, raw: RawConfig, fix: Fix, syntax: str) -> Patched:
         rv = raw.values.get(fix.keys[0]) if fix.keys else None
         origin = rv.origin if rv is not None else None
         trimmed = strip_file_read(text, origin) if origin is not None else None
+        if trimmed is None or origin is None:
+            raise Unpatchable("fix.unpatchable.elsewhere")
+        return Patched(trimmed, (), (origin.line,), None)
+    if fix.group == "trim_value":  # the blanks around the password as written, removed (writers/trim.py)
+        rv = raw.values.get(fix.keys[0]) if fix.keys else None
+        origin = rv.origin if rv is not None else None
+        trimmed = trim_written(text, origin) if origin is not None else None
         if trimmed is None or origin is None:
             raise Unpatchable("fix.unpatchable.elsewhere")
         return Patched(trimmed, (), (origin.line,), None)

@@ -30,3 +30,41 @@ def strip_file_read(text: str, origin: Origin) -> str | None:
     cut = len(line.encode("utf-8")[:value.end_col_offset].decode("utf-8", errors="ignore"))  # ast counts bytes
     lines[value.end_lineno - 1] = line[:cut] + ".strip()" + line[cut:]
     return "".join(lines)
+
+
+def trim_written(text: str, origin: Origin) -> str | None:
+    """``text`` with the blanks around the value written at ``origin`` removed: inside its quotes, or after an
+    unquoted value (a Java .properties value keeps its trailing blanks; java.util.Properties.load). None when
+    there are none, or when trimming would end the line in a backslash (a .properties line continuation)."""
+    lines = text.splitlines(keepends=True)
+    if not 1 <= origin.line <= len(lines) or origin.column < 1:
+        return None
+    line = lines[origin.line - 1]
+    body = line.rstrip("\r\n")
+    head, value, end = body[:origin.column - 1], body[origin.column - 1:], line[len(body):]
+    if value[:1] in ("'", '"'):
+        close = _closing(value)
+        if close is None:
+            return None
+        new = value[0] + value[1:close].strip(" \t") + value[close:]
+    else:
+        new = value.rstrip(" \t")
+        if (len(new) - len(new.rstrip("\\"))) % 2:
+            return None
+    if new == value:
+        return None
+    lines[origin.line - 1] = head + new + end
+    return "".join(lines)
+
+
+def _closing(value: str) -> int | None:
+    """The index of the quote that closes ``value``'s opening one (a backslash escapes the next character)."""
+    i = 1
+    while i < len(value):
+        if value[i] == "\\":
+            i += 2
+            continue
+        if value[i] == value[0]:
+            return i
+        i += 1
+    return None

@@ -14,6 +14,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, fields, replace
 from functools import cache
 from importlib import resources
+from pathlib import Path
 from typing import Any
 
 import yaml
@@ -26,7 +27,7 @@ from .truth import KNOWN, RULES, known_value, truthy
 ROLES = frozenset({"implicit_switch", "starttls_switch", "tls_switch", "implicit_value", "auth", "auth_switch",
                    "verify", "scheme", "ca", "client_cert", "tls_file", "password", "user"})
 CONVERSIONS = frozenset({"int", "float", "str", "bool", "lower", "host", "port", "ms", "text", "readfile",
-                         "tls_upto", "tls_from"})
+                         "tls_upto", "tls_from", "spring_resource"})
 #: TLS versions in order, and Node's default range (nodejs.org/api/tls.html tls.DEFAULT_MIN_VERSION 'TLSv1.2',
 #: DEFAULT_MAX_VERSION 'TLSv1.3'): tls_upto / tls_from turn a maxVersion / minVersion into the versions offered
 _TLS_ORDER = ("TLSv1", "TLSv1.1", "TLSv1.2", "TLSv1.3")
@@ -159,6 +160,11 @@ class Model:
     #: "yaml": each value reaches the model as the YAML scalar its text renders to (Mastodon's ERB → YAML
     #: email.yml): an empty one is nil, surrounding blanks go, `` #`` starts a comment, ``yes`` is a boolean
     rendered: str = "value"
+    #: key prefixes whose every key the framework reads, under names the user picks (Spring's SSL bundles)
+    known_under: tuple[str, ...] = ()
+
+    def knows(self, key: str) -> bool:
+        return key in self.vocabulary or key.startswith(self.known_under)
 
     def truth_of(self, key: str) -> str:
         facts = self.keys.get(key)
@@ -232,7 +238,7 @@ def _model(fid: str, t: Mapping[str, Any]) -> Model:
                  errors=errs, version_of=t.get("version_of"), assume_version=t.get("assume_version"),
                  model=t.get("model"), model_version=t.get("model_version"),
                  string_keys=t.get("string_keys", "read"), url_alone_until=t.get("url_alone_until"),
-                 rendered=t.get("rendered", "value"))
+                 rendered=t.get("rendered", "value"), known_under=tuple(t.get("known_under", ())))
 
 
 @cache
@@ -295,6 +301,8 @@ def _convert(conv: str | None, rv: RawValue, m: Model, key: str) -> Any:
         return read.group(2)
     if conv == "bool":
         return truthy(m.truth_of(key), rv)
+    if conv == "spring_resource":
+        return _spring_resource(str(rv.value).strip(), rv.origin)
     if conv in ("tls_upto", "tls_from"):  # Node's maxVersion / minVersion against its default other end
         at = _TLS_ORDER.index(str(rv.value).strip())  # ValueError for anything else: the rule is skipped
         low, high = (_TLS_ORDER.index(_TLS_DEFAULT_MIN), at) if conv == "tls_upto" else (at, len(_TLS_ORDER) - 1)
@@ -323,6 +331,20 @@ def _convert(conv: str | None, rv: RawValue, m: Model, key: str) -> Any:
     return value if isinstance(value, str) else str(value)
 
 
+def _spring_resource(location: str, origin: Origin | None) -> str:
+    """The file a Spring resource location names: ``file:/x`` is /x; ``classpath:x`` is x under the resources
+    folder the config is read from (src/main/resources: what the build copies onto the classpath). A plain path
+    is read differently across Boot versions (ResourceUtils.getURL in 3.1, the application's ResourceLoader
+    since), and PEM text is not a file: those raise ValueError (the rule is skipped)."""
+    if location.startswith("file:"):
+        return location.removeprefix("file:").removeprefix("//")
+    if location.startswith("classpath:") and origin is not None:
+        here = Path(origin.file).parent
+        root = next((d for d in (here, *here.parents) if d.name == "resources"), here)
+        return str(root / location.removeprefix("classpath:").lstrip("/"))
+    raise ValueError("not a file location this version reads alike")
+
+
 def _typed(name: str, value: Any) -> Any:
     if name == "tls_mode":
         return TLSMode(value)
@@ -349,7 +371,7 @@ def _resolve(m: Model, name: str, rules: tuple[Rule, ...], ctx: C.Context,
         if rule.absent:  # the framework ignores what is written here (see the rule's comment in the TOML)
             return None
         if rule.source_key is not None:
-            rv = ctx.values.get(rule.source_key)
+            rv = ctx.values.get(_filled_key(rule.source_key, ctx))
             if rv is None or rv.kind is ValueKind.NIL:
                 continue
             if rv.kind not in KNOWN and rule.conversion not in _TEXT_CONVERSIONS:
@@ -367,6 +389,15 @@ def _resolve(m: Model, name: str, rules: tuple[Rule, ...], ctx: C.Context,
             value, origin = _mechanisms_left(rule, ctx, value, origin)
         return Setting(_typed(name, value), origin=origin, default=origin is None)
     return None
+
+
+def _filled_key(key: str, ctx: C.Context) -> str:
+    """A `from` key that names another key's value in braces (Spring's
+    ``spring.ssl.bundle.pem.{spring.mail.ssl.bundle}.truststore.certificate``: the bundle the mail sender names)."""
+    def value_of(m: re.Match[str]) -> str:
+        rv = ctx.values.get(m.group(1))
+        return str(rv.value) if rv is not None and rv.kind in KNOWN and rv.value is not None else "\0"
+    return re.sub(r"\{([\w.\-]+)\}", value_of, key) if "{" in key else key
 
 
 def _mechanisms_left(rule: Rule, ctx: C.Context, value: Any, origin: Origin | None) -> tuple[Any, Origin | None]:

@@ -104,7 +104,7 @@ class _Run:
             "looks_like_ca": self._looks_like_ca,
             "provider_username": self._provider_username,
             "provider_port": self._provider_port,
-            "unknown_key": lambda arg, ctx: ctx.name(arg) not in self.model.vocabulary | self.read_by_app,
+            "unknown_key": lambda arg, ctx: not (self.model.knows(ctx.name(arg)) or ctx.name(arg) in self.read_by_app),
             "noted": lambda arg, ctx: any(n in self.raw.notes for n in arg),
         }
 

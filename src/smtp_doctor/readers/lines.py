@@ -14,7 +14,7 @@ from pathlib import Path
 
 from ..settings import Origin, RawConfig, RawValue, ValueKind
 from ._common import Ev, add, finish, raw, syntax_error
-from .yamlfile import normalise, placeholder
+from .yamlfile import SPRING_KEYS, normalise, placeholder
 
 _GRAFANA_ENV = re.compile(r"^\$__env\{(?P<name>[^}]+)\}$")
 
@@ -86,7 +86,7 @@ def read_properties(path: Path, text: str, framework: str | None, env: Mapping[s
         else:
             key, value, col = m.group(1), line[m.end():], m.end() + 1
         key = normalise(key.replace("\\", ""))
-        if key.startswith("spring.mail."):
+        if key.startswith(SPRING_KEYS):
             # java.util.Properties.load: "all remaining characters on the line become part of the associated
             # element string", trailing blanks included ("127.0.0.1 " is no host, "true " is not true)
             value = value.rstrip("\r")

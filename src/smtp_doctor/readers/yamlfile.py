@@ -64,6 +64,10 @@ def items(node: yaml.Node, depth: int = 0) -> Iterator[tuple[str, yaml.Node, yam
         yield key, kn, vn
 
 
+#: what a Spring config's mail sender reads: its own keys, and the SSL bundles spring.mail.ssl.bundle may name
+SPRING_KEYS = ("spring.mail.", "spring.ssl.bundle.")
+
+
 def flatten(node: yaml.Node, prefix: str = "") -> Iterator[tuple[str, yaml.Node, yaml.Node]]:
     """Dotted paths of every scalar leaf (``spring: mail: host:`` → ``spring.mail.host``)."""
     stack = [(node, prefix)]
@@ -119,7 +123,7 @@ def read_yaml(path: Path, text: str, framework: str | None, env: Mapping[str, st
         if framework in (None, "spring"):
             config = RawConfig("spring", str(path))
             for key, knode, vnode in flatten(doc):
-                if key.startswith("spring.mail."):
+                if key.startswith(SPRING_KEYS):
                     ev = placeholder(scalar(vnode), env)
                     add(config, key, raw(key, ev, _text(vnode), origin(path, vnode, str(knode.value))))
             if config.values or framework == "spring":

@@ -100,7 +100,9 @@ def apply_spring_yaml_fix(text: str, raw: RawConfig, fix: Fix) -> Patched:
         if n in added:
             if out and not out[-1].endswith("\n"):
                 out[-1] += "\n"
-            out.extend(added[n])
+            # mappings that end on the same line: an inner one's new keys first, else they would nest under the
+            # outer one's new key (spring.mail.ssl.bundle after spring.ssl.bundle…, both after mail's last line)
+            out.extend(sorted(added[n], key=lambda new: -(len(new) - len(new.lstrip(" ")))))
     if not lines:
         out.extend(added.get(-1, []))
     anchor = max(added) + 1 if added else None

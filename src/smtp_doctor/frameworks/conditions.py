@@ -132,6 +132,8 @@ def _setting(arg: Mapping[str, Any], ctx: Context) -> Tri:
     s = getattr(ctx.settings, arg["field"], None)
     if s is None:
         return None if arg.get("unknown_is_none", True) else False
+    if "written" in arg and arg["written"] == s.default:  # written in the config, or the framework's default
+        return False
     return norm(s.value) in {norm(v) for v in arg["values"]}
 
 

@@ -18,7 +18,7 @@ from dataclasses import replace
 from pathlib import Path
 
 from ..settings import Origin, RawConfig, ValueKind
-from ._common import Ev, raw
+from ._common import Ev, note, raw
 
 MAX_PROFILES = 8  #: a bound on the profile files read
 _PROFILE_NAME = re.compile(r"[A-Za-z0-9_.-]{1,64}")
@@ -47,7 +47,10 @@ def layered(path: Path, text: str, base: RawConfig, env: Mapping[str, str] | Non
     """``base`` (read from ``path``, whose text is ``text``) with the active profiles' files and the SPRING_MAIL_*
     variables over it."""
     out = base
-    for profile in active_profiles(text, env) if is_base_file(path) else []:
+    active = active_profiles(text, env) if is_base_file(path) else []
+    if is_base_file(path) and not active and _inactive_mail_profile(path, read):
+        note(out, "readers.note.spring_profile_inactive")
+    for profile in active:
         for suffix in (".yml", ".yaml", ".properties"):  # later wins: .properties over .yml
             layer = path.with_name(f"application-{profile}{suffix}")
             if layer.is_file():
@@ -61,6 +64,14 @@ def layered(path: Path, text: str, base: RawConfig, env: Mapping[str, str] | Non
         out.values = {k: replace(v, kind=ValueKind.EXPRESSION) if v.kind is ValueKind.ENV else v
                       for k, v in out.values.items()}
     return out
+
+
+def _inactive_mail_profile(path: Path, read: Callable[[Path], list[RawConfig]]) -> bool:
+    """A profile file beside ``path`` (application-prod.yml …) sets spring.mail.*: with no profile active, Boot
+    never reads it — the usual reason settings "in the config" are not the ones the app uses."""
+    found = sorted(p for p in path.parent.glob("application-*") if p.suffix in (".properties", ".yml", ".yaml"))
+    return any(c.framework == "spring" and any(k.startswith("spring.mail.") for k in c.values)
+               for layer in found[:MAX_PROFILES] for c in read(layer))
 
 
 #: MailProperties' own names below spring.mail. An environment variable names one with '.' as '_' and '-' left out

@@ -51,12 +51,20 @@ def test_symfony_dsn_parts_with_columns() -> None:
     assert at(c, "user") == ("apikey", "string", 6, 20)
 
 
-def test_symfony_failover_dsn_is_kept_whole(tmp_path: Path) -> None:
+def test_symfony_failover_dsn_is_one_config_per_transport(tmp_path: Path) -> None:
+    """Symfony tries each transport of the list in turn: one config each, in order, with its place."""
     env = tmp_path / ".env"
-    env.write_text("MAILER_DSN=failover(smtp://a:25 smtp://b:25)\n", encoding="utf-8")
+    env.write_text("MAILER_DSN=failover(smtp://a:25 smtps://b:465)\n", encoding="utf-8")
+    first, second = read_file(env)
+    assert (first.alternative, second.alternative) == (("failover", 1, 2), ("failover", 2, 2))
+    assert at(first, "host") == ("a", "string", 1, 28) and at(second, "port") == (465, "int", 1, 43)
+
+
+def test_a_list_inside_a_list_is_kept_whole(tmp_path: Path) -> None:
+    env = tmp_path / ".env"
+    env.write_text("MAILER_DSN=failover(roundrobin(smtp://a:25 smtp://b:25) smtp://c:25)\n", encoding="utf-8")
     (c,) = read_file(env)
-    assert "readers.note.dsn_unparsed" in c.notes
-    assert c.values["MAILER_DSN"].value == "failover(smtp://a:25 smtp://b:25)"
+    assert "readers.note.dsn_unparsed" in c.notes and c.alternative is None
 
 
 def test_vaultwarden_env() -> None:

@@ -272,9 +272,33 @@ def _unprobed(c: Checked) -> PortFacts:
     return PortFacts(c.plan.host or "", c.plan.port or 0)
 
 
+#: which verdict of a transport list's members is the app's: the first that delivers does, else one that might
+_LIST_ORDER = (Verdict.DELIVERED, Verdict.UNKNOWN, Verdict.FAILS, Verdict.UNREACHABLE)
+
+
+def list_outcomes(results: list[Checked]) -> dict[tuple[str, str], tuple[Verdict, int | None]]:
+    """Per transport list (RawConfig.alternative, by file and framework): the app's verdict and the transport it
+    sends through. The app tries each in turn until one sends (Symfony RoundRobinTransport::send), so the list
+    delivers when any transport does; when none does the app fails ("All transports failed.")."""
+    members: dict[tuple[str, str], list[Checked]] = {}
+    for c in results:
+        if c.raw.alternative is not None and c.prediction is not None:
+            members.setdefault((c.raw.file, c.raw.framework), []).append(c)
+    out: dict[tuple[str, str], tuple[Verdict, int | None]] = {}
+    for key, cs in members.items():
+        best = min((c.prediction.verdict for c in cs if c.prediction), key=_LIST_ORDER.index)
+        through = next((c.raw.alternative[1] for c in cs if c.prediction and c.raw.alternative
+                        and c.prediction.verdict is Verdict.DELIVERED), None)
+        out[key] = (best, through)
+    return out
+
+
 def exit_code(results: list[Checked]) -> ExitCode:
-    """1 when any config fails or cannot be told, else 3 when a server cannot be reached, else 0."""
-    verdicts = {c.prediction.verdict for c in results if c.prediction}
+    """1 when any config fails or cannot be told, else 3 when a server cannot be reached, else 0. A transport
+    list is one app: its verdict is the list's (list_outcomes)."""
+    lists = list_outcomes(results)
+    verdicts = {c.prediction.verdict for c in results if c.prediction and c.raw.alternative is None}
+    verdicts |= {verdict for verdict, _ in lists.values()}
     lint_error = any(f.severity.rank >= Severity.ERROR.rank for c in results for f in c.findings)
     if Verdict.FAILS in verdicts or Verdict.UNKNOWN in verdicts or lint_error:  # docs/exit-codes.md: lint error
         return ExitCode.PROBLEMS

@@ -188,8 +188,8 @@ def _app_password_text(raw: RawConfig, env: Mapping[str, str] | None) -> str | N
             with contextlib.suppress(OSError, UserError):
                 value = load_env_file(Path(raw.env_file[0])).get(rv.env, value)
         if value is not None:
-            return _dsn_password(rv, value) or None
-        return (_dotenv_literal(rv) or None) if rv.kind is ValueKind.STRING else None
+            return _dsn_password(rv, value, raw.alternative) or None
+        return (_dotenv_literal(rv, raw.alternative) or None) if rv.kind is ValueKind.STRING else None
     if rv.kind is ValueKind.STRING and rv.origin is not None and rv.origin.key == "password" \
             and raw.framework == "nodemailer" and "url" in raw.values:
         return _url_password(raw)  # createTransport("smtps://user:PASS@host"): the URL's own password
@@ -211,13 +211,20 @@ def _url_password(raw: RawConfig) -> str | None:
     return unquote(tokens[0]) if tokens else None
 
 
-def _dsn_password(rv: RawValue, value: str) -> str | None:
+def _dsn_password(rv: RawValue, value: str, alternative: tuple[str, int, int] | None = None) -> str | None:
     """The variable's value, or the password inside it when the value is a DSN part (``MAILER_DSN``'s
-    ``smtps://user:PASS@host``: the reader names the part ``password`` and the variable ``MAILER_DSN``)."""
+    ``smtps://user:PASS@host``: the reader names the part ``password`` and the variable ``MAILER_DSN``); in a
+    ``failover(a b)`` list, the one of the transport this config is (RawConfig.alternative)."""
     if rv.origin is None or rv.origin.key == rv.env or "://" not in value or not (
             rv.origin.key in ("password", "url") or (rv.env or "").endswith(("_DSN", "_URL"))):
         return value  # the variable is the password itself, not a URL whose password part the reader named
-    from .readers.dsn import DsnError, parse_dsn
+    from .readers.dsn import DsnError, dsn_list, parse_dsn
+
+    if alternative is not None and (listed := dsn_list(value)) is not None:
+        members = listed[1]
+        if not 1 <= alternative[1] <= len(members):
+            return None
+        value = members[alternative[1] - 1][0]
 
     try:
         dsn = parse_dsn(value, rv.env)
@@ -227,7 +234,7 @@ def _dsn_password(rv: RawValue, value: str) -> str | None:
     return str(part.ev.value) if part is not None else None
 
 
-def _dotenv_literal(rv: RawValue) -> str | None:
+def _dotenv_literal(rv: RawValue, alternative: tuple[str, int, int] | None = None) -> str | None:
     """A password written in the dotenv file being checked (``SMTP_PASSWORD=…``, or inside ``MAILER_DSN=…``),
     read back with the same dotenv parser the reader used, from the binding at the value's own line."""
     from .errors import UserError
@@ -241,7 +248,7 @@ def _dotenv_literal(rv: RawValue) -> str | None:
     except (OSError, UnicodeDecodeError, UserError):
         return None
     entry = next((e for e in entries if e.line == rv.origin.line and e.key == rv.env), None)
-    return _dsn_password(rv, entry.value) if entry is not None else None
+    return _dsn_password(rv, entry.value, alternative) if entry is not None else None
 
 
 def not_tried(plan: ConnectionPlan, pred: Prediction, facts: PortFacts, settings: Settings,

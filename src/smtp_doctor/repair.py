@@ -366,10 +366,29 @@ def wants_repair(c: Checked) -> bool:
                                          and bool(risks(c.plan, c.prediction, c.facts)))
 
 
-def write(results: list[Repair]) -> bool:
-    """Apply every repair predicted to deliver to its file; True when any file changed."""
-    written = False
+def _apps(results: list[Repair]) -> list[list[Repair]]:
+    """The repairs by app: one each, except a transport list's (RawConfig.alternative), which is one app that sends
+    through the first transport that works (check.list_outcomes)."""
+    lists: dict[tuple[str, str], list[Repair]] = {}
+    out: list[list[Repair]] = []
     for r in results:
+        if r.raw.alternative is None:
+            out.append([r])
+        elif (key := (r.raw.file, r.raw.framework)) not in lists:
+            lists[key] = [r]
+            out.append(lists[key])
+        else:
+            lists[key].append(r)
+    return out
+
+
+def write(results: list[Repair]) -> bool:
+    """Apply every repair predicted to deliver to its file; True when any file changed. Of a transport list only
+    the first transport that delivers is written (none when it delivers as it is): the others' fixes, made from
+    the same original text, would overwrite it."""
+    written = False
+    for app in _apps(results):
+        r = next((r for r in app if r.delivers), app[0])
         if r.delivers and r.changed:
             for path, (before, after) in ((r.path, (r.text, r.fixed)), *r.others.items()):
                 if before != after:
@@ -379,12 +398,16 @@ def write(results: list[Repair]) -> bool:
 
 
 def exit_code(results: list[Repair], written: bool) -> ExitCode:
-    if any(r.first.prediction and r.first.prediction.verdict is Verdict.UNREACHABLE and not r.delivers
-           for r in results):  # unreachable as written and no change reaches it (string keys: the change does)
+    """By app (a transport list is one: _apps): 3 when one is unreachable as written and no change reaches it
+    (string keys: the change does), 0 when every app delivers as it is or as written, else 1."""
+    def verdict(r: Repair) -> Verdict | None:
+        return r.first.prediction.verdict if r.first.prediction else None
+
+    apps = _apps(results)
+    if any(all(verdict(r) is Verdict.UNREACHABLE and not r.delivers for r in app) for app in apps):
         return ExitCode.UNREACHABLE
-    if all(r.first.prediction and r.first.prediction.verdict is Verdict.DELIVERED and not r.steps
-           for r in results):
+    if all(any(verdict(r) is Verdict.DELIVERED and not r.steps for r in app) for app in apps):
         return ExitCode.OK
-    if written and all(r.delivers for r in results):
+    if written and all(any(r.delivers for r in app) for app in apps):
         return ExitCode.OK
     return ExitCode.PROBLEMS

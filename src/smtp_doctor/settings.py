@@ -93,6 +93,9 @@ class RawConfig:
     #: keys an options object sets beside its ``url`` that the url does not set: whether the framework reads
     #: them depends on its version (Nodemailer before 10.0.0 reads the url alone: frameworks.toml url_alone_until)
     beside_url: tuple[str, ...] = ()
+    #: one transport of a list the framework tries in turn until one sends (Symfony's ``failover(a b)`` /
+    #: ``roundrobin(a b)`` DSN): (the list's kind, this one's place from 1, how many); the app delivers when any does
+    alternative: tuple[str, int, int] | None = None
 
 
 @dataclass(frozen=True)

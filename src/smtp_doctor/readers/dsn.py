@@ -6,6 +6,7 @@ line (for the column of a finding) and PHP's ``parse_url`` rules (user info up t
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from urllib.parse import unquote
 
@@ -88,3 +89,18 @@ def parse_dsn(dsn: str, env: str | None = None) -> Dsn | None:
         qpos += len(item) + 1
     masked = s[: len(scheme) + 3] + masked_auth + tail
     return Dsn(tuple(parts), masked, has_password)
+
+
+_DSN_LIST = re.compile(r"\s*(failover|roundrobin)\((.*)\)\s*", re.DOTALL)
+
+
+def dsn_list(value: str) -> tuple[str, list[tuple[str, int]]] | None:
+    """Symfony's ``failover(a b)`` / ``roundrobin(a b)``: (its kind, each DSN with its offset in ``value``); None
+    for anything else, and for a list inside a list (kept whole: readers.note.dsn_unparsed). Symfony's
+    Transport::fromDsns splits the list at blanks; RoundRobinTransport::send tries the next transport whenever
+    one throws, so the app sends through the first that works."""
+    m = _DSN_LIST.fullmatch(value)
+    if m is None or "(" in m.group(2):
+        return None
+    members = [(t.group(0), m.start(2) + t.start()) for t in re.finditer(r"\S+", m.group(2))]
+    return (m.group(1), members) if members else None

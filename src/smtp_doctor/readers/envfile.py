@@ -11,7 +11,7 @@ import io
 import re
 import tomllib
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from functools import cache
 from importlib import resources
 from pathlib import Path
@@ -22,7 +22,7 @@ from dotenv.variables import parse_variables
 from ..errors import UserError
 from ..settings import Origin, RawConfig, RawValue, ValueKind
 from ._common import MASK, Ev, add, finish, note, raw
-from .dsn import DsnError, parse_dsn
+from .dsn import DsnError, dsn_list, parse_dsn
 
 
 @dataclass(frozen=True)
@@ -115,12 +115,15 @@ def read_env(path: Path, text: str, framework: str | None, env: Mapping[str, str
         rule = next((r for r in rules() if r.framework == name), None)
         config = RawConfig(name, str(path))
         cached = name == "laravel" and _laravel_config_cache(path, config)
+        listed: tuple[EnvEntry, str, list[tuple[str, int]]] | None = None
         for e in entries:
             if rule is None or not rule.owns(e.key) or (cached and e.key.startswith("MAIL_")):
                 continue
             origin = Origin(str(path), e.line, e.column, e.key)
             ev = Ev(ValueKind.STRING, e.value, e.key)
-            if e.key in ("MAILER_DSN", "MAIL_URL") and e.value:
+            if name == "symfony" and e.key == "MAILER_DSN" and (group := dsn_list(e.value)) is not None:
+                listed = (e, *group)
+            elif e.key in ("MAILER_DSN", "MAIL_URL") and e.value:
                 _add_dsn(config, path, e, origin)
             else:
                 add(config, e.key, raw(e.key, ev, e.raw, origin))
@@ -128,7 +131,14 @@ def read_env(path: Path, text: str, framework: str | None, env: Mapping[str, str
             _add_laravel_mail(config, path, entries, env)
         if config.values and rule is not None:
             _secret_from_environment(config, rule, env)
-        if framework or config.values:
+        if listed is not None:  # one config per transport of the list, in the order the app tries them
+            e, kind, members = listed
+            for i, (text, offset) in enumerate(members, 1):
+                member = replace(config, values=dict(config.values), notes=list(config.notes),
+                                 alternative=(kind, i, len(members)))
+                _add_dsn(member, path, e, Origin(str(path), e.line, e.column, e.key), text, offset)
+                configs.append(finish(member))
+        elif framework or config.values:
             configs.append(finish(config))
     return configs
 
@@ -145,12 +155,15 @@ def _secret_from_environment(config: RawConfig, rule: Rule, env: Mapping[str, st
                                           True)
 
 
-def _add_dsn(config: RawConfig, path: Path, e: EnvEntry, origin: Origin) -> None:
+def _add_dsn(config: RawConfig, path: Path, e: EnvEntry, origin: Origin, text: str | None = None,
+             offset: int = 0) -> None:
+    """The DSN ``e`` holds (or ``text``, one transport of its list, ``offset`` characters into it), part by part."""
+    text = e.value if text is None else text
     try:
-        dsn = parse_dsn(e.value, e.key)
+        dsn = parse_dsn(text, e.key)
     except DsnError:
         raise UserError("readers.error.dsn", file=str(path), line=e.line, name=e.key) from None
-    ev = Ev(ValueKind.STRING, e.value, e.key)
+    ev = Ev(ValueKind.STRING, text, e.key)
     if dsn is None:
         note(config, "readers.note.dsn_unparsed")
         add(config, e.key, raw(e.key, ev, e.raw, origin))
@@ -161,7 +174,7 @@ def _add_dsn(config: RawConfig, path: Path, e: EnvEntry, origin: Origin) -> None
     add(config, e.key, whole)
     literal = e.raw.find(e.value) if e.value else -1
     for part in dsn.parts:
-        col = e.column + part.offset if literal != -1 else e.column
+        col = e.column + offset + part.offset if literal != -1 else e.column
         text = MASK if part.key == "password" and part.text else part.text
         add(config, part.key, raw(part.key, part.ev, text, Origin(str(path), e.line, col, part.key)))
 

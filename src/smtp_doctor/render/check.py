@@ -6,7 +6,7 @@ from typing import Any
 
 from rich.console import Console
 
-from ..check import Checked
+from ..check import Checked, list_outcomes
 from ..findings import Severity
 from ..frameworks.apptrust import version_line, version_used
 from ..i18n import Term, current_language, has, t
@@ -86,7 +86,18 @@ def probed_line(c: Checked) -> str:
         "check.cli.probed_as", target=target, host=p.host, port=p.port, port_mode=port_mode)
 
 
+def list_line(c: Checked, lists: dict[tuple[str, str], tuple[Verdict, int | None]]) -> str | None:
+    """For one transport of a failover / roundrobin list: its place, and what the list as a whole does."""
+    if c.raw.alternative is None or (c.raw.file, c.raw.framework) not in lists:
+        return None
+    kind, index, count = c.raw.alternative
+    verdict, through = lists[(c.raw.file, c.raw.framework)]
+    outcome = t("check.list.through", index=through) if through is not None else t(f"check.list.{verdict.value}")
+    return t("check.list.member", kind=kind, index=index, count=count, outcome=outcome)
+
+
 def render_check(out: Console, results: list[Checked]) -> None:
+    lists = list_outcomes(results)
     for c in results:
         p, pred = c.plan, c.prediction
         assert pred is not None
@@ -108,6 +119,8 @@ def render_check(out: Console, results: list[Checked]) -> None:
                       highlight=False)
         out.print("  [dim]" + escape(probed_line(c)) + "[/]", highlight=False)
         out.print(f"  [{style}]{icon} {escape(verdict_line(pred))}[/]", highlight=False)
+        if (listed := list_line(c, lists)) is not None:
+            out.print("    [bold]" + escape(listed) + "[/]", highlight=False)
         if pred.verdict in (Verdict.FAILS, Verdict.UNREACHABLE):
             said = pred.text or t("check.cli.no_text")
             out.print(f"    [bold]{escape(t('check.cli.prints'))}:[/] {escape(said)}", highlight=False)
@@ -225,6 +238,7 @@ def fix_json(fix: Fix | None) -> dict[str, Any] | None:
 
 
 def check_json(results: list[Checked]) -> dict[str, Any]:
+    lists = list_outcomes(results)
     return {"schema_version": JSON_SCHEMA_VERSION, "tool": "smtp-doctor", "command": "check", "configs": [
         {"file": c.raw.file, "framework": c.raw.framework, "framework_version": c.raw.framework_version,
          "framework_version_from": c.raw.version_from, "version_used": version_used(c.raw),
@@ -233,8 +247,18 @@ def check_json(results: list[Checked]) -> dict[str, Any]:
                     "address": c.facts.address if c.facts else None} if c.target else None,
          "lint": [f.to_dict() for f in c.findings],
          "prediction": _prediction_json(c.prediction) if c.prediction else None, "fix": fix_json(c.fix),
-         "asked": asked_json(c), **_account_json(c)}
+         "asked": asked_json(c), **_account_json(c), **_list_json(c, lists)}
         for c in results]}
+
+
+def _list_json(c: Checked, lists: dict[tuple[str, str], tuple[Verdict, int | None]]) -> dict[str, Any]:
+    """One transport of a failover / roundrobin list: its place, and the list's verdict (the app's)."""
+    if c.raw.alternative is None or (c.raw.file, c.raw.framework) not in lists:
+        return {}
+    kind, index, count = c.raw.alternative
+    verdict, through = lists[(c.raw.file, c.raw.framework)]
+    return {"transport_list": {"kind": kind, "index": index, "of": count, "verdict": str(verdict),
+                               "delivers_through": through}}
 
 
 def _account_json(c: Checked) -> dict[str, Any]:

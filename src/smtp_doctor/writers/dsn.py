@@ -15,7 +15,7 @@ import re
 from urllib.parse import quote
 
 from ..predict import Fix
-from ..readers.dsn import DsnError, Part, parse_dsn
+from ..readers.dsn import DsnError, Part, dsn_list, parse_dsn
 from ..settings import RawConfig
 from .edit import Patched, Unpatchable, split_lines
 
@@ -149,7 +149,15 @@ def apply_dsn_fix(text: str, raw: RawConfig, fix: Fix) -> Patched:
     changes = dict(_unliteral(line) for line in fix.lines)
     if set(changes) != set(fix.keys):
         raise Unpatchable("fix.unpatchable.shared_line")
-    new = edit_dsn(dsn, changes, tuple(k for k, _ in fix.remove))
+    listed = dsn_list(dsn) if raw.alternative is not None else None
+    if listed is not None:  # one transport of a failover(…) list: that one edited, the rest byte for byte
+        members = listed[1]
+        if not 1 <= raw.alternative[1] <= len(members):  # type: ignore[index]
+            raise Unpatchable("fix.unpatchable.shared_line")
+        member, at = members[raw.alternative[1] - 1]  # type: ignore[index]
+        new = dsn[:at] + edit_dsn(member, changes, tuple(k for k, _ in fix.remove)) + dsn[at + len(member):]
+    else:
+        new = edit_dsn(dsn, changes, tuple(k for k, _ in fix.remove))
     if new == dsn:
         return Patched(text, (), (), None)
     lines[n - 1] = before + new + after + ending
@@ -168,7 +176,10 @@ def dsn_line(text: str, raw: RawConfig) -> str | None:
 
 
 def dsn_passwords(dsn: str) -> tuple[str, ...]:
-    """The password of one DSN or mailer URL as written (percent-encoded); () when it does not parse."""
+    """The password of one DSN or mailer URL as written (percent-encoded), each transport's of a failover(…)
+    list; () when it does not parse."""
+    if (listed := dsn_list(dsn)) is not None:
+        return tuple(pw for member, _ in listed[1] for pw in dsn_passwords(member))
     try:
         parsed = parse_dsn(dsn)
     except DsnError:

@@ -75,6 +75,8 @@ class ConnectionPlan:
     #: the host as written, when the framework connects elsewhere than it reads (PHP streams: the name before its
     #: first colon, at the port after it) while it checks the certificate against this whole string
     host_written: str | None = None
+    #: where the app goes on when its implicit TLS handshake fails on a plaintext port (Settings.tls_fallback)
+    fallback: TLSMode | None = None
 
     @property
     def target(self) -> str:
@@ -181,8 +183,9 @@ def plan(settings: Settings) -> ConnectionPlan:
     return ConnectionPlan(
         ignored_keys=ignored, env_loaded_late=env_loaded_late(settings.raw) if settings.raw is not None else None,
         framework=settings.framework, source=settings.source, host=host, port=port, host_written=written,
-        mode=_value(settings.tls_mode), verify_peer=_value(settings.verify_peer),
-        verify_hostname=_value(settings.verify_hostname), ca_file=ca_file, ca_path=ca_path,
+        mode=_value(settings.tls_mode), fallback=_value(settings.tls_fallback),
+        verify_peer=_value(settings.verify_peer), verify_hostname=_value(settings.verify_hostname),
+        ca_file=ca_file, ca_path=ca_path,
         trust=_trust(facts, bool(ca_file or ca_path or ca_unknown)), ca_unknown=ca_unknown,
         auth_mechanism=auth, credentials=credentials,
         read_timeout=float(timeout) if timeout is not None else None,

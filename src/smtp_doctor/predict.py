@@ -13,7 +13,7 @@ import json
 import math
 import re
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from enum import StrEnum
 from typing import Any
 
@@ -196,6 +196,9 @@ def predict(plan: ConnectionPlan, facts: PortFacts, *, sender: str = "") -> Pred
         # greeted, then hung up before EHLO was answered: the first command of every client that speaks plaintext
         # first, so no STARTTLS or AUTH setting of the app gets as far as to matter
         return fails("conn_closed", "ehlo", "check.why.closed_in_dialogue", phase=facts.closed_at)
+    if plan.mode is TLSMode.IMPLICIT and plan.fallback is not None and facts.mode in (Mode.PLAINTEXT, Mode.STARTTLS):
+        plan = replace(plan, mode=plan.fallback)  # the handshake fails on plain SMTP: a plain socket instead
+    assert plan.mode is not None
     met = _met(plan, facts)
     row = next((t for t in knowledge()["transport"]
                 if (plan.mode.value in t["plan"] or "*" in t["plan"]) and met in t["port"]

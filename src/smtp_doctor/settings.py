@@ -116,6 +116,9 @@ class Settings:
     host: Setting[str] | None = None
     port: Setting[int] | None = None
     tls_mode: Setting[TLSMode] | None = None
+    #: the mode the app goes on in when its implicit TLS handshake fails (Jakarta Mail's socket factory with
+    #: socketFactory.fallback: a plain socket, then STARTTLS as its keys say); None: it fails there
+    tls_fallback: Setting[TLSMode] | None = None
     verify_peer: Setting[bool] | None = None  #: chain verification
     verify_hostname: Setting[bool] | None = None
     servername: Setting[str] | None = None  #: the name the certificate is checked against (and SNI), if not host

@@ -346,7 +346,7 @@ def _spring_resource(location: str, origin: Origin | None) -> str:
 
 
 def _typed(name: str, value: Any) -> Any:
-    if name == "tls_mode":
+    if name in ("tls_mode", "tls_fallback"):
         return TLSMode(value)
     if name in _INT_FIELDS:
         return int(value)

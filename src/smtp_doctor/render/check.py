@@ -67,6 +67,8 @@ def plan_sentence(p: ConnectionPlan) -> str:
     """What the app will do: where it connects, in which mode, with which trust and AUTH (one sentence)."""
     mode = Term(f"frameworks.tlsmode.{p.mode.value if p.mode else 'unknown'}")
     parts = [t("check.cli.app_will", host=p.host or "?", port=p.port or "?", mode=mode)]
+    if p.fallback is not None:
+        parts.append(t("check.cli.app_fallback", mode=Term(f"frameworks.tlsmode.{p.fallback.value}")))
     if p.mode is not None and p.mode.value != "none":
         parts.append(t("check.cli.app_verify", stores=_stores(p)) if p.verify_peer is not False
                      else t("check.cli.app_noverify"))

@@ -205,13 +205,14 @@ def _said(doc: dict[str, Any], code: int, entry: int = 0) -> str:
 
 
 def _want_exit(doc: dict[str, Any]) -> int:
-    """docs/exit-codes.md (check): 0 delivers, 1 fails / lint error / cannot be told, 3 unreachable."""
+    """docs/exit-codes.md (check): 0 delivers, 1 fails / lint error / cannot be told, 3 unreachable; a Symfony
+    transport list's code is the list's verdict (its transports are one app)."""
     configs = doc.get("configs") or []
     if not configs:
         return 1
     pred = configs[0].get("prediction") or {}
     lint_error = any(f["severity"] in ("error", "critical") for c in configs for f in c.get("lint", []))
-    verdict = pred.get("verdict", "unknown")
+    verdict = (configs[0].get("transport_list") or {}).get("verdict") or pred.get("verdict", "unknown")
     return 1 if verdict in ("fails", "unknown") or lint_error else 3 if verdict == "unreachable" else 0
 
 

@@ -1,8 +1,9 @@
-"""Spring Boot lint findings that come from the app's layout and version, not one key (issue 12, matrix 8c dev):
+"""Spring Boot lint findings that come from the app's layout, version and protocol, not one key (issue 12):
 SD122 — mail settings in application-<profile>.* while no profile is active (Boot never reads them); SD123 — a
 Boot before 3.1 (Jakarta Mail before Angus 2) does not check the certificate's name by default, which is not the
 same as a config that switches verification off (SD107, which used to be reported at 1:1 for it); and an SSL
-bundle's keys (spring.ssl.bundle.<type>.<name>.*, names the app picks) are read, not "unknown" (SD116)."""
+bundle's keys (spring.ssl.bundle.<type>.<name>.*, names the app picks) are read, not "unknown" (SD116); SD124 —
+under spring.mail.protocol=smtps Jakarta Mail reads mail.smtps.*, so a mail.smtp.* property is ignored."""
 
 from __future__ import annotations
 
@@ -87,3 +88,10 @@ def test_written_verification_off_is_still_sd107(tmp_path: Path) -> None:
 
 def test_an_ssl_bundles_keys_are_read(tmp_path: Path) -> None:
     assert "SD116" not in _ids(tmp_path, "3.3.4", {"application.yml": BUNDLE})
+
+
+def test_a_mail_smtp_property_under_smtps_is_ignored(tmp_path: Path) -> None:
+    smtps = "spring:\n  mail:\n    host: smtp.example.com\n    protocol: smtps\n    properties:\n"
+    assert "SD124" in _ids(tmp_path, "3.2.5", {"application.yml": smtps + "      mail.smtp.ssl.trust: '*'\n"})
+    own = _ids(tmp_path / "own", "3.2.5", {"application.yml": smtps + "      mail.smtps.ssl.trust: '*'\n"})
+    assert not {"SD124", "SD116"} & own  # the smtps transport's own key: read

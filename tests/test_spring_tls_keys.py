@@ -1,10 +1,12 @@
-"""Two Jakarta Mail TLS keys as Jakarta Mail reads them (issue 12; new configurations, not from any matrix):
+"""Jakarta Mail TLS keys as Jakarta Mail reads them (issue 12; new configurations, not from any matrix):
 
 - ``mail.smtp.starttls.required=true`` alone turns STARTTLS on: protocolConnect starts it when
   ``useStartTLS || requireStartTLS``, and fails when the server does not offer it. check read it as "no TLS".
 - ``mail.smtp.socketFactory.class=javax.net.ssl.SSLSocketFactory`` (the old, much-copied way to 465) makes the
   first socket an SSL one; when that handshake fails and ``socketFactory.fallback`` is not "false",
   SocketFetcher.getSocket makes a plain socket instead and the STARTTLS keys decide. check ignored the key.
+- Every property is read under the transport's name: with ``spring.mail.protocol=smtps`` that is
+  ``mail.smtps.*``, and a ``mail.smtp.*`` key is never read. check read ``mail.smtp.ssl.trust`` under smtps.
 
 Each config goes through check and through Spring's real sender (JavaMailSenderImpl over javax.mail 1.6.5,
 matrix 6c's runner) against the lab; asserted: the outcome and failure mode agree, never a client's words."""
@@ -40,7 +42,13 @@ CASES = {  # name: (lab server, lines after host and port, what the real sender 
     "ssl_factory_no_fallback_on_starttls": ("starttls", LOGIN + SSL_FACTORY + KEY + "socketFactory.fallback=false\n"
                                             + KEY + "starttls.enable=true\n", "implicit_tls_on_plain_port"),
     "ssl_factory_falls_back_to_plain": ("plain", SSL_FACTORY, "delivered"),
+    # no JVM trust store for these two: only the trust key can make the lab's certificate pass
+    "smtps_reads_no_smtp_trust": ("implicit", LOGIN + "spring.mail.protocol=smtps\n" + KEY + "ssl.trust=*\n",
+                                  "cert_unknown_issuer"),
+    "smtps_reads_its_own_trust": ("implicit", LOGIN + "spring.mail.protocol=smtps\n"
+                                  "spring.mail.properties.mail.smtps.ssl.trust=*\n", "delivered"),
 }
+NO_STORE = {"smtps_reads_no_smtp_trust", "smtps_reads_its_own_trust"}
 
 
 @pytest.mark.parametrize("name", list(CASES))
@@ -52,8 +60,8 @@ def test_check_reads_the_key_as_jakarta_mail_does(name: str, lab: LabInfo, tmp_p
     text = f"spring.mail.host=localhost\nspring.mail.port=@PORT@\n{lines}"
     cell = {"id": name, "half": "dev", "runner": "spring", "server": server, "lock": False,
             "config": "src/main/resources/application.properties",
-            "env": {"JAVA_TOOL_OPTIONS": "-Djavax.net.ssl.trustStore=@TRUSTSTORE@ "
-                                         "-Djavax.net.ssl.trustStorePassword=changeit"},
+            "env": {} if name in NO_STORE else {"JAVA_TOOL_OPTIONS": "-Djavax.net.ssl.trustStore=@TRUSTSTORE@ "
+                                                                     "-Djavax.net.ssl.trustStorePassword=changeit"},
             "files": {"src/main/resources/application.properties": text}}
     app = tmp_path / "app"
     config, env, envfile = write_case(cell, lab, app, other_ca, monkeypatch, stores=spring)

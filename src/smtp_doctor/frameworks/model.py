@@ -162,9 +162,17 @@ class Model:
     rendered: str = "value"
     #: key prefixes whose every key the framework reads, under names the user picks (Spring's SSL bundles)
     known_under: tuple[str, ...] = ()
+    #: {key, under, base}: properties read under the name of the protocol ``key`` names (model._protocol_view)
+    protocol_keys: Mapping[str, str] | None = None
 
     def knows(self, key: str) -> bool:
-        return key in self.vocabulary or key.startswith(self.known_under)
+        if key in self.vocabulary or key.startswith(self.known_under):
+            return True
+        spec = self.protocol_keys  # mail.smtps.auth is mail.smtp.auth for the smtps transport
+        if spec is None or not key.startswith(spec["under"]):
+            return False
+        _, dot, rest = key[len(spec["under"]):].partition(".")
+        return bool(dot) and f"{spec['under']}{spec['base']}.{rest}" in self.vocabulary
 
     def truth_of(self, key: str) -> str:
         facts = self.keys.get(key)
@@ -238,7 +246,8 @@ def _model(fid: str, t: Mapping[str, Any]) -> Model:
                  errors=errs, version_of=t.get("version_of"), assume_version=t.get("assume_version"),
                  model=t.get("model"), model_version=t.get("model_version"),
                  string_keys=t.get("string_keys", "read"), url_alone_until=t.get("url_alone_until"),
-                 rendered=t.get("rendered", "value"), known_under=tuple(t.get("known_under", ())))
+                 rendered=t.get("rendered", "value"), known_under=tuple(t.get("known_under", ())),
+                 protocol_keys=t.get("protocol_keys"))
 
 
 @cache
@@ -271,9 +280,24 @@ def seen(m: Model, raw: RawConfig) -> dict[str, RawValue]:
     values = dict(raw.values)
     if m.url_alone_until and raw.beside_url and in_range(m.version(raw), None, m.url_alone_until):
         values = {k: v for k, v in values.items() if k not in raw.beside_url}
+    if m.protocol_keys is not None:
+        values = _protocol_view(m.protocol_keys, values)
     if m.string_keys != "ignored":
         return values
     return {k: v for k, v in values.items() if not C.string_key(v)}
+
+
+def _protocol_view(spec: Mapping[str, str], values: dict[str, RawValue]) -> dict[str, RawValue]:
+    """Jakarta Mail reads its properties under the transport's own name (``mail.smtps.auth`` for smtps): the
+    keys of the protocol in use, under the base protocol's names the model reads; the base protocol's own keys,
+    which that transport never reads, dropped (frameworks.toml ``protocol_keys``)."""
+    rv = values.get(spec["key"])
+    proto = str(rv.value) if rv is not None and rv.kind in KNOWN and rv.value is not None else spec["base"]
+    if proto == spec["base"]:
+        return values
+    own, base = spec["under"] + proto + ".", spec["under"] + spec["base"] + "."
+    return {k: v for k, v in values.items() if not k.startswith(base)} | {
+        base + k[len(own):]: v for k, v in values.items() if k.startswith(own)}
 
 
 def _context(m: Model, values: Mapping[str, RawValue], settings: Settings | None = None) -> C.Context:

@@ -106,6 +106,7 @@ class _Run:
             "provider_port": self._provider_port,
             "unknown_key": lambda arg, ctx: not (self.model.knows(ctx.name(arg)) or ctx.name(arg) in self.read_by_app),
             "noted": lambda arg, ctx: any(n in self.raw.notes for n in arg),
+            "key_under": lambda arg, ctx: ctx.name("$").startswith(arg),
         }
 
     def _text_matches(self, arg: Mapping[str, Any], ctx: C.Context) -> C.Tri:

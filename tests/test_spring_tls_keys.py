@@ -5,6 +5,8 @@
 - ``mail.smtp.socketFactory.class=javax.net.ssl.SSLSocketFactory`` (the old, much-copied way to 465) makes the
   first socket an SSL one; when that handshake fails and ``socketFactory.fallback`` is not "false",
   SocketFetcher.getSocket makes a plain socket instead and the STARTTLS keys decide. check ignored the key.
+- ``mail.smtp.ssl.trust`` lists the hosts trusted without a chain check; any other host is refused after the
+  handshake ("Server is not trusted"). check took any value as "verification off".
 - Every property is read under the transport's name: with ``spring.mail.protocol=smtps`` that is
   ``mail.smtps.*``, and a ``mail.smtp.*`` key is never read. check read ``mail.smtp.ssl.trust`` under smtps.
 
@@ -47,8 +49,14 @@ CASES = {  # name: (lab server, lines after host and port, what the real sender 
                                   "cert_unknown_issuer"),
     "smtps_reads_its_own_trust": ("implicit", LOGIN + "spring.mail.protocol=smtps\n"
                                   "spring.mail.properties.mail.smtps.ssl.trust=*\n", "delivered"),
+    # a trust list without the host: refused whatever the certificate; with it: no chain check
+    "trust_list_without_the_host": ("starttls", LOGIN + KEY + "starttls.enable=true\n" + KEY
+                                    + "ssl.trust=smtp.example.com\n", "cert_host_not_trusted"),
+    "trust_list_with_the_host": ("starttls", LOGIN + KEY + "starttls.enable=true\n" + KEY
+                                 + "ssl.trust=smtp.example.com localhost\n", "delivered"),
 }
-NO_STORE = {"smtps_reads_no_smtp_trust", "smtps_reads_its_own_trust"}
+NO_STORE = {"smtps_reads_no_smtp_trust", "smtps_reads_its_own_trust", "trust_list_without_the_host",
+            "trust_list_with_the_host"}
 
 
 @pytest.mark.parametrize("name", list(CASES))

@@ -164,10 +164,22 @@ def _string_key(arg: str, ctx: Context) -> Tri:
     return string_key(ctx.get(arg))
 
 
+def _lists(arg: Mapping[str, Any], ctx: Context) -> Tri:
+    """``key``'s value, split at blanks, holds ``item``'s value exactly (JavaMail's mail.smtp.ssl.trust host list
+    against the host it connects to: MailSSLSocketFactory.isServerTrusted)."""
+    rv, item = ctx.get(arg["key"]), ctx.get(arg["item"])
+    if rv is None or item is None:
+        return False
+    (known, value), (item_known, name) = known_value(rv), known_value(item)
+    if not (known and item_known):
+        return None
+    return str(name) in str(value).split()
+
+
 BASE: dict[str, Predicate] = {
     "truthy": _truthy, "off": _off, "set": _set, "unset": _unset, "filled": _filled, "equals": _equals,
     "non_boolean": _non_boolean, "setting": _setting, "kind_in": _kind_in, "string_key": _string_key,
-    "matches": _matches,
+    "matches": _matches, "lists": _lists,
 }
 
 

@@ -232,9 +232,9 @@ def predict(plan: ConnectionPlan, facts: PortFacts, *, sender: str = "") -> Pred
             return fails("cert_verify_failed", "tls", "check.why.tls_file_missing", channel=channel,
                          path=plan.tls_files_missing[0])
         for r in plan.refusals:
-            if r.at == "connect" and r.mode.startswith("cert_"):
-                return Prediction(Verdict.FAILS, r.mode, "tls", channel, True, r.text, r.source,
-                                  f"check.why.{r.mode}", base)
+            if r.at == "connect" and r.mode.startswith("cert_"):  # (its text may name the host: "{host}")
+                return Prediction(Verdict.FAILS, r.mode, "tls", channel, True,
+                                  r.text.replace("{host}", plan.host or "?"), r.source, f"check.why.{r.mode}", base)
         tls = facts.tls
         if tls is None:  # the handshake itself failed: protocol versions, ciphers, a reset
             detail = facts.tls_error.message if facts.tls_error else "-"

@@ -30,6 +30,7 @@ from .settings import RawConfig, Settings, ValueKind
 if TYPE_CHECKING:
     from collections.abc import Mapping
 
+    from .frameworks.model import Model
     from .login import Asked, Envelope
 
 ProbeKey = tuple[str, int, str | None, str | None, bool]  #: host, port, CA file, server name (SNI), test versions
@@ -102,6 +103,23 @@ def _missing(path: object) -> bool:
     return isinstance(path, str) and os.path.isabs(path) and not os.path.exists(path)
 
 
+def _keyless_cert(raw: RawConfig, m: Model) -> str | None:
+    """The client certificate file named with no key file, when it holds no private key: load_cert_chain(certfile)
+    then has nothing to pair the certificate with ("[SSL] PEM lib"). A file that cannot be read is not judged."""
+    certs = [rv.value for k in m.keys_with_role("client_cert") if (rv := raw.values.get(k)) is not None
+             and rv.kind is ValueKind.STRING and isinstance(rv.value, str) and os.path.isabs(rv.value)]
+    keys = [k for k in m.keys_with_role("tls_file") if "KEY" in k.upper() and (rv := raw.values.get(k)) is not None
+            and rv.kind is not ValueKind.NIL and rv.value not in (None, "")]
+    if not certs or keys:
+        return None
+    try:
+        with open(certs[0], "rb") as fh:
+            head = fh.read(1 << 20)
+    except OSError:
+        return None
+    return certs[0] if b"-----BEGIN CERTIFICATE" in head and b"PRIVATE KEY-----" not in head else None
+
+
 def _with_files(p: ConnectionPlan, raw: RawConfig) -> ConnectionPlan:
     """The files the app itself opens, looked at here: its TLS files (client certificate, key, CRL: loaded when
     TLS starts) and the file it reads its password from (read at start: the app stops before it connects)."""
@@ -113,6 +131,8 @@ def _with_files(p: ConnectionPlan, raw: RawConfig) -> ConnectionPlan:
                  if (rv := raw.values.get(k)) is not None and rv.kind is ValueKind.STRING]
         if missing := tuple(f for f in files if _missing(f)):
             p = replace(p, tls_files_missing=missing)
+        elif (cert := _keyless_cert(raw, m)) is not None and p.runtime == "python":
+            p = replace(p, client_cert_keyless=cert)
     found = secret_file(raw)
     if found is None or not _missing(found[0]):
         return p

@@ -61,6 +61,9 @@ class ConnectionPlan:
     ca_state: str | None = None
     #: files the app's TLS stack loads when TLS starts (client certificate, key, CRL) that are not there (check.py)
     tls_files_missing: tuple[str, ...] = ()
+    #: the client certificate file the app loads with no key beside it, when it holds no private key (a CA file
+    #: named as the client certificate): Python's load_cert_chain fails when TLS starts (check.py)
+    client_cert_keyless: str | None = None
     trust_env: tuple[str, ...] = ()  #: trust variables of the app's environment its runtime reads
     trust_ignored: tuple[str, ...] = ()  #: trust variables set that its runtime does not read
     ignored_keys: tuple[str, ...] = ()  #: written, but never read by the framework (mail gem: string keys)

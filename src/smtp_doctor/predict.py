@@ -66,7 +66,8 @@ def error_text(plan: ConnectionPlan, failure: str, params: Mapping[str, Any]) ->
 
     variants = {"ip": _is_ip(plan.host), "credentials": plan.auth_mechanism is not None,
                 "ca_missing": plan.ca_state in ("missing", "unreadable"), "ca_empty": plan.ca_state == "empty",
-                "tls_file_missing": bool(plan.tls_files_missing), "pinned": bool(plan.pinned)}
+                "tls_file_missing": bool(plan.tls_files_missing), "pinned": bool(plan.pinned),
+                "client_cert_keyless": bool(plan.client_cert_keyless)}
     texts = [t for t in knowledge().get("text", [])
              if t.get("framework", plan.framework) == plan.framework and t.get("runtime", plan.runtime) == plan.runtime
              and ("framework" in t or "runtime" in t)]
@@ -231,6 +232,9 @@ def predict(plan: ConnectionPlan, facts: PortFacts, *, sender: str = "") -> Pred
         if plan.tls_files_missing:  # loaded with the context, before the handshake (client certificate, key, CRL)
             return fails("cert_verify_failed", "tls", "check.why.tls_file_missing", channel=channel,
                          path=plan.tls_files_missing[0])
+        if plan.client_cert_keyless:  # load_cert_chain(certfile) with no key in it or beside it
+            return fails("cert_verify_failed", "tls", "check.why.client_cert_keyless", channel=channel,
+                         path=plan.client_cert_keyless)
         for r in plan.refusals:
             if r.at == "connect" and r.mode.startswith("cert_"):  # (its text may name the host: "{host}")
                 return Prediction(Verdict.FAILS, r.mode, "tls", channel, True,

@@ -70,7 +70,7 @@ File.readlines(ARGV[0], chomp: true).each do |line|  # dotenv: KEY=value, option
   next if value.nil?
   value = value.strip
   value = value[1..-2] if value.length >= 2 && %w[" '].include?(value[0]) && value[-1] == value[0]
-  ENV[key.strip] = value
+  ENV[key.strip] = value unless ENV.key?(key.strip)  # Dotenv.load (dotenv-rails) never overrides a set variable
 end
 EMAIL_YML = <<~'YML'
   production:

@@ -115,14 +115,15 @@ def read_env(path: Path, text: str, framework: str | None, env: Mapping[str, str
         rule = next((r for r in rules() if r.framework == name), None)
         config = RawConfig(name, str(path))
         cached = name == "laravel" and _laravel_config_cache(path, config)
-        listed: tuple[EnvEntry, str, list[tuple[str, int]]] | None = None
+        listed: tuple[EnvEntry, Origin, str, list[tuple[str, int]]] | None = None
         for e in entries:
             if rule is None or not rule.owns(e.key) or (cached and e.key.startswith("MAIL_")):
                 continue
-            origin = Origin(str(path), e.line, e.column, e.key)
+            e, where = as_run(e, env, str(path))
+            origin = Origin(where, e.line, e.column, e.key)
             ev = Ev(ValueKind.STRING, e.value, e.key)
             if name == "symfony" and e.key == "MAILER_DSN" and (group := dsn_list(e.value)) is not None:
-                listed = (e, *group)
+                listed = (e, origin, *group)
             elif e.key in ("MAILER_DSN", "MAIL_URL") and e.value:
                 _add_dsn(config, path, e, origin)
             else:
@@ -132,15 +133,28 @@ def read_env(path: Path, text: str, framework: str | None, env: Mapping[str, str
         if config.values and rule is not None:
             _secret_from_environment(config, rule, env)
         if listed is not None:  # one config per transport of the list, in the order the app tries them
-            e, kind, members = listed
+            e, origin, kind, members = listed
             for i, (text, offset) in enumerate(members, 1):
                 member = replace(config, values=dict(config.values), notes=list(config.notes),
                                  alternative=(kind, i, len(members)))
-                _add_dsn(member, path, e, Origin(str(path), e.line, e.column, e.key), text, offset)
+                _add_dsn(member, path, e, origin, text, offset)
                 configs.append(finish(member))
         elif framework or config.values:
             configs.append(finish(config))
     return configs
+
+
+#: the origin's file name for a value the app's environment gives (spring_layers.py names it alike)
+ENVIRONMENT = "(environment)"
+
+
+def as_run(e: EnvEntry, env: Mapping[str, str] | None, file: str) -> tuple[EnvEntry, str]:
+    """The entry as the running app sees it, and where it comes from: a variable the app's environment sets
+    (--env) wins over the file, since no dotenv loader overrides one (Symfony Dotenv, phpdotenv, dotenv-rails,
+    Node's dotenv, python-dotenv: each by default); then it is read from there."""
+    if env is None or e.key not in env or env[e.key] == e.value:
+        return e, file
+    return EnvEntry(e.key, env[e.key], 1, 1, env[e.key]), ENVIRONMENT
 
 
 def _secret_from_environment(config: RawConfig, rule: Rule, env: Mapping[str, str] | None) -> None:
@@ -176,7 +190,7 @@ def _add_dsn(config: RawConfig, path: Path, e: EnvEntry, origin: Origin, text: s
     for part in dsn.parts:
         col = e.column + offset + part.offset if literal != -1 else e.column
         text = MASK if part.key == "password" and part.text else part.text
-        add(config, part.key, raw(part.key, part.ev, text, Origin(str(path), e.line, col, part.key)))
+        add(config, part.key, raw(part.key, part.ev, text, Origin(origin.file, e.line, col, part.key)))
 
 
 #: Illuminate\Support\Env::get (/usr/share/php/Illuminate/Support/Env.php:79-90): words env() turns into values

@@ -88,6 +88,10 @@ def _restore_env(text: str, raw: RawConfig, fix: Fix) -> Patched:
     return Patched("".join(lines), (), tuple(changed), None)
 
 
+#: writers/trim.py: `.strip()` after the code that reads a password file; the blanks around a written password
+_TRIMS = {"strip_secret": strip_file_read, "trim_value": trim_written}
+
+
 def apply_fix(text: str, raw: RawConfig, fix: Fix, syntax: str) -> Patched:
     """``text`` with ``fix`` applied; raises Unpatchable when a line holds more than the key it is about
     (except a Ruby hash written on one line, which is edited entry by entry: ``_Inline``, and a mailer DSN,
@@ -97,17 +101,10 @@ def apply_fix(text: str, raw: RawConfig, fix: Fix, syntax: str) -> Patched:
         if moved is None:
             raise Unpatchable("fix.unpatchable.env_load")
         return Patched(moved, (), (), None)
-    if fix.group == "strip_secret":  # the code that reads the password trims it (writers/trim.py)
+    if fix.group in _TRIMS:  # the password's line, trimmed where the code reads it or where it is written
         rv = raw.values.get(fix.keys[0]) if fix.keys else None
         origin = rv.origin if rv is not None else None
-        trimmed = strip_file_read(text, origin) if origin is not None else None
-        if trimmed is None or origin is None:
-            raise Unpatchable("fix.unpatchable.elsewhere")
-        return Patched(trimmed, (), (origin.line,), None)
-    if fix.group == "trim_value":  # the blanks around the password as written, removed (writers/trim.py)
-        rv = raw.values.get(fix.keys[0]) if fix.keys else None
-        origin = rv.origin if rv is not None else None
-        trimmed = trim_written(text, origin) if origin is not None else None
+        trimmed = _TRIMS[fix.group](text, origin) if origin is not None else None
         if trimmed is None or origin is None:
             raise Unpatchable("fix.unpatchable.elsewhere")
         return Patched(trimmed, (), (origin.line,), None)

@@ -108,7 +108,7 @@ def _keyless_cert(raw: RawConfig, m: Model) -> str | None:
     then has nothing to pair the certificate with ("[SSL] PEM lib"). A file that cannot be read is not judged."""
     certs = [rv.value for k in m.keys_with_role("client_cert") if (rv := raw.values.get(k)) is not None
              and rv.kind is ValueKind.STRING and isinstance(rv.value, str) and os.path.isabs(rv.value)]
-    keys = [k for k in m.keys_with_role("tls_file") if "KEY" in k.upper() and (rv := raw.values.get(k)) is not None
+    keys = [k for k in m.keys_with_role("client_key") if (rv := raw.values.get(k)) is not None
             and rv.kind is not ValueKind.NIL and rv.value not in (None, "")]
     if not certs or keys:
         return None
@@ -127,7 +127,7 @@ def _with_files(p: ConnectionPlan, raw: RawConfig) -> ConnectionPlan:
 
     with contextlib.suppress(UserError):
         m = model(raw.framework)
-        files = [rv.value for role in ("client_cert", "tls_file") for k in m.keys_with_role(role)
+        files = [rv.value for role in ("client_cert", "client_key", "tls_file") for k in m.keys_with_role(role)
                  if (rv := raw.values.get(k)) is not None and rv.kind is ValueKind.STRING]
         if missing := tuple(f for f in files if _missing(f)):
             p = replace(p, tls_files_missing=missing)

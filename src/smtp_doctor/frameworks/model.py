@@ -25,7 +25,7 @@ from . import conditions as C
 from .truth import KNOWN, RULES, known_value, truthy
 
 ROLES = frozenset({"implicit_switch", "starttls_switch", "tls_switch", "implicit_value", "auth", "auth_switch",
-                   "verify", "scheme", "ca", "client_cert", "tls_file", "password", "user"})
+                   "verify", "scheme", "ca", "client_cert", "client_key", "tls_file", "password", "user"})
 CONVERSIONS = frozenset({"int", "float", "str", "bool", "lower", "host", "port", "ms", "text", "readfile",
                          "tls_upto", "tls_from", "spring_resource"})
 #: TLS versions in order, and Node's default range (nodejs.org/api/tls.html tls.DEFAULT_MIN_VERSION 'TLSv1.2',

@@ -183,7 +183,7 @@ def test_mail_29_and_gitlab_16_refuse_tls_with_starttls_auto() -> None:
     both = {"tls": True, "enable_starttls_auto": True}
     assert [p.mode for p in predict(cfg("actionmailer", "2.9.1", **both))] == ["config_tls_and_starttls"]
     assert predict(cfg("actionmailer", "2.8.1", **both)) == []
-    gl = {"smtp_tls": True, "smtp_enable_starttls_auto": True}
+    gl = {"smtp_enable": True, "smtp_tls": True, "smtp_enable_starttls_auto": True}
     pred = predict(cfg("gitlab", "16.3", **gl))
     assert pred and pred[0].text.startswith("gitlab_rails['smtp_tls'] and gitlab_rails['smtp_enable_starttls_auto']")
     assert predict(cfg("gitlab", "15.11", **gl)) == []
@@ -378,10 +378,12 @@ def test_nodemailer_require_tls_wins_over_ignore_tls_from_10_0_11() -> None:
 def test_msmtp_auth_names_a_mechanism_and_gitlab_refuses_a_user_without_password() -> None:
     assert to_settings(cfg("msmtp", auth="plain")).auth_mechanism.value == "plain"  # type: ignore[union-attr]
     assert to_settings(cfg("msmtp", auth="off")).auth_mechanism.value == "none"  # type: ignore[union-attr]
-    assert [p.mode for p in predict(cfg("gitlab", smtp_user_name="u", smtp_authentication="login"))] == [
+    on = {"smtp_enable": True}  # without it GitLab uses no SMTP at all (config_smtp_disabled)
+    assert [p.mode for p in predict(cfg("gitlab", smtp_user_name="u", smtp_authentication="login", **on))] == [
         "auth_missing_credentials"]
-    assert predict(cfg("gitlab", smtp_user_name="u", smtp_password="p")) == []
-    assert predict(cfg("gitlab", smtp_user_name="u", smtp_authentication="false")) == []
+    assert predict(cfg("gitlab", smtp_user_name="u", smtp_password="p", **on)) == []
+    assert predict(cfg("gitlab", smtp_user_name="u", smtp_authentication="false", **on)) == []
+    assert [p.mode for p in predict(cfg("gitlab", smtp_user_name="u", smtp_password="p"))] == ["config_smtp_disabled"]
 
 
 def test_every_predict_rule_past_startup_has_its_why() -> None:

@@ -218,13 +218,10 @@ def _dsn_password(rv: RawValue, value: str, alternative: tuple[str, int, int] | 
     if rv.origin is None or rv.origin.key == rv.env or "://" not in value or not (
             rv.origin.key in ("password", "url") or (rv.env or "").endswith(("_DSN", "_URL"))):
         return value  # the variable is the password itself, not a URL whose password part the reader named
-    from .readers.dsn import DsnError, dsn_list, parse_dsn
+    from .readers.dsn import DsnError, dsn_member, parse_dsn
 
-    if alternative is not None and (listed := dsn_list(value)) is not None:
-        members = listed[1]
-        if not 1 <= alternative[1] <= len(members):
-            return None
-        value = members[alternative[1] - 1][0]
+    if (member := dsn_member(value, alternative)) is not None:
+        value = member[0]
 
     try:
         dsn = parse_dsn(value, rv.env)

@@ -116,6 +116,10 @@ def add(config: RawConfig, key: str, value: RawValue) -> None:
     config.values[key] = value
 
 
+#: the origin's file name for a value the app's environment gives, not a file (env files, Spring's layers)
+ENVIRONMENT = "(environment)"
+
+
 def note(config: RawConfig, key: str) -> None:
     if key not in config.notes:
         config.notes.append(key)

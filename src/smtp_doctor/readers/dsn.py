@@ -104,3 +104,12 @@ def dsn_list(value: str) -> tuple[str, list[tuple[str, int]]] | None:
         return None
     members = [(t.group(0), m.start(2) + t.start()) for t in re.finditer(r"\S+", m.group(2))]
     return (m.group(1), members) if members else None
+
+
+def dsn_member(value: str, alternative: tuple[str, int, int] | None) -> tuple[str, int] | None:
+    """The transport of ``value``'s list that a config is (RawConfig.alternative): its text and offset; None when
+    the config is no list's transport, or ``value`` holds no such list."""
+    listed = dsn_list(value) if alternative is not None else None
+    if listed is None or alternative is None or not 1 <= alternative[1] <= len(listed[1]):
+        return None
+    return listed[1][alternative[1] - 1]

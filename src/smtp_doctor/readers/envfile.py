@@ -21,7 +21,7 @@ from dotenv.variables import parse_variables
 
 from ..errors import UserError
 from ..settings import Origin, RawConfig, RawValue, ValueKind
-from ._common import MASK, Ev, add, finish, note, raw
+from ._common import ENVIRONMENT, MASK, Ev, add, finish, note, raw
 from .dsn import DsnError, dsn_list, parse_dsn
 
 
@@ -142,10 +142,6 @@ def read_env(path: Path, text: str, framework: str | None, env: Mapping[str, str
         elif framework or config.values:
             configs.append(finish(config))
     return configs
-
-
-#: the origin's file name for a value the app's environment gives (spring_layers.py names it alike)
-ENVIRONMENT = "(environment)"
 
 
 def as_run(e: EnvEntry, env: Mapping[str, str] | None, file: str) -> tuple[EnvEntry, str]:

@@ -15,7 +15,7 @@ import re
 from urllib.parse import quote
 
 from ..predict import Fix
-from ..readers.dsn import DsnError, Part, dsn_list, parse_dsn
+from ..readers.dsn import DsnError, Part, dsn_list, dsn_member, parse_dsn
 from ..settings import RawConfig
 from .edit import Patched, Unpatchable, split_lines
 
@@ -149,12 +149,8 @@ def apply_dsn_fix(text: str, raw: RawConfig, fix: Fix) -> Patched:
     changes = dict(_unliteral(line) for line in fix.lines)
     if set(changes) != set(fix.keys):
         raise Unpatchable("fix.unpatchable.shared_line")
-    listed = dsn_list(dsn) if raw.alternative is not None else None
-    if listed is not None:  # one transport of a failover(…) list: that one edited, the rest byte for byte
-        members = listed[1]
-        if not 1 <= raw.alternative[1] <= len(members):  # type: ignore[index]
-            raise Unpatchable("fix.unpatchable.shared_line")
-        member, at = members[raw.alternative[1] - 1]  # type: ignore[index]
+    if (found := dsn_member(dsn, raw.alternative)) is not None:  # one transport of a list: the rest byte for byte
+        member, at = found
         new = dsn[:at] + edit_dsn(member, changes, tuple(k for k, _ in fix.remove)) + dsn[at + len(member):]
     else:
         new = edit_dsn(dsn, changes, tuple(k for k, _ in fix.remove))

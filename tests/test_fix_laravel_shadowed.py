@@ -47,3 +47,28 @@ def test_a_literal_in_config_mail_php_is_read_from_env_again(literal: str, host:
     subject = f"shadowed-fixed-{uuid.uuid4()}"
     after = m3._real("laravel", app, config, env, subject)
     assert after == "DELIVERED" and _delivered(lab, subject), after
+
+
+def test_an_auth_mode_literal_is_read_from_env_before_the_fix_writes_it(lab: LabInfo, tmp_path: Path, other_ca: str,
+                                                                       monkeypatch: pytest.MonkeyPatch) -> None:
+    """'auth_mode' => 'login' against a relay offering PLAIN only: SwiftMailer has no authenticator left. The fix
+    writes MAIL_AUTH_MODE, which this config/mail.php never reads: it is made to read it first (matrix 9 dev)."""
+    mail_php = _mail_php().replace("'auth_mode' => null,", "'auth_mode' => 'login',")
+    assert "'auth_mode' => 'login'," in mail_php
+    cell = {"id": "shadowed_auth_mode", "half": "dev", "runner": "laravel", "server": "auth-plain-only",
+            "config": ".env", "env": {"SSL_CERT_FILE": "@CA@"},
+            "files": {".env": ENV.replace("@HOST@", "localhost").replace("=tls\n", "=ssl\n"),
+                      "config/mail.php": mail_php}}
+    app = tmp_path / "app"
+    config, env, envfile = write_case(cell, lab, app, other_ca, monkeypatch)
+    code, entry, output = check_entry(config, envfile, lab)
+    real = m3._real("laravel", app, config, env, f"auth-mode-{uuid.uuid4()}")
+    assert "authenticators" in real and code == 1, (real, output)
+    assert entry["prediction"]["failure"] == "auth_mechanism", output
+    code, output = fix_write(config, envfile, lab)
+    assert code == 0 and "will deliver" in output, output
+    assert "env('MAIL_AUTH_MODE', 'login')" in (app / "config" / "mail.php").read_text()
+    assert "MAIL_AUTH_MODE=PLAIN" in config.read_text()
+    subject = f"auth-mode-fixed-{uuid.uuid4()}"
+    after = m3._real("laravel", app, config, env, subject)
+    assert after == "DELIVERED" and _delivered(lab, subject), after

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import difflib
 import re
-from collections.abc import Mapping
+from collections.abc import Collection, Mapping
 from dataclasses import replace
 from typing import Any
 
@@ -246,10 +246,11 @@ def env_load_fixes(raw: RawConfig) -> list[tuple[str, dict[str, Any], Fix]]:
 _LITERAL = (ValueKind.STRING, ValueKind.INT, ValueKind.FLOAT, ValueKind.BOOL)
 
 
-def shadowed_env_fixes(raw: RawConfig) -> list[tuple[str, dict[str, Any], Fix]]:
+def shadowed_env_fixes(raw: RawConfig, writes: Collection[str] = ()) -> list[tuple[str, dict[str, Any], Fix]]:
     """Values the framework reads from a file of its own as literals although the env file it also reads sets
-    them (predict.toml ``shadowed_env``: Laravel <= 8's config/mail.php): one step that reads the variable there
-    again, the literal as its default. Pure."""
+    them (predict.toml ``shadowed_env``: Laravel <= 8's config/mail.php), or although the fix about to be applied
+    writes their variable there (``writes``: MAIL_AUTH_MODE beside ``'auth_mode' => 'login'``, which the app would
+    never read): one step that reads the variable there again, the literal as its default. Pure."""
     from .frameworks import model
     from .frameworks.model import in_range
 
@@ -258,8 +259,9 @@ def shadowed_env_fixes(raw: RawConfig) -> list[tuple[str, dict[str, Any], Fix]]:
         return []
     keys = [key for key, var in facts["keys"].items()
             if (rv := raw.values.get(key)) is not None and rv.env is None and rv.origin is not None
-            and rv.origin.file != raw.file and rv.kind in _LITERAL and (ev := raw.values.get(var)) is not None
-            and ev.origin is not None and ev.origin.file == raw.file and str(ev.value) != str(rv.value)]
+            and rv.origin.file != raw.file and rv.kind in _LITERAL and (var in writes or (
+                (ev := raw.values.get(var)) is not None and ev.origin is not None and ev.origin.file == raw.file
+                and str(ev.value) != str(rv.value)))]
     if not keys:
         return []
     lines = tuple(f"env('{facts['keys'][k]}', {raw.values[k].text})" for k in keys)

@@ -25,7 +25,7 @@ from .predict import Fix, Prediction, Verdict
 from .readers import read_file, read_text, syntax_of
 from .readers.envfile import parse_env
 from .readers.loaded_env import loaded_env, with_loaded
-from .remedy import convention_fixes, harden, provider_fixes, risks
+from .remedy import convention_fixes, harden, provider_fixes, risks, shadowed_env_fixes
 from .settings import RawConfig
 from .writers.edit import Patched
 from .writers.patch import Unpatchable, apply_fix, secret_lines, secret_tokens, unified_diff
@@ -313,6 +313,14 @@ def repair(raw: RawConfig, env: dict[str, str] | None, probe_target: str | None,
                 result.stopped = "fix.stopped.stand_in_name"  # never point the app at the stand-in's name
                 break
             seen.add(pred.failure)
+            # a variable the fix writes that a literal in another of the app's files shadows: read it there first
+            for key, params, restore in shadowed_env_fixes(current, writes=fix.keys):
+                try:
+                    result.fixed, result.others = _apply_all(result, current, restore, syntax, target)
+                except Unpatchable:
+                    continue
+                result.steps.append(Step(pred, restore, convention=(key, params)))
+                current = _reread(Path(tmp), current, result.fixed, env, target, result.others)
             try:
                 result.fixed, result.others = _apply_all(result, current, fix, syntax, target)
             except Unpatchable as exc:

@@ -283,20 +283,23 @@ def run_cell(cell: dict[str, Any], runner: str, lab: LabInfo, tmp_path: Path, ot
     original = "".join(p.read_text(errors="replace") for p in sorted((tmp_path / "pristine").rglob("*"))
                        if p.is_file())
     fix_env = [str(line) for line in fdoc.get("env", [])]
+    fix_unset = [str(name) for name in fdoc.get("unset", [])]  # variables fix says to remove (docs/fix.md)
     row.fix_unsafe = unsafe_count(written + "\n".join(fix_env)) > unsafe_count(original)
     subject2 = f"{tag}-fix-{uuid.uuid4()}"
-    run_env = fenv | {line.split("=", 1)[0]: line.split("=", 1)[1] for line in fix_env}
+    run_env = {k: v for k, v in fenv.items() if k not in fix_unset} | {
+        line.split("=", 1)[0]: line.split("=", 1)[1] for line in fix_env}
     after = _real(runner, fixed, fconfig, run_env, subject2)
     was = {ln.strip() for ln in original.splitlines()}
     added = "; ".join(sorted({ln.strip() for ln in written.splitlines()} - was))
     added = added.replace(lab.password, "***").replace(WRONG_PASSWORD, "***")  # the report keeps no password
     row.notes.append("fix wrote: " + added[:300]
-                     + (" | env: " + "; ".join(ln.split("=", 1)[0] for ln in fix_env) if fix_env else ""))
+                     + (" | env: " + "; ".join(ln.split("=", 1)[0] for ln in fix_env) if fix_env else "")
+                     + (" | unset: " + "; ".join(fix_unset) if fix_unset else ""))
     delivered = after == "DELIVERED" and _delivered(lab, subject2)
     row.fix_claimed = bool(fdoc.get("delivers"))
     # docs/exit-codes.md (fix): 0 when what --write wrote is predicted to deliver; 1 when it fails, or when what
     # is left to do cannot be written (environment lines for the app: either code is documented then)
-    allowed = ({0, 1} if fix_env else {0}) if row.fix_claimed else {1, 3}
+    allowed = ({0, 1} if fix_env or fix_unset else {0}) if row.fix_claimed else {1, 3}
     row.fix_exit_ok = result.exit_code in allowed
     row.fix_after = delivered
     row.fix_delivers = delivered if cell["fixable"] else None

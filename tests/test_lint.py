@@ -155,8 +155,9 @@ def test_rule_fires_on_bad_and_not_on_corrected(
 
 def test_every_rule_has_a_case_words_in_both_languages_and_a_source() -> None:
     ids = {r.id for r in rulebook().rules}
-    # reader notes, version defaults, protocols: real files (SD122-SD124 in tests/test_lint_spring.py)
-    assert ids == {c[0] for c in CASES} | {"SD119", "SD120", "SD121", "SD122", "SD123", "SD124"}
+    # reader notes, version defaults, protocols, the environment: real files (SD122-SD124 in
+    # tests/test_lint_spring.py, SD125 in tests/test_env_overrides_file.py)
+    assert ids == {c[0] for c in CASES} | {"SD119", "SD120", "SD121", "SD122", "SD123", "SD124", "SD125"}
     for rid in ids:
         for part in ("verdict", "explanation", "fix"):
             assert i18n.has(f"finding.{rid}.{part}"), (rid, part)

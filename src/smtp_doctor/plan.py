@@ -69,6 +69,11 @@ class ConnectionPlan:
     ignored_keys: tuple[str, ...] = ()  #: written, but never read by the framework (mail gem: string keys)
     #: the env file the app's code loads below settings that read the environment (they got the process's own)
     env_loaded_late: str | None = None
+    #: variables of the app's environment that give host or port over what a file of the app sets (a stale
+    #: SPRING_MAIL_PORT): the target is theirs, not the file's (RawValue.overrides)
+    env_overrides: tuple[str, ...] = ()
+    #: the framework's key for the port, when nothing sets it and its default applies (Flask-Mail's MAIL_PORT: 25)
+    port_default: str | None = None
     servername: str | None = None  #: the certificate is checked against this name, not host (Node tls.servername)
     #: the TLS versions the app may use when it pins them (OpenSSL's names, "TLSv1.2"); empty: its runtime's own
     tls_versions: tuple[str, ...] = ()
@@ -176,6 +181,15 @@ def plan(settings: Settings) -> ConnectionPlan:
         if "host" in origins:
             origins["port"] = origins["host"]
     ignored: tuple[str, ...] = ()
+    target = {origins.get("host"), origins.get("port")} - {None}
+    overrides = tuple(sorted({v.env for v in settings.raw.values.values() if v.overrides is not None and v.env
+                              and v.origin in target})) if settings.raw is not None else ()
+    port_default = None
+    if settings.port is not None and settings.port.default and written is None:
+        from .frameworks import model as model_of
+
+        with contextlib.suppress(UserError):
+            port_default = model_of(settings.framework).source_key("port", settings.raw)
     if settings.raw is not None:
         from .frameworks import model
         from .frameworks.conditions import string_key
@@ -184,7 +198,8 @@ def plan(settings: Settings) -> ConnectionPlan:
             if model(settings.raw.framework).string_keys == "ignored":
                 ignored = tuple(k for k, v in settings.raw.values.items() if string_key(v))
     return ConnectionPlan(
-        ignored_keys=ignored, env_loaded_late=env_loaded_late(settings.raw) if settings.raw is not None else None,
+        ignored_keys=ignored, env_overrides=overrides, port_default=port_default,
+        env_loaded_late=env_loaded_late(settings.raw) if settings.raw is not None else None,
         framework=settings.framework, source=settings.source, host=host, port=port, host_written=written,
         mode=_value(settings.tls_mode), fallback=_value(settings.tls_fallback),
         verify_peer=_value(settings.verify_peer), verify_hostname=_value(settings.verify_hostname),

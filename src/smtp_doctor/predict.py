@@ -179,13 +179,17 @@ def predict(plan: ConnectionPlan, facts: PortFacts, *, sender: str = "") -> Pred
                            if (m := _reach_match(r, facts.outcome.value, plan.host)) is not None), (None, {}))
         failure = row["failure"] if row else "connect_failed_unspecified"
         text, source = error_text(plan, failure, base)
+        default_port = plan.port_default and failure == "conn_refused"  # (a timeout: a firewall, more likely)
         why = "check.why.unreachable_ignored_keys" if plan.ignored_keys else \
-            "check.why.unreachable_env_loaded_late" if plan.env_loaded_late else (row or {}).get(
-                "why", "check.why.unreachable")
+            "check.why.unreachable_env_loaded_late" if plan.env_loaded_late else \
+            "check.why.unreachable_env_overrides" if plan.env_overrides else \
+            "check.why.unreachable_port_default" if default_port else (row or {}).get("why", "check.why.unreachable")
         return Prediction(Verdict.UNREACHABLE, failure, "connect", None, True, text, source, why,
                           base | parts | {"detail": facts.outcome_detail or facts.outcome.value,
                                           "keys": ", ".join(plan.ignored_keys),
-                                          "env_file": plan.env_loaded_late or ""}, cause=(row or {}).get("cause"))
+                                          "env_file": plan.env_loaded_late or "",
+                                          "vars": ", ".join(plan.env_overrides),
+                                          "port_key": plan.port_default or ""}, cause=(row or {}).get("cause"))
     if plan.mode is None:
         return Prediction(Verdict.UNKNOWN, why="check.why.mode_unknown", params=base)
     refusing = facts.greeting if facts.greeting is not None and facts.greeting.code >= 400 else None
@@ -441,6 +445,7 @@ class Fix:
     env_names: tuple[tuple[str, str], ...] = ()
     #: a sentence shown under ``lines``: what they change that they cannot show (a masked password's blanks)
     note: str | None = None
+    unset: tuple[str, ...] = ()  #: variables to remove from the app's environment (a stale SPRING_MAIL_PORT)
 
 
 def _literal(value: Any, syntax: str) -> str:

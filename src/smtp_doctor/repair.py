@@ -23,7 +23,7 @@ from .errors import ExitCode, UserError
 from .plan import framework_facts
 from .predict import Fix, Prediction, Verdict
 from .readers import read_file, read_text, syntax_of
-from .readers.envfile import parse_env
+from .readers.envfile import LARAVEL_CONFIG_CACHE, parse_env
 from .readers.loaded_env import loaded_env, with_loaded
 from .remedy import convention_fixes, harden, provider_fixes, risks, shadowed_env_fixes
 from .settings import RawConfig
@@ -52,6 +52,9 @@ class Repair:
     fixed: str = ""  #: the file with every step applied
     stopped: str | None = None  #: catalogue key: why it could not go on
     env: tuple[str, ...] = ()  #: the last part of the fix goes into the app's environment (SSL_CERT_FILE=…)
+    unset: tuple[str, ...] = ()  #: or comes out of it: variables that override the app's files (_beneath)
+    #: files --write deletes: a stale config cache the app reads instead of its files (_without_cache)
+    deleted: tuple[str, ...] = ()
     kept_risks: list[str] = field(default_factory=list)  #: risks no change here removes without breaking it
     path: str = ""  #: the file text/fixed are: the config, or the YAML its config_for reads
     #: other files of the app the fix changes (a Rails initializer that amends the hash): path → (text, fixed)
@@ -62,7 +65,8 @@ class Repair:
 
     @property
     def changed(self) -> bool:
-        return self.fixed != self.text or any(before != after for before, after in self.others.values())
+        return self.fixed != self.text or bool(self.deleted) or any(before != after
+                                                                      for before, after in self.others.values())
 
     @property
     def no_diff(self) -> bool:
@@ -87,7 +91,7 @@ class Repair:
         app (a CA file the probe verified this server's chain with; fix_for offers none other). A config that
         fails as written and to which nothing was written does not deliver, whatever a re-check said (issue 12:
         never a claim without a write)."""
-        if not self.changed and not self.env and (self.first.prediction is None or
+        if not self.changed and not (self.env or self.unset) and (self.first.prediction is None or
                                                          self.first.prediction.verdict is not Verdict.DELIVERED):
             return False
         return self.final.prediction is not None and self.final.prediction.verdict is Verdict.DELIVERED
@@ -265,7 +269,23 @@ def repair(raw: RawConfig, env: dict[str, str] | None, probe_target: str | None,
     syntax = framework_facts(raw.framework).get("syntax", "dotenv")
     seen: set[str | None] = set()
     current, c = raw, first
+    if _fails(first) and (under := _beneath(raw, env, probe_target, ca_file, timeout)) is not None:
+        step, result.final = under
+        result.steps.append(Step(first.prediction, step, convention=(  # type: ignore[arg-type]
+            "fix.convention.env_overrides", {"vars": ", ".join(step.unset)})))
+        result.unset = step.unset
+        return result
     with tempfile.TemporaryDirectory(prefix="smtp-doctor-fix-") as tmp:
+        cache = Path(raw.file).parent / LARAVEL_CONFIG_CACHE
+        if _fails(first) and "readers.note.laravel_config_cached" in raw.notes and cache.is_file() and (
+                uncached := _without_cache(Path(tmp), raw, env)) is not None:
+            # the app reads the cache, not the files a fix edits: it goes first (php artisan config:clear)
+            result.deleted = (str(cache),)
+            result.steps.append(Step(first.prediction, Fix("config_cache"), convention=(  # type: ignore[arg-type]
+                "fix.convention.config_cache", {"file": str(cache)})))
+            current = result.raw = uncached  # (whose password line the diff masks is the .env's now)
+            [c] = check([current], probe_target, ca_file, timeout, env=env)
+            result.final = c
         # the framework's conventions first (they change what the app reads), then the provider's documentation
         # for what it then reads: neither needs the probe, so they come before the fixes it decides
         for stage in ("framework", "provider"):
@@ -335,6 +355,57 @@ def repair(raw: RawConfig, env: dict[str, str] | None, probe_target: str | None,
     return result
 
 
+def _fails(c: Checked) -> bool:
+    return c.prediction is not None and c.prediction.verdict in (Verdict.FAILS, Verdict.UNREACHABLE)
+
+
+def _beneath(raw: RawConfig, env: dict[str, str] | None, probe_target: str | None, ca_file: str | None,
+             timeout: float) -> tuple[Fix, Checked] | None:
+    """Variables of the app's environment that override what its files set (RawValue.overrides: a SPRING_MAIL_PORT
+    or MAILER_DSN left from an old deploy): the config is read again without them, and when that delivers, the fix
+    is to remove them where the app runs; nothing in the files changes. None when there are none, or when the
+    files' values do not deliver either."""
+    names = sorted({v.env for v in raw.values.values() if v.overrides is not None and v.env})
+    if not names or env is None:
+        return None
+    rest = {k: v for k, v in env.items() if k not in names}
+    account = raw.values.get("account")
+    again = [c for c in read_file(Path(raw.file), framework=raw.framework, env=rest)
+             if c.framework == raw.framework and c.alternative == raw.alternative
+             and (account is None or getattr(c.values.get("account"), "value", None) == account.value)]
+    if len(again) != 1:
+        return None
+    from .credentials import app_auth_args
+
+    [c] = check([app_auth_args(again[0], rest)], probe_target, ca_file, timeout, env=rest)
+    if c.prediction is None or c.prediction.verdict is not Verdict.DELIVERED:
+        return None
+    return Fix("env_overrides", unset=tuple(names)), c
+
+
+def _without_cache(tmp: Path, raw: RawConfig, env: dict[str, str] | None) -> RawConfig | None:
+    """The config as the app reads it once its config cache is gone (``php artisan config:clear`` deletes it): its
+    file and the files read beside it (``reread_with``: config/mail.php), copied where there is no cache, read again
+    and named as the user's."""
+    from .credentials import app_auth_args
+
+    home, copy = Path(raw.file).parent, tmp / "uncached"
+    beside = framework_facts(raw.framework).get("reread_with", [])
+    files = {copy / Path(raw.file).name: Path(raw.file)} | {copy / r: home / r for r in beside if (home / r).is_file()}
+    for dst, src in files.items():
+        dst.parent.mkdir(parents=True, exist_ok=True)
+        dst.write_text(read_text(src), encoding="utf-8")
+    again = [c for c in read_file(copy / Path(raw.file).name, framework=raw.framework, env=env)
+             if c.framework == raw.framework]
+    if len(again) != 1:
+        return None
+    names = {str(dst): str(src) for dst, src in files.items()}
+    values = {k: replace(v, origin=replace(v.origin, file=names[v.origin.file]))
+              if v.origin is not None and v.origin.file in names else v for k, v in again[0].values.items()}
+    return app_auth_args(replace(again[0], file=raw.file, values=values, framework_version=raw.framework_version,
+                                 version_from=raw.version_from), env)
+
+
 def _harden(result: Repair, current: RawConfig, tmp: Path, env: dict[str, str] | None, probe_target: str | None,
             ca_file: str | None, timeout: float, syntax: str, target: _Target) -> None:
     """A config that delivers with verification off or opportunistic STARTTLS: each remedy is applied,
@@ -401,6 +472,8 @@ def write(results: list[Repair]) -> bool:
             for path, (before, after) in ((r.path, (r.text, r.fixed)), *r.others.items()):
                 if before != after:
                     Path(path).write_text(after, encoding="utf-8")
+            for path in r.deleted:
+                Path(path).unlink(missing_ok=True)
             written = True
     return written
 

@@ -38,6 +38,10 @@ class ValueKind(StrEnum):
     EXPRESSION = "expression"  #: code the reader does not evaluate (never executed)
 
 
+#: the origin's file name for a value the app's environment gives, not a file (env files, Spring's layers)
+ENVIRONMENT = "(environment)"
+
+
 @dataclass(frozen=True)
 class Origin:
     """Where a value was written: file, 1-based line and column, and the key as spelled there."""
@@ -72,6 +76,9 @@ class RawValue:
     #: the file a literal secret is read back from when that is not ``origin.file``: fix's patched copy, whose
     #: lines a removed line has moved and a trimmed value has changed (repair._reread; login.py reads it)
     read_from: str | None = None
+    #: the value a file of the app gives this key, which this one (from the app's environment) replaces: a stale
+    #: SPRING_MAIL_PORT over application.properties. fix tries the file's value (repair._beneath)
+    overrides: RawValue | None = None
 
 
 @dataclass

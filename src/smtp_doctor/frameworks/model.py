@@ -193,6 +193,13 @@ class Model:
     def keys_with_role(self, *roles: str) -> list[str]:
         return [k for k, f in self.keys.items() if f.role in roles]
 
+    def source_key(self, name: str, raw: RawConfig | None = None) -> str | None:
+        """The first key the setting ``name`` is read from at the config's version: the one a user sets
+        (Flask-Mail's MAIL_PORT for port)."""
+        v = self.version(raw) if raw is not None else None
+        rules = dict(self.fields).get(name, ())
+        return next((r.source_key for r in rules if r.source_key and in_range(v, r.since, r.until)), None)
+
 
 def _rule(table: Mapping[str, Any], where: str) -> Rule:
     unknown = set(table) - {"when", "value", "from", "as", "since", "until", "kind", "absent", "without",

@@ -22,7 +22,7 @@ from ..frameworks import Prediction, expected_error, model, predict, to_settings
 from ..frameworks import conditions as C
 from ..frameworks.model import Model
 from ..providers import identify
-from ..settings import Origin, RawConfig, Settings, ValueKind
+from ..settings import ENVIRONMENT, Origin, RawConfig, Settings, ValueKind
 from .rules import LintRule, RuleBook, rulebook
 
 MASK = "••••"
@@ -107,7 +107,17 @@ class _Run:
             "unknown_key": lambda arg, ctx: not (self.model.knows(ctx.name(arg)) or ctx.name(arg) in self.read_by_app),
             "noted": lambda arg, ctx: any(n in self.raw.notes for n in arg),
             "key_under": lambda arg, ctx: ctx.name("$").startswith(arg),
+            "overrides_file": self._overrides_file,
         }
+
+    def _overrides_file(self, arg: bool, ctx: C.Context) -> C.Tri:
+        """The value comes from a variable of the app's environment over a file's (RawValue.overrides); one finding
+        per variable, at the first key it gives (a DSN gives several, Laravel's MAIL_PORT two)."""
+        rv = ctx.get("$")
+        if rv is None or rv.overrides is None or not rv.env:
+            return not arg
+        first = next(k for k, v in self.raw.values.items() if v.overrides is not None and v.env == rv.env)
+        return (first == ctx.name("$")) == arg
 
     def _text_matches(self, arg: Mapping[str, Any], ctx: C.Context) -> C.Tri:
         rv = ctx.get(arg["key"])
@@ -183,9 +193,12 @@ class _Run:
             params["key"] = rv.origin.key if rv.origin and rv.origin.key else key
             params["key_plain"] = key
             shown = rv.text
-            if rv.env and rv.kind in C.KNOWN and rv.text != repr(rv.value):
+            if rv.env and rv.kind in C.KNOWN and rv.text not in (repr(rv.value), str(rv.value)):
                 shown = f'{rv.text} = "{rv.value}"'  # resolved from --env: show what the app will see
             params["value"] = MASK if rv.secret else shown
+            if rv.overrides is not None:  # the file's value it replaces, and where the file writes it
+                params["var"] = rv.env or key
+                params["file_value"] = MASK if rv.overrides.secret else rv.overrides.text
             facts = self.model.keys.get(key)
             if facts and facts.values is not None:
                 params["allowed"] = ", ".join(v if v else '""' for v in facts.values)
@@ -229,6 +242,8 @@ class _Run:
 
     def finding(self, rule: LintRule, key: str | None) -> Finding:
         origin = self.raw.values[key].origin if key is not None else self._origin(rule)
+        if key is not None and origin is not None and origin.file == ENVIRONMENT:  # shown where a file sets it
+            origin = getattr(self.raw.values[key].overrides, "origin", None) or origin
         subject = str(origin) if origin is not None else f"{self.raw.file}:1:1"
         return Finding(id=rule.id, severity=rule.severity, params=self._params(rule, key, origin),
                        details=self._details(rule, key), subject=subject)

@@ -17,7 +17,7 @@ from ..frameworks import models
 SCOPES = ("config", "key", "all_keys")
 LINT_PREDICATES = frozenset({"truth_in", "text_matches", "not_in_values", "predicts", "credentials", "loopback",
                              "file_missing", "looks_like_ca", "provider_username", "provider_port", "unknown_key",
-                             "noted", "key_under"})
+                             "noted", "key_under", "overrides_file"})
 _ID = re.compile(r"^SD\d{3}$")
 
 

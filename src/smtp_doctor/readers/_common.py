@@ -116,9 +116,6 @@ def add(config: RawConfig, key: str, value: RawValue) -> None:
     config.values[key] = value
 
 
-#: the origin's file name for a value the app's environment gives, not a file (env files, Spring's layers)
-ENVIRONMENT = "(environment)"
-
 
 def note(config: RawConfig, key: str) -> None:
     if key not in config.notes:

@@ -20,8 +20,8 @@ from dotenv.parser import parse_stream
 from dotenv.variables import parse_variables
 
 from ..errors import UserError
-from ..settings import Origin, RawConfig, RawValue, ValueKind
-from ._common import ENVIRONMENT, MASK, Ev, add, finish, note, raw
+from ..settings import ENVIRONMENT, Origin, RawConfig, RawValue, ValueKind
+from ._common import MASK, Ev, add, finish, note, raw
 from .dsn import DsnError, dsn_list, parse_dsn
 
 
@@ -119,15 +119,23 @@ def read_env(path: Path, text: str, framework: str | None, env: Mapping[str, str
         for e in entries:
             if rule is None or not rule.owns(e.key) or (cached and e.key.startswith("MAIL_")):
                 continue
-            e, where = as_run(e, env, str(path))
+            written, (e, where) = e, as_run(e, env, str(path))
             origin = Origin(where, e.line, e.column, e.key)
             ev = Ev(ValueKind.STRING, e.value, e.key)
             if name == "symfony" and e.key == "MAILER_DSN" and (group := dsn_list(e.value)) is not None:
                 listed = (e, origin, *group)
-            elif e.key in ("MAILER_DSN", "MAIL_URL") and e.value:
+                continue
+            # the file's own value, which the environment's replaces (lint SD125; fix removes the variable)
+            dsn = e.key in ("MAILER_DSN", "MAIL_URL") and bool(e.value)
+            under = raw(e.key, Ev(ValueKind.STRING, written.value, e.key), written.raw, Origin(
+                str(path), written.line, written.column, e.key), secret=dsn or None) if where != str(path) else None
+            if dsn:  # the whole and each part (a DSN may hold the password: the file's is shown masked)
                 _add_dsn(config, path, e, origin)
+                if under is not None:
+                    config.values.update({k: replace(v, overrides=under) for k, v in config.values.items()
+                                          if v.env == e.key and v.origin is not None and v.origin.file == where})
             else:
-                add(config, e.key, raw(e.key, ev, e.raw, origin))
+                add(config, e.key, replace(raw(e.key, ev, e.raw, origin), overrides=under))
         if name == "laravel" and not cached:
             _add_laravel_mail(config, path, entries, env)
         if config.values and rule is not None:
@@ -201,6 +209,9 @@ def _secret(key: str) -> bool | None:
     return True if "pass" in key.lower() else None
 
 
+#: where ``php artisan config:cache`` writes every config file's array (Application::getCachedConfigPath)
+LARAVEL_CONFIG_CACHE = "bootstrap/cache/config.php"
+
 #: a cached mailer's keys under the names Laravel 9+'s rows read (a MAIL_URL's parts: frameworks.toml)
 _CACHED_AS = {"scheme": "scheme", "host": "host", "port": "port", "username": "user", "local_domain": "local_domain",
               "verify_peer": "verify_peer", "encryption": "MAIL_ENCRYPTION"}
@@ -215,7 +226,7 @@ def _laravel_config_cache(path: Path, config: RawConfig) -> bool:
     from ._common import read_text
     from .php import laravel_mailer
 
-    cache = path.parent / "bootstrap" / "cache" / "config.php"
+    cache = path.parent / LARAVEL_CONFIG_CACHE
     if not cache.is_file():
         return False
     try:
@@ -261,5 +272,9 @@ def _add_laravel_mail(config: RawConfig, path: Path, entries: list[EnvEntry], en
         text = given if given is not None else entry.value if entry is not None else ""
         ev = _LARAVEL_WORDS.get(text.lower(), Ev(ValueKind.STRING, text, v.env))
         origin = Origin(str(path), entry.line, entry.column, entry.key) if given is None and entry else v.origin
-        add(config, key, raw(key, ev, entry.raw if given is None and entry else text, origin,
-                             secret=_secret(v.key)))
+        under = None
+        if given is not None and entry is not None and given != entry.value:  # the environment over the .env
+            under = raw(key, _LARAVEL_WORDS.get(entry.value.lower(), Ev(ValueKind.STRING, entry.value, v.env)),
+                        entry.raw, Origin(str(path), entry.line, entry.column, entry.key), secret=_secret(v.key))
+        add(config, key, replace(raw(key, ev, entry.raw if given is None and entry else text, origin,
+                                     secret=_secret(v.key)), overrides=under))

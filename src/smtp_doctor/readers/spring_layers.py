@@ -17,8 +17,8 @@ from collections.abc import Callable, Mapping
 from dataclasses import replace
 from pathlib import Path
 
-from ..settings import Origin, RawConfig, ValueKind
-from ._common import ENVIRONMENT, Ev, note, raw
+from ..settings import ENVIRONMENT, Origin, RawConfig, ValueKind
+from ._common import Ev, note, raw
 
 MAX_PROFILES = 8  #: a bound on the profile files read
 _PROFILE_NAME = re.compile(r"[A-Za-z0-9_.-]{1,64}")
@@ -59,7 +59,9 @@ def layered(path: Path, text: str, base: RawConfig, env: Mapping[str, str] | Non
                         out.values.update(c.values)
     for name, value in sorted((env or {}).items()):
         if name.startswith(_ENV_PREFIX) and (key := env_key(name)) is not None:
-            out.values[key] = raw(key, Ev(ValueKind.STRING, value, name), value, Origin(ENVIRONMENT, 1, 1, name))
+            was = out.values.get(key)  # the files' value, kept for fix (repair._beneath) when it differs
+            given = raw(key, Ev(ValueKind.STRING, value, name), value, Origin(ENVIRONMENT, 1, 1, name))
+            out.values[key] = replace(given, overrides=was if was is not None and str(was.value) != value else None)
     if env is not None:  # the app's environment is known: a ${VAR} without default it lacks stops Spring at start
         out.values = {k: replace(v, kind=ValueKind.EXPRESSION) if v.kind is ValueKind.ENV else v
                       for k, v in out.values.items()}

@@ -193,7 +193,7 @@ def render_summary(out: Console, results: list[Checked]) -> None:
 
 
 def print_fix(out: Console, fix: Fix | None) -> None:
-    if fix is None or not (fix.lines or fix.remove or fix.env or fix.text_key):
+    if fix is None or not (fix.lines or fix.remove or fix.env or fix.unset or fix.text_key):
         return
     out.print(f"    [bold]{escape(t('check.cli.fix'))}:[/]", highlight=False)
     for key, where in fix.remove:
@@ -206,7 +206,11 @@ def print_fix(out: Console, fix: Fix | None) -> None:
         out.print("      " + escape(t("check.cli.env")), highlight=False)
         for line in fix.env:
             out.print("      [green]+ " + escape(line) + "[/]", highlight=False)
-    if not (fix.lines or fix.env) and fix.text_key:
+    if fix.unset:
+        out.print("      " + escape(t("check.cli.unset")), highlight=False)
+        for name in fix.unset:
+            out.print("      [red]- " + escape(name) + "[/]", highlight=False)
+    if not (fix.lines or fix.env or fix.unset) and fix.text_key:
         out.print("      " + escape(t(fix.text_key, _="")), highlight=False)
 
 
@@ -234,7 +238,7 @@ def _prediction_json(pred: Prediction) -> dict[str, Any]:
 def fix_json(fix: Fix | None) -> dict[str, Any] | None:
     if fix is None:
         return None
-    return {"group": fix.group, "set": list(fix.lines), "env": list(fix.env),
+    return {"group": fix.group, "set": list(fix.lines), "env": list(fix.env), "unset": list(fix.unset),
             "remove": [{"key": k, "location": w} for k, w in fix.remove],
             "text": t(fix.text_key, _="") if fix.text_key else None, "note": t(fix.note) if fix.note else None}
 

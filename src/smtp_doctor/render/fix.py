@@ -47,13 +47,16 @@ def render_corrected(out: Console, r: Repair) -> None:
         out.print("  [yellow]▲[/] " + escape(t(r.stopped)), highlight=False)
     for risk in r.kept_risks:
         out.print("  [yellow]▲[/] " + escape(t("fix.cli.risk_kept", risk=_risk_text(risk))), highlight=False)
-    if r.steps and (r.changed or r.env) and final.verdict is not Verdict.UNREACHABLE:
+    if r.steps and (r.changed or r.env or r.unset) and final.verdict is not Verdict.UNREACHABLE:
         target = f"{r.final.target[0]}:{r.final.target[1]}" if r.final.target else "-"
-        key = ("fix.cli.after_env" if r.env else "fix.cli.after_delivers") if r.delivers else \
+        key = ("fix.cli.after_unset" if r.unset else "fix.cli.after_env" if r.env else "fix.cli.after_delivers") \
+            if r.delivers else \
             "fix.cli.after_unknown" if final.verdict is Verdict.UNKNOWN else "fix.cli.after_fails"
         style = "green" if r.delivers else "yellow"
         out.print(f"  [{style}]{escape(t(key, target=target, failure=failure_title(final.failure)))}[/]",
                   highlight=False)
+    for path in r.deleted:
+        out.print("  [yellow]▲[/] " + escape(t("fix.cli.deleted", file=path)), highlight=False)
     if r.diff:
         out.print()
         out.print(escape_block(r.diff), highlight=False, end="")
@@ -69,7 +72,8 @@ def repair_json(r: Repair) -> dict[str, Any]:
                        "fix": fix_json(s.fix)} for s in r.steps],
             "after": r.final.prediction.verdict.value if r.final.prediction else None,
             "after_failure": r.final.prediction.failure if r.final.prediction else None,
-            "env": list(r.env), "delivers": r.delivers, "risks_kept": r.kept_risks,
+            "env": list(r.env), "unset": list(r.unset), "deleted": list(r.deleted),
+            "delivers": r.delivers, "risks_kept": r.kept_risks,
             "stopped": t(r.stopped) if r.stopped else None, "diff": r.diff}
 
 

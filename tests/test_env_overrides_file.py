@@ -4,7 +4,8 @@ the app on a port nothing answers, however the file is edited. check names the v
 "cannot reach"); fix reads the files again without it and, when they deliver, says to remove it where the app runs,
 writing nothing. Proven with Spring's real sender, the real Laravel 8, Symfony Mailer (a stale MAILER_DSN, which holds
 the password) and Mastodon's real SMTP mapping into ActionMailer: refused as the app runs, delivered without the
-variable."""
+variable. A Spring profile whose file holds the mail settings, never activated, is the same kind: fix gives the
+line that activates it."""
 
 from __future__ import annotations
 
@@ -88,4 +89,33 @@ def test_a_stale_variable_is_named_and_set_back(name: str, lab: LabInfo, tmp_pat
     assert _files(app) == before  # nothing in the files changes
     subject = f"stale-fixed-{uuid.uuid4()}"
     after = m3._real(case["runner"], app, config, {k: v for k, v in env.items() if k != var}, subject)
+    assert after == "DELIVERED" and _delivered(lab, subject), after
+
+
+def test_an_inactive_profile_that_delivers_is_activated(lab: LabInfo, tmp_path: Path, other_ca: str,
+                                                        monkeypatch: pytest.MonkeyPatch, dead_ports: dict[str, str],
+                                                        spring: dict[str, str]) -> None:
+    """application-prod.properties holds the mail settings, and no profile is active (lint SD122, matrix 8c dev):
+    fix gives SPRING_PROFILES_ACTIVE=prod for the app's environment, checked by reading the layers again with it."""
+    for var in m6c.JVM_ENV:
+        monkeypatch.delenv(var, raising=False)
+    base = "src/main/resources/application.properties"
+    cell = _with_ports({"id": "profile", "half": "dev", "runner": "spring", "server": "starttls", "lock": False,
+                        "config": base, "env": TRUST, "files": {
+                            base: "spring.mail.host=127.0.0.1\nspring.mail.port=@CLOSED_PORT@\n",
+                            "src/main/resources/application-prod.properties":
+                                "spring.mail.host=localhost\nspring.mail.port=@PORT@\nspring.mail.username=@USER@\n"
+                                "spring.mail.password=@PASSWORD@\nspring.mail.properties.mail.smtp.auth=true\n"
+                                "spring.mail.properties.mail.smtp.starttls.enable=true\n"}}, dead_ports | spring)
+    app = tmp_path / "app"
+    config, env, envfile = write_case(cell, lab, app, other_ca, monkeypatch, stores=spring)
+    real = m3._read(m3._real("spring", app, config, env, f"profile-{uuid.uuid4()}"))
+    assert real == "conn_refused", real
+    done = CliRunner().invoke(cli, ["--lang", "en", "fix", str(config), "--write", "--json", "--timeout", "10",
+                                    "--env", str(envfile)])
+    assert lab.password not in done.output
+    [fixed] = json.loads(done.output)["configs"]
+    assert done.exit_code == 1 and fixed["delivers"] and fixed["env"] == ["SPRING_PROFILES_ACTIVE=prod"], done.output
+    subject = f"profile-fixed-{uuid.uuid4()}"
+    after = m3._real("spring", app, config, env | {"SPRING_PROFILES_ACTIVE": "prod"}, subject)
     assert after == "DELIVERED" and _delivered(lab, subject), after

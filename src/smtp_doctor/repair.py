@@ -25,6 +25,7 @@ from .predict import Fix, Prediction, Verdict
 from .readers import read_file, read_text, syntax_of
 from .readers.envfile import LARAVEL_CONFIG_CACHE, parse_env
 from .readers.loaded_env import loaded_env, with_loaded
+from .readers.spring_layers import inactive_mail_profiles
 from .remedy import convention_fixes, harden, provider_fixes, risks, shadowed_env_fixes
 from .settings import RawConfig
 from .writers.edit import Patched
@@ -269,11 +270,11 @@ def repair(raw: RawConfig, env: dict[str, str] | None, probe_target: str | None,
     syntax = framework_facts(raw.framework).get("syntax", "dotenv")
     seen: set[str | None] = set()
     current, c = raw, first
-    if _fails(first) and (under := _beneath(raw, env, probe_target, ca_file, timeout)) is not None:
-        step, result.final = under
+    if _fails(first) and (changed := _environment_fix(raw, env, probe_target, ca_file, timeout)) is not None:
+        step, result.final = changed
         result.steps.append(Step(first.prediction, step, convention=(  # type: ignore[arg-type]
-            "fix.convention.env_overrides", {"vars": ", ".join(step.unset)})))
-        result.unset = step.unset
+            f"fix.convention.{step.group}", {"vars": ", ".join(step.unset or step.env)})))
+        result.unset, result.env = step.unset, step.env
         return result
     with tempfile.TemporaryDirectory(prefix="smtp-doctor-fix-") as tmp:
         cache = Path(raw.file).parent / LARAVEL_CONFIG_CACHE
@@ -359,28 +360,41 @@ def _fails(c: Checked) -> bool:
     return c.prediction is not None and c.prediction.verdict in (Verdict.FAILS, Verdict.UNREACHABLE)
 
 
-def _beneath(raw: RawConfig, env: dict[str, str] | None, probe_target: str | None, ca_file: str | None,
-             timeout: float) -> tuple[Fix, Checked] | None:
-    """Variables of the app's environment that override what its files set (RawValue.overrides: a SPRING_MAIL_PORT
-    or MAILER_DSN left from an old deploy): the config is read again without them, and when that delivers, the fix
-    is to remove them where the app runs; nothing in the files changes. None when there are none, or when the
-    files' values do not deliver either."""
-    names = sorted({v.env for v in raw.values.values() if v.overrides is not None and v.env})
-    if not names or env is None:
-        return None
-    rest = {k: v for k, v in env.items() if k not in names}
-    account = raw.values.get("account")
-    again = [c for c in read_file(Path(raw.file), framework=raw.framework, env=rest)
-             if c.framework == raw.framework and c.alternative == raw.alternative
-             and (account is None or getattr(c.values.get("account"), "value", None) == account.value)]
-    if len(again) != 1:
-        return None
+def _in_env(raw: RawConfig, env: dict[str, str]) -> RawConfig | None:
+    """The config read again from its file as the app reads it in the environment ``env``."""
     from .credentials import app_auth_args
 
-    [c] = check([app_auth_args(again[0], rest)], probe_target, ca_file, timeout, env=rest)
-    if c.prediction is None or c.prediction.verdict is not Verdict.DELIVERED:
+    account = raw.values.get("account")
+    again = [c for c in read_file(Path(raw.file), framework=raw.framework, env=env)
+             if c.framework == raw.framework and c.alternative == raw.alternative
+             and (account is None or getattr(c.values.get("account"), "value", None) == account.value)]
+    return app_auth_args(again[0], env) if len(again) == 1 else None
+
+
+def _environment_fix(raw: RawConfig, env: dict[str, str] | None, probe_target: str | None, ca_file: str | None,
+                     timeout: float) -> tuple[Fix, Checked] | None:
+    """A change of the app's environment alone that makes it deliver, checked by reading the config again in it:
+    variables that override what its files set removed (RawValue.overrides: a SPRING_MAIL_PORT or MAILER_DSN left
+    from an old deploy), or a Spring profile whose file holds the mail settings activated (lint SD122). Nothing
+    in the files changes. None when neither delivers."""
+    if env is None:
         return None
-    return Fix("env_overrides", unset=tuple(names)), c
+    tries: list[Fix] = []
+    names = sorted({v.env for v in raw.values.values() if v.overrides is not None and v.env})
+    if names:
+        tries.append(Fix("env_overrides", unset=tuple(names)))
+    if "readers.note.spring_profile_inactive" in raw.notes:
+        tries += [Fix("profile_inactive", env=(f"SPRING_PROFILES_ACTIVE={p}",))
+                  for p in inactive_mail_profiles(Path(raw.file), lambda f: read_file(f, framework="spring"))]
+    for fix in tries:
+        changed = {k: v for k, v in env.items() if k not in fix.unset} | dict(ln.split("=", 1) for ln in fix.env)
+        again = _in_env(raw, changed)
+        if again is None:
+            continue
+        [c] = check([again], probe_target, ca_file, timeout, env=changed)
+        if c.prediction is not None and c.prediction.verdict is Verdict.DELIVERED:
+            return fix, c
+    return None
 
 
 def _without_cache(tmp: Path, raw: RawConfig, env: dict[str, str] | None) -> RawConfig | None:

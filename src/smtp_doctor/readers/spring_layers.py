@@ -48,7 +48,7 @@ def layered(path: Path, text: str, base: RawConfig, env: Mapping[str, str] | Non
     variables over it."""
     out = base
     active = active_profiles(text, env) if is_base_file(path) else []
-    if is_base_file(path) and not active and _inactive_mail_profile(path, read):
+    if is_base_file(path) and not active and inactive_mail_profiles(path, read):
         note(out, "readers.note.spring_profile_inactive")
     for profile in active:
         for suffix in (".yml", ".yaml", ".properties"):  # later wins: .properties over .yml
@@ -68,12 +68,14 @@ def layered(path: Path, text: str, base: RawConfig, env: Mapping[str, str] | Non
     return out
 
 
-def _inactive_mail_profile(path: Path, read: Callable[[Path], list[RawConfig]]) -> bool:
-    """A profile file beside ``path`` (application-prod.yml …) sets spring.mail.*: with no profile active, Boot
-    never reads it — the usual reason settings "in the config" are not the ones the app uses."""
+def inactive_mail_profiles(path: Path, read: Callable[[Path], list[RawConfig]]) -> list[str]:
+    """The profiles whose file beside ``path`` (application-prod.yml …) sets spring.mail.*: with no profile active,
+    Boot never reads them — the usual reason settings "in the config" are not the ones the app uses."""
     found = sorted(p for p in path.parent.glob("application-*") if p.suffix in (".properties", ".yml", ".yaml"))
-    return any(c.framework == "spring" and any(k.startswith("spring.mail.") for k in c.values)
-               for layer in found[:MAX_PROFILES] for c in read(layer))
+    names = [layer.stem.removeprefix("application-") for layer in found[:MAX_PROFILES]
+             if any(c.framework == "spring" and any(k.startswith("spring.mail.") for k in c.values)
+                    for c in read(layer))]
+    return [n for n in dict.fromkeys(names) if _PROFILE_NAME.fullmatch(n)]
 
 
 #: MailProperties' own names below spring.mail. An environment variable names one with '.' as '_' and '-' left out

@@ -49,8 +49,9 @@ def render_corrected(out: Console, r: Repair) -> None:
         out.print("  [yellow]▲[/] " + escape(t("fix.cli.risk_kept", risk=_risk_text(risk))), highlight=False)
     if r.steps and (r.changed or r.env or r.unset) and final.verdict is not Verdict.UNREACHABLE:
         target = f"{r.final.target[0]}:{r.final.target[1]}" if r.final.target else "-"
-        key = ("fix.cli.after_unset" if r.unset else "fix.cli.after_env" if r.env else "fix.cli.after_delivers") \
-            if r.delivers else \
+        trust = any(s.fix.group == "trust_ca" for s in r.steps)  # its line names the CA file that verified the chain
+        key = ("fix.cli.after_unset" if r.unset else ("fix.cli.after_env" if trust else "fix.cli.after_env_line")
+               if r.env else "fix.cli.after_delivers") if r.delivers else \
             "fix.cli.after_unknown" if final.verdict is Verdict.UNKNOWN else "fix.cli.after_fails"
         style = "green" if r.delivers else "yellow"
         out.print(f"  [{style}]{escape(t(key, target=target, failure=failure_title(final.failure)))}[/]",

@@ -53,7 +53,7 @@ class Repair:
     fixed: str = ""  #: the file with every step applied
     stopped: str | None = None  #: catalogue key: why it could not go on
     env: tuple[str, ...] = ()  #: the last part of the fix goes into the app's environment (SSL_CERT_FILE=…)
-    unset: tuple[str, ...] = ()  #: or comes out of it: variables that override the app's files (_beneath)
+    unset: tuple[str, ...] = ()  #: or comes out of it: variables that override the app's files
     #: files --write deletes: a stale config cache the app reads instead of its files (_without_cache)
     deleted: tuple[str, ...] = ()
     kept_risks: list[str] = field(default_factory=list)  #: risks no change here removes without breaking it

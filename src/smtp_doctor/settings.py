@@ -77,7 +77,7 @@ class RawValue:
     #: lines a removed line has moved and a trimmed value has changed (repair._reread; login.py reads it)
     read_from: str | None = None
     #: the value a file of the app gives this key, which this one (from the app's environment) replaces: a stale
-    #: SPRING_MAIL_PORT over application.properties. fix tries the file's value (repair._beneath)
+    #: SPRING_MAIL_PORT over application.properties. fix reads the files without it (repair._environment_fix)
     overrides: RawValue | None = None
 
 

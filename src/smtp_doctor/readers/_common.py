@@ -116,7 +116,6 @@ def add(config: RawConfig, key: str, value: RawValue) -> None:
     config.values[key] = value
 
 
-
 def note(config: RawConfig, key: str) -> None:
     if key not in config.notes:
         config.notes.append(key)

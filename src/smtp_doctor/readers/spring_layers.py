@@ -59,7 +59,7 @@ def layered(path: Path, text: str, base: RawConfig, env: Mapping[str, str] | Non
                         out.values.update(c.values)
     for name, value in sorted((env or {}).items()):
         if name.startswith(_ENV_PREFIX) and (key := env_key(name)) is not None:
-            was = out.values.get(key)  # the files' value, kept for fix (repair._beneath) when it differs
+            was = out.values.get(key)  # the files' value, when it differs (lint SD125)
             given = raw(key, Ev(ValueKind.STRING, value, name), value, Origin(ENVIRONMENT, 1, 1, name))
             out.values[key] = replace(given, overrides=was if was is not None and str(was.value) != value else None)
     if env is not None:  # the app's environment is known: a ${VAR} without default it lacks stops Spring at start

@@ -285,12 +285,14 @@ def predict(plan: ConnectionPlan, facts: PortFacts, *, sender: str = "") -> Pred
                              location=verification.location, code=verification.error_code)
             if plan.verify_hostname is not False and tls.hostname_ok is False:
                 names = ", ".join(tls.certs[0].san_dns + tls.certs[0].san_ip) if tls.certs else "-"
-                code = 64 if _is_ip(plan.host) else 62
+                code = 64 if _is_ip(plan.servername or plan.host) else 62
                 error = "IP address mismatch" if code == 64 else "hostname mismatch"
-                # the port written into the host (PHP): connected to the name before it, checked against it all
+                # the port written into the host (PHP): connected to the name before it, checked against it all;
+                # a name the app is told to expect (peer_name, tls.servername): checked against that one
                 split: dict[str, Any] = dict(
                     why="check.why.host_port_peer_name", cause="host_with_port", written=plan.host_written,
-                    host_name=plan.host, host_port=plan.port) if plan.host_written else {}
+                    host_name=plan.host, host_port=plan.port) if plan.host_written else dict(
+                    why="check.why.servername_mismatch", servername=plan.servername) if plan.servername else {}
                 return fails("cert_hostname_mismatch", "tls", channel=channel, verification=verification,
                              error=error, names=names, code=code, **split)
             if plan.verify_hostname is False:

@@ -23,13 +23,13 @@ __all__ = ["other_ca"]  # the fixture, imported so pytest finds it
 
 def test_an_environment_line_that_cannot_help_is_not_claimed(lab: LabInfo, tmp_path: Path, other_ca: str,
                                                              monkeypatch: pytest.MonkeyPatch) -> None:
-    """config/mail.php names a stream cafile that is not there: PHP loads it instead of the default paths, so
-    SSL_CERT_FILE changes nothing. fix may show that line, but re-checks with it and claims no delivery
-    (it used to claim every environment line delivered; matrix 7a dev)."""
-    stream = _mail_php(stream="\n            'stream' => ['ssl' => "
-                                "['cafile' => base_path('storage/certs/relay-ca.pem')]],")
+    """config/mail.php reads a stream cafile from the app's environment that names no file: PHP loads it instead of
+    the default paths, so SSL_CERT_FILE changes nothing. fix may show that line, but re-checks with it and claims
+    no delivery (it used to claim every environment line delivered; matrix 7a dev). (A cafile written in
+    config/mail.php itself is replaced there: tests/test_laravel_stream_cafile.py.)"""
+    stream = _mail_php(stream="\n            'stream' => ['ssl' => ['cafile' => env('SMTP_CA_BUNDLE')]],")
     cell = {"id": "stream_cafile_missing", "half": "dev", "runner": "laravel", "server": "implicit",
-            "config": ".env", "env": {}, "files": {".env": LARAVEL_ENV.replace("@SECRET@", "@PASSWORD@"),
+            "config": ".env", "env": {"SMTP_CA_BUNDLE": "@MISSING@"}, "files": {".env": LARAVEL_ENV.replace("@SECRET@", "@PASSWORD@"),
                                                    "config/mail.php": stream}}
     app = tmp_path / "app"
     config, env, envfile = write_case(cell, lab, app, other_ca, monkeypatch)

@@ -24,7 +24,7 @@ from .lint import lint
 from .plan import ConnectionPlan, Refusal, knowledge, password_as_token, plan
 from .predict import Fix, Prediction, Verdict, fix_for, predict
 from .readers import read_text
-from .remedy import accepted_value, env_names, trim_secret_fix, trim_value_fix, without_key
+from .remedy import accepted_value, ca_in_place, env_names, trim_secret_fix, trim_value_fix, without_key
 from .settings import RawConfig, Settings, ValueKind
 
 if TYPE_CHECKING:
@@ -194,6 +194,7 @@ def _fix(c: Checked, pred: Prediction, facts: PortFacts, env: Mapping[str, str] 
         return fix
     if pred.stage == "startup":
         fix = without_key(c.raw, present(c.raw), accepted_value(c.raw, facts, fix))
+    fix = ca_in_place(c.raw, c.plan, facts, fix)
     try:
         text = read_text(Path(c.raw.file))
     except UserError:  # a config built in code (the library), not read from a file: nothing to edit in place

@@ -162,6 +162,24 @@ def trim_secret_fix(raw: RawConfig, text: str, padded_file: str | None) -> Fix |
     return Fix("strip_secret", (changed,), text_key="check.fix.strip_secret", keys=(key,)) if changed else None
 
 
+def ca_in_place(raw: RawConfig, plan: ConnectionPlan, facts: PortFacts, fix: Fix) -> Fix:
+    """The app's own CA file, named in another of its files the framework reads beside the config (Laravel 8's
+    ``'stream' => ['ssl' => ['cafile' => …]]`` in config/mail.php: predict.toml ``reread_with``), replaces the
+    default store, so the trust fix's environment line (SSL_CERT_FILE) is never read: the value is replaced
+    where it is written, by the CA file that verified the server's chain. ``fix`` unchanged otherwise."""
+    origin = plan.origins.get("ca_file")
+    beside = framework_facts(raw.framework).get("reread_with", [])
+    # (one the environment gives through env() is the environment's to change, not the file's)
+    key = next((k for k, v in raw.values.items() if v.origin is not None and v.origin == origin and not v.env), None)
+    candidate = next((v for v in facts.tls.verifications if v.source == "candidate" and v.ok), None) \
+        if facts.tls else None
+    if (fix.group != "trust_ca" or fix.lines or origin is None or key is None or candidate is None
+            or not any(origin.file.endswith("/" + rel) for rel in beside)):
+        return fix
+    literal = "'" + candidate.location.replace("\\", "\\\\").replace("'", "\\'") + "'"
+    return Fix("value_in_place", (literal,), keys=(key,), text_key=fix.text_key, note="check.fix.ca_in_place")
+
+
 def trim_value_fix(raw: RawConfig, text: str) -> Fix | None:
     """A login refused because the password as written starts or ends with blanks the app keeps (login.padded:
     a .properties value's trailing ones, a quoted value's): the same line without them (writers/trim.py). The

@@ -139,8 +139,8 @@ def _split(raw: RawConfig, fix: Fix, target: _Target) -> tuple[Fix, dict[str, Fi
     def elsewhere(key: str) -> str | None:  # (a literal read from the env file again is edited where it stands)
         v = raw.values.get(key)
         f = v.origin.file if v is not None and v.origin is not None else None
-        return f if f is not None and f != raw.file and (Path(f).suffix == own or fix.group == "env_restore") \
-            else None
+        return f if f is not None and f != raw.file and (Path(f).suffix == own or fix.group in (
+            "env_restore", "value_in_place")) else None
 
     parts: dict[str, Fix] = {}
     for key, where in fix.remove:

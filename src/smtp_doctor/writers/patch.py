@@ -74,7 +74,8 @@ def _rename_env(text: str, raw: RawConfig, fix: Fix) -> Patched:
 
 
 def _restore_env(text: str, raw: RawConfig, fix: Fix) -> Patched:
-    """Each key's literal, after its ``=>`` on its own line, replaced by the expression in ``fix.lines``."""
+    """Each key's value as written, after its ``=>`` on its own line, replaced by the expression in ``fix.lines``:
+    a literal that shadows the env file by env('VAR', literal), an app's CA file by the one that verifies."""
     lines = split_lines(text, keepends=True)
     changed = []
     for key, new in zip(fix.keys, fix.lines, strict=True):
@@ -110,7 +111,7 @@ def apply_fix(text: str, raw: RawConfig, fix: Fix, syntax: str) -> Patched:
         return Patched(trimmed, (), (origin.line,), None)
     if fix.group == "env_name":  # the variable each key reads, renamed on its own line (remedy.env_names)
         return _rename_env(text, raw, fix)
-    if fix.group == "env_restore":  # a literal that shadows the env file, read from it again (remedy.py)
+    if fix.group in ("env_restore", "value_in_place"):  # a value replaced after its `=>` (remedy.py)
         return _restore_env(text, raw, fix)
     if syntax == "dsn":
         return apply_dsn_fix(text, raw, fix)

@@ -29,8 +29,8 @@ def test_an_environment_line_that_cannot_help_is_not_claimed(lab: LabInfo, tmp_p
     config/mail.php itself is replaced there: tests/test_laravel_stream_cafile.py.)"""
     stream = _mail_php(stream="\n            'stream' => ['ssl' => ['cafile' => env('SMTP_CA_BUNDLE')]],")
     cell = {"id": "stream_cafile_missing", "half": "dev", "runner": "laravel", "server": "implicit",
-            "config": ".env", "env": {"SMTP_CA_BUNDLE": "@MISSING@"}, "files": {".env": LARAVEL_ENV.replace("@SECRET@", "@PASSWORD@"),
-                                                   "config/mail.php": stream}}
+            "config": ".env", "env": {"SMTP_CA_BUNDLE": "@MISSING@"},
+            "files": {".env": LARAVEL_ENV.replace("@SECRET@", "@PASSWORD@"), "config/mail.php": stream}}
     app = tmp_path / "app"
     config, env, envfile = write_case(cell, lab, app, other_ca, monkeypatch)
     done = CliRunner().invoke(cli, ["--lang", "en", "fix", str(config), "--write", "--json", "--timeout", "10",

@@ -212,10 +212,8 @@ def _reread(tmp: Path, raw: RawConfig, text: str, env: Mapping[str, str] | None,
         path, yml = _mirror(tmp, raw, target, text)
         renamed = {str(path): raw.file, str(path.resolve()): raw.file, str(yml): target.path,
                    str(yml.resolve()): target.path}
-    account = raw.values.get("account")  # an msmtprc: one config per account, the same account again
     for again in read_file(path, framework=raw.framework, env=raw_env, home=Path(raw.file)):
-        if again.framework == raw.framework and (account is None or getattr(
-                again.values.get("account"), "value", None) == account.value):  # the user's file name everywhere
+        if _same(raw, again):  # (an msmtprc: one config per account, the same account again)
             # a fix never writes a secret anew, but a removed line moves it and a trimmed value changes it: the
             # login reads it back from the patched copy, at the copy's line (user-facing origins name the user's
             # file). One the environment or a file gives is read there again: a moved env-file load, or a
@@ -279,7 +277,7 @@ def repair(raw: RawConfig, env: dict[str, str] | None, probe_target: str | None,
     with tempfile.TemporaryDirectory(prefix="smtp-doctor-fix-") as tmp:
         cache = Path(raw.file).parent / LARAVEL_CONFIG_CACHE
         if _fails(first) and "readers.note.laravel_config_cached" in raw.notes and cache.is_file() and (
-                uncached := _without_cache(Path(tmp), raw, env)) is not None:
+                uncached := _without_cache(Path(tmp) / "uncached", raw, env, cache)) is not None:
             # the app reads the cache, not the files a fix edits: it goes first (php artisan config:clear)
             result.deleted = (str(cache),)
             result.steps.append(Step(first.prediction, Fix("config_cache"), convention=(  # type: ignore[arg-type]
@@ -364,11 +362,16 @@ def _in_env(raw: RawConfig, env: dict[str, str]) -> RawConfig | None:
     """The config read again from its file as the app reads it in the environment ``env``."""
     from .credentials import app_auth_args
 
-    account = raw.values.get("account")
-    again = [c for c in read_file(Path(raw.file), framework=raw.framework, env=env)
-             if c.framework == raw.framework and c.alternative == raw.alternative
-             and (account is None or getattr(c.values.get("account"), "value", None) == account.value)]
+    again = [c for c in read_file(Path(raw.file), framework=raw.framework, env=env) if _same(raw, c)]
     return app_auth_args(again[0], env) if len(again) == 1 else None
+
+
+def _same(raw: RawConfig, again: RawConfig) -> bool:
+    """``again`` (the file read again) is ``raw``'s config: its framework, its transport of a list, and in an
+    msmtprc its account."""
+    account = raw.values.get("account")
+    return again.framework == raw.framework and again.alternative == raw.alternative and (
+        account is None or getattr(again.values.get("account"), "value", None) == account.value)
 
 
 def _environment_fix(raw: RawConfig, env: dict[str, str] | None, probe_target: str | None, ca_file: str | None,
@@ -397,27 +400,15 @@ def _environment_fix(raw: RawConfig, env: dict[str, str] | None, probe_target: s
     return None
 
 
-def _without_cache(tmp: Path, raw: RawConfig, env: dict[str, str] | None) -> RawConfig | None:
-    """The config as the app reads it once its config cache is gone (``php artisan config:clear`` deletes it): its
-    file and the files read beside it (``reread_with``: config/mail.php), copied where there is no cache, read again
-    and named as the user's."""
-    from .credentials import app_auth_args
-
-    home, copy = Path(raw.file).parent, tmp / "uncached"
-    beside = framework_facts(raw.framework).get("reread_with", [])
-    files = {copy / Path(raw.file).name: Path(raw.file)} | {copy / r: home / r for r in beside if (home / r).is_file()}
-    for dst, src in files.items():
-        dst.parent.mkdir(parents=True, exist_ok=True)
-        dst.write_text(read_text(src), encoding="utf-8")
-    again = [c for c in read_file(copy / Path(raw.file).name, framework=raw.framework, env=env)
-             if c.framework == raw.framework]
-    if len(again) != 1:
+def _without_cache(tmp: Path, raw: RawConfig, env: dict[str, str] | None, cache: Path) -> RawConfig | None:
+    """The config as the app reads it once its config cache is gone (``php artisan config:clear`` deletes it): read
+    again from a copy with no cache beside it, without the values the cache gave."""
+    tmp.mkdir()
+    kept = replace(raw, values={k: v for k, v in raw.values.items() if v.origin is None or v.origin.file != str(cache)})
+    try:
+        return _reread(tmp, kept, read_text(Path(raw.file)), env)
+    except UserError:
         return None
-    names = {str(dst): str(src) for dst, src in files.items()}
-    values = {k: replace(v, origin=replace(v.origin, file=names[v.origin.file]))
-              if v.origin is not None and v.origin.file in names else v for k, v in again[0].values.items()}
-    return app_auth_args(replace(again[0], file=raw.file, values=values, framework_version=raw.framework_version,
-                                 version_from=raw.version_from), env)
 
 
 def _harden(result: Repair, current: RawConfig, tmp: Path, env: dict[str, str] | None, probe_target: str | None,

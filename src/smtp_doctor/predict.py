@@ -450,7 +450,8 @@ class Fix:
     unset: tuple[str, ...] = ()  #: variables to remove from the app's environment (a stale SPRING_MAIL_PORT)
 
 
-def _literal(value: Any, syntax: str) -> str:
+def literal(value: Any, syntax: str) -> str:
+    """``value`` as a literal of ``syntax`` (a PHP or Ruby string in single quotes, a Python repr, YAML plain …)."""
     if isinstance(value, bool):
         if syntax == "msmtprc":
             return "on" if value else "off"
@@ -475,18 +476,18 @@ def _literal(value: Any, syntax: str) -> str:
 
 def render_line(key: str, value: Any, syntax: str, code: bool = False) -> str:
     """One setting written the way the file writes it; ``code`` (an environment lookup) goes in unquoted."""
-    literal = str(value) if code else _literal(value, syntax)
+    shown = str(value) if code else literal(value, syntax)
     if syntax in ("ruby_hash", "js_object"):
-        return f"{key}: {literal},"
+        return f"{key}: {shown},"
     if syntax == "yaml":
-        return f"{key}: {literal}"
+        return f"{key}: {shown}"
     if syntax == "msmtprc":
-        return f"{key} {literal}"
+        return f"{key} {shown}"
     if syntax == "gitlab_rb":
-        return f"gitlab_rails['{key}'] = {literal}"
+        return f"gitlab_rails['{key}'] = {shown}"
     if syntax == "python":
-        return f"{key} = {literal}"
-    return f"{key}={literal}"
+        return f"{key} = {shown}"
+    return f"{key}={shown}"
 
 
 def fill_params(value: Any, params: Mapping[str, Any]) -> Any:
@@ -566,7 +567,7 @@ def fix_for(plan: ConnectionPlan, prediction: Prediction, facts: PortFacts,
     candidate = next((v for v in tls.verifications if v.source == "candidate" and v.ok), None) if tls else None
     if candidate is not None:
         params["ca_file"] = candidate.location
-        params["ca_file_q"] = _literal(candidate.location, "js_object")
+        params["ca_file_q"] = literal(candidate.location, "js_object")
     if tls and tls.certs and tls.certs[0].san_dns:
         params["cert_name"] = tls.certs[0].san_dns[0]
     caps = facts.ehlo_tls or facts.ehlo_plain

@@ -18,7 +18,7 @@ from typing import Any
 
 from .facts import Mode, PortFacts
 from .plan import ConnectionPlan, env_loaded_late, framework_facts, plan
-from .predict import Fix, Prediction, Verdict, fix_row, fix_syntax, render_line, row_lines
+from .predict import Fix, Prediction, Verdict, fix_row, fix_syntax, literal, render_line, row_lines
 from .providers import identify
 from .settings import Origin, RawConfig, Settings, TLSMode, ValueKind
 from .writers.config import writers_knowledge
@@ -176,8 +176,8 @@ def ca_in_place(raw: RawConfig, plan: ConnectionPlan, facts: PortFacts, fix: Fix
     if (fix.group != "trust_ca" or fix.lines or origin is None or key is None or candidate is None
             or not any(origin.file.endswith("/" + rel) for rel in beside)):
         return fix
-    literal = "'" + candidate.location.replace("\\", "\\\\").replace("'", "\\'") + "'"
-    return Fix("value_in_place", (literal,), keys=(key,), text_key=fix.text_key, note="check.fix.ca_in_place")
+    return Fix("value_in_place", (literal(candidate.location, "php"),), keys=(key,), text_key=fix.text_key,
+               note="check.fix.ca_in_place")
 
 
 def trim_value_fix(raw: RawConfig, text: str) -> Fix | None:

@@ -184,14 +184,13 @@ def plan(settings: Settings) -> ConnectionPlan:
     target = {origins.get("host"), origins.get("port")} - {None}
     overrides = tuple(sorted({v.env for v in settings.raw.values.values() if v.overrides is not None and v.env
                               and v.origin in target})) if settings.raw is not None else ()
+    from .frameworks import model
+
     port_default = None
     if settings.port is not None and settings.port.default and written is None:
-        from .frameworks import model as model_of
-
         with contextlib.suppress(UserError):
-            port_default = model_of(settings.framework).source_key("port", settings.raw)
+            port_default = model(settings.framework).source_key("port", settings.raw)
     if settings.raw is not None:
-        from .frameworks import model
         from .frameworks.conditions import string_key
 
         with contextlib.suppress(UserError):
